@@ -1,0 +1,62 @@
+"""The store as one object: settings, SQLite, embedder and Chroma index, and ingest."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from store.database import Database, StoreStats
+from store.embeddings import ItemEmbedder
+from store.item_index import ItemIndex, SyncReport
+from store.records import Dataset
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    dataset: str
+    items: int
+    interactions: int
+    users: int
+    index: SyncReport
+    seconds: float
+
+    @property
+    def items_per_second(self) -> float:
+        return self.index.embedded / self.seconds if self.seconds else 0.0
+
+
+class Store:
+    """Everything ``tools`` reads: the catalog, histories, feedback and item vectors."""
+
+    def __init__(self, settings: Settings, db: Database, embedder: ItemEmbedder, index: ItemIndex):
+        self.settings = settings
+        self.db = db
+        self.embedder = embedder
+        self.index = index
+
+    @classmethod
+    def open(cls, settings: Settings) -> Store:
+        embedder = ItemEmbedder(settings)
+        return cls(settings, Database(settings.sqlite_path), embedder, ItemIndex(settings, embedder))
+
+    def ingest(self, dataset: Dataset, progress: bool = True) -> IngestReport:
+        """Replace the catalog and histories with ``dataset``, embedding only new or changed items.
+
+        The dataset is already validated; embedding (the slow part) happens
+        before anything is written, then SQLite swaps in one transaction, then
+        Chroma is brought in line. Re-running an ingest converges to the same state.
+        """
+        start = time.perf_counter()
+        plan = self.index.plan(dataset.items, progress=progress)
+        self.db.replace_dataset(dataset)
+        report = self.index.apply(plan, progress=progress)
+        users = len({x.user_id for x in dataset.interactions} | {u.user_id for u in dataset.users})
+        return IngestReport(dataset.name, len(dataset.items), len(dataset.interactions), users, report, time.perf_counter() - start)
+
+    def stats(self) -> tuple[StoreStats, int]:
+        """SQLite counts, and the number of vectors in the index."""
+        return self.db.stats(), self.index.count()

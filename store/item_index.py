@@ -1,0 +1,175 @@
+"""Item vectors in a Chroma collection (cosine space).
+
+Embedded ``PersistentClient`` under the data directory by default; an
+``HttpClient`` when the settings name a Chroma server. We compute vectors
+ourselves (Chroma's default embedding function downloads a model), and keep
+each item's text hash in its metadata so a re-ingest embeds only what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from store.embeddings import ItemEmbedder
+from store.records import Item
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UPSERT_BATCH = 1000  # keeps each Chroma write well under its max batch size
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+    @property
+    def embedded(self) -> int:
+        return self.added + self.updated
+
+
+@dataclass
+class SyncPlan:
+    """What a sync will write; computing it touches nothing stored."""
+
+    changed: list[Item]
+    vectors: np.ndarray
+    removed: list[str]
+    added: int
+    total: int
+
+    @property
+    def report(self) -> SyncReport:
+        updated = len(self.changed) - self.added
+        return SyncReport(added=self.added, updated=updated, removed=len(self.removed), unchanged=self.total - len(self.changed))
+
+
+def category_key(category: str) -> str:
+    """The boolean metadata key that lets Chroma's ``where`` filter by category."""
+    return f"cat:{category}"
+
+
+def item_metadata(item: Item) -> dict:
+    metadata: dict = {"title": item.title, "hash": item.text_hash}
+    if item.year is not None:
+        metadata["year"] = item.year
+    metadata.update({category_key(c): True for c in item.categories})
+    return metadata
+
+
+def make_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class ItemIndex:
+    """The catalog's vectors, searchable by vector with metadata filters."""
+
+    def __init__(self, settings: Settings, embedder: ItemEmbedder, client=None):
+        self.embedder = embedder
+        self.client = client or make_client(settings)
+        self.collection = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": embedder.model_path},
+        )
+        if self.collection.metadata.get("embedding_model") != embedder.model_path:
+            log.warning("collection %s was built with another embedding model; rebuilding it", settings.collection)
+            self.client.delete_collection(settings.collection)
+            self.collection = self.client.create_collection(
+                settings.collection,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": embedder.model_path},
+            )
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def stored_hashes(self) -> dict[str, str]:
+        got = self.collection.get(include=["metadatas"])
+        return {i: (m or {}).get("hash", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def plan(self, items: list[Item], progress: bool = False) -> SyncPlan:
+        """Embed what is new or changed, without writing: the slow, failure-prone half of a sync."""
+        stored = self.stored_hashes()
+        wanted = {item.item_id for item in items}
+        changed = [item for item in items if stored.get(item.item_id) != item.text_hash]
+        return SyncPlan(
+            changed=changed,
+            vectors=self.embedder.encode([item.text for item in changed], progress=progress),
+            removed=[item_id for item_id in stored if item_id not in wanted],
+            added=sum(1 for item in changed if item.item_id not in stored),
+            total=len(items),
+        )
+
+    def apply(self, plan: SyncPlan, progress: bool = False) -> SyncReport:
+        """Write a plan: upsert changed vectors, delete removed items."""
+        batches = range(0, len(plan.changed), UPSERT_BATCH)
+        for start in tqdm(batches, desc="writing vectors", disable=not progress or len(batches) < 2):
+            chunk = plan.changed[start : start + UPSERT_BATCH]
+            self.collection.upsert(
+                ids=[item.item_id for item in chunk],
+                embeddings=plan.vectors[start : start + UPSERT_BATCH],
+                metadatas=[item_metadata(item) for item in chunk],
+                documents=[item.text for item in chunk],
+            )
+        for start in range(0, len(plan.removed), UPSERT_BATCH):
+            self.collection.delete(ids=plan.removed[start : start + UPSERT_BATCH])
+        return plan.report
+
+    def sync(self, items: list[Item], progress: bool = False) -> SyncReport:
+        """Make the collection hold exactly ``items``: embed new or changed ones, delete removed ones."""
+        return self.apply(self.plan(items, progress=progress), progress=progress)
+
+    def vectors(self, item_ids: list[str]) -> np.ndarray:
+        """Stored vectors in the order asked; unknown ids raise KeyError."""
+        if not item_ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        got = self.collection.get(ids=list(item_ids), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        missing = [i for i in item_ids if i not in by_id]
+        if missing:
+            raise KeyError(f"items not in the index: {missing[:5]}")
+        return np.asarray([by_id[i] for i in item_ids], dtype=np.float32)
+
+    def query(
+        self,
+        vectors: np.ndarray,
+        n: int,
+        where: dict | None = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> list[list[tuple[str, float]]]:
+        """For each query vector, up to ``n`` (item_id, cosine similarity) pairs, best first."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        total = self.count()
+        if total == 0 or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        fetch = min(total, n + len(exclude))
+        got = self.collection.query(query_embeddings=vectors, n_results=fetch, where=where or None, include=["distances"])
+        results = []
+        for ids, distances in zip(got["ids"], got["distances"], strict=True):
+            hits = [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i not in exclude]
+            results.append(hits[:n])
+        return results
