@@ -30,7 +30,7 @@ def _default_cache_dir() -> Path:
 class Settings(BaseSettings):
     """Everything a deployment can change, with defaults that run offline."""
 
-    model_config = SettingsConfigDict(env_prefix="WHYREC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="WHYREC_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default_factory=_default_data_dir, description="Chroma, SQLite and the trained reranker live here.")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Large rebuildable files (the local LLM's GGUF).")

@@ -24,6 +24,7 @@ SMALL_CATALOG = [
     Item("space2", "Orbit Station", "Astronauts repair a space station in orbit around Mars.", ("Sci-Fi",), 1995),
     Item("space3", "Alien Frontier", "First contact with aliens on a faraway planet.", ("Sci-Fi", "Action"), 2001),
     Item("space4", "Nebula Run", "Smugglers race a starship through a nebula.", ("Sci-Fi", "Action"), 2005),
+    Item("space5", "Nebula Run II", "Smugglers race a starship through a nebula again.", ("Sci-Fi", "Action"), 2007),
     Item("rom1", "Paris in Spring", "Two strangers fall in love in Paris.", ("Romance",), 1992),
     Item("rom2", "Wedding Season", "A bride and groom plan a chaotic wedding.", ("Romance", "Comedy"), 1998),
     Item("rom3", "Love Letters", "An old love story told through letters.", ("Romance", "Drama"), 2003),
@@ -52,6 +53,14 @@ def embedder() -> ItemEmbedder:
     return ItemEmbedder(Settings(data_dir="/nonexistent"))
 
 
+@pytest.fixture(scope="session")
+def reranker():
+    """The base MiniLM as an (untrained) cross-encoder: real model code, loaded once."""
+    from tools.reranker import Reranker
+
+    return Reranker(Settings(data_dir="/nonexistent").resolved_embedding_model())
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", short_term_window=3)
@@ -66,3 +75,10 @@ def empty_store(settings, embedder) -> Store:
 def small_store(empty_store) -> Store:
     empty_store.ingest(Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS)), progress=False)
     return empty_store
+
+
+@pytest.fixture
+def recommender(small_store, reranker):
+    from tools.recommender import Recommender
+
+    return Recommender(small_store, reranker)

@@ -37,8 +37,8 @@ def test_reingest_embeds_only_what_changed(small_store):
     catalog = [changed, *SMALL_CATALOG[1:-1]]  # one item changed, the last one removed
     interactions = [x for x in SMALL_INTERACTIONS if x.item_id != SMALL_CATALOG[-1].item_id]
     report = small_store.ingest(Dataset("small", catalog, interactions), progress=False)
-    assert (report.index.added, report.index.updated, report.index.removed, report.index.unchanged) == (0, 1, 1, 10)
-    assert small_store.index.count() == 11
+    assert (report.index.added, report.index.updated, report.index.removed, report.index.unchanged) == (0, 1, 1, 11)
+    assert small_store.index.count() == 12
     again = small_store.ingest(Dataset("small", catalog, interactions), progress=False)
     assert again.index.embedded == 0 and again.index.removed == 0
 
@@ -88,4 +88,4 @@ def test_cli_bad_ingest_reports_one_line_and_keeps_the_store(small_store, tmp_pa
     assert err == 'error: catalog.csv line 3: column "title" is empty — every item needs a title'
     assert Database(small_store.settings.sqlite_path).stats().items == len(SMALL_CATALOG)
     assert main(["--data-dir", data_dir, "stats"]) == 0
-    assert "items:         12" in capsys.readouterr().out
+    assert "items:         13" in capsys.readouterr().out

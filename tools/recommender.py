@@ -1,0 +1,343 @@
+"""The recommender: profile → retrieve → rerank → diversify, and the evidence for each step.
+
+Usable with no agent and no LLM::
+
+    rec = Recommender(Store.open(Settings()))
+    for r in rec.recommend("42", request="something funny", k=5):
+        print(r.rank, r.item.title, r.scores["final"])
+    print(rec.explain("42", "50").text)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from store.catalog import Store
+from store.errors import InputError
+from store.records import Interaction, Item
+from tools.diversity import mmr
+from tools.explanation import Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
+from tools.profile import InterestProfile, InterestProfiler
+from tools.reranker import Reranker, user_query
+from tools.retrieval import Candidate, RetrievalQuery, metadata_filter, retrieve_candidates
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
+PROFILE_CACHE_KEY = "profile-v1"
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """How the final score mixes the signals (all in [0, 1]); tuned on the validation split."""
+
+    reranker: float = 0.5
+    retrieval: float = 0.2
+    short_term: float = 0.15
+    popularity: float = 0.15
+
+
+@dataclass
+class Recommendation:
+    rank: int
+    item: Item
+    scores: dict[str, float]
+    interest: ServedInterest | None
+    because: list[SimilarPastItem]
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            **item_card(self.item),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "interest": asdict(self.interest) if self.interest else None,
+            "because": [asdict(b) for b in self.because],
+        }
+
+
+@dataclass
+class UserContext:
+    """Everything about one user that a ranking needs, fetched once."""
+
+    profile: InterestProfile
+    history: list[Interaction]  # with feedback folded in: likes added, dislikes removed
+    vectors: dict[str, np.ndarray]
+    seen: set[str]
+    disliked: set[str]
+    queries: list[RetrievalQuery] = field(default_factory=list)
+
+
+@dataclass
+class Ranking:
+    context: UserContext
+    candidates: list[Candidate]
+    ranked: list[Recommendation]  # every candidate, best first, before the cut to k
+    shown: list[Recommendation]  # the k returned, after diversity
+    where: dict | None
+    timings: dict[str, float]
+
+
+class Recommender:
+    """Recommends, explains, profiles and takes feedback for the users of one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        reranker: Reranker | None = None,
+        *,
+        use_reranker: bool = True,
+        weights: ScoreWeights = ScoreWeights(),
+    ):
+        self.store = store
+        self.settings = store.settings
+        self.profiler = InterestProfiler(
+            self.settings.short_term_window, self.settings.long_term_half_life_days, self.settings.max_interests
+        )
+        self._reranker = reranker
+        self.use_reranker = use_reranker
+        self.weights = weights
+        self.refresh_catalog()
+
+    def refresh_catalog(self) -> None:
+        """Reload the catalog and popularity after an ingest."""
+        self.items: dict[str, Item] = self.store.db.items()
+        counts = Counter(x.item_id for x in self.store.db.all_interactions())
+        top = max(counts.values(), default=1)
+        self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}
+        self.popular = [i for i, _ in counts.most_common()]
+
+    @cached_property
+    def reranker(self) -> Reranker:
+        return self._reranker or Reranker.for_settings(self.settings)
+
+    # --- the user ----------------------------------------------------------
+
+    def item(self, item_id: str) -> Item:
+        item = self.items.get(str(item_id))
+        if item is None:
+            raise InputError(f"item {item_id!r} is not in the catalog — search the catalog for its id")
+        return item
+
+    def _vectors(self, item_ids: list[str]) -> dict[str, np.ndarray]:
+        ids = [i for i in dict.fromkeys(item_ids) if i in self.items]
+        return dict(zip(ids, self.store.index.vectors(ids), strict=True)) if ids else {}
+
+    def _context(self, user_id: str) -> UserContext:
+        history = self.store.db.history(user_id)
+        feedback = self.store.db.feedback(user_id)
+        vectors = self._vectors([x.item_id for x in history] + [f.item_id for f in feedback])
+        profile = self._cached_profile(user_id, history, feedback, vectors)
+        seen = {x.item_id for x in history} | {f.item_id for f in feedback}
+        events, _ = self.profiler.effective_history(history, feedback)
+        return UserContext(profile, events, vectors, seen, set(profile.disliked_item_ids))
+
+    def _cached_profile(self, user_id, history, feedback, vectors) -> InterestProfile:
+        key = f"{PROFILE_CACHE_KEY}:{self.store.db.history_version(user_id)}"
+        cached = self.store.db.cached_profile(user_id, key)
+        if cached is not None:
+            return InterestProfile.from_cache(cached)
+        profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
+        self.store.db.save_profile(user_id, key, asdict(profile))
+        return profile
+
+    def profile(self, user_id: str) -> InterestProfile:
+        """Long- and short-term interests, their distribution and drift."""
+        return self._context(str(user_id)).profile
+
+    def feedback(self, user_id: str, item_id: str, kind: str) -> InterestProfile:
+        """Record liked / disliked / not_interested; the next profile and list reflect it at once."""
+        self.store.db.add_feedback(str(user_id), self.item(item_id).item_id, kind)
+        return self.profile(str(user_id))
+
+    def search(self, text: str, k: int = 10, categories: list[str] | None = None) -> list[Item]:
+        """Catalog items whose text is closest in meaning to ``text``."""
+        if not text.strip():
+            raise InputError("the search text is empty — describe what you are looking for")
+        vector = self.store.embedder.encode([text])
+        hits = self.store.index.query(vector, n=k, where=metadata_filter(categories))[0]
+        return [self.items[i] for i, _ in hits if i in self.items]
+
+    # --- ranking -----------------------------------------------------------
+
+    def _queries(self, context: UserContext, request: str | None, like_item_id: str | None) -> list[RetrievalQuery]:
+        profile = context.profile
+        queries = [RetrievalQuery(f"long-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), i.weight) for i in profile.long_term]
+        queries += [RetrievalQuery(f"short-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), 1.0) for i in profile.short_term]
+        if request and request.strip():
+            queries.append(RetrievalQuery("your request", self.store.embedder.encode([request])[0], 2.0))
+        if like_item_id:
+            like = self.item(like_item_id)
+            queries.append(RetrievalQuery(f"more like '{like.title}'", self._vectors([like.item_id])[like.item_id], 2.0))
+        return queries
+
+    def _rank(
+        self,
+        user_id: str,
+        request: str | None = None,
+        k: int = 10,
+        *,
+        categories: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        diversity: float | None = None,
+        exclude_seen: bool = True,
+        like_item_id: str | None = None,
+    ) -> Ranking:
+        if k < 1:
+            raise InputError(f"k={k} — ask for at least one recommendation")
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        context = self._context(str(user_id))
+        context.queries = self._queries(context, request, like_item_id)
+        timings["profile"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        where = metadata_filter(categories, year_min, year_max)
+        exclude = (context.seen if exclude_seen else set()) | context.disliked
+        if context.queries:
+            candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude)
+        else:  # a new user with no request: popular items are the honest fallback
+            allowed = self._matching(where) if where else None
+            candidates = [Candidate(i) for i in self.popular if i not in exclude and (allowed is None or i in allowed)][: self.settings.candidates]
+        ids = [c.item_id for c in candidates if c.item_id in self.items]
+        candidates = [c for c in candidates if c.item_id in self.items]
+        vectors = self.store.index.vectors(ids) if ids else np.zeros((0, 1), dtype=np.float32)
+        candidates, vectors = self._drop_near_disliked(context, candidates, vectors)
+        timings["retrieve"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        scored = self._score(context, request, candidates, vectors)
+        timings["rerank"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        order = np.argsort([-r.scores["final"] for r in scored], kind="stable")
+        ranked = [scored[i] for i in order]
+        for rank, rec in enumerate(ranked, start=1):
+            rec.rank = rank
+        d = self.settings.diversity if diversity is None else diversity
+        if not 0.0 <= d <= 1.0:
+            raise InputError(f"diversity={d} — use a number from 0 (most relevant) to 1 (most varied)")
+        picks = mmr(np.array([r.scores["final"] for r in ranked]), vectors[order] if len(order) else vectors, k, d)
+        shown = [Recommendation(n, ranked[i].item, ranked[i].scores, ranked[i].interest, ranked[i].because) for n, i in enumerate(picks, start=1)]
+        timings["diversity"] = time.perf_counter() - clock
+        return Ranking(context, candidates, ranked, shown, where, timings)
+
+    def _matching(self, where: dict) -> set[str]:
+        got = self.store.index.collection.get(where=where, include=[])
+        return set(got["ids"])
+
+    def _drop_near_disliked(self, context: UserContext, candidates: list[Candidate], vectors: np.ndarray):
+        disliked = [context.vectors[i] for i in context.disliked if i in context.vectors]
+        if not disliked or not candidates:
+            return candidates, vectors
+        keep = (vectors @ np.stack(disliked).T).max(axis=1) < NEAR_DUPLICATE
+        return [c for c, k in zip(candidates, keep, strict=True) if k], vectors[keep]
+
+    def _score(self, context: UserContext, request: str | None, candidates: list[Candidate], vectors: np.ndarray) -> list[Recommendation]:
+        """Final score = weighted reranker, retrieval similarity, short-term similarity and popularity."""
+        if not candidates:
+            return []
+        profile = context.profile
+        items = [self.items[c.item_id] for c in candidates]
+        retrieval = np.array([max(c.similarity.values(), default=0.0) for c in candidates])
+        short = np.asarray(profile.short_term[0].centroid, dtype=np.float32) if profile.short_term else None
+        short_term = vectors @ short if short is not None else np.zeros(len(candidates))
+        popularity = np.array([self.popularity.get(i.item_id, 0.0) for i in items])
+        signals = {"retrieval": retrieval, "short_term": short_term, "popularity": popularity}
+        if self.use_reranker:
+            signals["reranker"] = self.reranker.score(user_query(context.history, self.items, request), [i.text for i in items])
+        final = sum(getattr(self.weights, name) * values for name, values in signals.items())
+        history_ids = [x.item_id for x in context.history if x.item_id in context.vectors]
+        history_matrix = np.stack([context.vectors[i] for i in history_ids]) if history_ids else None
+        ratings = {x.item_id: x.rating for x in context.history}
+        results = []
+        for n, (candidate, item) in enumerate(zip(candidates, items, strict=True)):
+            scores = {name: float(values[n]) for name, values in signals.items()} | {"final": float(final[n])}
+            results.append(
+                Recommendation(
+                    rank=0,
+                    item=item,
+                    scores=scores,
+                    interest=self._served_interest(profile, vectors[n]),
+                    because=self._similar_past(history_ids, history_matrix, ratings, vectors[n], exclude=item.item_id),
+                )
+            )
+        return results
+
+    @staticmethod
+    def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:
+        options = [("long-term", i) for i in profile.long_term] + [("short-term", i) for i in profile.short_term]
+        if not options:
+            return None
+        sims = [float(np.dot(vector, np.asarray(i.centroid, dtype=np.float32))) for _, i in options]
+        best = int(np.argmax(sims))
+        term, interest = options[best]
+        return ServedInterest(term, interest.label, interest.weight, sims[best])
+
+    def _similar_past(self, ids, matrix, ratings, vector, exclude: str, n: int = 3) -> list[SimilarPastItem]:
+        if matrix is None:
+            return []
+        sims = matrix @ vector
+        order = [i for i in np.argsort(-sims) if ids[i] != exclude][:n]
+        return [SimilarPastItem(ids[i], self.items[ids[i]].title, float(sims[i]), ratings.get(ids[i])) for i in order]
+
+    # --- public verbs ------------------------------------------------------
+
+    def recommend(self, user_id: str, request: str | None = None, k: int = 10, **options) -> list[Recommendation]:
+        """Top-``k`` items for the user; options: categories, year_min, year_max, diversity, exclude_seen, like_item_id."""
+        return self._rank(user_id, request, k, **options).shown
+
+    def explain(self, user_id: str, item_id: str, request: str | None = None, k: int = 10, **options) -> Explanation:
+        """Evidence for why ``item_id`` is (or is not) recommended to the user, with the same options as recommend."""
+        item = self.item(item_id)
+        ranking = self._rank(user_id, request, k, **options)
+        context = ranking.context
+        shown = {r.item.item_id: r for r in ranking.shown}
+        ranked = {r.item.item_id: r for r in ranking.ranked}
+        if item.item_id in shown:
+            cold = context.profile.is_empty and not context.queries
+            status, rec = ("cold_start" if cold else "recommended"), shown[item.item_id]
+        else:
+            vector = self._vectors([item.item_id])[item.item_id][None, :]
+            candidate = ranked.get(item.item_id) or Candidate(item.item_id, similarity=self._query_similarities(context, vector))
+            rec = ranked.get(item.item_id) or self._score(context, request, [candidate], vector)[0]
+            status = self._status(item, ranking, vector[0])
+        matched = {c: context.profile.distribution[c] for c in item.categories if c in context.profile.distribution}
+        explanation = Explanation(
+            user_id=str(user_id),
+            item=item,
+            status=status,
+            rank=rec.rank or None,
+            scores=rec.scores,
+            similar_past_items=rec.because,
+            interest=rec.interest,
+            matched_categories=matched,
+        )
+        explanation.sentences = explanation_sentences(explanation)
+        return explanation
+
+    @staticmethod
+    def _query_similarities(context: UserContext, vector: np.ndarray) -> dict[str, float]:
+        return {q.name: float(vector[0] @ q.vector) for q in context.queries}
+
+    def _status(self, item: Item, ranking: Ranking, vector: np.ndarray) -> str:
+        context = ranking.context
+        if context.profile.is_empty and not context.queries:
+            return "cold_start"
+        disliked = [context.vectors[i] for i in context.disliked if i in context.vectors]
+        if item.item_id in context.disliked or (disliked and float((np.stack(disliked) @ vector).max()) >= NEAR_DUPLICATE):
+            return "disliked"
+        if item.item_id in context.seen:
+            return "seen"
+        if ranking.where and item.item_id not in self._matching(ranking.where):
+            return "filtered"
+        if any(r.item.item_id == item.item_id for r in ranking.ranked):
+            return "candidate"
+        return "not_retrieved"

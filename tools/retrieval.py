@@ -1,0 +1,74 @@
+"""Candidate retrieval: several queries against Chroma, merged with reciprocal-rank fusion.
+
+Each long-term interest, the short-term interest, the user's request and a
+"more like this" item each ask the index for neighbours; RRF merges the lists
+so that an item near several interests rises, and no single query's score
+scale dominates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from store.item_index import ItemIndex, category_key
+
+RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    """One source of candidates: a name the explanation can cite, a vector and a weight."""
+
+    name: str
+    vector: np.ndarray
+    weight: float = 1.0
+
+
+@dataclass
+class Candidate:
+    item_id: str
+    fused: float = 0.0
+    similarity: dict[str, float] = field(default_factory=dict)  # query name -> cosine similarity
+    ranks: dict[str, int] = field(default_factory=dict)  # query name -> 1-based rank
+
+    @property
+    def best_query(self) -> str:
+        return max(self.similarity, key=self.similarity.get)
+
+
+def metadata_filter(categories: list[str] | None = None, year_min: int | None = None, year_max: int | None = None) -> dict | None:
+    """Chroma ``where`` for category (any of) and year range filters."""
+    clauses: list[dict] = []
+    if categories:
+        options = [{category_key(c): True} for c in categories]
+        clauses.append(options[0] if len(options) == 1 else {"$or": options})
+    if year_min is not None:
+        clauses.append({"year": {"$gte": int(year_min)}})
+    if year_max is not None:
+        clauses.append({"year": {"$lte": int(year_max)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def retrieve_candidates(
+    index: ItemIndex,
+    queries: list[RetrievalQuery],
+    n: int = 100,
+    where: dict | None = None,
+    exclude: set[str] | frozenset[str] = frozenset(),
+) -> list[Candidate]:
+    """Up to ``n`` candidates, best fused score first, none of them in ``exclude``."""
+    if not queries:
+        return []
+    hits = index.query(np.stack([q.vector for q in queries]), n=n, where=where, exclude=exclude)
+    candidates: dict[str, Candidate] = {}
+    for query, results in zip(queries, hits, strict=True):
+        for rank, (item_id, similarity) in enumerate(results, start=1):
+            candidate = candidates.setdefault(item_id, Candidate(item_id))
+            candidate.fused += query.weight / (RRF_K + rank)
+            candidate.similarity[query.name] = similarity
+            candidate.ranks[query.name] = rank
+    return sorted(candidates.values(), key=lambda c: -c.fused)[:n]
