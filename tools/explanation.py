@@ -68,13 +68,17 @@ STATUS_SENTENCES = {
 }
 
 
+def _rated(past: SimilarPastItem) -> str:
+    return f"you rated it {past.rating:g}, " if past.rating is not None else ""
+
+
 def explanation_sentences(e: Explanation) -> list[str]:
     """Template wording: each sentence restates one piece of evidence."""
     title = f"'{e.item.title}'"
     sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)]
     if e.similar_past_items:
-        past = ", ".join(f"'{p.title}' ({p.similarity:.2f})" for p in e.similar_past_items[:3])
-        sentences.append(f"{title} is most similar to what you watched: {past} (cosine similarity).")
+        past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
+        sentences.append(f"{title} is most similar to these items from your history: {past}.")
     if e.interest:
         sentences.append(
             f"It fits your {e.interest.term} interest in {e.interest.label} "

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 
 import numpy as np
 
@@ -24,14 +24,16 @@ from store.errors import InputError
 from store.records import Interaction, Item
 from tools.diversity import mmr
 from tools.explanation import Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
-from tools.profile import InterestProfile, InterestProfiler
-from tools.reranker import Reranker, user_query
+from tools.profile import InterestProfile, InterestProfiler, interaction_weight
+from tools.reranker import Reranker, is_trained, user_query
 from tools.retrieval import Candidate, RetrievalQuery, metadata_filter, retrieve_candidates
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
 PROFILE_CACHE_KEY = "profile-v1"
+REQUEST_QUERY = "your request"
+LIKED_WEIGHT = 0.8  # interaction_weight of a 4-star rating
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ScoreWeights:
     retrieval: float = 0.2
     short_term: float = 0.15
     popularity: float = 0.15
+    request: float = 1.0  # only present when the user asked for something: what they asked for comes first
 
 
 @dataclass
@@ -92,16 +95,17 @@ class Recommender:
         store: Store,
         reranker: Reranker | None = None,
         *,
-        use_reranker: bool = True,
         weights: ScoreWeights = ScoreWeights(),
     ):
+        """``reranker`` defaults to the one ``whyrec train-reranker`` saved, loaded on first use;
+        without a trained one the final score leaves the reranker out rather than add noise."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
             self.settings.short_term_window, self.settings.long_term_half_life_days, self.settings.max_interests
         )
         self._reranker = reranker
-        self.use_reranker = use_reranker
+        self._reranker_lock = threading.Lock()
         self.weights = weights
         self.refresh_catalog()
 
@@ -113,9 +117,18 @@ class Recommender:
         self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}
         self.popular = [i for i, _ in counts.most_common()]
 
-    @cached_property
-    def reranker(self) -> Reranker:
-        return self._reranker or Reranker.for_settings(self.settings)
+    @property
+    def reranker(self) -> Reranker | None:
+        with self._reranker_lock:
+            path = self.settings.trained_reranker_path
+            if self._reranker is None and is_trained(path):
+                self._reranker = Reranker(path, device=self.settings.device)
+            return self._reranker
+
+    def use_reranker(self, reranker: Reranker | None) -> None:
+        """Swap the reranker (e.g. when a background training finishes)."""
+        with self._reranker_lock:
+            self._reranker = reranker
 
     # --- the user ----------------------------------------------------------
 
@@ -171,11 +184,20 @@ class Recommender:
         queries = [RetrievalQuery(f"long-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), i.weight) for i in profile.long_term]
         queries += [RetrievalQuery(f"short-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), 1.0) for i in profile.short_term]
         if request and request.strip():
-            queries.append(RetrievalQuery("your request", self.store.embedder.encode([request])[0], 2.0))
+            queries.append(RetrievalQuery(REQUEST_QUERY, self.store.embedder.encode([request])[0], 2.0))
         if like_item_id:
             like = self.item(like_item_id)
             queries.append(RetrievalQuery(f"more like '{like.title}'", self._vectors([like.item_id])[like.item_id], 2.0))
         return queries
+
+    @staticmethod
+    def _focus(context: UserContext) -> np.ndarray | None:
+        """The direction of an explicit ask (request text and/or "more like this"), if any."""
+        asks = [q.vector for q in context.queries if q.name == REQUEST_QUERY or q.name.startswith("more like")]
+        if not asks:
+            return None
+        focus = np.mean(asks, axis=0)
+        return focus / (np.linalg.norm(focus) or 1.0)
 
     def _rank(
         self,
@@ -251,10 +273,18 @@ class Recommender:
         short_term = vectors @ short if short is not None else np.zeros(len(candidates))
         popularity = np.array([self.popularity.get(i.item_id, 0.0) for i in items])
         signals = {"retrieval": retrieval, "short_term": short_term, "popularity": popularity}
-        if self.use_reranker:
-            signals["reranker"] = self.reranker.score(user_query(context.history, self.items, request), [i.text for i in items])
-        final = sum(getattr(self.weights, name) * values for name, values in signals.items())
-        history_ids = [x.item_id for x in context.history if x.item_id in context.vectors]
+        focus = self._focus(context)
+        if focus is not None:
+            signals["request"] = vectors @ focus
+        reranker = self.reranker
+        if reranker is not None:
+            signals["reranker"] = reranker.score(user_query(context.history, self.items, request), [i.text for i in items])
+        # weights renormalised over the signals present, so the final score stays in [0, 1]
+        total = sum(getattr(self.weights, name) for name in signals)
+        final = sum(getattr(self.weights, name) * values for name, values in signals.items()) / total
+        # evidence cites what the user liked (rated 4+ or liked in the app) when there is any
+        liked = [x.item_id for x in context.history if x.item_id in context.vectors and interaction_weight(x) >= LIKED_WEIGHT]
+        history_ids = liked or [x.item_id for x in context.history if x.item_id in context.vectors]
         history_matrix = np.stack([context.vectors[i] for i in history_ids]) if history_ids else None
         ratings = {x.item_id: x.rating for x in context.history}
         results = []

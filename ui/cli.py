@@ -75,6 +75,94 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def open_recommender(settings: Settings):
+    from tools.recommender import Recommender
+
+    return Recommender(ensure_ingested(settings))
+
+
+def print_recommendations(recs) -> None:
+    for r in recs:
+        year = f" ({r.item.year})" if r.item.year else ""
+        because = ", ".join(f"'{b.title}'" + (f" ({b.rating:g}★)" if b.rating is not None else "") for b in r.because[:2])
+        interest = f" · {r.interest.term} interest: {r.interest.label}" if r.interest else ""
+        print(f"{r.rank:>2}. [{r.item.item_id}] {r.item.title}{year} — {', '.join(r.item.categories)}  score {r.scores['final']:.2f}")
+        if because or interest:
+            print(f"    similar to {because or '—'}{interest}")
+
+
+@command("recommend")
+def recommend_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Print recommendations for a user, with the evidence behind each."""
+    recommender = open_recommender(settings)
+    recs = recommender.recommend(
+        args.user, args.request, args.k, categories=args.category or None,
+        year_min=args.year_min, year_max=args.year_max, diversity=args.diversity,
+    )
+    if recommender.reranker is None:
+        print("(no trained reranker yet: ranking by retrieval, short-term interest and popularity — run `whyrec train-reranker`)")
+    print_recommendations(recs)
+    return 0
+
+
+@command("why")
+def why_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Explain why an item is (or is not) recommended to a user."""
+    explanation = open_recommender(settings).explain(args.user, args.item)
+    print(explanation.text)
+    return 0
+
+
+@command("profile")
+def profile_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a user's long- and short-term interests and their drift."""
+    profile = open_recommender(settings).profile(args.user)
+    print("Long-term: " + profile.summary["long_term"])
+    print("Short-term: " + profile.summary["short_term"])
+    print(f"Drift (Jensen-Shannon, long vs short term): {profile.drift:.2f}")
+    return 0
+
+
+@command("train-reranker")
+def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Fine-tune the cross-encoder reranker on the interaction log (GPU when present)."""
+    from tools.reranker_training import train_reranker
+
+    report = train_reranker(ensure_ingested(settings), progress=True, **({"max_users": args.max_users} if args.max_users else {}))
+    print(f"trained reranker saved to {settings.trained_reranker_path} in {report.seconds:.0f} s")
+    return 0
+
+
+@command("chat")
+def chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
+    from agent.terminal_chat import run_terminal_chat
+
+    run_terminal_chat(settings, args.user, open_recommender(settings), conversation_id=args.conversation)
+    return 0
+
+
+@command("demo")
+def demo_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest MovieLens-100K if needed, train the reranker in the background if needed, open the app."""
+    from ui.app import launch_app
+
+    launch_app(settings, host=args.host, port=args.port, train_if_needed=True, open_browser=False)
+    return 0
+
+
+@command("serve")
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the app and its API (and an MCP server with --mcp) for other chatbots."""
+    from ui.app import launch_app
+
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    if args.auth and len(auth) != 2:
+        raise InputError("--auth must look like user:password")
+    launch_app(settings, host=args.host, port=args.port, auth=auth, mcp=args.mcp)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whyrec", description="A conversational recommender that explains itself.")
     parser.add_argument("--data-dir", type=Path, help="where the store lives (default: $WHYREC_DATA_DIR or ~/.local/share/whyrec)")
@@ -85,6 +173,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", type=Path, help="your catalog file (.csv, .jsonl or .parquet)")
     p.add_argument("--interactions", type=Path, help="your interactions file (.csv, .jsonl or .parquet)")
     sub.add_parser("stats", help=stats_command.__doc__)
+
+    p = sub.add_parser("recommend", help=recommend_command.__doc__)
+    p.add_argument("--user", required=True)
+    p.add_argument("--request", help="free text, e.g. 'a funny 90s movie'")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--category", action="append", help="keep only this category (repeatable)")
+    p.add_argument("--year-min", type=int)
+    p.add_argument("--year-max", type=int)
+    p.add_argument("--diversity", type=float, help="0 = most relevant … 1 = most varied")
+    p = sub.add_parser("why", help=why_command.__doc__)
+    p.add_argument("--user", required=True)
+    p.add_argument("--item", required=True)
+    p = sub.add_parser("profile", help=profile_command.__doc__)
+    p.add_argument("--user", required=True)
+    p = sub.add_parser("train-reranker", help=train_reranker_command.__doc__)
+    p.add_argument("--max-users", type=int, help="train on fewer users (faster, for a try-out)")
+    p = sub.add_parser("chat", help=chat_command.__doc__)
+    p.add_argument("--user", required=True)
+    p.add_argument("--conversation", help="conversation id to continue (default: a new one)")
+    for name, fn in (("demo", demo_command), ("serve", serve_command)):
+        p = sub.add_parser(name, help=fn.__doc__)
+        p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+        p.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+    p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
+    p.add_argument("--auth", help="user:password required to open the app")
     return parser
 
 
