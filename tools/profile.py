@@ -146,7 +146,7 @@ def _interests(
     k = max(1, min(max_clusters, len(item_ids) // 6))
     labels = np.zeros(len(item_ids), dtype=int)
     if k > 1:
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(vectors, sample_weight=weights).labels_
+        labels = KMeans(n_clusters=k, n_init=2, max_iter=100, random_state=seed).fit(vectors, sample_weight=weights).labels_
     interests = []
     total = float(weights.sum())
     for cluster in range(k):

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -93,12 +94,13 @@ class Recommender:
     def __init__(
         self,
         store: Store,
-        reranker: Reranker | None = None,
+        reranker: Reranker | None | Literal["trained"] = "trained",
         *,
         weights: ScoreWeights = ScoreWeights(),
     ):
-        """``reranker`` defaults to the one ``whyrec train-reranker`` saved, loaded on first use;
-        without a trained one the final score leaves the reranker out rather than add noise."""
+        """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
+        (checked on each use, so a background training is picked up when it finishes); without one,
+        the final score leaves the reranker out rather than add an untrained model's noise."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
@@ -112,7 +114,12 @@ class Recommender:
     def refresh_catalog(self) -> None:
         """Reload the catalog and popularity after an ingest."""
         self.items: dict[str, Item] = self.store.db.items()
-        counts = Counter(x.item_id for x in self.store.db.all_interactions())
+        self._vector_cache: dict[str, np.ndarray] = {}
+        self.fit_popularity(self.store.db.all_interactions())
+
+    def fit_popularity(self, interactions: list[Interaction]) -> None:
+        """Popularity prior from these interactions (evaluation passes the train split only)."""
+        counts = Counter(x.item_id for x in interactions)
         top = max(counts.values(), default=1)
         self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}
         self.popular = [i for i, _ in counts.most_common()]
@@ -120,15 +127,12 @@ class Recommender:
     @property
     def reranker(self) -> Reranker | None:
         with self._reranker_lock:
-            path = self.settings.trained_reranker_path
-            if self._reranker is None and is_trained(path):
+            if self._reranker == "trained":
+                path = self.settings.trained_reranker_path
+                if not is_trained(path):
+                    return None
                 self._reranker = Reranker(path, device=self.settings.device)
             return self._reranker
-
-    def use_reranker(self, reranker: Reranker | None) -> None:
-        """Swap the reranker (e.g. when a background training finishes)."""
-        with self._reranker_lock:
-            self._reranker = reranker
 
     # --- the user ----------------------------------------------------------
 
@@ -139,14 +143,22 @@ class Recommender:
         return item
 
     def _vectors(self, item_ids: list[str]) -> dict[str, np.ndarray]:
-        ids = [i for i in dict.fromkeys(item_ids) if i in self.items]
-        return dict(zip(ids, self.store.index.vectors(ids), strict=True)) if ids else {}
+        """Item vectors, memoised: they only change on re-ingest, which calls refresh_catalog."""
+        missing = [i for i in dict.fromkeys(item_ids) if i in self.items and i not in self._vector_cache]
+        if missing:
+            self._vector_cache.update(zip(missing, self.store.index.vectors(missing), strict=True))
+        return {i: self._vector_cache[i] for i in dict.fromkeys(item_ids) if i in self._vector_cache}
 
-    def _context(self, user_id: str) -> UserContext:
-        history = self.store.db.history(user_id)
-        feedback = self.store.db.feedback(user_id)
+    def _context(self, user_id: str, history: list[Interaction] | None = None) -> UserContext:
+        """The stored history and feedback, or (for evaluation and embedding) a given history alone."""
+        given = history is not None
+        history = history if given else self.store.db.history(user_id)
+        feedback = [] if given else self.store.db.feedback(user_id)
         vectors = self._vectors([x.item_id for x in history] + [f.item_id for f in feedback])
-        profile = self._cached_profile(user_id, history, feedback, vectors)
+        if given:
+            profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
+        else:
+            profile = self._cached_profile(user_id, history, feedback, vectors)
         seen = {x.item_id for x in history} | {f.item_id for f in feedback}
         events, _ = self.profiler.effective_history(history, feedback)
         return UserContext(profile, events, vectors, seen, set(profile.disliked_item_ids))
@@ -211,12 +223,13 @@ class Recommender:
         diversity: float | None = None,
         exclude_seen: bool = True,
         like_item_id: str | None = None,
+        history: list[Interaction] | None = None,
     ) -> Ranking:
         if k < 1:
             raise InputError(f"k={k} — ask for at least one recommendation")
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-        context = self._context(str(user_id))
+        context = self._context(str(user_id), history)
         context.queries = self._queries(context, request, like_item_id)
         timings["profile"] = time.perf_counter() - clock
 
@@ -230,7 +243,8 @@ class Recommender:
             candidates = [Candidate(i) for i in self.popular if i not in exclude and (allowed is None or i in allowed)][: self.settings.candidates]
         ids = [c.item_id for c in candidates if c.item_id in self.items]
         candidates = [c for c in candidates if c.item_id in self.items]
-        vectors = self.store.index.vectors(ids) if ids else np.zeros((0, 1), dtype=np.float32)
+        by_id = self._vectors(ids)
+        vectors = np.stack([by_id[i] for i in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
         candidates, vectors = self._drop_near_disliked(context, candidates, vectors)
         timings["retrieve"] = time.perf_counter() - clock
 
@@ -247,8 +261,12 @@ class Recommender:
         if not 0.0 <= d <= 1.0:
             raise InputError(f"diversity={d} — use a number from 0 (most relevant) to 1 (most varied)")
         picks = mmr(np.array([r.scores["final"] for r in ranked]), vectors[order] if len(order) else vectors, k, d)
-        shown = [Recommendation(n, ranked[i].item, ranked[i].scores, ranked[i].interest, ranked[i].because) for n, i in enumerate(picks, start=1)]
+        shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
         timings["diversity"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        self._add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0])
+        timings["evidence"] = time.perf_counter() - clock
         return Ranking(context, candidates, ranked, shown, where, timings)
 
     def _matching(self, where: dict) -> set[str]:
@@ -282,24 +300,24 @@ class Recommender:
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         total = sum(getattr(self.weights, name) for name in signals)
         final = sum(getattr(self.weights, name) * values for name, values in signals.items()) / total
-        # evidence cites what the user liked (rated 4+ or liked in the app) when there is any
+        return [
+            Recommendation(0, item, {name: float(values[n]) for name, values in signals.items()} | {"final": float(final[n])}, None, [])
+            for n, item in enumerate(items)
+        ]
+
+    def _add_evidence(self, context: UserContext, recs: list[Recommendation], vectors: np.ndarray) -> None:
+        """Fill in the interest each item serves and the past items it is most similar to.
+
+        Evidence cites what the user liked (rated 4+ or liked in the app) when there is any.
+        Done only for the items shown or explained, not for every candidate.
+        """
         liked = [x.item_id for x in context.history if x.item_id in context.vectors and interaction_weight(x) >= LIKED_WEIGHT]
         history_ids = liked or [x.item_id for x in context.history if x.item_id in context.vectors]
         history_matrix = np.stack([context.vectors[i] for i in history_ids]) if history_ids else None
         ratings = {x.item_id: x.rating for x in context.history}
-        results = []
-        for n, (candidate, item) in enumerate(zip(candidates, items, strict=True)):
-            scores = {name: float(values[n]) for name, values in signals.items()} | {"final": float(final[n])}
-            results.append(
-                Recommendation(
-                    rank=0,
-                    item=item,
-                    scores=scores,
-                    interest=self._served_interest(profile, vectors[n]),
-                    because=self._similar_past(history_ids, history_matrix, ratings, vectors[n], exclude=item.item_id),
-                )
-            )
-        return results
+        for rec, vector in zip(recs, vectors, strict=True):
+            rec.interest = self._served_interest(context.profile, vector)
+            rec.because = self._similar_past(history_ids, history_matrix, ratings, vector, exclude=rec.item.item_id)
 
     @staticmethod
     def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:
@@ -321,7 +339,12 @@ class Recommender:
     # --- public verbs ------------------------------------------------------
 
     def recommend(self, user_id: str, request: str | None = None, k: int = 10, **options) -> list[Recommendation]:
-        """Top-``k`` items for the user; options: categories, year_min, year_max, diversity, exclude_seen, like_item_id."""
+        """Top-``k`` items for the user.
+
+        Options: ``categories``, ``year_min``, ``year_max``, ``diversity``, ``exclude_seen``,
+        ``like_item_id``, and ``history`` — a list of Interactions to use instead of the stored
+        history and feedback (for evaluation, or a chatbot that keeps its own history).
+        """
         return self._rank(user_id, request, k, **options).shown
 
     def explain(self, user_id: str, item_id: str, request: str | None = None, k: int = 10, **options) -> Explanation:
@@ -331,14 +354,17 @@ class Recommender:
         context = ranking.context
         shown = {r.item.item_id: r for r in ranking.shown}
         ranked = {r.item.item_id: r for r in ranking.ranked}
+        vector = self._vectors([item.item_id])[item.item_id][None, :]
         if item.item_id in shown:
             cold = context.profile.is_empty and not context.queries
             status, rec = ("cold_start" if cold else "recommended"), shown[item.item_id]
         else:
-            vector = self._vectors([item.item_id])[item.item_id][None, :]
-            candidate = ranked.get(item.item_id) or Candidate(item.item_id, similarity=self._query_similarities(context, vector))
-            rec = ranked.get(item.item_id) or self._score(context, request, [candidate], vector)[0]
+            rec = ranked.get(item.item_id)
+            if rec is None:  # not a candidate: score it alone, the same way
+                candidate = Candidate(item.item_id, similarity=self._query_similarities(context, vector))
+                rec = self._score(context, request, [candidate], vector)[0]
             status = self._status(item, ranking, vector[0])
+            self._add_evidence(context, [rec], vector)
         matched = {c: context.profile.distribution[c] for c in item.categories if c in context.profile.distribution}
         explanation = Explanation(
             user_id=str(user_id),

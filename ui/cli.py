@@ -133,6 +133,18 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("evaluate")
+def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Score baselines and the pipeline on MovieLens-100K (leave-one-out by time, full ranking)."""
+    from store.movielens import load_movielens_100k
+    from tools.evaluation_report import run_evaluation, write_report
+
+    report = run_evaluation(ensure_ingested(settings), load_movielens_100k(), users=args.users or None, progress=True)
+    print(write_report(report, args.output))
+    print(f"\n{report['users']} users, {report['protocol']}; JSON in {args.output}")
+    return 0
+
+
 @command("chat")
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
@@ -189,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True)
     p = sub.add_parser("train-reranker", help=train_reranker_command.__doc__)
     p.add_argument("--max-users", type=int, help="train on fewer users (faster, for a try-out)")
+    p = sub.add_parser("evaluate", help=evaluate_command.__doc__)
+    p.add_argument("--users", type=int, default=300, help="evaluate a seeded sample of users (0 = all 943)")
+    p.add_argument("--output", type=Path, default=Path("benchmarks/quality.json"))
     p = sub.add_parser("chat", help=chat_command.__doc__)
     p.add_argument("--user", required=True)
     p.add_argument("--conversation", help="conversation id to continue (default: a new one)")

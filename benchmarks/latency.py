@@ -1,0 +1,91 @@
+"""Recommendation latency without the LLM: profile → retrieve → rerank → diversity → explanation evidence for the 10 shown.
+
+Run:  .venv/bin/python benchmarks/latency.py [--users 200] [--candidates 50 100 200]
+
+For each candidate count, times every stage for the same users on MovieLens-100K
+(the store under the configured data directory; ingested if empty) and prints
+p50/p95 per stage. Profiles are computed once per user before timing (warm
+cache, as in a chat where the profile was already shown), and the reranker is the
+trained one when it exists, else the base MiniLM cross-encoder (same cost).
+Writes benchmarks/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from store.settings import Settings
+from tools.recommender import Recommender
+from tools.reranker import Reranker, is_trained
+from ui.cli import ensure_ingested
+
+STAGES = ("profile", "retrieve", "rerank", "diversity", "evidence", "total")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q) * 1000) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--candidates", type=int, nargs="+", default=[50, 100, 200])
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("latency.json"))
+    args = parser.parse_args()
+
+    settings = Settings()
+    store = ensure_ingested(settings)
+    path = settings.trained_reranker_path
+    reranker = Reranker(path if is_trained(path) else settings.resolved_embedding_model(), device=settings.device)
+    users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
+    rows = []
+    for n in args.candidates:
+        store.settings = replace_settings(settings, candidates=n)
+        recommender = Recommender(store, reranker)
+        for user in users[:5]:  # warm-up: model kernels, caches
+            recommender.recommend(user)
+        timings: dict[str, list[float]] = {s: [] for s in STAGES}
+        for user in users:
+            start = time.perf_counter()
+            ranking = recommender._rank(user, k=10)
+            for stage, seconds in ranking.timings.items():
+                timings[stage].append(seconds)
+            timings["total"].append(time.perf_counter() - start)
+        row = {"candidates": n, "users": len(users)}
+        for stage in STAGES:
+            row[f"{stage}_p50_ms"] = round(percentile(timings[stage], 50), 1)
+            row[f"{stage}_p95_ms"] = round(percentile(timings[stage], 95), 1)
+        rows.append(row)
+        print(f"candidates={n}: total p50 {row['total_p50_ms']} ms, p95 {row['total_p95_ms']} ms")
+
+    header = "| candidates | " + " | ".join(f"{s} p50 / p95 ms" for s in STAGES) + " |"
+    print("\n" + header + "\n|" + "---|" * (len(STAGES) + 1))
+    for row in rows:
+        print(f"| {row['candidates']} | " + " | ".join(f"{row[f'{s}_p50_ms']} / {row[f'{s}_p95_ms']}" for s in STAGES) + " |")
+    report = {
+        "benchmark": "recommendation latency without the LLM",
+        "dataset": "movielens-100k",
+        "reranker": "trained" if reranker.trained else "base MiniLM cross-encoder (untrained head, same cost)",
+        "device": reranker.device,
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rows": rows,
+    }
+    args.output.write_text(json.dumps(report, indent=2))
+
+
+def replace_settings(settings: Settings, **changes) -> Settings:
+    return settings.model_copy(update=changes)
+
+
+if __name__ == "__main__":
+    main()
