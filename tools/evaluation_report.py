@@ -24,7 +24,7 @@ from tools.reranker import Reranker, is_trained
 
 log = logging.getLogger(__name__)
 
-RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popularity=0.0)
+RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popularity=0.0, collaborative=0.0)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
 
     def pipeline(reranker: Reranker | None, weights: ScoreWeights = ScoreWeights(), diversity: float = 0.0) -> Ranker:
         recommender = Recommender(store, reranker, weights=weights)
-        recommender.fit_popularity(split.train_interactions())
+        recommender.fit_interactions(split.train_interactions())
         return recommender_ranker(recommender, diversity)
 
     base = store.settings.resolved_embedding_model()

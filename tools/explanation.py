@@ -22,6 +22,16 @@ class SimilarPastItem:
 
 
 @dataclass(frozen=True)
+class CoLikedItem:
+    """A history item that people who liked it also liked the recommended item with (collaborative evidence)."""
+
+    item_id: str
+    title: str
+    share: float  # this item's share of the collaborative score
+    rating: float | None
+
+
+@dataclass(frozen=True)
 class ServedInterest:
     term: str  # "long-term" or "short-term"
     label: str
@@ -39,6 +49,7 @@ class Explanation:
     similar_past_items: list[SimilarPastItem]
     interest: ServedInterest | None
     matched_categories: dict[str, float]
+    liked_together: list[CoLikedItem] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +90,12 @@ def explanation_sentences(e: Explanation) -> list[str]:
     if e.similar_past_items:
         past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
         sentences.append(f"{title} is most similar to these items from your history: {past}.")
+    if e.liked_together and "collaborative" in e.scores:
+        together = ", ".join(f"'{c.title}' ({c.share:.0%})" for c in e.liked_together)
+        sentences.append(
+            f"People whose histories include {together} also liked {title}: "
+            f"collaborative score {e.scores['collaborative']:.2f} (shares of that score in brackets)."
+        )
     if e.interest:
         sentences.append(
             f"It fits your {e.interest.term} interest in {e.interest.label} "

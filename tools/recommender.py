@@ -23,28 +23,36 @@ import numpy as np
 from store.catalog import Store
 from store.errors import InputError
 from store.records import Interaction, Item
+from tools.collaborative import CollaborativeModel
 from tools.diversity import mmr
-from tools.explanation import Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
+from tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
 from tools.profile import InterestProfile, InterestProfiler, interaction_weight
 from tools.reranker import Reranker, is_trained, user_query
-from tools.retrieval import Candidate, RetrievalQuery, metadata_filter, retrieve_candidates
+from tools.retrieval import Candidate, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
 PROFILE_CACHE_KEY = "profile-v1"
 REQUEST_QUERY = "your request"
+COLLABORATIVE_SOURCE = "people with similar histories"
 LIKED_WEIGHT = 0.8  # interaction_weight of a 4-star rating
 
 
 @dataclass(frozen=True)
 class ScoreWeights:
-    """How the final score mixes the signals (all in [0, 1]); tuned on the validation split."""
+    """How the final score mixes the signals (each in [0, 1]; weights renormalised over those present).
 
-    reranker: float = 0.5
+    Tuned on the validation split of MovieLens-100K (benchmarks/tune_weights.py): the
+    collaborative signal carries most of the accuracy, content similarity adds a little
+    on top, and popularity adds nothing once the collaborative model is there.
+    """
+
+    collaborative: float = 1.0
     retrieval: float = 0.2
     short_term: float = 0.15
-    popularity: float = 0.15
+    popularity: float = 0.0
+    reranker: float = 0.3
     request: float = 1.0  # only present when the user asked for something: what they asked for comes first
 
 
@@ -55,6 +63,7 @@ class Recommendation:
     scores: dict[str, float]
     interest: ServedInterest | None
     because: list[SimilarPastItem]
+    liked_together: list[CoLikedItem] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +72,7 @@ class Recommendation:
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "interest": asdict(self.interest) if self.interest else None,
             "because": [asdict(b) for b in self.because],
+            "liked_together": [asdict(b) for b in self.liked_together],
         }
 
 
@@ -76,6 +86,7 @@ class UserContext:
     seen: set[str]
     disliked: set[str]
     queries: list[RetrievalQuery] = field(default_factory=list)
+    collaborative: dict[str, float] = field(default_factory=dict)  # item_id -> score in [0, 1]
 
 
 @dataclass
@@ -115,10 +126,11 @@ class Recommender:
         """Reload the catalog and popularity after an ingest."""
         self.items: dict[str, Item] = self.store.db.items()
         self._vector_cache: dict[str, np.ndarray] = {}
-        self.fit_popularity(self.store.db.all_interactions())
+        self.fit_interactions(self.store.db.all_interactions())
 
-    def fit_popularity(self, interactions: list[Interaction]) -> None:
-        """Popularity prior from these interactions (evaluation passes the train split only)."""
+    def fit_interactions(self, interactions: list[Interaction]) -> None:
+        """Popularity and the collaborative model from these interactions (evaluation passes the train split only)."""
+        self.collaborative = CollaborativeModel.fit(interactions, list(self.items))
         counts = Counter(x.item_id for x in interactions)
         top = max(counts.values(), default=1)
         self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}
@@ -231,13 +243,16 @@ class Recommender:
         clock = time.perf_counter()
         context = self._context(str(user_id), history)
         context.queries = self._queries(context, request, like_item_id)
+        if self.collaborative and context.history:
+            context.collaborative = self.collaborative.scores(context.history)
         timings["profile"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         where = metadata_filter(categories, year_min, year_max)
         exclude = (context.seen if exclude_seen else set()) | context.disliked
         if context.queries:
-            candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude)
+            extra = [RankedList(COLLABORATIVE_SOURCE, self._collaborative_hits(context, where, exclude), 2.0)] if context.collaborative else []
+            candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude, extra)
         else:  # a new user with no request: popular items are the honest fallback
             allowed = self._matching(where) if where else None
             candidates = [Candidate(i) for i in self.popular if i not in exclude and (allowed is None or i in allowed)][: self.settings.candidates]
@@ -269,6 +284,12 @@ class Recommender:
         timings["evidence"] = time.perf_counter() - clock
         return Ranking(context, candidates, ranked, shown, where, timings)
 
+    def _collaborative_hits(self, context: UserContext, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
+        allowed = self._matching(where) if where else None
+        ranked = sorted(context.collaborative.items(), key=lambda kv: -kv[1])
+        hits = [(i, s) for i, s in ranked if s > 0 and i not in exclude and (allowed is None or i in allowed)]
+        return hits[: self.settings.candidates]
+
     def _matching(self, where: dict) -> set[str]:
         got = self.store.index.collection.get(where=where, include=[])
         return set(got["ids"])
@@ -281,7 +302,7 @@ class Recommender:
         return [c for c, k in zip(candidates, keep, strict=True) if k], vectors[keep]
 
     def _score(self, context: UserContext, request: str | None, candidates: list[Candidate], vectors: np.ndarray) -> list[Recommendation]:
-        """Final score = weighted reranker, retrieval similarity, short-term similarity and popularity."""
+        """Final score = weighted reranker, collaborative, retrieval, short-term, request and popularity signals."""
         if not candidates:
             return []
         profile = context.profile
@@ -291,6 +312,8 @@ class Recommender:
         short_term = vectors @ short if short is not None else np.zeros(len(candidates))
         popularity = np.array([self.popularity.get(i.item_id, 0.0) for i in items])
         signals = {"retrieval": retrieval, "short_term": short_term, "popularity": popularity}
+        if context.collaborative:
+            signals["collaborative"] = np.array([context.collaborative.get(i.item_id, 0.0) for i in items])
         focus = self._focus(context)
         if focus is not None:
             signals["request"] = vectors @ focus
@@ -318,6 +341,11 @@ class Recommender:
         for rec, vector in zip(recs, vectors, strict=True):
             rec.interest = self._served_interest(context.profile, vector)
             rec.because = self._similar_past(history_ids, history_matrix, ratings, vector, exclude=rec.item.item_id)
+            if self.collaborative and context.collaborative.get(rec.item.item_id, 0.0) > 0:
+                rec.liked_together = [
+                    CoLikedItem(i, self.items[i].title, share, ratings.get(i))
+                    for i, share in self.collaborative.contributions(context.history, rec.item.item_id)
+                ]
 
     @staticmethod
     def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:
@@ -373,6 +401,7 @@ class Recommender:
             rank=rec.rank or None,
             scores=rec.scores,
             similar_past_items=rec.because,
+            liked_together=rec.liked_together,
             interest=rec.interest,
             matched_categories=matched,
         )

@@ -33,9 +33,6 @@ class Candidate:
     similarity: dict[str, float] = field(default_factory=dict)  # query name -> cosine similarity
     ranks: dict[str, int] = field(default_factory=dict)  # query name -> 1-based rank
 
-    @property
-    def best_query(self) -> str:
-        return max(self.similarity, key=self.similarity.get)
 
 
 def metadata_filter(categories: list[str] | None = None, year_min: int | None = None, year_max: int | None = None) -> dict | None:
@@ -53,17 +50,29 @@ def metadata_filter(categories: list[str] | None = None, year_min: int | None = 
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+@dataclass(frozen=True)
+class RankedList:
+    """Candidates from a source that is not a vector query (e.g. the collaborative model)."""
+
+    name: str
+    hits: list[tuple[str, float]]  # (item_id, score), best first
+    weight: float = 1.0
+
+
 def retrieve_candidates(
     index: ItemIndex,
     queries: list[RetrievalQuery],
     n: int = 100,
     where: dict | None = None,
     exclude: set[str] | frozenset[str] = frozenset(),
+    extra: list[RankedList] = (),
 ) -> list[Candidate]:
-    """Up to ``n`` candidates, best fused score first, none of them in ``exclude``."""
-    if not queries:
-        return []
-    hits = index.query(np.stack([q.vector for q in queries]), n=n, where=where, exclude=exclude)
+    """Up to ``n`` candidates, best fused score first, none of them in ``exclude``.
+
+    ``extra`` lists are fused by rank like the queries' results; they must already
+    respect ``where`` and ``exclude``. Only vector queries fill ``Candidate.similarity``.
+    """
+    hits = index.query(np.stack([q.vector for q in queries]), n=n, where=where, exclude=exclude) if queries else []
     candidates: dict[str, Candidate] = {}
     for query, results in zip(queries, hits, strict=True):
         for rank, (item_id, similarity) in enumerate(results, start=1):
@@ -71,4 +80,9 @@ def retrieve_candidates(
             candidate.fused += query.weight / (RRF_K + rank)
             candidate.similarity[query.name] = similarity
             candidate.ranks[query.name] = rank
+    for ranked in extra:
+        for rank, (item_id, _) in enumerate(ranked.hits[:n], start=1):
+            candidate = candidates.setdefault(item_id, Candidate(item_id))
+            candidate.fused += ranked.weight / (RRF_K + rank)
+            candidate.ranks[ranked.name] = rank
     return sorted(candidates.values(), key=lambda c: -c.fused)[:n]

@@ -89,6 +89,8 @@ def print_recommendations(recs) -> None:
         print(f"{r.rank:>2}. [{r.item.item_id}] {r.item.title}{year} — {', '.join(r.item.categories)}  score {r.scores['final']:.2f}")
         if because or interest:
             print(f"    similar to {because or '—'}{interest}")
+        if r.liked_together:
+            print("    people who liked " + ", ".join(f"'{c.title}'" for c in r.liked_together[:2]) + " also liked it")
 
 
 @command("recommend")
@@ -100,7 +102,7 @@ def recommend_command(args: argparse.Namespace, settings: Settings) -> int:
         year_min=args.year_min, year_max=args.year_max, diversity=args.diversity,
     )
     if recommender.reranker is None:
-        print("(no trained reranker yet: ranking by retrieval, short-term interest and popularity — run `whyrec train-reranker`)")
+        print("(no trained reranker yet: ranking without it — run `whyrec train-reranker`)")
     print_recommendations(recs)
     return 0
 

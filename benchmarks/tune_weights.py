@@ -1,0 +1,52 @@
+"""Tune the final-score weights on the validation split (never the test split).
+
+Run:  .venv/bin/python benchmarks/tune_weights.py [--users 200]
+
+Grid over the collaborative / popularity / content weights with the reranker off
+(its weight is chosen afterwards in the evaluation table), scoring NDCG@10 on the
+validation stage of the leave-one-out split of MovieLens-100K. Writes
+benchmarks/tune_weights.json; copy the winner into tools.recommender.ScoreWeights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+from store.movielens import load_movielens_100k
+from store.settings import Settings
+from tools.evaluation import evaluate, format_table, leave_one_out
+from tools.evaluation_report import recommender_ranker
+from tools.recommender import Recommender, ScoreWeights
+from ui.cli import ensure_ingested
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("tune_weights.json"))
+    args = parser.parse_args()
+
+    store = ensure_ingested(Settings())
+    split = leave_one_out(load_movielens_100k())
+    recommender = Recommender(store, None)
+    recommender.fit_interactions(split.train_interactions())
+    rows = []
+    for collaborative, popularity, content in itertools.product((0.0, 0.5, 1.0, 2.0), (0.0, 0.15), (0.0, 0.35)):
+        recommender.weights = ScoreWeights(
+            collaborative=collaborative, popularity=popularity, retrieval=content * 4 / 7, short_term=content * 3 / 7, reranker=0.0
+        )
+        if collaborative == popularity == content == 0:
+            continue
+        result = evaluate(recommender_ranker(recommender), split, users=args.users, stage="valid", seed=1)
+        rows.append({"collaborative": collaborative, "popularity": popularity, "content": content, **result})
+        print(rows[-1])
+    rows.sort(key=lambda r: -r["NDCG@10"])
+    print(format_table([{k: r[k] for k in ("collaborative", "popularity", "content", "Recall@10", "NDCG@10")} for r in rows]))
+    args.output.write_text(json.dumps({"stage": "valid", "users": args.users, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

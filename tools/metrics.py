@@ -1,0 +1,143 @@
+"""Top-k recommendation metrics as plain functions on arrays (RecBole / implicit style).
+
+The setting is leave-one-out: every user has exactly **one** held-out target item.
+
+* ``ranked`` is an integer array ``[n_users, width]`` of item indices, best first.
+  ``width`` may exceed ``k``; positions past ``k`` are ignored by the ``@k`` metrics.
+  Negative entries are padding (a ranker that returned fewer items) and never match.
+* ``targets`` is an integer array ``[n_users]``: the held-out item index of each user.
+
+Every metric returns the mean over users as a Python ``float`` (``0.0`` for zero users).
+With one target per user, ``recall_at_k`` and ``hit_rate_at_k`` are the same number;
+both are provided so tables can use the name their readers expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "target_positions",
+    "recall_at_k",
+    "hit_rate_at_k",
+    "ndcg_at_k",
+    "mrr",
+    "catalog_coverage",
+    "intra_list_diversity",
+]
+
+
+def _check(ranked: np.ndarray, targets: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    ranked = np.asarray(ranked)
+    targets = np.asarray(targets)
+    if ranked.ndim != 2:
+        raise ValueError(f"ranked must be 2-D [n_users, width], got shape {ranked.shape}")
+    if targets.shape != (ranked.shape[0],):
+        raise ValueError(
+            f"targets must have shape ({ranked.shape[0]},) to match ranked, got {targets.shape}"
+        )
+    if k is not None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if ranked.shape[1] < k:
+            raise ValueError(
+                f"ranked has {ranked.shape[1]} columns but k={k}; pass at least k items per user"
+            )
+    return ranked, targets
+
+
+def target_positions(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """0-based position of each user's target in its ranked row, ``-1`` where it is absent."""
+    ranked, targets = _check(ranked, targets, None)
+    hits = (ranked == targets[:, None]) & (ranked >= 0)
+    found = hits.any(axis=1)
+    return np.where(found, hits.argmax(axis=1), -1)
+
+
+def _positions_at_k(ranked: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
+    ranked, targets = _check(ranked, targets, k)
+    return target_positions(ranked[:, :k], targets)
+
+
+def recall_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:
+    """Share of users whose target is in their top ``k`` (one target per user)."""
+    pos = _positions_at_k(ranked, targets, k)
+    return float((pos >= 0).mean()) if pos.size else 0.0
+
+
+def hit_rate_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:
+    """Same as :func:`recall_at_k` when each user has a single target."""
+    return recall_at_k(ranked, targets, k)
+
+
+def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:
+    """NDCG@k with one relevant item: ``1 / log2(position + 2)`` if in the top k, else 0.
+
+    The ideal DCG is 1 (the target at position 0), so no further normalisation is needed.
+    """
+    pos = _positions_at_k(ranked, targets, k)
+    if not pos.size:
+        return 0.0
+    gains = np.where(pos >= 0, 1.0 / np.log2(np.maximum(pos, 0) + 2.0), 0.0)
+    return float(gains.mean())
+
+
+def mrr(ranked: np.ndarray, targets: np.ndarray, k: int | None = None) -> float:
+    """Mean reciprocal rank, ``1 / (position + 1)``, 0 where the target is missing.
+
+    With ``k`` this is **MRR@k** (only the first k columns count), as RecBole reports it.
+    Without ``k`` it is computed over the whole row: pass the full ranking of every
+    candidate to get the full-rank MRR, or a top-n list to get MRR@n.
+    """
+    if k is not None:
+        pos = _positions_at_k(ranked, targets, k)
+    else:
+        pos = target_positions(ranked, targets)
+    if not pos.size:
+        return 0.0
+    return float(np.where(pos >= 0, 1.0 / (np.maximum(pos, 0) + 1.0), 0.0).mean())
+
+
+def catalog_coverage(rec_lists: Iterable[Iterable], n_items: int) -> float:
+    """Share of the catalog (``n_items``) that appears in at least one recommendation list.
+
+    Lists may hold item indices or item ids; negative indices and ``None`` are padding.
+    """
+    if n_items < 1:
+        raise ValueError(f"n_items must be >= 1, got {n_items}")
+    seen = set()
+    for row in rec_lists:
+        for item in row:
+            if item is None:
+                continue
+            if isinstance(item, (int, np.integer)) and item < 0:
+                continue
+            seen.add(item.item() if isinstance(item, np.generic) else item)
+    return len(seen) / n_items
+
+
+def intra_list_diversity(rec_lists: Iterable[Sequence[int]], item_vectors: np.ndarray) -> float:
+    """Mean pairwise cosine distance ``1 - cos(a, b)`` within each list, averaged over lists.
+
+    ``rec_lists`` hold row indices into ``item_vectors`` (``[n_items, dim]``); negative
+    indices are padding and skipped. Lists with fewer than two items are skipped; returns
+    ``0.0`` if no list has two items. Vectors need not be normalised; zero vectors count
+    as orthogonal to everything (distance 1).
+    """
+    vectors = np.asarray(item_vectors, dtype=np.float64)
+    if vectors.ndim != 2:
+        raise ValueError(f"item_vectors must be 2-D [n_items, dim], got shape {vectors.shape}")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    per_list = []
+    for row in rec_lists:
+        idx = np.asarray([i for i in row if i is not None and i >= 0], dtype=np.int64)
+        m = idx.size
+        if m < 2:
+            continue
+        sims = unit[idx] @ unit[idx].T
+        upper = sims[np.triu_indices(m, k=1)]
+        per_list.append(float(np.mean(1.0 - upper)))
+    return float(np.mean(per_list)) if per_list else 0.0

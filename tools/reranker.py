@@ -1,0 +1,169 @@
+"""Reranking candidates with a cross-encoder fine-tuned on our own interaction log.
+
+A cross-encoder reads a (user, item) pair together and scores how well the item
+fits. The user side is :func:`query_text`: the same words at training time
+(:mod:`tools.reranker_training`) and at inference time, so what the model
+learnt transfers. The item side is :attr:`store.records.Item.text`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from store.embeddings import pick_device
+from store.records import Interaction, Item
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CARD_NAME = "whyrec_reranker.json"
+"""The training card :func:`tools.reranker_training.train_reranker` writes beside the model."""
+
+MAX_SEQ_LENGTH = 256
+"""Word pieces per (query, item) pair: all-MiniLM-L6-v2's limit."""
+
+LIKED_RATING = 4.0
+"""An interaction with a rating at or above this counts as "liked"; unrated interactions always do."""
+
+QUERY_CHAR_BUDGET = 700
+"""About 180 word pieces for the user side, leaving room for an item's text within :data:`MAX_SEQ_LENGTH`."""
+
+TOP_GENRES = 4
+
+QUERY_ITEMS = 5
+"""Recent titles in a query. Training uses this too: 5 titles keep a (query, item) pair near 90 word pieces,
+which is what makes fine-tuning fit the CPU budget (10 titles: about 115, and 2x slower steps measured)."""
+
+
+def _item_phrase(item: Item) -> str:
+    head = f"{item.title} ({item.year})" if item.year else item.title
+    return f"{head} [{', '.join(item.categories)}]" if item.categories else head
+
+
+def query_text(recent: Sequence[Item], request: str | None = None, max_items: int = QUERY_ITEMS) -> str:
+    """The text that stands for a user: what they are looking for, their top genres, then recent likes.
+
+    ``recent`` is newest first. Titles come from the first ``max_items``; top genres
+    are counted over all of ``recent``, so passing a longer history adds the long-term
+    taste at no extra length. The request and genres come first and titles are added
+    newest first until a character budget is reached, so that if anything is cut it is
+    the oldest title, never what the user asked for.
+
+    >>> query_text([Item("1", "Heat", categories=("Crime",), year=1995)], "something tense")
+    'Looking for: something tense. Top genres: Crime. Recently liked: Heat (1995) [Crime]'
+    """
+    parts = []
+    if request and request.strip():
+        parts.append(f"Looking for: {' '.join(request.split())[:QUERY_CHAR_BUDGET // 2]}")
+    genres = Counter(c for item in recent for c in item.categories)
+    if genres:
+        top = sorted(genres.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_GENRES]
+        parts.append("Top genres: " + ", ".join(g for g, _ in top))
+    head = ". ".join(parts)
+    titles: list[str] = []
+    used = len(head) + len("Recently liked: ")
+    for item in list(recent)[: max(0, max_items)]:
+        phrase = _item_phrase(item)
+        if titles and used + len(phrase) + 2 > QUERY_CHAR_BUDGET:
+            break
+        titles.append(phrase)
+        used += len(phrase) + 2
+    if titles:
+        parts.append("Recently liked: " + "; ".join(titles))
+    return ". ".join(parts) if parts else "Looking for: anything"
+
+
+def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> list[Item]:
+    """The items a user liked, newest first: ratings of :data:`LIKED_RATING` or more, or any unrated event.
+
+    ``history`` is oldest first (as :meth:`store.database.Database.history` returns
+    it). Repeats keep their latest position; items missing from ``items`` are skipped.
+    """
+    out: list[Item] = []
+    seen: set[str] = set()
+    for x in reversed(list(history)):
+        if x.item_id in seen or x.item_id not in items:
+            continue
+        if x.rating is None or x.rating >= LIKED_RATING:
+            seen.add(x.item_id)
+            out.append(items[x.item_id])
+    return out
+
+
+def user_query(history: Iterable[Interaction], items: Mapping[str, Item], request: str | None = None, max_items: int = QUERY_ITEMS) -> str:
+    """:func:`query_text` for a user's history (oldest first): the rule training uses too."""
+    return query_text(liked_items(history, items), request, max_items)
+
+
+def is_trained(path: str | Path) -> bool:
+    """True when ``path`` is a folder holding a reranker that ``whyrec train-reranker`` saved."""
+    path = Path(path)
+    return (path / CARD_NAME).is_file() and (path / "config.json").is_file()
+
+
+class Reranker:
+    """Scores (query, item text) pairs with a cross-encoder; higher = better fit, in [0, 1].
+
+    >>> reranker = Reranker.for_settings(settings)            # doctest: +SKIP
+    >>> reranker.score(user_query(history, items), [i.text for i in candidates])  # doctest: +SKIP
+    """
+
+    def __init__(self, model_path: str | Path, device: str | None = None, max_seq_length: int | None = None):
+        from sentence_transformers import CrossEncoder
+
+        self.model_path = str(model_path)
+        self.device = pick_device(device)
+        self.trained = is_trained(self.model_path)
+        self.card: dict = json.loads((Path(self.model_path) / CARD_NAME).read_text()) if self.trained else {}
+        self.max_query_items = int(self.card.get("max_query_items", QUERY_ITEMS))
+        max_seq_length = max_seq_length or int(self.card.get("max_seq_length", MAX_SEQ_LENGTH))
+        self.model = CrossEncoder(self.model_path, num_labels=1, max_length=max_seq_length, device=self.device, local_files_only=True)
+        if self.device.startswith("cuda"):
+            self.model.half()
+        log.info("loaded %s reranker %s on %s", "trained" if self.trained else "untrained", self.model_path, self.device)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Reranker:
+        """The trained reranker at ``settings.trained_reranker_path``, else the base model with an untrained head."""
+        device = pick_device(settings.device)
+        path = settings.trained_reranker_path
+        if is_trained(path):
+            return cls(path, device=device)
+        log.warning(
+            "no trained reranker at %s: using %s with an untrained scoring head (its scores are noise) — run `whyrec train-reranker`",
+            path,
+            settings.resolved_embedding_model(),
+        )
+        return cls(settings.resolved_embedding_model(), device=device)
+
+    def query(self, recent: Sequence[Item], request: str | None = None) -> str:
+        """:func:`query_text` with as many recent titles as this model was trained with."""
+        return query_text(recent, request, max_items=self.max_query_items)
+
+    def score(self, query: str, docs: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Probability that each doc fits the query, as float32 in [0, 1], in the order of ``docs``."""
+        import torch
+
+        if not docs:
+            return np.zeros(0, dtype=np.float32)
+        logits = self.model.predict(
+            [(query, doc) for doc in docs],
+            batch_size=batch_size,
+            activation_fn=torch.nn.Identity(),  # we apply the sigmoid ourselves, whatever the saved config says
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        logits = np.asarray(logits, dtype=np.float64).reshape(len(docs))
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def rerank(self, query: str, items: Sequence[Item], batch_size: int = 64) -> list[tuple[Item, float]]:
+        """``items`` with their scores, best first (ties keep the given order)."""
+        scores = self.score(query, [item.text for item in items], batch_size=batch_size)
+        order = np.argsort(-scores, kind="stable")
+        return [(items[i], float(scores[i])) for i in order]
