@@ -318,11 +318,13 @@ class Recommender:
         if focus is not None:
             signals["request"] = vectors @ focus
         reranker = self.reranker
-        if reranker is not None:
+        if reranker is not None and context.queries:
             signals["reranker"] = reranker.score(user_query(context.history, self.items, request), [i.text for i in items])
+        weights = {name: getattr(self.weights, name) for name in signals}
+        if not context.queries:  # cold start: popularity is all we know
+            signals, weights = {"popularity": popularity}, {"popularity": 1.0}
         # weights renormalised over the signals present, so the final score stays in [0, 1]
-        total = sum(getattr(self.weights, name) for name in signals)
-        final = sum(getattr(self.weights, name) * values for name, values in signals.items()) / total
+        final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
         return [
             Recommendation(0, item, {name: float(values[n]) for name, values in signals.items()} | {"final": float(final[n])}, None, [])
             for n, item in enumerate(items)

@@ -14,8 +14,8 @@ def ids(recs) -> list[str]:
 
 
 def test_recommends_unseen_items_near_the_users_interests(small_store, reranker):
-    # three users make popularity meaningless here, so rank on content alone
-    recommender = Recommender(small_store, reranker, weights=ScoreWeights(popularity=0.0))
+    # three users make co-occurrence meaningless here, so rank on content alone
+    recommender = Recommender(small_store, reranker, weights=ScoreWeights(collaborative=0.0))
     recs = recommender.recommend("u3", k=4, diversity=0.0)
     seen = {x.item_id for x in small_store.db.history("u3")}
     assert len(recs) == 4 and not set(ids(recs)) & seen
@@ -58,7 +58,7 @@ def test_diversity_knob_makes_the_list_more_varied(small_store, reranker):
         sim = v @ v.T
         return float((sim.sum() - np.trace(sim)) / (len(v) * (len(v) - 1)))
 
-    recommender = Recommender(small_store, reranker, weights=ScoreWeights(popularity=0.0))
+    recommender = Recommender(small_store, reranker, weights=ScoreWeights(collaborative=0.0))
     request = "smugglers racing a starship"
     focused = recommender.recommend("u2", request, k=3, diversity=0.0)
     varied = recommender.recommend("u2", request, k=3, diversity=0.9)
@@ -90,6 +90,8 @@ def test_explanation_cites_only_real_history(recommender, small_store):
     assert explanation.interest.label in {i.label for i in recommender.profile("u1").long_term + recommender.profile("u1").short_term}
     for past in explanation.similar_past_items:
         assert f"'{past.title}'" in explanation.text
+    for together in explanation.liked_together:
+        assert together.item_id in history and f"'{together.title}'" in explanation.text
 
 
 def test_why_not_for_a_seen_and_a_filtered_item(recommender):
