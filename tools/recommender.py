@@ -249,7 +249,7 @@ class Recommender:
 
         clock = time.perf_counter()
         where = metadata_filter(categories, year_min, year_max)
-        exclude = (context.seen if exclude_seen else set()) | context.disliked
+        exclude = (context.seen if exclude_seen else set()) | context.disliked | ({str(like_item_id)} if like_item_id else set())
         if context.queries:
             extra = [RankedList(COLLABORATIVE_SOURCE, self._collaborative_hits(context, where, exclude), 2.0)] if context.collaborative else []
             candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude, extra)

@@ -131,7 +131,7 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     from tools.reranker_training import train_reranker
 
     report = train_reranker(ensure_ingested(settings), progress=True, **({"max_users": args.max_users} if args.max_users else {}))
-    print(f"trained reranker saved to {settings.trained_reranker_path} in {report.seconds:.0f} s")
+    print(f"trained reranker saved to {settings.trained_reranker_path} in {report.total_seconds:.0f} s")
     return 0
 
 
@@ -161,7 +161,8 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest MovieLens-100K if needed, train the reranker in the background if needed, open the app."""
     from ui.app import launch_app
 
-    launch_app(settings, host=args.host, port=args.port, train_if_needed=True, open_browser=False)
+    ensure_ingested(settings)
+    launch_app(settings, host=args.host, port=args.port, train_if_needed=True)
     return 0
 
 
@@ -170,10 +171,8 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the app and its API (and an MCP server with --mcp) for other chatbots."""
     from ui.app import launch_app
 
-    auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    if args.auth and len(auth) != 2:
-        raise InputError("--auth must look like user:password")
-    launch_app(settings, host=args.host, port=args.port, auth=auth, mcp=args.mcp)
+    ensure_ingested(settings)
+    launch_app(settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp)
     return 0
 
 

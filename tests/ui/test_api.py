@@ -1,0 +1,219 @@
+"""The named API endpoints, called through gradio_client against the real app on a real (tiny) store."""
+
+from __future__ import annotations
+
+import ast
+import socket
+import threading
+
+import pytest
+from gradio_client import Client
+
+from ui.api import RecommenderAPI
+from ui.app import build_app, parse_auth, serve
+
+U1_HISTORY = {"rom1", "rom2", "rom3", "crime1", "rom4", "space1", "space2"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(recommender):
+    demo = build_app(recommender, chat_agent_factory=None)
+    url = serve(demo, port=free_port(), block=False, quiet=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture
+def client(app_url) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def test_only_the_named_endpoints_are_public(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/recommend", "/explain", "/profile", "/feedback", "/search"}
+    params = [p["parameter_name"] for p in endpoints["/recommend"]["parameters"]]
+    assert params[:3] == ["user_id", "request", "k"] and "exclude_seen" in params and "like_item_id" in params
+
+
+def test_recommend_returns_unseen_catalog_items_with_scores(client, recommender):
+    recs = client.predict(user_id="u1", k=4, api_name="/recommend")
+    ids = [r["item_id"] for r in recs]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert not set(ids) & U1_HISTORY, "items the user already rated came back"
+    assert set(ids) <= set(recommender.items)
+    assert [r["rank"] for r in recs] == [1, 2, 3, 4]
+    assert all(0.0 <= r["scores"]["final"] <= 1.0 and r["title"] for r in recs)
+
+
+def test_recommend_respects_filters(client, recommender):
+    recs = client.predict(user_id="u1", k=5, categories=["Crime"], exclude_seen=False, api_name="/recommend")
+    assert recs and all("Crime" in r["categories"] for r in recs)
+    recs = client.predict(user_id="u1", k=5, year_min=2000, year_max=2005, api_name="/recommend")
+    assert recs and all(2000 <= r["year"] <= 2005 for r in recs)
+    # "more like this" reaches the recommender (its ranking is tested in tests/tools)
+    plain = [r["item_id"] for r in client.predict(user_id="u2", k=4, api_name="/recommend")]
+    liked = [r["item_id"] for r in client.predict(user_id="u2", k=4, like_item_id="rom1", api_name="/recommend")]
+    assert liked == [r.item.item_id for r in recommender.recommend("u2", k=4, like_item_id="rom1")]
+    assert liked != plain
+
+
+def test_explain_cites_only_the_users_history(client):
+    top = client.predict(user_id="u1", k=3, api_name="/recommend")[0]
+    explanation = client.predict(user_id="u1", item_id=top["item_id"], k=3, api_name="/explain")
+    assert explanation["status"] == "recommended" and explanation["rank"] == 1
+    past = explanation["similar_past_items"]
+    assert past and {p["item_id"] for p in past} <= U1_HISTORY
+    assert any(p["title"] in explanation["text"] for p in past), "the text should name the evidence"
+    # an item the user has seen is explained as such, not recommended
+    seen = client.predict(user_id="u1", item_id="rom1", api_name="/explain")
+    assert seen["status"] == "seen"
+
+
+def test_feedback_changes_the_next_recommendations(client, recommender):
+    before = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")]
+    result = client.predict(user_id="u1", item_id=before[0], kind="disliked", api_name="/feedback")
+    assert result["recorded"] == {"user_id": "u1", "item_id": before[0], "title": recommender.items[before[0]].title, "kind": "disliked"}
+    after = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")]
+    assert before[0] not in after
+    assert client.predict(user_id="u1", item_id=before[0], api_name="/explain")["status"] == "disliked"
+
+
+def test_profile_reads_the_history(client):
+    profile = client.predict(user_id="u1", api_name="/profile")
+    assert profile["interactions"] == len(U1_HISTORY)
+    assert "Romance" in profile["distribution"] and profile["summary"]["long_term"]
+    assert profile["evolution"] and all(w["distribution"] for w in profile["evolution"])
+    new = client.predict(user_id="somebody-new", api_name="/profile")
+    assert new["interactions"] == 0 and "No history" in new["summary"]["long_term"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "kwargs", "message"),
+    [
+        ("/explain", {"user_id": "u1", "item_id": "no-such-item"}, "'no-such-item' is not in the catalog"),
+        ("/feedback", {"user_id": "u1", "item_id": "no-such-item", "kind": "disliked"}, "'no-such-item' is not in the catalog"),
+        ("/feedback", {"user_id": "u1", "item_id": "rom1", "kind": "meh"}, "feedback 'meh' is not known"),
+        ("/recommend", {"user_id": "u1", "k": 0}, "k=0"),
+        ("/recommend", {"user_id": " "}, "user_id is empty"),
+        ("/recommend", {"user_id": "u1", "categories": ["Westerns"]}, "category 'Westerns' is not in the catalog"),
+        ("/recommend", {"user_id": "u1", "year_min": 2005, "year_max": 1990}, "year_min=2005 is after year_max=1990"),
+        ("/recommend", {"user_id": "u1", "diversity": 3}, "diversity=3"),
+        ("/recommend", {"user_id": "u1", "like_item_id": "no-such-item"}, "'no-such-item' is not in the catalog"),
+        ("/search", {"text": "  "}, "the search text is empty"),
+    ],
+)
+def test_bad_input_gives_a_one_line_error_and_stores_nothing(client, recommender, endpoint, kwargs, message):
+    with pytest.raises(Exception) as caught:
+        client.predict(**kwargs, api_name=endpoint)
+    text = str(caught.value)
+    assert message in text and "Traceback" not in text and "\n" not in text.strip()
+    assert recommender.store.db.feedback("u1") == []
+
+
+def test_sessions_run_concurrently_without_mixing_users(client, app_url):
+    expected = {u: [r["item_id"] for r in client.predict(user_id=u, k=3, api_name="/recommend")] for u in ("u1", "u2", "u3")}
+    got: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def ask(user: str) -> None:
+        try:
+            got[user] = [r["item_id"] for r in Client(app_url, verbose=False).predict(user_id=user, k=3, api_name="/recommend")]
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask, args=(u,)) for u in expected]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and got == expected
+
+
+def test_search_finds_items_for_the_other_tools(client):
+    hits = client.predict(text="starship smugglers in a nebula", k=3, api_name="/search")
+    assert hits[0]["item_id"] in {"space4", "space5"}
+    assert set(hits[0]) == {"item_id", "title", "year", "categories"}
+
+
+def test_cold_start_ratings_make_a_new_user(recommender):
+    api = RecommenderAPI(recommender)
+    assert "alice" not in api.users()
+    assert api.rate("alice", {"space1": 5, "space3": 4}) == 2
+    assert "alice" in api.users()
+    recs = [r["item_id"] for r in api.recommend("alice", k=3)]
+    assert "space1" not in recs and "space3" not in recs
+    assert api.profile("alice")["interactions"] == 2
+    with pytest.raises(Exception, match="rating 9"):
+        api.rate("alice", {"space2": 9})
+    with pytest.raises(Exception, match="not in the catalog"):
+        api.rate("alice", {"nope": 5})
+    assert api.profile("alice")["interactions"] == 2, "a refused batch must store nothing"
+
+
+def test_auth_is_parsed_from_user_colon_password():
+    assert parse_auth("ann:s3cr:et") == ("ann", "s3cr:et")
+    assert parse_auth(None) is None
+    with pytest.raises(Exception, match="user:password"):
+        parse_auth("ann")
+
+
+def test_login_is_required_when_auth_is_set(recommender):
+    import httpx
+
+    demo = build_app(recommender)
+    url = serve(demo, port=free_port(), block=False, quiet=True, auth="ann:secret")
+    try:
+        assert httpx.get(url + "config", follow_redirects=False).status_code in (401, 403)
+        with pytest.raises(Exception):
+            Client(url, verbose=False)
+        logged_in = Client(url, auth=("ann", "secret"), verbose=False)
+        assert logged_in.predict(user_id="u1", k=1, api_name="/recommend")[0]["item_id"] not in U1_HISTORY
+    finally:
+        demo.close()
+
+
+def test_mcp_server_lists_and_calls_the_tools(recommender):
+    pytest.importorskip("mcp")
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    demo = build_app(recommender)
+    url = serve(demo, port=free_port(), block=False, quiet=True, mcp=True)
+
+    async def session_calls():
+        async with streamablehttp_client(url + "gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = {t.name: t for t in (await session.list_tools()).tools}
+                result = await session.call_tool("explain", {"user_id": "u1", "item_id": "space3"})
+                return tools, result
+
+    try:
+        tools, result = anyio.run(session_calls)
+    finally:
+        demo.close()
+    assert {"recommend", "explain", "profile", "feedback", "search"} <= set(tools)
+    assert "evidence" in tools["explain"].description
+    assert tools["feedback"].inputSchema["properties"]["kind"].get("enum") == ["liked", "disliked", "not_interested"]
+    assert not result.isError
+    # gradio's MCP server sends a dict result as its Python literal (str(dict)), not JSON
+    payload = ast.literal_eval(result.content[0].text)
+    assert payload["item"]["item_id"] == "space3" and payload["text"]
+
+
+def test_no_background_training_when_a_reranker_is_saved(small_store):
+    from tools.reranker import CARD_NAME
+    from ui.app import train_reranker_in_background
+
+    path = small_store.settings.trained_reranker_path
+    path.mkdir(parents=True)
+    (path / CARD_NAME).write_text("{}")
+    (path / "config.json").write_text("{}")
+    assert train_reranker_in_background(small_store) is None

@@ -1,0 +1,265 @@
+"""The JSON surface other programs use: named Gradio API endpoints and MCP tools.
+
+Each public method of :class:`RecommenderAPI` is a thin, fully typed wrapper over
+:class:`~tools.recommender.Recommender` that takes and returns plain JSON values.
+Gradio derives the endpoint's parameters from the type hints and the MCP tool
+description from the docstring (its ``Args:`` section describes each parameter),
+so the docstrings are written for a model deciding which tool to call.
+
+Bad input raises :class:`gradio.Error` carrying the one-line
+:class:`~store.errors.InputError` message, which ``gradio_client`` and MCP clients
+receive as the error text (never a traceback).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Literal
+
+import gradio as gr
+
+from store.errors import InputError
+from store.records import Interaction
+from tools.explanation import item_card
+
+if TYPE_CHECKING:
+    from tools.recommender import Recommender
+
+MAX_ITEMS = 50
+FeedbackKind = Literal["liked", "disliked", "not_interested"]
+ENDPOINTS = ("recommend", "explain", "profile", "feedback", "search")
+
+
+@contextmanager
+def readable_errors() -> Iterator[None]:
+    """Turn a store/tools ``InputError`` into a ``gr.Error`` with the same one-line message."""
+    try:
+        yield
+    except InputError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+
+
+def _user(user_id: str | int | None) -> str:
+    user = str(user_id if user_id is not None else "").strip()
+    if not user:
+        raise InputError("user_id is empty — give the id of a user (the profile endpoint accepts any id; a new id starts with no history)")
+    return user
+
+
+def _k(k: int | float | None, default: int = 10) -> int:
+    if k is None:
+        return default
+    if int(k) != k or not 1 <= int(k) <= MAX_ITEMS:
+        raise InputError(f"k={k} — ask for a whole number of items from 1 to {MAX_ITEMS}")
+    return int(k)
+
+
+def _year(name: str, value: int | float | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if int(value) != value:
+        raise InputError(f"{name}={value} — give a whole year such as 1995, or leave it empty")
+    return int(value)
+
+
+class RecommenderAPI:
+    """recommend / explain / profile / feedback / search as JSON-in, JSON-out functions.
+
+    The recommender is shared by every session and every API caller; it keeps no
+    per-request state, and its SQLite store opens one connection per call.
+    """
+
+    def __init__(self, recommender: Recommender):
+        self.recommender = recommender
+
+    def _options(
+        self,
+        categories: list[str] | None,
+        year_min: int | None,
+        year_max: int | None,
+        diversity: float | None,
+        exclude_seen: bool,
+        like_item_id: str | None,
+    ) -> dict:
+        known = self.categories()
+        unknown = [c for c in categories or [] if c not in known]
+        if unknown:
+            raise InputError(f"category {unknown[0]!r} is not in the catalog — use one of: {', '.join(known)}")
+        y0, y1 = _year("year_min", year_min), _year("year_max", year_max)
+        if y0 is not None and y1 is not None and y0 > y1:
+            raise InputError(f"year_min={y0} is after year_max={y1} — swap them")
+        like = str(like_item_id).strip() if like_item_id not in (None, "") else None
+        if like is not None:
+            self.recommender.item(like)  # a clear error for an unknown id
+        return {
+            "categories": list(categories) if categories else None,
+            "year_min": y0,
+            "year_max": y1,
+            "diversity": None if diversity is None else float(diversity),
+            "exclude_seen": bool(exclude_seen),
+            "like_item_id": like,
+        }
+
+    # --- the endpoints ---------------------------------------------------------
+
+    def recommend(
+        self,
+        user_id: str,
+        request: str = "",
+        k: int = 10,
+        categories: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        diversity: float | None = None,
+        exclude_seen: bool = True,
+        like_item_id: str | None = None,
+    ) -> list[dict]:
+        """Recommend catalog items to a user, best first, each with its scores and the evidence behind it.
+
+        Uses the user's long- and short-term interests, an optional free-text request, filters and
+        a diversity setting. Items the user already rated or disliked are left out unless
+        exclude_seen is false. A user id with no history gets popular items.
+
+        Args:
+            user_id: The user's id, e.g. "42".
+            request: Optional free text describing what the user wants now, e.g. "a funny space adventure". Empty for none.
+            k: How many items to return, 1 to 50.
+            categories: Optional list of categories (genres); only items in at least one of them are returned.
+            year_min: Optional earliest release year to include.
+            year_max: Optional latest release year to include.
+            diversity: Optional 0 (most relevant) to 1 (most varied); empty uses the server default.
+            exclude_seen: If true, leave out items the user has already interacted with.
+            like_item_id: Optional item id; recommend items like this one ("more like this").
+
+        Returns:
+            A list of items, each with rank, item_id, title, year, categories, scores (final, reranker, retrieval, short_term, popularity), the interest it serves and the user's most similar past items.
+        """
+        with readable_errors():
+            options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id)
+            recs = self.recommender.recommend(_user(user_id), request or None, _k(k), **options)
+            return [r.to_dict() for r in recs]
+
+    def explain(
+        self,
+        user_id: str,
+        item_id: str,
+        request: str = "",
+        k: int = 10,
+        categories: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        diversity: float | None = None,
+        exclude_seen: bool = True,
+    ) -> dict:
+        """Explain why an item is, or is not, recommended to a user, with evidence taken from the user's own history.
+
+        Works for any catalog item. The status says where the item stands (recommended, candidate,
+        seen, disliked, filtered, not_retrieved or cold_start); the evidence is the user's past
+        items most similar to it, the interest it serves, matched categories and its scores. Pass
+        the same options as the recommend call being explained.
+
+        Args:
+            user_id: The user's id, e.g. "42".
+            item_id: The catalog id of the item to explain.
+            request: Optional free text the recommendations were asked with. Empty for none.
+            k: The list length the explanation refers to, 1 to 50.
+            categories: Optional category filter used for the recommendations.
+            year_min: Optional earliest release year used for the recommendations.
+            year_max: Optional latest release year used for the recommendations.
+            diversity: Optional 0 to 1 diversity used for the recommendations.
+            exclude_seen: Whether the recommendations left out items already seen.
+
+        Returns:
+            text (the explanation in plain sentences), status, rank, scores, similar_past_items (item_id, title, similarity, rating), interest, matched_categories and the item.
+        """
+        with readable_errors():
+            item = self.recommender.item(str(item_id).strip())
+            options = self._options(categories, year_min, year_max, diversity, exclude_seen, None)
+            options.pop("like_item_id")
+            explanation = self.recommender.explain(_user(user_id), item.item_id, request or None, _k(k), **options)
+            return explanation.to_dict()
+
+    def profile(self, user_id: str) -> dict:
+        """Describe a user's interests: long-term and recent summaries, category distribution, evolution and drift.
+
+        Args:
+            user_id: The user's id, e.g. "42".
+
+        Returns:
+            summary (long_term and short_term sentences), interactions, long_term and short_term interests (label, weight, categories, example titles), distribution and short_term_distribution (category shares), evolution (category shares per slice of the history, oldest first), drift (0 = stable, 1 = completely changed), rising and fading categories.
+        """
+        with readable_errors():
+            return self.recommender.profile(_user(user_id)).to_dict(self.recommender.items)
+
+    def feedback(self, user_id: str, item_id: str, kind: FeedbackKind) -> dict:
+        """Record a user's feedback on an item; the next profile and recommendations reflect it at once.
+
+        "disliked" and "not_interested" remove the item (and near-duplicates) from future
+        recommendations; "liked" counts as a top rating in the profile.
+
+        Args:
+            user_id: The user's id, e.g. "42".
+            item_id: The catalog id of the item.
+            kind: One of "liked", "disliked", "not_interested".
+
+        Returns:
+            recorded (user_id, item_id, kind, title) and the user's updated profile.
+        """
+        with readable_errors():
+            user, item = _user(user_id), self.recommender.item(str(item_id).strip())
+            profile = self.recommender.feedback(user, item.item_id, str(kind).strip())
+            return {
+                "recorded": {"user_id": user, "item_id": item.item_id, "title": item.title, "kind": kind},
+                "profile": profile.to_dict(self.recommender.items),
+            }
+
+    def search(self, text: str, k: int = 10) -> list[dict]:
+        """Find catalog items by meaning, to get the item ids the other tools need.
+
+        Args:
+            text: What to look for: a title, a topic or a description, e.g. "toy story" or "heist movie".
+            k: How many items to return, 1 to 50.
+
+        Returns:
+            A list of items with item_id, title, year and categories, closest first.
+        """
+        with readable_errors():
+            return [item_card(i) for i in self.recommender.search(str(text or ""), _k(k))]
+
+    # --- helpers for the UI (not endpoints) -------------------------------------
+
+    def endpoints(self) -> dict[str, Callable]:
+        """The functions to expose, by endpoint name."""
+        return {name: getattr(self, name) for name in ENDPOINTS}
+
+    def categories(self) -> list[str]:
+        """Every category in the catalog, most common first."""
+        counts: dict[str, int] = {}
+        for item in self.recommender.items.values():
+            for c in item.categories:
+                counts[c] = counts.get(c, 0) + 1
+        return sorted(counts, key=lambda c: (-counts[c], c))
+
+    def year_range(self) -> tuple[int, int]:
+        years = [i.year for i in self.recommender.items.values() if i.year]
+        return (min(years), max(years)) if years else (1900, 2100)
+
+    def users(self) -> list[str]:
+        return self.recommender.store.db.users()
+
+    def rate(self, user_id: str, ratings: dict[str, float]) -> int:
+        """Add a (new) user's ratings, 1-5, of catalog items: the cold-start path. Returns how many were added."""
+        with readable_errors():
+            user = _user(user_id)
+            if not ratings:
+                raise InputError("no items chosen — search the catalog and pick at least one item to rate")
+            now = time.time()
+            rows = []
+            for n, (item_id, rating) in enumerate(ratings.items()):
+                if not 1 <= float(rating) <= 5:
+                    raise InputError(f"rating {rating} for item {item_id!r} — use a rating from 1 to 5")
+                rows.append(Interaction(user, self.recommender.item(item_id).item_id, now + n * 1e-3, float(rating), "rating"))
+            self.recommender.store.db.add_interactions(rows)
+            return len(rows)
