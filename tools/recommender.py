@@ -53,7 +53,7 @@ class ScoreWeights:
     short_term: float = 0.15
     popularity: float = 0.0
     reranker: float = 0.3
-    request: float = 1.0  # only present when the user asked for something: what they asked for comes first
+    request: float = 2.0  # only present when the user asked for something: what they asked for comes first
 
 
 @dataclass
@@ -317,12 +317,12 @@ class Recommender:
         focus = self._focus(context)
         if focus is not None:
             signals["request"] = vectors @ focus
-        reranker = self.reranker
-        if reranker is not None and context.queries:
-            signals["reranker"] = reranker.score(user_query(context.history, self.items, request), [i.text for i in items])
-        weights = {name: getattr(self.weights, name) for name in signals}
         if not context.queries:  # cold start: popularity is all we know
-            signals, weights = {"popularity": popularity}, {"popularity": 1.0}
+            signals = {"popularity": popularity}
+        weights = {name: getattr(self.weights, name) for name in signals} if context.queries else {"popularity": 1.0}
+        reranker = self.reranker
+        if reranker is not None and context.queries and self.weights.reranker > 0:
+            signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
         return [
@@ -348,6 +348,18 @@ class Recommender:
                     CoLikedItem(i, self.items[i].title, share, ratings.get(i))
                     for i, share in self.collaborative.contributions(context.history, rec.item.item_id)
                 ]
+
+    def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict) -> np.ndarray:
+        """Cross-encoder scores for the ``settings.rerank_top`` best candidates by the other signals.
+
+        A cascade: the cross-encoder is the slow stage, so it only reads the candidates that can
+        still reach the list; the rest get 0 and stay below them.
+        """
+        first = sum(weights[name] * values for name, values in signals.items())
+        top = np.argsort(-first, kind="stable")[: self.settings.rerank_top]
+        scores = np.zeros(len(items), dtype=np.float32)
+        scores[top] = reranker.score(user_query(context.history, self.items, request), [items[i].text for i in top])
+        return scores
 
     @staticmethod
     def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:
