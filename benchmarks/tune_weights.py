@@ -2,10 +2,11 @@
 
 Run:  .venv/bin/python benchmarks/tune_weights.py [--users 200]
 
-Grid over the collaborative / popularity / content weights with the reranker off
-(its weight is chosen afterwards in the evaluation table), scoring NDCG@10 on the
-validation stage of the leave-one-out split of MovieLens-100K. Writes
-benchmarks/tune_weights.json; copy the winner into tools.recommender.ScoreWeights.
+Phase 1: grid over the collaborative / popularity / content weights with the reranker
+off. Phase 2 (``--reranker``): with the phase-1 winner, the trained cross-encoder's
+weight. Both score NDCG@10 on the validation stage of the leave-one-out split of
+MovieLens-100K. Writes benchmarks/tune_weights.json (or tune_reranker.json); copy the
+winner into tools.recommender.ScoreWeights.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from store.movielens import load_movielens_100k
@@ -20,14 +22,19 @@ from store.settings import Settings
 from tools.evaluation import evaluate, format_table, leave_one_out
 from tools.evaluation_report import recommender_ranker
 from tools.recommender import Recommender, ScoreWeights
+from tools.reranker import Reranker
 from ui.cli import ensure_ingested
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("tune_weights.json"))
+    parser.add_argument("--reranker", action="store_true", help="phase 2: tune the trained reranker's weight")
+    parser.add_argument("--output", type=Path)
     args = parser.parse_args()
+    args.output = args.output or Path(__file__).with_name("tune_reranker.json" if args.reranker else "tune_weights.json")
+    if args.reranker:
+        return tune_reranker(args)
 
     store = ensure_ingested(Settings())
     split = leave_one_out(load_movielens_100k())
@@ -46,6 +53,24 @@ def main() -> None:
     rows.sort(key=lambda r: -r["NDCG@10"])
     print(format_table([{k: r[k] for k in ("collaborative", "popularity", "content", "Recall@10", "NDCG@10")} for r in rows]))
     args.output.write_text(json.dumps({"stage": "valid", "users": args.users, "rows": rows}, indent=2))
+
+
+def tune_reranker(args: argparse.Namespace) -> None:
+    settings = Settings()
+    store = ensure_ingested(settings)
+    split = leave_one_out(load_movielens_100k())
+    reranker = Reranker(settings.trained_reranker_path, device=settings.device)
+    recommender = Recommender(store, reranker)
+    recommender.fit_interactions(split.train_interactions())
+    rows = []
+    for weight in (0.0, 0.15, 0.3, 0.6, 1.0):
+        recommender.weights = replace(ScoreWeights(), reranker=weight)
+        result = evaluate(recommender_ranker(recommender), split, users=args.users, stage="valid", seed=1)
+        rows.append({"reranker_weight": weight, **result})
+        print(rows[-1])
+    print(format_table([{k: r[k] for k in ("reranker_weight", "Recall@10", "NDCG@10", "ms_per_user")} for r in rows]))
+    card = reranker.card
+    args.output.write_text(json.dumps({"stage": "valid", "users": args.users, "reranker_card": card, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

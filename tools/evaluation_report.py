@@ -52,22 +52,22 @@ def fitted(ranker, split: LeaveOneOutSplit):
 def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None) -> list[Row]:
     """Our pipeline with each stage added in turn; popularity is fitted on the train part only."""
 
-    def pipeline(reranker: Reranker | None, weights: ScoreWeights = ScoreWeights(), diversity: float = 0.0) -> Ranker:
-        recommender = Recommender(store, reranker, weights=weights)
+    def pipeline(reranker: Reranker | None, weights: ScoreWeights | None = None, diversity: float = 0.0) -> Ranker:
+        recommender = Recommender(store, reranker, weights=weights or ScoreWeights())
         recommender.fit_interactions(split.train_interactions())
         return recommender_ranker(recommender, diversity)
 
     base = store.settings.resolved_embedding_model()
     rows = [
-        Row("embedding retrieval only", lambda: pipeline(None, RETRIEVAL_ONLY)),
-        Row("retrieval + short-term + popularity (no reranker)", lambda: pipeline(None)),
-        Row("+ base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker(base, device=store.settings.device))),
+        Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
+        Row("whyrec: retrieval + collaborative + short-term (no reranker)", lambda: pipeline(None)),
+        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker(base, device=store.settings.device))),
     ]
     if reranker_path and is_trained(reranker_path):
         trained = lambda: Reranker(reranker_path, device=store.settings.device)  # noqa: E731
         rows += [
-            Row("+ fine-tuned cross-encoder (whyrec)", lambda: pipeline(trained())),
-            Row(f"+ fine-tuned, diversity {store.settings.diversity}", lambda: pipeline(trained(), diversity=store.settings.diversity)),
+            Row("whyrec + fine-tuned cross-encoder", lambda: pipeline(trained())),
+            Row(f"whyrec + fine-tuned, diversity {store.settings.diversity} (default)", lambda: pipeline(trained(), diversity=store.settings.diversity)),
         ]
     else:
         log.warning("no trained reranker at %s: the fine-tuned rows are skipped — run `whyrec train-reranker`", reranker_path)

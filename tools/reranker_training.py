@@ -330,7 +330,7 @@ def train_reranker(
     progress: bool = True,
     seed: int = 0,
     examples_per_user: int = 1,
-    learning_rate: float = 1e-4,
+    learning_rate: float = 2e-5,  # 1e-4 collapsed the model to a constant (the label prior) within 100 steps
     max_seq_length: int = 128,
     max_query_items: int = QUERY_ITEMS,
     validation_users: int = 64,
