@@ -80,6 +80,11 @@ def _specs(tools: Iterable[ToolLike]) -> dict[str, _ToolSpec]:
             candidate = tool.tool_call_schema
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                 schema = candidate
+                # the tool's own args_schema keeps its validators (tool_call_schema is a copy without
+                # them); use it when it has no field hidden from the model, such as an injected runtime
+                full = tool.args_schema
+                if isinstance(full, type) and issubclass(full, BaseModel) and set(full.model_fields) <= set(candidate.model_fields):
+                    schema = full
         specs[name] = _ToolSpec(name, function.get("parameters") or {}, schema)
     return specs
 

@@ -1,0 +1,193 @@
+"""Answers without a language model: keywords pick the tool, templates phrase the result.
+
+Used when no model can run (no endpoint configured and the local model cannot start,
+or the endpoint fails), so the chat still recommends, explains, profiles and records
+feedback, with the same tools and the same grounded data as the agent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain.tools import ToolRuntime
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool
+
+from store.records import Item
+from tools.langchain_tools import TitleIndex, WhyrecContext, normalise_title
+
+_EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
+_PROFILE = re.compile(
+    r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me)\b",
+    re.IGNORECASE,
+)
+_LIKED = re.compile(r"\b(i\s+(really\s+|absolutely\s+|truly\s+)?(like|liked|love|loved|enjoyed|adored?)|thumbs up|was great|is great)\b", re.IGNORECASE)
+_DISLIKED = re.compile(
+    r"\b(dislike|disliked|hate|hated|(did ?n[o']?t|do ?n[o']?t|did not|do not) (like|enjoy)|not for me|was (bad|awful|boring|terrible)|thumbs down)\b",
+    re.IGNORECASE,
+)
+_NOT_INTERESTED = re.compile(r"\b(not interested|no interest|(do ?n[o']?t|do not) (show|recommend|want))\b", re.IGNORECASE)
+_SEARCH = re.compile(r"^\s*(please\s+)?(search( for)?|find|look ?up|look for|is there|do you have)\b", re.IGNORECASE)
+_MORE_LIKE = re.compile(r"\b(more like|similar to|something like|anything like|movies like|films like|like)\s+(?P<ref>.+?)\s*[?.!]*$", re.IGNORECASE)
+_ITEM_REF = re.compile(r"(?:\bitem\s*(?:id)?\s*[:#]?\s*|#)(?P<id>[\w-]+)", re.IGNORECASE)
+_FILLER = {
+    "a", "an", "the", "me", "i", "my", "some", "something", "anything", "any", "please", "recommend", "recommendation",
+    "recommendations", "suggest", "suggestion", "suggestions", "give", "show", "what", "should", "could", "can", "would",
+    "you", "watch", "next", "to", "for", "tonight", "today", "now", "more", "new", "good", "nice", "items", "item", "movies",
+    "movie", "films", "film", "picks", "pick", "want", "like", "id", "i'd", "i'm", "is", "are", "there", "else", "other",
+    "few", "couple", "of", "top", "best", "list", "hi", "hello", "hey", "ok", "okay", "thanks", "and", "or", "get",
+}
+
+# Which tool a request should reach; the benchmark and tests share this with the router.
+INTENT_TOOLS = {
+    "explain": "explain_recommendation",
+    "profile": "get_interest_profile",
+    "feedback": "record_feedback",
+    "search": "search_catalog",
+    "recommend": "recommend",
+}
+
+
+def feedback_kind(text: str) -> str | None:
+    """liked / disliked / not_interested when ``text`` gives feedback, else None."""
+    if _NOT_INTERESTED.search(text):
+        return "not_interested"
+    if _DISLIKED.search(text):
+        return "disliked"
+    if _LIKED.search(text) and not re.search(r"\b(something|anything|more|similar|movies|films|items|stuff)\s+like\b", text, re.IGNORECASE):
+        return "liked"
+    return None
+
+
+def gives_feedback(text: str) -> bool:
+    """Whether a user message could be asking to record feedback (broad: a guard, not a router)."""
+    return feedback_kind(text) is not None or bool(
+        re.search(r"\b(like|love|enjoy|dislike|hate|rate|rating|mark|record|save|feedback|favou?rite|interested|thumbs)", text, re.IGNORECASE)
+    )
+
+
+def find_item(text: str, titles: TitleIndex) -> Item | None:
+    """The catalog item ``text`` refers to: an id ('item 50', '#50'), a title, or a title in any case."""
+    for match in _ITEM_REF.finditer(text):
+        if match.group("id") in titles.items:
+            return titles.items[match.group("id")]
+    found = titles.mentions(text)
+    if found:
+        return max(found, key=lambda f: f[1] - f[0])[2]
+    quoted = re.findall(r"[\"'“‘]([^\"'”’]{2,80})[\"'”’]", text)
+    for q in quoted:
+        if (item := titles.resolve(q)) is not None:
+            return item
+    # lower-case titles ("why not star voyage?"): the longest catalog title inside the words, 2+ words or 5+ letters
+    words = normalise_title(text).split()
+    for n in range(min(titles.max_words, len(words)), 0, -1):
+        for i in range(len(words) - n + 1):
+            phrase = " ".join(words[i : i + n])
+            if (n >= 2 or len(phrase) >= 5) and (hits := titles.by_title.get(phrase)):
+                return hits[0]
+    return None
+
+
+@dataclass
+class Route:
+    """The tool a request goes to and its arguments."""
+
+    intent: str
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def route(text: str, titles: TitleIndex) -> Route:
+    """Map a request to one tool call, by keywords."""
+    item = find_item(text, titles)
+    if _EXPLAIN.search(text) and item is not None:
+        return Route("explain", "explain_recommendation", {"item_id": item.item_id})
+    if re.match(r"^\s*(why|explain)\b", text, re.IGNORECASE) and item is None:
+        return Route("explain", "", {})  # no tool can answer "why?" about an unnamed item: ask which
+    if _PROFILE.search(text) and not _EXPLAIN.search(text):
+        return Route("profile", "get_interest_profile", {})
+    kind = feedback_kind(text)
+    if kind and item is not None:
+        return Route("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
+    if _SEARCH.search(text):
+        query = _SEARCH.sub("", text).strip(" ?.!:") or text
+        return Route("search", "search_catalog", {"text": query})
+    args: dict[str, Any] = {}
+    if item is not None and (match := _MORE_LIKE.search(text)) and find_item(match.group("ref"), titles) == item:
+        args["like_item"] = item.item_id
+    request = request_text(text, item)
+    if request:
+        args["request"] = request
+    return Route("recommend", "recommend", args)
+
+
+def request_text(text: str, item: Item | None = None) -> str | None:
+    """The part of a recommend request that says what the user wants; None for 'recommend me something'."""
+    words = re.findall(r"[\w'-]+", text.lower())
+    if item is not None:
+        title_words = set(normalise_title(item.title).split())
+        words = [w for w in words if w not in title_words]
+    meaningful = [w for w in words if w not in _FILLER]
+    return text.strip() if meaningful else None
+
+
+def call_tool(tools: dict[str, BaseTool], name: str, args: dict[str, Any], user_id: str) -> ToolMessage:
+    """Run one tool outside an agent loop, with the user in the runtime context."""
+    call_id = f"fallback_{uuid.uuid4().hex[:12]}"
+    runtime = ToolRuntime(
+        state={"messages": []}, context=WhyrecContext(user_id=user_id), config={}, stream_writer=lambda _: None,
+        tool_call_id=call_id, store=None, tools=list(tools.values()),
+    )
+    return tools[name].invoke({"type": "tool_call", "name": name, "id": call_id, "args": {**args, "runtime": runtime}})
+
+
+# --- templates -------------------------------------------------------------------------------
+
+def _label(card: dict[str, Any]) -> str:
+    return f"{card['title']} ({card['year']})" if card.get("year") else str(card["title"])
+
+
+def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
+    """A short answer that restates a tool's result and nothing else."""
+    artifact = artifact or {}
+    if error := artifact.get("error"):
+        options = artifact.get("items") or []
+        text = f"Sorry — {error}."
+        if options:
+            text += " Did you mean: " + "; ".join(f"{_label(c)} [id {c['item_id']}]" for c in options) + "?"
+        return text
+    if tool == "recommend":
+        recs = artifact.get("recommendations") or []
+        if not recs:
+            return "Nothing in the catalog matches that right now — try fewer filters."
+        lines = ["Here is what I recommend:"]
+        for r in recs:
+            why = []
+            if r.get("interest"):
+                why.append(f"fits your {r['interest']['term']} interest in {r['interest']['label']}")
+            if r.get("because"):
+                why.append("similar to " + ", ".join(f"'{b['title']}'" for b in r["because"][:2]))
+            lines.append(f"{r['rank']}. {_label(r)}" + (f" — {'; '.join(why)}" if why else ""))
+        return "\n".join(lines)
+    if tool == "explain_recommendation":
+        e = artifact.get("explanation") or {}
+        return f"About {_label(e['item'])}: {e.get('text', '')}".strip()
+    if tool == "get_interest_profile":
+        summary = (artifact.get("profile") or {}).get("summary") or {}
+        return "\n".join(s for s in (summary.get("long_term"), summary.get("short_term")) if s)
+    if tool == "record_feedback":
+        card = (artifact.get("items") or [{}])[0]
+        words = {"liked": "you liked", "disliked": "you did not like", "not_interested": "you are not interested in"}
+        return f"Noted: {words.get(artifact.get('recorded', ''), 'feedback on')} {_label(card)}. Your next recommendations take it into account."
+    if tool == "search_catalog":
+        items = artifact.get("items") or []
+        if not items:
+            return "I found nothing like that in the catalog."
+        return "In the catalog:\n" + "\n".join(f"- {_label(c)} [id {c['item_id']}]" for c in items)
+    return ""
+
+
+NO_ITEM_HINT = "I could not tell which item you mean — name it by its exact title or id (search the catalog to find it)."

@@ -1,0 +1,100 @@
+"""``whyrec chat --user 42``: a streaming chat in the terminal.
+
+Says where answers come from (the local model or an endpoint), notes while the local
+model starts, shows an earlier conversation when resumed, streams each answer and ends
+it with one dim line of what it took (tools, model calls, seconds).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
+
+from agent.chat import ChatAgent, Reply
+from store.errors import InputError
+
+if TYPE_CHECKING:
+    from store.settings import Settings
+    from tools.recommender import Recommender
+
+EXIT_WORDS = {"/quit", "/exit", "/q", "quit", "exit"}
+HELP = 'Ask for recommendations ("something funny from the 90s"), "why X?", "why not X?", "what are my interests?", or say "I loved X". /quit to leave.'
+
+
+def _dim(text: str, output: IO[str]) -> str:
+    return f"\033[2m{text}\033[0m" if output.isatty() else text
+
+
+def describe(reply: Reply) -> str:
+    """One line of what an answer took: tools, model calls, time, fallback."""
+    parts = [", ".join(reply.tools_called) or "no tool", f"{reply.llm_calls} model call{'s' if reply.llm_calls != 1 else ''}", f"{reply.seconds:.1f} s"]
+    if reply.first_token_seconds is not None and reply.llm_calls:
+        parts.append(f"first text after {reply.first_token_seconds:.1f} s")
+    if reply.fallback:
+        parts.append(f"template answer: {reply.error}")
+    if reply.dropped_lines:
+        parts.append(f"{len(reply.dropped_lines)} line(s) naming items no tool returned were cut")
+    return "(" + " · ".join(parts) + ")"
+
+
+def run_terminal_chat(
+    settings: Settings,
+    user_id: str,
+    conversation_id: str | None = None,
+    *,
+    recommender: Recommender | None = None,
+    agent: ChatAgent | None = None,
+    read: Callable[[str], str] = input,
+    output: IO[str] = sys.stdout,
+) -> None:
+    """Chat with ``user_id``'s recommender until /quit, Ctrl-D or Ctrl-C; ``conversation_id`` resumes a chat."""
+
+    def say(text: str = "", end: str = "\n") -> None:
+        output.write(text + end)
+        output.flush()
+
+    if agent is None:
+        if recommender is None:
+            from store.catalog import Store
+            from tools.recommender import Recommender
+
+            recommender = Recommender(Store.open(settings))
+        agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))
+    conversation_id = conversation_id or time.strftime("terminal-%Y%m%d-%H%M%S")
+    user_id = str(user_id)
+    try:
+        say(f"whyrec chat — user {user_id}, conversation {conversation_id!r} (resume with --conversation {conversation_id})")
+        say(_dim(f"Answers come from: {agent.model_location}", output))
+        earlier = agent.history(user_id, conversation_id)
+        for role, text in earlier[-6:]:
+            say(_dim(f"{'you' if role == 'user' else 'whyrec'}> {text}", output))
+        say(_dim(HELP, output))
+        while True:
+            try:
+                text = read("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                say()
+                break
+            if not text:
+                continue
+            if text.lower() in EXIT_WORDS:
+                break
+            say("whyrec> ", end="")
+            try:
+                stream = agent.stream(user_id, conversation_id, text)
+                for chunk in stream:
+                    say(chunk, end="")
+            except InputError as err:
+                say(f"\n{err}")
+                continue
+            except KeyboardInterrupt:
+                say("\n(stopped)")
+                continue
+            if stream.reply is not None:
+                if not stream.reply.text.endswith("\n"):
+                    say()
+                say(_dim(describe(stream.reply), output))
+    finally:
+        agent.close()

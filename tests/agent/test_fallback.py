@@ -1,0 +1,60 @@
+"""The no-LLM router: which tool a request reaches, and with what."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
+from tools.langchain_tools import TitleIndex
+
+from tests.conftest import SMALL_CATALOG
+
+TITLES = TitleIndex({i.item_id: i for i in SMALL_CATALOG})
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        ("Recommend me something", "recommend", {}),
+        ("what should I watch next?", "recommend", {}),
+        ("Something funny with aliens", "recommend", {"request": "Something funny with aliens"}),
+        ("More like Nebula Run please", "recommend", {"like_item": "space4"}),
+        ("I like sci-fi, any tips?", "recommend", {"request": "I like sci-fi, any tips?"}),
+        ("Why Alien Frontier?", "explain_recommendation", {"item_id": "space3"}),
+        ("why not love letters", "explain_recommendation", {"item_id": "rom3"}),
+        ("Explain item crime2", "explain_recommendation", {"item_id": "crime2"}),
+        ("Summarise my interests", "get_interest_profile", {}),
+        ("What do I like?", "get_interest_profile", {}),
+        ("I loved The Heist", "record_feedback", {"item_id": "crime1", "kind": "liked"}),
+        ("I didn't like Mob Ties", "record_feedback", {"item_id": "crime3", "kind": "disliked"}),
+        ("Not interested in Summer Kiss", "record_feedback", {"item_id": "rom4", "kind": "not_interested"}),
+        ("Search for a bank robbery", "search_catalog", {"text": "a bank robbery"}),
+        ("find kitchen films", "search_catalog", {"text": "kitchen films"}),
+    ],
+)
+def test_route(text: str, tool: str, args: dict) -> None:
+    chosen = route(text, TITLES)
+    assert (chosen.tool, chosen.args) == (tool, args)
+
+
+def test_why_without_an_item_goes_nowhere() -> None:
+    assert route("why?", TITLES).tool == ""
+
+
+def test_feedback_words() -> None:
+    assert feedback_kind("I really loved it") == "liked"
+    assert feedback_kind("something like Star Voyage") is None
+    assert feedback_kind("don't show me romance") == "not_interested"
+    assert gives_feedback("please mark Nebula Run as a favourite")
+    assert not gives_feedback("Find me starship films")
+
+
+def test_find_item_prefers_ids_then_titles() -> None:
+    assert find_item("item space2 or Star Voyage", TITLES).item_id == "space2"
+    assert find_item("the 'Detective Noir' one", TITLES).item_id == "crime2"
+    assert find_item("nothing here", TITLES) is None
+
+
+def test_templates_restate_tool_errors_with_suggestions() -> None:
+    text = phrase("explain_recommendation", {"error": "no catalog item has the id or exact title 'x'", "items": [{"item_id": "space1", "title": "Star Voyage", "year": 1990}]})
+    assert text == "Sorry — no catalog item has the id or exact title 'x'. Did you mean: Star Voyage (1990) [id space1]?"

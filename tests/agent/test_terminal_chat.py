@@ -1,0 +1,46 @@
+"""The terminal chat: what a person sees, with a scripted model."""
+
+from __future__ import annotations
+
+import io
+
+from agent.chat import ChatAgent
+from agent.terminal_chat import run_terminal_chat
+
+from tests.agent.chat_fakes import answer_with_titles, scripted
+
+
+def typed(*lines: str):
+    queue = list(lines)
+
+    def read(prompt: str) -> str:
+        if not queue:
+            raise EOFError
+        return queue.pop(0)
+
+    return read
+
+
+def test_a_session_streams_answers_and_says_what_they_took(recommender, settings) -> None:
+    model = scripted('{"name": "recommend", "arguments": {"request": "space"}}', answer_with_titles(2))
+    out = io.StringIO()
+
+    run_terminal_chat(settings, "u1", "trip", agent=ChatAgent(recommender, settings, model=model), read=typed("", "Something with spaceships?", "/quit"), output=out)
+
+    shown = out.getvalue()
+    assert "whyrec chat — user u1, conversation 'trip'" in shown
+    assert "Answers come from: model ScriptedChatModel" in shown
+    assert "whyrec> Here you go:\n1. " in shown
+    assert "(recommend · 2 model calls ·" in shown
+
+
+def test_resuming_shows_the_earlier_turns_and_a_template_answer_says_so(recommender, settings) -> None:
+    first = ChatAgent(recommender, settings, fallback_only=True)
+    run_terminal_chat(settings, "u1", "trip", agent=first, read=typed("What are my interests?"), output=io.StringIO())
+
+    out = io.StringIO()
+    run_terminal_chat(settings, "u1", "trip", agent=ChatAgent(recommender, settings, fallback_only=True), read=typed("I loved Nebula Run"), output=out)
+
+    shown = out.getvalue()
+    assert "you> What are my interests?" in shown and "no language model (fallback only)" in shown
+    assert "Noted: you liked Nebula Run (2005)" in shown and "template answer: fallback only" in shown
