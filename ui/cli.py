@@ -152,7 +152,7 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
     from agent.terminal_chat import run_terminal_chat
 
-    run_terminal_chat(settings, args.user, open_recommender(settings), conversation_id=args.conversation)
+    run_terminal_chat(settings, args.user, args.conversation, recommender=open_recommender(settings))
     return 0
 
 
