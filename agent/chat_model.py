@@ -41,3 +41,13 @@ def make_chat_model(settings: Settings, server: LocalModelServer | None = None, 
         model=settings.llm_model,
         **options,
     )
+
+
+def profile_summarizer(settings: Settings):
+    """An LLM summarizer for profiles when an endpoint is configured, else None (the template).
+
+    The embedded local model is not used here: on a CPU it would add a minute to every profile view.
+    """
+    from tools.profile_summary import LLMProfileSummarizer
+
+    return LLMProfileSummarizer(make_chat_model(settings, temperature=0)) if settings.llm_base_url else None

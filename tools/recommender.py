@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -108,10 +109,13 @@ class Recommender:
         reranker: Reranker | None | Literal["trained"] = "trained",
         *,
         weights: ScoreWeights = ScoreWeights(),
+        summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
     ):
         """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
         (checked on each use, so a background training is picked up when it finishes); without one,
-        the final score leaves the reranker out rather than add an untrained model's noise."""
+        the final score leaves the reranker out rather than add an untrained model's noise.
+        ``summarizer`` (e.g. tools.profile_summary.LLMProfileSummarizer) words profile summaries;
+        the template summary stands whenever it returns None."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
@@ -120,6 +124,7 @@ class Recommender:
         self._reranker = reranker
         self._reranker_lock = threading.Lock()
         self.weights = weights
+        self.summarizer = summarizer
         self.refresh_catalog()
 
     def refresh_catalog(self) -> None:
@@ -181,6 +186,9 @@ class Recommender:
         if cached is not None:
             return InterestProfile.from_cache(cached)
         profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
+        worded = self.summarizer(profile, self.items) if self.summarizer else None
+        if worded:
+            profile.summary, profile.summary_source = worded, "llm"
         self.store.db.save_profile(user_id, key, asdict(profile))
         return profile
 

@@ -475,6 +475,7 @@ def launch_app(
     background thread when none is saved yet (the recommender picks it up once saved; until then
     rankings leave it out, and serving is slower while it trains). Raises ``InputError`` for an empty store, bad ``auth`` or a missing ``mcp`` package.
     """
+    from agent.chat_model import profile_summarizer
     from store.catalog import Store
     from tools.recommender import Recommender
 
@@ -488,7 +489,7 @@ def launch_app(
     store = Store.open(settings)
     if store.db.stats().items == 0:
         raise InputError(f"{settings.data_dir}: the catalog is empty — run `whyrec ingest` first")
-    recommender = Recommender(store)
+    recommender = Recommender(store, summarizer=profile_summarizer(settings))
     if train_if_needed:
         train_reranker_in_background(store)
     factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat)

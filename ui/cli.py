@@ -50,7 +50,7 @@ def _ingest(store, catalog: Path | None, interactions: Path | None) -> None:
     index = report.index
     print(
         f"ingested {report.dataset}: {report.items:,} items, {report.interactions:,} interactions, {report.users:,} users "
-        f"in {report.seconds:.1f} s — embedded {index.embedded:,} ({report.items_per_second:.0f} items/s), "
+        f"in {report.seconds:.1f} s — embedded {index.embedded:,} ({report.items_per_second:.0f} items/s end to end), "
         f"unchanged {index.unchanged:,}, removed {index.removed:,}"
     )
 
@@ -76,9 +76,10 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def open_recommender(settings: Settings):
+    from agent.chat_model import profile_summarizer
     from tools.recommender import Recommender
 
-    return Recommender(ensure_ingested(settings))
+    return Recommender(ensure_ingested(settings), summarizer=profile_summarizer(settings))
 
 
 def print_recommendations(recs) -> None:
