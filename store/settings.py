@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     long_term_half_life_days: float = Field(365.0, gt=0, description="Recency decay of the long-term profile.")
     max_interests: int = Field(4, ge=1, description="Most interest clusters a long-term profile has.")
     candidates: int = Field(100, ge=1, description="Candidates retrieved before reranking.")
-    rerank_top: int = Field(30, ge=1, description="How many of the best candidates the cross-encoder rescores.")
+    rerank_top: int = Field(30, ge=0, description="How many of the best candidates the cross-encoder rescores; 0 turns it off.")
     diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = pure relevance, 1 = pure novelty.")
 
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; empty = the embedded local model.")

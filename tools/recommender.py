@@ -329,7 +329,7 @@ class Recommender:
             signals = {"popularity": popularity}
         weights = {name: getattr(self.weights, name) for name in signals} if context.queries else {"popularity": 1.0}
         reranker = self.reranker
-        if reranker is not None and context.queries and self.weights.reranker > 0:
+        if reranker is not None and context.queries and self.weights.reranker > 0 and self.settings.rerank_top > 0:
             signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
