@@ -18,7 +18,6 @@ import json
 import platform
 import random
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 

@@ -31,7 +31,6 @@ RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popul
 class Row:
     name: str
     make: Callable[[], Ranker]
-    diversity: float | None = None
 
 
 def recommender_ranker(recommender: Recommender, diversity: float = 0.0) -> Ranker:
