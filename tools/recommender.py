@@ -247,6 +247,9 @@ class Recommender:
     ) -> Ranking:
         if k < 1:
             raise InputError(f"k={k} — ask for at least one recommendation")
+        d = self.settings.diversity if diversity is None else diversity
+        if not 0.0 <= d <= 1.0:
+            raise InputError(f"diversity={d} — use a number from 0 (most relevant) to 1 (most varied)")
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         context = self._context(str(user_id), history)
@@ -262,7 +265,7 @@ class Recommender:
             extra = [RankedList(COLLABORATIVE_SOURCE, self._collaborative_hits(context, where, exclude), 2.0)] if context.collaborative else []
             candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude, extra)
         else:  # a new user with no request: popular items are the honest fallback
-            allowed = self._matching(where) if where else None
+            allowed = self._allowed(where)
             candidates = [Candidate(i) for i in self.popular if i not in exclude and (allowed is None or i in allowed)][: self.settings.candidates]
         ids = [c.item_id for c in candidates if c.item_id in self.items]
         candidates = [c for c in candidates if c.item_id in self.items]
@@ -280,9 +283,6 @@ class Recommender:
         ranked = [scored[i] for i in order]
         for rank, rec in enumerate(ranked, start=1):
             rec.rank = rank
-        d = self.settings.diversity if diversity is None else diversity
-        if not 0.0 <= d <= 1.0:
-            raise InputError(f"diversity={d} — use a number from 0 (most relevant) to 1 (most varied)")
         picks = mmr(np.array([r.scores["final"] for r in ranked]), vectors[order] if len(order) else vectors, k, d)
         shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
         timings["diversity"] = time.perf_counter() - clock
@@ -293,14 +293,16 @@ class Recommender:
         return Ranking(context, candidates, ranked, shown, where, timings)
 
     def _collaborative_hits(self, context: UserContext, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
-        allowed = self._matching(where) if where else None
+        allowed = self._allowed(where)
         ranked = sorted(context.collaborative.items(), key=lambda kv: -kv[1])
         hits = [(i, s) for i, s in ranked if s > 0 and i not in exclude and (allowed is None or i in allowed)]
         return hits[: self.settings.candidates]
 
-    def _matching(self, where: dict) -> set[str]:
-        got = self.store.index.collection.get(where=where, include=[])
-        return set(got["ids"])
+    def _allowed(self, where: dict | None) -> set[str] | None:
+        """Ids that pass the metadata filter, or None when there is no filter (everything passes)."""
+        if not where:
+            return None
+        return set(self.store.index.collection.get(where=where, include=[])["ids"])
 
     def _drop_near_disliked(self, context: UserContext, candidates: list[Candidate], vectors: np.ndarray):
         disliked = [context.vectors[i] for i in context.disliked if i in context.vectors]
@@ -443,7 +445,7 @@ class Recommender:
             return "disliked"
         if item.item_id in context.seen:
             return "seen"
-        if ranking.where and item.item_id not in self._matching(ranking.where):
+        if ranking.where and item.item_id not in self._allowed(ranking.where):
             return "filtered"
         if any(r.item.item_id == item.item_id for r in ranking.ranked):
             return "candidate"
