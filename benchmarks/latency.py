@@ -45,7 +45,7 @@ def main() -> None:
     settings = Settings()
     store = ensure_ingested(settings)
     path = settings.trained_reranker_path
-    reranker = Reranker(path if is_trained(path) else settings.resolved_embedding_model(), device=settings.device)
+    reranker = Reranker.load(path if is_trained(path) else settings.resolved_embedding_model(), settings)
     users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
     rows = []
     for n in args.rerank:
@@ -76,6 +76,7 @@ def main() -> None:
         "dataset": "movielens-100k",
         "reranker": "trained" if reranker.trained else "base MiniLM cross-encoder (untrained head, same cost)",
         "device": reranker.device,
+        "backend": reranker.backend,
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": rows,

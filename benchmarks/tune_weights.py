@@ -59,7 +59,7 @@ def tune_reranker(args: argparse.Namespace) -> None:
     settings = Settings()
     store = ensure_ingested(settings)
     split = leave_one_out(load_movielens_100k())
-    reranker = Reranker(settings.trained_reranker_path, device=settings.device)
+    reranker = Reranker.load(settings.trained_reranker_path, settings)
     recommender = Recommender(store, reranker)
     recommender.fit_interactions(split.train_interactions())
     rows = []

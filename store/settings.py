@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import (
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     max_interests: int = Field(4, ge=1, description="Most interest clusters a long-term profile has.")
     candidates: int = Field(100, ge=1, description="Candidates retrieved before reranking.")
     rerank_top: int = Field(30, ge=0, description="How many of the best candidates the cross-encoder rescores; 0 turns it off.")
+    reranker_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
+        "auto", description="How the cross-encoder runs: auto = torch on a GPU, ONNX Runtime on a CPU."
+    )
     diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = pure relevance, 1 = pure novelty.")
 
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; empty = the embedded local model.")

@@ -60,10 +60,10 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
         Row("whyrec: retrieval + collaborative + short-term (no reranker)", lambda: pipeline(None)),
-        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker(base, device=store.settings.device))),
+        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker.load(base, store.settings))),
     ]
     if reranker_path and is_trained(reranker_path):
-        trained = lambda: Reranker(reranker_path, device=store.settings.device)  # noqa: E731
+        trained = lambda: Reranker.load(reranker_path, store.settings)  # noqa: E731
         rows += [
             Row("whyrec + fine-tuned cross-encoder", lambda: pipeline(trained())),
             Row(f"whyrec + fine-tuned, diversity {store.settings.diversity} (default)", lambda: pipeline(trained(), diversity=store.settings.diversity)),

@@ -148,7 +148,7 @@ class Recommender:
                 path = self.settings.trained_reranker_path
                 if not is_trained(path):
                     return None
-                self._reranker = Reranker(path, device=self.settings.device)
+                self._reranker = Reranker.load(path, self.settings)
             return self._reranker
 
     # --- the user ----------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 from store.embeddings import pick_device
 from store.records import Interaction, Item
 from store.settings import Settings
+from tools.reranker_backends import Runner, make_runner, resolve_backend
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +115,22 @@ class Reranker:
     >>> reranker.score(user_query(history, items), [i.text for i in candidates])  # doctest: +SKIP
     """
 
-    def __init__(self, model_path: str | Path, device: str | None = None, max_seq_length: int | None = None):
+    def __init__(
+        self,
+        model_path: str | Path,
+        device: str | None = None,
+        max_seq_length: int | None = None,
+        backend: str = "torch",
+        cache_dir: Path | None = None,
+    ):
+        """``backend`` is ``torch``, ``auto`` or one of :data:`tools.reranker_backends.BACKENDS`; the exported
+        ones run on the CPU and keep their ONNX files in ``cache_dir`` (default: the settings' cache)."""
         from sentence_transformers import CrossEncoder
 
         self.model_path = str(model_path)
-        self.device = pick_device(device)
+        requested = pick_device(device)
+        self.backend = resolve_backend(backend, requested)
+        self.device = requested if self.backend == "torch" else "cpu"
         self.trained = is_trained(self.model_path)
         self.card: dict = json.loads((Path(self.model_path) / CARD_NAME).read_text()) if self.trained else {}
         self.max_query_items = int(self.card.get("max_query_items", QUERY_ITEMS))
@@ -126,21 +138,28 @@ class Reranker:
         self.model = CrossEncoder(self.model_path, num_labels=1, max_length=max_seq_length, device=self.device, local_files_only=True)
         if self.device.startswith("cuda"):
             self.model.half()
-        log.info("loaded %s reranker %s on %s", "trained" if self.trained else "untrained", self.model_path, self.device)
+        self._runner: Runner | None = None
+        if self.backend != "torch":
+            self._runner = make_runner(self.backend, self.model.model, self.model.tokenizer, self.model_path, cache_dir or Settings().cache_dir)
+        log.info("loaded %s reranker %s (%s on %s)", "trained" if self.trained else "untrained", self.model_path, self.backend, self.device)
+
+    @classmethod
+    def load(cls, model_path: str | Path, settings: Settings) -> Reranker:
+        """The reranker at ``model_path`` with the settings' device, backend and cache directory."""
+        return cls(model_path, device=settings.device, backend=settings.reranker_backend, cache_dir=settings.cache_dir)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Reranker:
         """The trained reranker at ``settings.trained_reranker_path``, else the base model with an untrained head."""
-        device = pick_device(settings.device)
         path = settings.trained_reranker_path
         if is_trained(path):
-            return cls(path, device=device)
+            return cls.load(path, settings)
         log.warning(
             "no trained reranker at %s: using %s with an untrained scoring head (its scores are noise) — run `whyrec train-reranker`",
             path,
             settings.resolved_embedding_model(),
         )
-        return cls(settings.resolved_embedding_model(), device=device)
+        return cls.load(settings.resolved_embedding_model(), settings)
 
     def query(self, recent: Sequence[Item], request: str | None = None) -> str:
         """:func:`query_text` with as many recent titles as this model was trained with."""
@@ -152,15 +171,24 @@ class Reranker:
 
         if not docs:
             return np.zeros(0, dtype=np.float32)
-        logits = self.model.predict(
-            [(query, doc) for doc in docs],
-            batch_size=batch_size,
-            activation_fn=torch.nn.Identity(),  # we apply the sigmoid ourselves, whatever the saved config says
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
+        if self._runner is not None:
+            logits = np.concatenate([self._run_exported(query, docs[i : i + batch_size]) for i in range(0, len(docs), batch_size)])
+        else:
+            logits = self.model.predict(
+                [(query, doc) for doc in docs],
+                batch_size=batch_size,
+                activation_fn=torch.nn.Identity(),  # we apply the sigmoid ourselves, whatever the saved config says
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
         logits = np.asarray(logits, dtype=np.float64).reshape(len(docs))
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+    def _run_exported(self, query: str, docs: Sequence[str]) -> np.ndarray:
+        """One batch through the ONNX/OpenVINO runner, tokenised exactly as ``CrossEncoder.predict`` does."""
+        assert self._runner is not None
+        features = self.model.preprocess([(query, doc) for doc in docs])
+        return self._runner({name: value.numpy() for name, value in features.items() if hasattr(value, "numpy")})
 
     def rerank(self, query: str, items: Sequence[Item], batch_size: int = 64) -> list[tuple[Item, float]]:
         """``items`` with their scores, best first (ties keep the given order)."""

@@ -1,0 +1,80 @@
+"""The exported cross-encoder backends give torch's scores, export once, and re-export after retraining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from store.errors import InputError
+from tests.conftest import SMALL_CATALOG
+from tools.reranker import Reranker, query_text
+from tools.reranker_backends import BACKENDS, CPU_DEFAULT, fingerprint, resolve_backend
+
+QUERY = query_text(SMALL_CATALOG[:3], "a space adventure")
+DOCS = [item.text for item in SMALL_CATALOG]  # different lengths: padding must be handled like torch does
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """The packaged MiniLM saved as a cross-encoder, so its (random) scoring head is fixed from one load to the next,
+    in a private folder whose files can change without touching the installed model."""
+    from store.settings import Settings
+
+    target = tmp_path_factory.mktemp("model") / "minilm"
+    Reranker(Settings(data_dir="/nonexistent").resolved_embedding_model()).model.save(str(target))
+    return target
+
+
+@pytest.fixture(scope="module")
+def torch_scores(model_dir):
+    return Reranker(model_dir, backend="torch").score(QUERY, DOCS)
+
+
+@pytest.mark.parametrize(("backend", "tolerance"), [("onnx", 1e-5), ("openvino", 1e-4), ("onnx-int8", 0.05)])
+def test_exported_backends_score_like_torch(backend, tolerance, model_dir, torch_scores, tmp_path):
+    reranker = Reranker(model_dir, backend=backend, cache_dir=tmp_path)
+    assert reranker.backend == backend and reranker.device == "cpu"
+    scores = reranker.score(QUERY, DOCS, batch_size=4)  # several batches, each padded to its own length
+    assert scores.dtype == np.float32 and scores.shape == torch_scores.shape
+    np.testing.assert_allclose(scores, torch_scores, atol=tolerance)
+    assert reranker.score(QUERY, []).shape == (0,)
+
+
+def test_export_happens_once_and_again_after_the_model_changes(model_dir, tmp_path):
+    Reranker(model_dir, backend="onnx", cache_dir=tmp_path)
+    (exported,) = tmp_path.glob("reranker-onnx/*/model.onnx")
+    written = exported.stat().st_mtime_ns
+    Reranker(model_dir, backend="onnx", cache_dir=tmp_path)
+    assert exported.stat().st_mtime_ns == written  # reused, not re-exported
+
+    before = fingerprint(model_dir)
+    config = model_dir / "config.json"
+    config.write_text(config.read_text() + "\n")  # what retraining does: new files in the same folder
+    assert fingerprint(model_dir) != before
+    Reranker(model_dir, backend="onnx", cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("reranker-onnx/*/model.onnx"))) == 2
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_auto_is_torch_on_a_gpu_and_the_measured_default_on_a_cpu():
+    assert resolve_backend("auto", "cuda") == "torch"
+    assert resolve_backend("auto", "cuda:1") == "torch"
+    assert resolve_backend("auto", "cpu") == CPU_DEFAULT in BACKENDS
+    assert resolve_backend("onnx-int8", "cuda") == "onnx-int8"  # an explicit choice is respected
+
+
+def test_unknown_backend_is_a_one_line_error():
+    with pytest.raises(InputError, match="unknown reranker backend 'tensorrt' — use auto, torch, onnx"):
+        resolve_backend("tensorrt", "cpu")
+
+
+def test_settings_refuse_an_unknown_backend(monkeypatch):
+    from pydantic import ValidationError
+
+    from store.settings import Settings
+
+    monkeypatch.setenv("WHYREC_RERANKER_BACKEND", "tensorrt")
+    with pytest.raises(ValidationError, match="reranker_backend"):
+        Settings()
+    monkeypatch.setenv("WHYREC_RERANKER_BACKEND", "onnx-int8")
+    assert Settings().reranker_backend == "onnx-int8"
