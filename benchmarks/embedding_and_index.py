@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from store.embeddings import ItemEmbedder
 from store.item_index import ItemIndex
@@ -71,7 +72,7 @@ def index_row(settings: Settings, embedder: ItemEmbedder, n: int, queries: int =
         local = settings.model_copy(update={"data_dir": Path(tmp), "chroma_url": None})
         index = ItemIndex(local, embedder)
         start = time.perf_counter()
-        for lo in range(0, n, 5000):
+        for lo in tqdm(range(0, n, 5000), desc=f"index {n:,}", unit="batch of 5k"):
             vectors = rng.standard_normal((min(5000, n - lo), 384)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             index.collection.add(ids=[f"v{i}" for i in range(lo, lo + len(vectors))], embeddings=vectors, metadatas=[{"year": 2000}] * len(vectors))

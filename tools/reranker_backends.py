@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 """What ``WHYREC_RERANKER_BACKEND`` accepts besides ``auto``."""
 
-CPU_DEFAULT = "onnx"
+CPU_DEFAULT = "onnx-int8"
 """What ``auto`` picks without a GPU: the fastest backend in ``benchmarks/reranker_backends.json`` within 1% NDCG@10 of torch."""
 
 Runner = Callable[[Mapping[str, np.ndarray]], np.ndarray]
