@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 
 from pydantic import BaseModel, Field
 
@@ -58,7 +59,11 @@ class LLMProfileSummarizer:
             return None
         evidence = profile_evidence(profile, items)
         try:
-            answer: InterestSummary = self.chain.invoke([("system", INSTRUCTIONS), ("human", json.dumps(evidence))])
+            with warnings.catch_warnings():
+                # langchain-openai serialises the parsed object through a field typed None: a harmless pydantic
+                # warning that would otherwise land in the middle of a terminal chat
+                warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+                answer: InterestSummary = self.chain.invoke([("system", INSTRUCTIONS), ("human", json.dumps(evidence))])
         except Exception as e:  # any endpoint failure: the template summary stands
             log.warning("LLM profile summary failed (%s); using the template", e)
             return None
