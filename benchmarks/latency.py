@@ -3,7 +3,7 @@
 Run:  .venv/bin/python benchmarks/latency.py [--users 200] [--rerank 0 30 50 100 200]
 
 For each number of candidates the cross-encoder rescores (0 = off; 100 candidates are
-retrieved in every row), times every stage for the same users on MovieLens-100K
+retrieved in every row, or as many as are rescored when that is more), times every stage for the same users on MovieLens-100K
 (the store under the configured data directory; ingested if empty) and prints
 p50/p95 per stage. Profiles are computed once per user before timing (warm
 cache, as in a chat where the profile was already shown), and the reranker is the
@@ -49,7 +49,7 @@ def main() -> None:
     users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
     rows = []
     for n in args.rerank:
-        store.settings = replace_settings(settings, candidates=100, rerank_top=n)
+        store.settings = replace_settings(settings, candidates=max(100, n), rerank_top=n)
         recommender = Recommender(store, reranker)
         for user in users[:5]:  # warm-up: model kernels, caches
             recommender.recommend(user)
