@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from store.embeddings import pick_device
+from store.errors import InputError
 from store.records import Interaction, Item
 from store.settings import Settings
 from tools.reranker_backends import Runner, make_runner, resolve_backend
@@ -140,7 +141,13 @@ class Reranker:
             self.model.half()
         self._runner: Runner | None = None
         if self.backend != "torch":
-            self._runner = make_runner(self.backend, self.model.model, self.model.tokenizer, self.model_path, cache_dir or Settings().cache_dir)
+            try:
+                self._runner = make_runner(self.backend, self.model.model, self.model.tokenizer, self.model_path, cache_dir or Settings().cache_dir)
+            except (OSError, RuntimeError, ImportError) as err:  # a read-only cache, a model the exporter cannot trace...
+                if backend != "auto":
+                    raise InputError(f"the {self.backend} reranker backend could not start ({err}) — use WHYREC_RERANKER_BACKEND=torch") from err
+                log.warning("the %s reranker backend could not start (%s); using torch", self.backend, err)
+                self.backend = "torch"
         log.info("loaded %s reranker %s (%s on %s)", "trained" if self.trained else "untrained", self.model_path, self.backend, self.device)
 
     @classmethod

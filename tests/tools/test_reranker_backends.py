@@ -78,3 +78,16 @@ def test_settings_refuse_an_unknown_backend(monkeypatch):
         Settings()
     monkeypatch.setenv("WHYREC_RERANKER_BACKEND", "onnx-int8")
     assert Settings().reranker_backend == "onnx-int8"
+
+
+def test_an_unusable_cache_falls_back_to_torch_under_auto_and_fails_clearly_when_asked_for(model_dir, torch_scores, tmp_path, caplog):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+
+    with caplog.at_level("WARNING"):
+        reranker = Reranker(model_dir, device="cpu", backend="auto", cache_dir=blocked)
+    assert reranker.backend == "torch" and "using torch" in caplog.text
+    np.testing.assert_allclose(reranker.score(QUERY, DOCS), torch_scores, atol=1e-6)
+
+    with pytest.raises(InputError, match="the onnx reranker backend could not start .* use WHYREC_RERANKER_BACKEND=torch"):
+        Reranker(model_dir, backend="onnx", cache_dir=blocked)
