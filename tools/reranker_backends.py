@@ -137,7 +137,13 @@ def openvino_runner(path: Path) -> Runner:
         raise InputError("the openvino reranker backend needs OpenVINO — run `pip install 'whyrec[openvino]'` or use onnx") from None
     compiled = ov.Core().compile_model(str(path), "CPU")
     wanted = [port.get_any_name() for port in compiled.inputs]
-    return lambda features: np.asarray(compiled({name: features[name] for name in wanted})[0]).reshape(-1)
+
+    def run(features: Mapping[str, np.ndarray]) -> np.ndarray:
+        # a request per call: the compiled model's own shared request is not safe across the app's worker threads
+        outputs = compiled.create_infer_request().infer({name: features[name] for name in wanted})
+        return np.asarray(outputs[compiled.output(0)]).reshape(-1)
+
+    return run
 
 
 def make_runner(backend: str, model: Any, tokenizer: Any, model_path: str | Path, cache_dir: Path) -> Runner:

@@ -40,6 +40,18 @@ def test_exported_backends_score_like_torch(backend, tolerance, model_dir, torch
     assert reranker.score(QUERY, []).shape == (0,)
 
 
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_exported_backends_are_safe_across_threads(backend, model_dir, torch_scores, tmp_path):
+    """The app's queue scores from several worker threads at once with one shared reranker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reranker = Reranker(model_dir, backend=backend, cache_dir=tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: reranker.score(QUERY, DOCS[n:]), range(8)))
+    for n, scores in enumerate(results):
+        np.testing.assert_allclose(scores, torch_scores[n:], atol=1e-4)
+
+
 def test_export_happens_once_and_again_after_the_model_changes(model_dir, tmp_path):
     Reranker(model_dir, backend="onnx", cache_dir=tmp_path)
     (exported,) = tmp_path.glob("reranker-onnx/*/model.onnx")
