@@ -34,7 +34,8 @@ from store.catalog import Store
 from store.embeddings import pick_device
 from store.errors import InputError
 from store.records import Interaction, Item
-from tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, liked_items, query_text
+from store.settings import Settings
+from tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, Reranker, liked_items, query_text
 
 log = logging.getLogger(__name__)
 
@@ -454,7 +455,19 @@ def train_reranker(
     card.pop("path")
     _save_atomically(model, output, card)
     log.info("saved the reranker to %s (validation %s, cosine baseline %s)", output, validation, baseline)
+    _prepare_backend(output, store.settings)
     return report
+
+
+def _prepare_backend(output: Path, settings: Settings) -> None:
+    """Export the new model for the configured CPU backend now, so the first recommendation after training doesn't wait.
+
+    A failure here is only logged: the model is saved, and loading it later reports the problem in context.
+    """
+    try:
+        Reranker.load(output, settings)
+    except InputError as err:
+        log.warning("the reranker is saved, but its %s backend is not ready: %s", settings.reranker_backend, err)
 
 
 def _start_at_prior(model, positive_share: float) -> None:

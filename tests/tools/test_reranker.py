@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
+from store.embeddings import pick_device
 from store.errors import InputError
 from store.records import Interaction, Item
 from tests.conftest import DAY, SMALL_CATALOG, SMALL_INTERACTIONS
 from tools.reranker import CARD_NAME, Reranker, liked_items, query_text
+from tools.reranker_backends import resolve_backend
 from tools.reranker_training import build_training_pairs, split_history, train_reranker
 
 ITEMS = {item.item_id: item for item in SMALL_CATALOG}
@@ -88,7 +90,7 @@ def trained(small_store, tmp_path):
     return output, report
 
 
-def test_training_saves_a_model_that_reloads_as_trained(trained):
+def test_training_saves_a_model_that_reloads_as_trained(trained, small_store):
     output, report = trained
     card = json.loads((output / CARD_NAME).read_text())
     assert card["dataset"] == "small"
@@ -99,6 +101,10 @@ def test_training_saves_a_model_that_reloads_as_trained(trained):
     assert "last 2 interactions are held out" in card["split_rule"]
     assert card["validation"] and card["baseline_validation"]
     assert not list(output.parent.glob(".model.*"))  # no temporary folders left behind
+    # the configured backend is exported before the first recommendation needs it (nothing to export for torch on a GPU)
+    backend = resolve_backend(small_store.settings.reranker_backend, pick_device(small_store.settings.device))
+    exported = {f.name for f in (small_store.settings.cache_dir / "reranker-onnx").rglob("*.onnx")}
+    assert exported == {"torch": set(), "onnx-int8": {"model.onnx", "model-int8.onnx"}}.get(backend, {"model.onnx"})
 
     reranker = Reranker(output)
     assert reranker.trained
