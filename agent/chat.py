@@ -585,9 +585,9 @@ class ChatAgent:
         for message in messages:
             if not isinstance(message, ToolMessage):
                 continue
+            # one artifact per call, blocked ones included, so tools_called[i] and artifacts[i] stay a pair
             turn.tools_called.append(message.name or "")
-            if not (isinstance(message.artifact, dict) and message.artifact.get("blocked")):
-                turn.artifacts.append(message.artifact)
+            turn.artifacts.append(message.artifact)
             turn.tool_texts.append(message.text)
         turn.grounding = Grounding.build(
             self.titles, items_in([*turn.earlier_artifacts, *turn.artifacts]), [*turn.earlier_texts, *turn.tool_texts], turn.text
@@ -610,7 +610,9 @@ class ChatAgent:
         yield text
 
     def _template_answer(self, turn: _Turn) -> str:
-        for name, artifact in zip(reversed(turn.tools_called), reversed(turn.artifacts), strict=False):
+        for name, artifact in zip(reversed(turn.tools_called), reversed(turn.artifacts), strict=True):
+            if isinstance(artifact, dict) and artifact.get("blocked"):
+                continue  # a refused feedback call is not what the user asked about
             if answer := fallback.phrase(name, artifact):
                 return answer
         return NO_ANSWER
@@ -656,14 +658,14 @@ class ChatAgent:
     def _answer_items(self, turn: _Turn, text: str) -> list[dict[str, Any]]:
         """The items this answer offers: those it names from recommend/search/explain, else all recommended."""
         offered: dict[str, dict[str, Any]] = {}
-        for name, artifact in zip(turn.tools_called, turn.artifacts, strict=False):
+        for name, artifact in zip(turn.tools_called, turn.artifacts, strict=True):
             if isinstance(artifact, dict) and name in ("recommend", "search_catalog", "explain_recommendation", "record_feedback"):
                 for card in artifact.get("items") or []:
                     offered.setdefault(str(card["item_id"]), card)
         named = [offered[i.item_id] for i in mentioned_items(text, self.titles) if i.item_id in offered]
         if named:
             return named
-        recommended = [a for n, a in zip(turn.tools_called, turn.artifacts, strict=False) if n == "recommend" and isinstance(a, dict)]
+        recommended = [a for n, a in zip(turn.tools_called, turn.artifacts, strict=True) if n == "recommend" and isinstance(a, dict)]
         return list(recommended[-1].get("items") or []) if recommended else []
 
 

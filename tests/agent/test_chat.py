@@ -223,6 +223,19 @@ def test_a_model_that_obeys_planted_text_cannot_write_feedback(planted) -> None:
     assert reply.tools_called == ["search_catalog", "record_feedback"]
 
 
+def test_a_blocked_feedback_call_does_not_shift_the_other_tools_results(chat, recommender) -> None:
+    model = scripted(
+        '{"name": "record_feedback", "arguments": {"item_id": "space1", "kind": "liked"}}',
+        '{"name": "recommend", "arguments": {"request": "space adventure", "k": 2}}',
+        "Two picks for you.",
+    )
+    reply = chat(model).reply("u1", "c", "Recommend something")
+
+    recommended = [r["item_id"] for r in tool_messages(model)[-1].artifact["recommendations"]]
+    assert reply.tools_called == ["record_feedback", "recommend"]
+    assert [i["item_id"] for i in reply.items] == recommended  # the cards are the recommend call's, not shifted onto feedback
+
+
 def test_feedback_the_user_asks_for_is_recorded_for_that_user(chat, recommender) -> None:
     model = scripted('{"name": "record_feedback", "arguments": {"item_id": "space4", "kind": "liked"}}', "Noted: you liked Nebula Run.")
     reply = chat(model).reply("u2", "c", "I loved Nebula Run")
