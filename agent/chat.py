@@ -20,7 +20,6 @@ When no model can run, :mod:`agent.fallback` answers from the same tools with te
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
@@ -489,8 +488,9 @@ class ChatAgent:
             counter=_CountModelCalls(),
             started=started,
             grounding=Grounding.build(self.titles, items_in(earlier_artifacts), earlier_texts, text),
+            earlier_artifacts=earlier_artifacts,
+            earlier_texts=earlier_texts,
         )
-        turn.earlier_artifacts, turn.earlier_texts = earlier_artifacts, earlier_texts
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel)
         if use_fallback:
@@ -674,7 +674,3 @@ def stream_reply(agent: ChatAgent, user_id: str, conversation_id: str, text: str
     stream = agent.stream(user_id, conversation_id, text)
     yield from stream
     return stream.reply
-
-
-def reply_json(reply: Reply) -> str:
-    return json.dumps(reply.to_dict(), ensure_ascii=False)

@@ -41,16 +41,6 @@ _FILLER = {
     "few", "couple", "of", "top", "best", "list", "hi", "hello", "hey", "ok", "okay", "thanks", "and", "or", "get",
 }
 
-# Which tool a request should reach; the benchmark and tests share this with the router.
-INTENT_TOOLS = {
-    "explain": "explain_recommendation",
-    "profile": "get_interest_profile",
-    "feedback": "record_feedback",
-    "search": "search_catalog",
-    "recommend": "recommend",
-}
-
-
 def feedback_kind(text: str) -> str | None:
     """liked / disliked / not_interested when ``text`` gives feedback, else None."""
     if _NOT_INTERESTED.search(text):

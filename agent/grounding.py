@@ -24,6 +24,7 @@ from tools.langchain_tools import TitleIndex, normalise_title
 _YEAR_TAGGED = re.compile(r"\((?:19|20)\d\d\)")
 _SET_OFF = re.compile(r"\*\*([^*\n]{2,80})\*\*|(?<![\w*])\*([^*\n]{2,80})\*(?![\w*])|\"([^\"\n]{2,80})\"|“([^”\n]{2,80})”")
 _ITEM_ID = re.compile(r"\b(?:item[ _]?id|item|id)\s*[:#=]?\s*[\"'`]?([\w-]+)", re.IGNORECASE)
+_JOINERS = {"of", "the", "a", "an", "and", "in", "on", "to", "for"}  # small words inside a title run
 _HEADINGS = {
     "why", "note", "notes", "summary", "because", "evidence", "reason", "reasons", "recommendations", "profile",
     "long-term", "long term", "short-term", "short term", "recent", "recently", "lately", "interests", "tip",
@@ -73,8 +74,8 @@ class Grounding:
                 continue
             if self._known_words(candidate):
                 continue
-            if self.titles.lookup(candidate):
-                item = self.titles.lookup(candidate)[0]
+            if known := self.titles.lookup(candidate):
+                item = known[0]
                 if not self.allows(item):
                     problems.append(f"names {item.title!r}, which no tool returned")
                 continue
@@ -104,11 +105,11 @@ class Grounding:
             # the longest run of capitalised words right before the year is the title it tags
             run: list[str] = []
             for word in reversed(words[-8:]):
-                if word[:1].isupper() or word[:1].isdigit() or (run and word.lower() in {"of", "the", "a", "an", "and", "in", "on", "to", "for"}):
+                if word[:1].isupper() or word[:1].isdigit() or (run and word.lower() in _JOINERS):
                     run.insert(0, word)
                 else:
                     break
-            while run and run[0].lower() in {"of", "the", "a", "an", "and", "in", "on", "to", "for"} and len(run) > 1 and not self.titles.lookup(" ".join(run)):
+            while run and run[0].lower() in _JOINERS and len(run) > 1 and not self.titles.lookup(" ".join(run)):
                 run.pop(0)
             if not run:
                 continue
@@ -142,10 +143,6 @@ class Grounding:
         pattern = r"(?<![\w-])(?:" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r")(?![\w-])"
         return re.sub(pattern, title_of, line, flags=re.IGNORECASE)
 
-    def check(self, line: str) -> str | None:
-        """``line`` when it may be shown, else None."""
-        return None if self.problems(line) else line
-
 
 _LIST_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(?P<body>.+)$")
 _SMALL_WORDS = {"of", "the", "a", "an", "and", "in", "on", "to", "for", "at", "with", "from", "by", "vs", "de", "la", "le"}
@@ -165,20 +162,14 @@ def _list_lead(line: str) -> str | None:
 
 
 def ground_answer(text: str, grounding: Grounding) -> tuple[str, list[str]]:
-    """The answer without the lines that name items no tool returned, and what was cut."""
+    """The answer without the lines that name items no tool returned (blank runs closed up), and what was cut."""
     kept, dropped = [], []
     for line in text.split("\n"):
         if grounding.problems(line):
             dropped.append(line)
         else:
             kept.append(line)
-    return tidy("\n".join(kept)), dropped
-
-
-def tidy(text: str) -> str:
-    """No runs of blank lines, no trailing space, no dangling list intro when every item was cut."""
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    return text
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip(), dropped
 
 
 def mentioned_items(text: str, titles: TitleIndex) -> list[Item]:

@@ -38,7 +38,7 @@ from store.settings import Settings
 from tools.evaluation import evaluate, leave_one_out
 from tools.evaluation_report import recommender_ranker
 from tools.recommender import Recommender
-from tools.reranker import Reranker, is_trained, user_query
+from tools.reranker import Reranker, is_trained
 from tools.reranker_backends import BACKENDS
 from ui.cli import ensure_ingested
 
@@ -76,8 +76,9 @@ def main() -> None:
         for user in timing_users:
             ranking = recommender._rank(user, k=10, history=split.history(user))
             times.append(ranking.timings["rerank"])
-            query = user_query(split.history(user), recommender.items)
-            scores.append(reranker.score(query, [recommender.items[c.item_id].text for c in ranking.candidates[:100]]))
+            # the pipeline's own cross-encoder scores, in candidate order (the same for every backend)
+            by_item = {r.item.item_id: r.scores["reranker"] for r in ranking.ranked}
+            scores.append(np.array([by_item[c.item_id] for c in ranking.candidates]))
         flat = np.concatenate(scores)
         reference = flat if reference is None else reference
 

@@ -119,13 +119,14 @@ def card(item: Item, description: bool = False, item_id: bool = True) -> dict[st
 
 # --- naming items --------------------------------------------------------------------------
 
+_YEAR_SUFFIX = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")  # "Heat (1995)" -> "Heat"
 _ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an|les|la|le|il|das|der|die|el)$", re.IGNORECASE)
 
 
 def normalise_title(title: str) -> str:
     """Lower case, no year, no punctuation, 'Usual Suspects, The' == 'The Usual Suspects'."""
     title = unicodedata.normalize("NFKC", title).strip().lower()
-    title = re.sub(r"\s*\((?:19|20)\d\d\)\s*$", "", title)
+    title = _YEAR_SUFFIX.sub("", title)
     if match := _ARTICLE_SUFFIX.match(title):
         title = f"{match['article']} {match['rest']}"
     title = re.sub(r"[^\w\s]", " ", title)
@@ -192,7 +193,7 @@ class TitleIndex:
 
     @staticmethod
     def _counts(text: str, start: int, end: int, raw: str, item: Item) -> bool:
-        title_words = re.sub(r"\s*\((?:19|20)\d\d\)\s*$", "", item.title).split()
+        title_words = _YEAR_SUFFIX.sub("", item.title).split()
         before, after = text[max(0, start - 2) : start], text[end : end + 8]
         set_off = bool(
             re.search(r"[\"'“‘*_]$", before) or re.match(r"^[\"'”’*_]", after) or re.match(r"^\s*\((?:19|20)\d\d\)", after)
@@ -211,7 +212,7 @@ def _suggestions(recommender: Recommender, reference: str, n: int = 3) -> list[d
         return []
 
 
-def _resolve(recommender: Recommender, titles: TitleIndex, reference: str) -> Item:
+def _resolve(titles: TitleIndex, reference: str) -> Item:
     item = titles.resolve(reference)
     if item is None:
         raise InputError(f"no catalog item has the id or exact title {neutralise(reference, 80)!r}")
@@ -330,7 +331,7 @@ def get_tools(recommender: Recommender) -> list[BaseTool]:
         try:
             user_id = user_of(runtime)
             if like_item:
-                options["like_item_id"] = _resolve(recommender, titles, like_item).item_id
+                options["like_item_id"] = _resolve(titles, like_item).item_id
             recs = recommender.recommend(user_id, request or None, k, **options)
             if not recs and any(options.get(key) is not None for key in ("categories", "year_min", "year_max")):
                 notes.append("nothing matched the category/year filters, so these items ignore them")
@@ -360,7 +361,7 @@ def get_tools(recommender: Recommender) -> list[BaseTool]:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
         try:
             user_id = user_of(runtime)
-            item = _resolve(recommender, titles, item_id)
+            item = _resolve(titles, item_id)
             explanation = recommender.explain(user_id, item.item_id)
         except InputError as err:
             return _failure("explain_recommendation", err, _suggestions(recommender, item_id))
@@ -393,7 +394,7 @@ def get_tools(recommender: Recommender) -> list[BaseTool]:
         """Record that the user liked, disliked or is not interested in an item; later recommendations change at once."""
         try:
             user_id = user_of(runtime)
-            item = _resolve(recommender, titles, item_id)
+            item = _resolve(titles, item_id)
             if kind not in FEEDBACK_KINDS:
                 raise InputError(f"feedback {kind!r} is not known — use one of {', '.join(FEEDBACK_KINDS)}")
             profile = recommender.feedback(user_id, item.item_id, kind)

@@ -15,8 +15,8 @@ import math
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -327,9 +327,9 @@ class Recommender:
         focus = self._focus(context)
         if focus is not None:
             signals["request"] = vectors @ focus
+        weights = {name: getattr(self.weights, name) for name in signals}
         if not context.queries:  # cold start: popularity is all we know
-            signals = {"popularity": popularity}
-        weights = {name: getattr(self.weights, name) for name in signals} if context.queries else {"popularity": 1.0}
+            signals, weights = {"popularity": popularity}, {"popularity": 1.0}
         reranker = self.reranker
         if reranker is not None and context.queries and self.weights.reranker > 0 and self.settings.rerank_top > 0:
             signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker

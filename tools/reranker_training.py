@@ -36,6 +36,7 @@ from store.errors import InputError
 from store.records import Interaction, Item
 from store.settings import Settings
 from tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, Reranker, liked_items, query_text
+from tools.reranker_backends import resolve_backend
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +464,10 @@ def _prepare_backend(output: Path, settings: Settings) -> None:
     """Export the new model for the configured CPU backend now, so the first recommendation after training doesn't wait.
 
     A failure here is only logged: the model is saved, and loading it later reports the problem in context.
+    Torch (a GPU) needs no export, so nothing is loaded then.
     """
+    if resolve_backend(settings.reranker_backend, pick_device(settings.device)) == "torch":
+        return
     try:
         Reranker.load(output, settings)
     except InputError as err:
