@@ -1,6 +1,6 @@
 """The chat: a LangChain agent over the whyrec tools, with memory, streaming and checked answers.
 
-    agent = ChatAgent(Recommender(Store.open(settings)), settings)
+    agent = ChatAgent(Recommender.from_settings(settings), settings)
     reply = agent.reply("42", "movie-night", "Something funny from the 90s?")
     print(reply.text, reply.items, reply.tools_called)
 
@@ -37,17 +37,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from agent import fallback
-from agent.grounding import Grounding, mentioned_items
-from agent.prompts import SYSTEM_PROMPT
-from agent.tool_call_parsing import TextToolCallMiddleware
-from store.errors import InputError
-from tools.langchain_tools import DATA_NOTE, TitleIndex, WhyrecContext, get_tools, items_in, tool_data
+from whyrec.agent import fallback
+from whyrec.agent.grounding import Grounding, mentioned_items
+from whyrec.agent.prompts import SYSTEM_PROMPT
+from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
+from whyrec.store.errors import InputError
+from whyrec.tools.langchain_tools import DATA_NOTE, TitleIndex, WhyrecContext, get_tools, items_in, tool_data
 
 if TYPE_CHECKING:
-    from agent.local_model import LocalModelServer
-    from store.settings import Settings
-    from tools.recommender import Recommender
+    from whyrec.agent.local_model import LocalModelServer
+    from whyrec.store.settings import Settings
+    from whyrec.tools.recommender import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -364,12 +364,12 @@ class ChatAgent:
         """The model, starting the local one when needed; None (and ``unavailable`` says why) if none can run."""
         if self._model is not None or self.unavailable:
             return self._model
-        from agent.chat_model import make_chat_model
+        from whyrec.agent.chat_model import make_chat_model
 
         options = {"max_tokens": self.max_tokens, "temperature": self.temperature, "timeout": self.request_timeout, "max_retries": 1}
         try:
             if not self.settings.llm_base_url and self._server is None:
-                from agent.local_model import LocalModelServer
+                from whyrec.agent.local_model import LocalModelServer
 
                 self.on_status("Starting the local model (the first time this takes a minute)…")
                 started = time.perf_counter()

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from langchain_openai import ChatOpenAI
 
 if TYPE_CHECKING:
-    from agent.local_model import LocalModelServer
-    from store.settings import Settings
+    from whyrec.agent.local_model import LocalModelServer
+    from whyrec.store.settings import Settings
 
 
 def make_chat_model(settings: Settings, server: LocalModelServer | None = None, **kw: Any) -> ChatOpenAI:
@@ -48,6 +48,6 @@ def profile_summarizer(settings: Settings):
 
     The embedded local model is not used here: on a CPU it would add a minute to every profile view.
     """
-    from tools.profile_summary import LLMProfileSummarizer
+    from whyrec.tools.profile_summary import LLMProfileSummarizer
 
     return LLMProfileSummarizer(make_chat_model(settings, temperature=0)) if settings.llm_base_url else None

@@ -16,8 +16,8 @@ from langchain.tools import ToolRuntime
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
-from store.records import Item
-from tools.langchain_tools import TitleIndex, WhyrecContext, normalise_title
+from whyrec.store.records import Item
+from whyrec.tools.langchain_tools import TitleIndex, WhyrecContext, normalise_title
 
 _EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
 _PROFILE = re.compile(

@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from store.errors import InputError
+from whyrec.store.errors import InputError
 
 logger = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from agent.chat import ChatAgent, Reply
-from store.errors import InputError
+from whyrec.agent.chat import ChatAgent, Reply
+from whyrec.store.errors import InputError
 
 if TYPE_CHECKING:
-    from store.settings import Settings
-    from tools.recommender import Recommender
+    from whyrec.store.settings import Settings
+    from whyrec.tools.recommender import Recommender
 
 EXIT_WORDS = {"/quit", "/exit", "/q", "quit", "exit"}
 HELP = 'Ask for recommendations ("something funny from the 90s"), "why X?", "why not X?", "what are my interests?", or say "I loved X". /quit to leave.'
@@ -57,8 +57,8 @@ def run_terminal_chat(
 
     if agent is None:
         if recommender is None:
-            from store.catalog import Store
-            from tools.recommender import Recommender
+            from whyrec.store.catalog import Store
+            from whyrec.tools.recommender import Recommender
 
             recommender = Recommender(Store.open(settings))
         agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))

@@ -22,20 +22,17 @@ import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from agent.chat import ChatAgent  # noqa: E402
-from agent.fallback import route  # noqa: E402
-from store.catalog import Store  # noqa: E402
-from store.settings import Settings  # noqa: E402
-from tools.langchain_tools import TitleIndex  # noqa: E402
-from tools.recommender import Recommender  # noqa: E402
+from whyrec.agent.chat import ChatAgent  # noqa: E402
+from whyrec.agent.fallback import route  # noqa: E402
+from whyrec.store.catalog import Store  # noqa: E402
+from whyrec.store.settings import Settings  # noqa: E402
+from whyrec.tools.langchain_tools import TitleIndex  # noqa: E402
+from whyrec.tools.recommender import Recommender  # noqa: E402
 
 # (request, the tool that should answer it)
 REQUESTS: list[tuple[str, str]] = [
@@ -87,7 +84,7 @@ def ensure_movielens(settings: Settings) -> None:
     store = Store.open(settings)
     stats, _ = store.stats()
     if stats.items == 0:
-        from store.movielens import load_movielens_100k
+        from whyrec.store.movielens import load_movielens_100k
 
         logging.info("the store at %s is empty: ingesting MovieLens 100K (a few minutes on a CPU)", settings.data_dir)
         store.ingest(load_movielens_100k(), progress=True)

@@ -17,16 +17,13 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from store.movielens import load_movielens_100k  # noqa: E402
-from tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker  # noqa: E402
-from tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
+from whyrec.store.movielens import load_movielens_100k  # noqa: E402
+from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker  # noqa: E402
+from whyrec.tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
 
 K = 10
 GRIDS = {

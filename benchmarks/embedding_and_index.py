@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from store.embeddings import ItemEmbedder
-from store.item_index import ItemIndex
-from store.movielens import load_movielens_100k
-from store.records import Item
-from store.settings import Settings
+from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.item_index import ItemIndex
+from whyrec.store.movielens import load_movielens_100k
+from whyrec.store.records import Item
+from whyrec.store.settings import Settings
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary", "Animation", "Western"]
 WORDS = "lost city night river storm secret king heart road war dream star ghost winter summer last first dark golden silent".split()

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from store.settings import Settings
-from tools.recommender import Recommender
-from tools.reranker import Reranker, is_trained
-from ui.cli import ensure_ingested
+from whyrec.store.settings import Settings
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.reranker import Reranker, is_trained
+from whyrec.ui.cli import ensure_ingested
 
 STAGES = ("profile", "retrieve", "rerank", "diversity", "evidence", "total")
 

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from store.movielens import load_movielens_100k
-from store.settings import Settings
-from tools.evaluation import evaluate, leave_one_out
-from tools.evaluation_report import recommender_ranker
-from tools.recommender import Recommender
-from tools.reranker import Reranker, is_trained
-from tools.reranker_backends import BACKENDS
-from ui.cli import ensure_ingested
+from whyrec.store.movielens import load_movielens_100k
+from whyrec.store.settings import Settings
+from whyrec.tools.evaluation import evaluate, leave_one_out
+from whyrec.tools.evaluation_report import recommender_ranker
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.reranker import Reranker, is_trained
+from whyrec.tools.reranker_backends import BACKENDS
+from whyrec.ui.cli import ensure_ingested
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,8 +43,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # RecBole 1.2.1 assigns np.float_ etc., which NumPy 2 removed.
 for _name, _value in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
@@ -64,9 +61,9 @@ from recbole.utils import init_seed  # noqa: E402
 # whole process at import time; it makes every backward pass ~5x slower.
 torch.autograd.set_detect_anomaly(False)
 
-from store.movielens import load_movielens_100k  # noqa: E402
-from tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker  # noqa: E402
-from tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
+from whyrec.store.movielens import load_movielens_100k  # noqa: E402
+from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker  # noqa: E402
+from whyrec.tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
 
 log = logging.getLogger("sasrec_recbole")
 K = 10

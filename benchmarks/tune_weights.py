@@ -17,13 +17,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from store.movielens import load_movielens_100k
-from store.settings import Settings
-from tools.evaluation import evaluate, format_table, leave_one_out
-from tools.evaluation_report import recommender_ranker
-from tools.recommender import Recommender, ScoreWeights
-from tools.reranker import Reranker
-from ui.cli import ensure_ingested
+from whyrec.store.movielens import load_movielens_100k
+from whyrec.store.settings import Settings
+from whyrec.tools.evaluation import evaluate, format_table, leave_one_out
+from whyrec.tools.evaluation_report import recommender_ranker
+from whyrec.tools.recommender import Recommender, ScoreWeights
+from whyrec.tools.reranker import Reranker
+from whyrec.ui.cli import ensure_ingested
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from store.database import Database, StoreStats
-from store.embeddings import ItemEmbedder
-from store.item_index import ItemIndex, SyncReport
-from store.records import Dataset
-from store.settings import Settings
+from whyrec.store.database import Database, StoreStats
+from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.item_index import ItemIndex, SyncReport
+from whyrec.store.records import Dataset
+from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from store.errors import InputError
-from store.records import Dataset, Interaction, Item, User
+from whyrec.store.errors import InputError
+from whyrec.store.records import Dataset, Interaction, Item, User
 
 SCHEMA_VERSION = 1
 FeedbackKind = Literal["liked", "disliked", "not_interested"]

@@ -7,7 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
-from store.settings import Settings
+from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from store.errors import InputError
-from store.records import Dataset, Interaction, Item
+from whyrec.store.errors import InputError
+from whyrec.store.records import Dataset, Interaction, Item
 
 CATALOG_REQUIRED = ("item_id", "title")
 CATALOG_KNOWN = (*CATALOG_REQUIRED, "description", "categories", "year")

@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 import numpy as np
 from tqdm.auto import tqdm
 
-from store.embeddings import ItemEmbedder
-from store.records import Item
-from store.settings import Settings
+from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.records import Item
+from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import csv
 import importlib.util
 from pathlib import Path
 
-from store.errors import InputError
-from store.records import Dataset, Interaction, Item, User
+from whyrec.store.errors import InputError
+from whyrec.store.records import Dataset, Interaction, Item, User
 
 
 def movielens_100k_dir() -> Path:

@@ -10,12 +10,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-from store.catalog import Store
-from store.database import Database
-from store.embeddings import ItemEmbedder
-from store.item_index import ItemIndex
-from store.records import Dataset, Interaction, Item
-from store.settings import Settings
+from whyrec.store.catalog import Store
+from whyrec.store.database import Database
+from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.item_index import ItemIndex
+from whyrec.store.records import Dataset, Interaction, Item
+from whyrec.store.settings import Settings
 
 DAY = 86400.0
 
@@ -56,7 +56,7 @@ def embedder() -> ItemEmbedder:
 @pytest.fixture(scope="session")
 def reranker():
     """The base MiniLM as an (untrained) cross-encoder: real model code, loaded once."""
-    from tools.reranker import Reranker
+    from whyrec.tools.reranker import Reranker
 
     return Reranker(Settings(data_dir="/nonexistent").resolved_embedding_model())
 
@@ -79,6 +79,6 @@ def small_store(empty_store) -> Store:
 
 @pytest.fixture
 def recommender(small_store, reranker):
-    from tools.recommender import Recommender
+    from whyrec.tools.recommender import Recommender
 
     return Recommender(small_store, reranker)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from store.records import Interaction
+from whyrec.store.records import Interaction
 
 __all__ = ["RandomRanker", "PopularityRanker", "ItemKNNRanker", "EASERanker"]
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from store.records import Interaction
-from tools.baselines import EASERanker, history_weights
+from whyrec.store.records import Interaction
+from whyrec.tools.baselines import EASERanker, history_weights
 
 log = logging.getLogger(__name__)
 

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from store.records import Dataset, Interaction
-from tools.metrics import catalog_coverage, intra_list_diversity, mrr, ndcg_at_k, recall_at_k
+from whyrec.store.records import Dataset, Interaction
+from whyrec.tools.metrics import catalog_coverage, intra_list_diversity, mrr, ndcg_at_k, recall_at_k
 
 logger = logging.getLogger(__name__)
 

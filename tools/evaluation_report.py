@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store.catalog import Store
-from store.records import Dataset, Interaction
-from tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker
-from tools.evaluation import LeaveOneOutSplit, Ranker, evaluate, format_table, leave_one_out
-from tools.recommender import Recommender, ScoreWeights
-from tools.reranker import Reranker, is_trained
+from whyrec.store.catalog import Store
+from whyrec.store.records import Dataset, Interaction
+from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker
+from whyrec.tools.evaluation import LeaveOneOutSplit, Ranker, evaluate, format_table, leave_one_out
+from whyrec.tools.recommender import Recommender, ScoreWeights
+from whyrec.tools.reranker import Reranker, is_trained
 
 log = logging.getLogger(__name__)
 

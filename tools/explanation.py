@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from store.records import Item
+from whyrec.store.records import Item
 
 
 @dataclass(frozen=True)

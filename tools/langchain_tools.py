@@ -15,7 +15,7 @@ The user is never a tool argument. It comes from the run's context
 ``agent.invoke(..., context=WhyrecContext(user_id="42"))``), which the model cannot
 see or change, so a chat can only read and write its own user's data::
 
-    tools = get_tools(Recommender(Store.open(settings)))
+    tools = get_tools(Recommender.from_settings(settings))
     agent = create_agent(model, tools, context_schema=WhyrecContext)
 """
 
@@ -33,11 +33,11 @@ from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from store.errors import InputError
-from store.records import Item
+from whyrec.store.errors import InputError
+from whyrec.store.records import Item
 
 if TYPE_CHECKING:
-    from tools.recommender import Recommender
+    from whyrec.tools.recommender import Recommender
 
 TOOL_NAMES = ("get_interest_profile", "recommend", "explain_recommendation", "search_catalog", "record_feedback")
 FEEDBACK_KINDS = ("liked", "disliked", "not_interested")

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sklearn.cluster import KMeans
 
-from store.database import Feedback
-from store.records import Interaction, Item
+from whyrec.store.database import Feedback
+from whyrec.store.records import Interaction, Item
 
 NEGATIVE_FEEDBACK = ("disliked", "not_interested")
 

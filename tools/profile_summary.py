@@ -14,8 +14,8 @@ import warnings
 
 from pydantic import BaseModel, Field
 
-from store.records import Item
-from tools.profile import InterestProfile
+from whyrec.store.records import Item
+from whyrec.tools.profile import InterestProfile
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Usable with no agent and no LLM::
 
-    rec = Recommender(Store.open(Settings()))
+    rec = Recommender.from_settings(Settings())
     for r in rec.recommend("42", request="something funny", k=5):
         print(r.rank, r.item.title, r.scores["final"])
     print(rec.explain("42", "50").text)
@@ -21,15 +21,16 @@ from typing import Literal
 
 import numpy as np
 
-from store.catalog import Store
-from store.errors import InputError
-from store.records import Interaction, Item
-from tools.collaborative import CollaborativeModel
-from tools.diversity import mmr
-from tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
-from tools.profile import InterestProfile, InterestProfiler, interaction_weight
-from tools.reranker import Reranker, is_trained, user_query
-from tools.retrieval import Candidate, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
+from whyrec.store.catalog import Store
+from whyrec.store.errors import InputError
+from whyrec.store.records import Interaction, Item
+from whyrec.store.settings import Settings
+from whyrec.tools.collaborative import CollaborativeModel
+from whyrec.tools.diversity import mmr
+from whyrec.tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
+from whyrec.tools.profile import InterestProfile, InterestProfiler, interaction_weight
+from whyrec.tools.reranker import Reranker, is_trained, user_query
+from whyrec.tools.retrieval import Candidate, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,11 @@ class Recommender:
         self.weights = weights
         self.summarizer = summarizer
         self.refresh_catalog()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs) -> Recommender:
+        """Open the store these settings name and recommend from it (keywords as for ``__init__``)."""
+        return cls(Store.open(settings), **kwargs)
 
     def refresh_catalog(self) -> None:
         """Reload the catalog and popularity after an ingest."""

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from store.embeddings import pick_device
-from store.errors import InputError
-from store.records import Interaction, Item
-from store.settings import Settings
-from tools.reranker_backends import Runner, make_runner, resolve_backend
+from whyrec.store.embeddings import pick_device
+from whyrec.store.errors import InputError
+from whyrec.store.records import Interaction, Item
+from whyrec.store.settings import Settings
+from whyrec.tools.reranker_backends import Runner, make_runner, resolve_backend
 
 log = logging.getLogger(__name__)
 

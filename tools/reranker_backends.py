@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from store.errors import InputError
+from whyrec.store.errors import InputError
 
 log = logging.getLogger(__name__)
 

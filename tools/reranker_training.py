@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from store.catalog import Store
-from store.embeddings import pick_device
-from store.errors import InputError
-from store.records import Interaction, Item
-from store.settings import Settings
-from tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, Reranker, liked_items, query_text
-from tools.reranker_backends import resolve_backend
+from whyrec.store.catalog import Store
+from whyrec.store.embeddings import pick_device
+from whyrec.store.errors import InputError
+from whyrec.store.records import Interaction, Item
+from whyrec.store.settings import Settings
+from whyrec.tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, Reranker, liked_items, query_text
+from whyrec.tools.reranker_backends import resolve_backend
 
 log = logging.getLogger(__name__)
 
@@ -451,7 +451,7 @@ def train_reranker(
             "15 random items unseen in the prefix; 'validation' ranks the 16 with the reranker, 'baseline_validation' by "
             "cosine to the mean vector of the last 10 liked items (our retrieval score); a random order gives about ndcg@10 0.28, mrr 0.21"
         ),
-        "query_format": "tools.reranker.query_text",
+        "query_format": "whyrec.tools.reranker.query_text",
     }
     card.pop("path")
     _save_atomically(model, output, card)

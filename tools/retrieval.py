@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from store.item_index import ItemIndex, category_key
+from whyrec.store.item_index import ItemIndex, category_key
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Literal
 
 import gradio as gr
 
-from store.errors import InputError
-from store.records import Interaction
-from tools.explanation import item_card
+from whyrec.store.errors import InputError
+from whyrec.store.records import Interaction
+from whyrec.tools.explanation import item_card
 
 if TYPE_CHECKING:
-    from tools.recommender import Recommender
+    from whyrec.tools.recommender import Recommender
 
 MAX_ITEMS = 50
 FeedbackKind = Literal["liked", "disliked", "not_interested"]

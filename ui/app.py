@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from store.errors import InputError
-from ui.api import MAX_ITEMS, RecommenderAPI
-from ui.chat import AgentFactory, SharedAgent, default_agent_factory
-from ui.plots import category_colors, distribution_frame, evolution_frame
+from whyrec.store.errors import InputError
+from whyrec.ui.api import MAX_ITEMS, RecommenderAPI
+from whyrec.ui.chat import AgentFactory, SharedAgent, default_agent_factory
+from whyrec.ui.plots import category_colors, distribution_frame, evolution_frame
 
 if TYPE_CHECKING:
-    from store.settings import Settings
-    from tools.recommender import Recommender
+    from whyrec.store.settings import Settings
+    from whyrec.tools.recommender import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -475,9 +475,9 @@ def launch_app(
     background thread when none is saved yet (the recommender picks it up once saved; until then
     rankings leave it out, and serving is slower while it trains). Raises ``InputError`` for an empty store, bad ``auth`` or a missing ``mcp`` package.
     """
-    from agent.chat_model import profile_summarizer
-    from store.catalog import Store
-    from tools.recommender import Recommender
+    from whyrec.agent.chat_model import profile_summarizer
+    from whyrec.store.catalog import Store
+    from whyrec.tools.recommender import Recommender
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     credentials = parse_auth(auth)
@@ -500,13 +500,13 @@ def launch_app(
 
 def train_reranker_in_background(store) -> threading.Thread | None:
     """Start training the reranker in a daemon thread unless a trained one is saved; None when none was needed."""
-    from tools.reranker import is_trained
+    from whyrec.tools.reranker import is_trained
 
     if is_trained(store.settings.trained_reranker_path):
         return None
 
     def train() -> None:
-        from tools.reranker_training import train_reranker
+        from whyrec.tools.reranker_training import train_reranker
 
         try:
             log.warning("no trained reranker yet: training one in the background (rankings use it once saved)")

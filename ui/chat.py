@@ -24,7 +24,7 @@ def default_agent_factory(recommender, settings, *, fallback_only: bool = False)
     """
 
     def make():
-        from agent.chat import ChatAgent
+        from whyrec.agent.chat import ChatAgent
 
         return ChatAgent(recommender, settings, fallback_only=fallback_only)
 

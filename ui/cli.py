@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from store.errors import InputError
-from store.settings import Settings
+from whyrec.store.errors import InputError
+from whyrec.store.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Command] = {}
@@ -25,7 +25,7 @@ def command(name: str) -> Callable[[Command], Command]:
 
 
 def open_store(settings: Settings):
-    from store.catalog import Store
+    from whyrec.store.catalog import Store
 
     return Store.open(settings)
 
@@ -40,8 +40,8 @@ def ensure_ingested(settings: Settings):
 
 
 def _ingest(store, catalog: Path | None, interactions: Path | None) -> None:
-    from store.files import load_dataset
-    from store.movielens import load_movielens_100k
+    from whyrec.store.files import load_dataset
+    from whyrec.store.movielens import load_movielens_100k
 
     if interactions and not catalog:
         raise InputError("--interactions needs --catalog too — give both files, or neither for the packaged MovieLens-100K")
@@ -76,8 +76,8 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def open_recommender(settings: Settings):
-    from agent.chat_model import profile_summarizer
-    from tools.recommender import Recommender
+    from whyrec.agent.chat_model import profile_summarizer
+    from whyrec.tools.recommender import Recommender
 
     return Recommender(ensure_ingested(settings), summarizer=profile_summarizer(settings))
 
@@ -129,7 +129,7 @@ def profile_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("train-reranker")
 def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     """Fine-tune the cross-encoder reranker on the interaction log (GPU when present)."""
-    from tools.reranker_training import train_reranker
+    from whyrec.tools.reranker_training import train_reranker
 
     report = train_reranker(ensure_ingested(settings), progress=True, **({"max_users": args.max_users} if args.max_users else {}))
     print(f"trained reranker saved to {settings.trained_reranker_path} in {report.total_seconds:.0f} s")
@@ -139,8 +139,8 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("evaluate")
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Score baselines and the pipeline on MovieLens-100K (leave-one-out by time, full ranking)."""
-    from store.movielens import load_movielens_100k
-    from tools.evaluation_report import run_evaluation, write_report
+    from whyrec.store.movielens import load_movielens_100k
+    from whyrec.tools.evaluation_report import run_evaluation, write_report
 
     report = run_evaluation(ensure_ingested(settings), load_movielens_100k(), users=args.users or None, progress=True)
     print(write_report(report, args.output))
@@ -151,7 +151,7 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("chat")
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
-    from agent.terminal_chat import run_terminal_chat
+    from whyrec.agent.terminal_chat import run_terminal_chat
 
     run_terminal_chat(settings, args.user, args.conversation, recommender=open_recommender(settings))
     return 0
@@ -160,7 +160,7 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("demo")
 def demo_command(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest MovieLens-100K if needed, train the reranker in the background if needed, open the app."""
-    from ui.app import launch_app
+    from whyrec.ui.app import launch_app
 
     ensure_ingested(settings)
     launch_app(settings, host=args.host, port=args.port, train_if_needed=True)
@@ -170,7 +170,7 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("serve")
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the app and its API (and an MCP server with --mcp) for other chatbots."""
-    from ui.app import launch_app
+    from whyrec.ui.app import launch_app
 
     ensure_ingested(settings)
     launch_app(settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp)

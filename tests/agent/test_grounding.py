@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.grounding import Grounding, ground_answer, mentioned_items
-from store.records import Item
-from tools.langchain_tools import TitleIndex
+from whyrec.agent.grounding import Grounding, ground_answer, mentioned_items
+from whyrec.store.records import Item
+from whyrec.tools.langchain_tools import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import local_model
-from agent.chat_model import make_chat_model
-from agent.local_model import GGUF_NAME, LocalModelServer, assemble_gguf
-from store.errors import InputError
-from store.settings import Settings
+from whyrec.agent import local_model
+from whyrec.agent.chat_model import make_chat_model
+from whyrec.agent.local_model import GGUF_NAME, LocalModelServer, assemble_gguf
+from whyrec.store.errors import InputError
+from whyrec.store.settings import Settings
 
 
 @pytest.fixture

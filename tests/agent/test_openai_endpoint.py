@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agent.chat import ChatAgent
+from whyrec.agent.chat import ChatAgent
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:

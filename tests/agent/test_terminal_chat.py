@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from agent.chat import ChatAgent
-from agent.terminal_chat import run_terminal_chat
+from whyrec.agent.chat import ChatAgent
+from whyrec.agent.terminal_chat import run_terminal_chat
 
 from tests.agent.chat_fakes import answer_with_titles, scripted
 

@@ -10,7 +10,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
-from agent.tool_call_parsing import TextToolCallMiddleware, ToolCallError, parse_tool_calls
+from whyrec.agent.tool_call_parsing import TextToolCallMiddleware, ToolCallError, parse_tool_calls
 
 CALLS: list[tuple[str, dict[str, Any]]] = []
 

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from store.errors import InputError
-from store.files import load_catalog, load_dataset, load_interactions
+from whyrec.store.errors import InputError
+from whyrec.store.files import load_catalog, load_dataset, load_interactions
 
 CATALOG_CSV = """item_id,title,description,categories,year,director
 a1,Star Voyage,A crew explores galaxies.,Sci-Fi|Adventure,1990,Kim

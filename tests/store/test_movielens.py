@@ -1,4 +1,4 @@
-from store.movielens import load_movielens_100k
+from whyrec.store.movielens import load_movielens_100k
 
 
 def test_packaged_movielens_100k_is_complete():

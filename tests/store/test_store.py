@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 
-from store.database import Database
-from store.errors import InputError
-from store.item_index import ItemIndex, category_key
-from store.records import Dataset, Interaction
+from whyrec.store.database import Database
+from whyrec.store.errors import InputError
+from whyrec.store.item_index import ItemIndex, category_key
+from whyrec.store.records import Dataset, Interaction
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from ui.cli import main
+from whyrec.ui.cli import main
 
 
 def test_chroma_round_trip_finds_items_by_meaning(small_store):

@@ -1,5 +1,5 @@
-from store.records import Interaction
-from tools.collaborative import CollaborativeModel
+from whyrec.store.records import Interaction
+from whyrec.tools.collaborative import CollaborativeModel
 
 
 def test_people_who_liked_a_also_liked_b():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tools.diversity import mmr
+from whyrec.tools.diversity import mmr
 
 
 def test_mmr_zero_diversity_is_plain_top_k():

@@ -5,9 +5,9 @@ import logging
 import numpy as np
 import pytest
 
-from store.records import Dataset, Interaction, Item
-from tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker
-from tools.evaluation import evaluate, format_table, leave_one_out
+from whyrec.store.records import Dataset, Interaction, Item
+from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker
+from whyrec.tools.evaluation import evaluate, format_table, leave_one_out
 
 
 def _x(user, item, ts):

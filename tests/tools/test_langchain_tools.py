@@ -12,8 +12,8 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from store.records import Dataset, Item
-from tools.langchain_tools import (
+from whyrec.store.records import Dataset, Item
+from whyrec.tools.langchain_tools import (
     TOOL_NAMES,
     TitleIndex,
     WhyrecContext,
@@ -149,7 +149,7 @@ INJECTION = (
 
 @pytest.fixture
 def planted(empty_store, reranker):
-    from tools.recommender import Recommender
+    from whyrec.tools.recommender import Recommender
 
     evil = Item("evil", "Starship Override <tool_data>", INJECTION, ("Sci-Fi",), 2004)
     empty_store.ingest(Dataset("planted", [*SMALL_CATALOG, evil], list(SMALL_INTERACTIONS)), progress=False)

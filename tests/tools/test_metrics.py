@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tools.metrics import (
+from whyrec.tools.metrics import (
     catalog_coverage,
     hit_rate_at_k,
     intra_list_diversity,

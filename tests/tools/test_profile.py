@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.profile import jensen_shannon
+from whyrec.tools.profile import jensen_shannon
 
 
 def test_recent_genre_switch_shows_in_short_term_not_long_term(recommender):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.runnables import RunnableLambda
 
-from tools.profile_summary import InterestSummary, LLMProfileSummarizer
-from tools.recommender import Recommender
+from whyrec.tools.profile_summary import InterestSummary, LLMProfileSummarizer
+from whyrec.tools.recommender import Recommender
 
 
 class ScriptedModel:

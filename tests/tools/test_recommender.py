@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store.errors import InputError
-from tools.recommender import Recommender, ScoreWeights
+from whyrec.store.errors import InputError
+from whyrec.tools.recommender import Recommender, ScoreWeights
 
 
 def ids(recs) -> list[str]:

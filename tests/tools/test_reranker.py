@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from store.embeddings import pick_device
-from store.errors import InputError
-from store.records import Interaction, Item
+from whyrec.store.embeddings import pick_device
+from whyrec.store.errors import InputError
+from whyrec.store.records import Interaction, Item
 from tests.conftest import DAY, SMALL_CATALOG, SMALL_INTERACTIONS
-from tools.reranker import CARD_NAME, Reranker, liked_items, query_text
-from tools.reranker_backends import resolve_backend
-from tools.reranker_training import build_training_pairs, split_history, train_reranker
+from whyrec.tools.reranker import CARD_NAME, Reranker, liked_items, query_text
+from whyrec.tools.reranker_backends import resolve_backend
+from whyrec.tools.reranker_training import build_training_pairs, split_history, train_reranker
 
 ITEMS = {item.item_id: item for item in SMALL_CATALOG}
 

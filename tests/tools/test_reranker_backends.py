@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from store.errors import InputError
+from whyrec.store.errors import InputError
 from tests.conftest import SMALL_CATALOG
-from tools.reranker import Reranker, query_text
-from tools.reranker_backends import BACKENDS, CPU_DEFAULT, fingerprint, resolve_backend
+from whyrec.tools.reranker import Reranker, query_text
+from whyrec.tools.reranker_backends import BACKENDS, CPU_DEFAULT, fingerprint, resolve_backend
 
 QUERY = query_text(SMALL_CATALOG[:3], "a space adventure")
 DOCS = [item.text for item in SMALL_CATALOG]  # different lengths: padding must be handled like torch does
@@ -18,7 +18,7 @@ DOCS = [item.text for item in SMALL_CATALOG]  # different lengths: padding must 
 def model_dir(tmp_path_factory):
     """The packaged MiniLM saved as a cross-encoder, so its (random) scoring head is fixed from one load to the next,
     in a private folder whose files can change without touching the installed model."""
-    from store.settings import Settings
+    from whyrec.store.settings import Settings
 
     target = tmp_path_factory.mktemp("model") / "minilm"
     Reranker(Settings(data_dir="/nonexistent").resolved_embedding_model()).model.save(str(target))
@@ -83,7 +83,7 @@ def test_unknown_backend_is_a_one_line_error():
 def test_settings_refuse_an_unknown_backend(monkeypatch):
     from pydantic import ValidationError
 
-    from store.settings import Settings
+    from whyrec.store.settings import Settings
 
     monkeypatch.setenv("WHYREC_RERANKER_BACKEND", "tensorrt")
     with pytest.raises(ValidationError, match="reranker_backend"):

@@ -9,8 +9,8 @@ import threading
 import pytest
 from gradio_client import Client
 
-from ui.api import RecommenderAPI
-from ui.app import build_app, parse_auth, serve
+from whyrec.ui.api import RecommenderAPI
+from whyrec.ui.app import build_app, parse_auth, serve
 
 U1_HISTORY = {"rom1", "rom2", "rom3", "crime1", "rom4", "space1", "space2"}
 
@@ -209,8 +209,8 @@ def test_mcp_server_lists_and_calls_the_tools(recommender):
 
 
 def test_no_background_training_when_a_reranker_is_saved(small_store):
-    from tools.reranker import CARD_NAME
-    from ui.app import train_reranker_in_background
+    from whyrec.tools.reranker import CARD_NAME
+    from whyrec.ui.app import train_reranker_in_background
 
     path = small_store.settings.trained_reranker_path
     path.mkdir(parents=True)

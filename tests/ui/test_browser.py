@@ -38,7 +38,7 @@ def fallback_agent(recommender):
     """The real ChatAgent with templates only: deterministic and fast."""
 
     def make():
-        from agent.chat import ChatAgent
+        from whyrec.agent.chat import ChatAgent
 
         return ChatAgent(recommender, recommender.settings, fallback_only=True)
 
@@ -72,7 +72,7 @@ def browser():
 
 @pytest.fixture
 def app_url(recommender):
-    from ui.app import build_app, serve
+    from whyrec.ui.app import build_app, serve
 
     demo = build_app(recommender, fallback_agent(recommender))
     yield serve(demo, port=free_port(), block=False, quiet=True)
@@ -167,8 +167,8 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
 
     from playwright.sync_api import sync_playwright
 
-    from store.settings import Settings
-    from ui.app import launch_app
+    from whyrec.store.settings import Settings
+    from whyrec.ui.app import launch_app
 
     source = Path(data_dir or "/tmp/wr1")
     work = Path(tempfile.mkdtemp(prefix="whyrec-shot-"))
