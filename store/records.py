@@ -35,6 +35,10 @@ class Item:
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 
+LIKED_RATING = 4.0
+"""A rating at or above this counts as "liked" (so 3.5 does not); an unrated event always does."""
+
+
 @dataclass(frozen=True)
 class Interaction:
     """One thing a user did with an item. ``timestamp`` is Unix seconds (UTC)."""
@@ -44,6 +48,11 @@ class Interaction:
     timestamp: float
     rating: float | None = None
     event: str = "rating"
+
+    @property
+    def liked(self) -> bool:
+        """The one "liked" rule every part of whyrec uses: profiles, evidence, reranker training."""
+        return self.rating is None or self.rating >= LIKED_RATING
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
 from whyrec.tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
-from whyrec.tools.profile import InterestProfile, InterestProfiler, interaction_weight
+from whyrec.tools.profile import InterestProfile, InterestProfiler
 from whyrec.tools.reranker import Reranker, is_trained, user_query
 from whyrec.tools.retrieval import Candidate, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
 
@@ -38,7 +38,6 @@ NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a dis
 PROFILE_CACHE_KEY = "profile-v1"
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
-LIKED_WEIGHT = 0.8  # interaction_weight of a 4-star rating
 
 
 @dataclass(frozen=True)
@@ -352,7 +351,7 @@ class Recommender:
         Evidence cites what the user liked (rated 4+ or liked in the app) when there is any.
         Done only for the items shown or explained, not for every candidate.
         """
-        liked = [x.item_id for x in context.history if x.item_id in context.vectors and interaction_weight(x) >= LIKED_WEIGHT]
+        liked = [x.item_id for x in context.history if x.item_id in context.vectors and x.liked]
         history_ids = liked or [x.item_id for x in context.history if x.item_id in context.vectors]
         history_matrix = np.stack([context.vectors[i] for i in history_ids]) if history_ids else None
         ratings = {x.item_id: x.rating for x in context.history}

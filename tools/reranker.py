@@ -30,9 +30,6 @@ CARD_NAME = "whyrec_reranker.json"
 MAX_SEQ_LENGTH = 256
 """Word pieces per (query, item) pair: all-MiniLM-L6-v2's limit."""
 
-LIKED_RATING = 4.0
-"""An interaction with a rating at or above this counts as "liked"; unrated interactions always do."""
-
 QUERY_CHAR_BUDGET = 700
 """About 180 word pieces for the user side, leaving room for an item's text within :data:`MAX_SEQ_LENGTH`."""
 
@@ -82,7 +79,7 @@ def query_text(recent: Sequence[Item], request: str | None = None, max_items: in
 
 
 def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> list[Item]:
-    """The items a user liked, newest first: ratings of :data:`LIKED_RATING` or more, or any unrated event.
+    """The items a user liked, newest first: :attr:`Interaction.liked <store.records.Interaction.liked>`.
 
     ``history`` is oldest first (as :meth:`store.database.Database.history` returns
     it). Repeats keep their latest position; items missing from ``items`` are skipped.
@@ -92,7 +89,7 @@ def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> li
     for x in reversed(list(history)):
         if x.item_id in seen or x.item_id not in items:
             continue
-        if x.rating is None or x.rating >= LIKED_RATING:
+        if x.liked:
             seen.add(x.item_id)
             out.append(items[x.item_id])
     return out

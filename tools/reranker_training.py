@@ -35,7 +35,7 @@ from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
-from whyrec.tools.reranker import CARD_NAME, LIKED_RATING, QUERY_ITEMS, Reranker, liked_items, query_text
+from whyrec.tools.reranker import CARD_NAME, QUERY_ITEMS, Reranker, liked_items, query_text
 from whyrec.tools.reranker_backends import resolve_backend
 
 log = logging.getLogger(__name__)
@@ -130,10 +130,6 @@ def split_history(history: list[Interaction], held_out: int = HELD_OUT_PER_USER)
     return ordered[:-held_out], ordered[-held_out:]
 
 
-def _is_liked(x: Interaction) -> bool:
-    return x.rating is None or x.rating >= LIKED_RATING
-
-
 def _profile_vector(liked: list[Item], vectors: dict[str, np.ndarray]) -> np.ndarray:
     v = np.mean([vectors[i.item_id] for i in liked[:PROFILE_ITEMS]], axis=0)
     return v / (np.linalg.norm(v) or 1.0)
@@ -145,7 +141,7 @@ def _cut_points(prefix: list[Interaction], items: dict[str, Item]) -> list[int]:
     for j, x in enumerate(prefix):
         if x.item_id not in items:
             continue
-        if _is_liked(x):
+        if x.liked:
             if liked_before >= MIN_CONTEXT:
                 cuts.append(j)
             liked_before += 1
