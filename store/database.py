@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from whyrec.store.errors import InputError
-from whyrec.store.records import Dataset, Interaction, Item, User
+from whyrec.store.records import Dataset, Interaction, Item
 
 SCHEMA_VERSION = 1
 FeedbackKind = Literal["liked", "disliked", "not_interested"]
@@ -179,11 +179,6 @@ class Database:
         with self._connect() as conn:
             rows = conn.execute("SELECT user_id FROM users UNION SELECT user_id FROM interactions UNION SELECT user_id FROM feedback").fetchall()
         return sorted((r[0] for r in rows), key=lambda u: (not u.isdigit(), int(u) if u.isdigit() else 0, u))
-
-    def user(self, user_id: str) -> User | None:
-        with self._connect() as conn:
-            row = conn.execute("SELECT user_id, attributes FROM users WHERE user_id = ?", (user_id,)).fetchone()
-        return User(row[0], json.loads(row[1])) if row else None
 
     def history_version(self, user_id: str) -> str:
         """Changes whenever the user's interactions or feedback change: the profile cache key."""

@@ -139,10 +139,6 @@ class ItemIndex:
             self.collection.delete(ids=plan.removed[start : start + UPSERT_BATCH])
         return plan.report
 
-    def sync(self, items: list[Item], progress: bool = False) -> SyncReport:
-        """Make the collection hold exactly ``items``: embed new or changed ones, delete removed ones."""
-        return self.apply(self.plan(items, progress=progress), progress=progress)
-
     def vectors(self, item_ids: list[str]) -> np.ndarray:
         """Stored vectors in the order asked; unknown ids raise KeyError."""
         if not item_ids:

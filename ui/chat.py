@@ -52,10 +52,6 @@ class SharedAgent:
                     self._error = f"{type(e).__name__}: {e}".splitlines()[0]
         return self._agent
 
-    @property
-    def error(self) -> str | None:
-        return self._error
-
     def stream(self, user_id: str, conversation_id: str, text: str) -> Iterable[str]:
         """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
 
