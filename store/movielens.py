@@ -10,7 +10,7 @@ import csv
 import importlib.util
 from pathlib import Path
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import SetupError
 from whyrec.store.records import Dataset, Interaction, Item, User
 
 
@@ -18,10 +18,10 @@ def movielens_100k_dir() -> Path:
     """The folder holding ml-100k.inter/.item/.user inside the installed recbole package."""
     spec = importlib.util.find_spec("recbole")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("MovieLens-100K not found: the recbole package is missing — run `pip install --no-deps recbole==1.2.1`")
+        raise SetupError("MovieLens-100K not found: the recbole package is missing — run `pip install --no-deps recbole==1.2.1`")
     folder = Path(next(iter(spec.submodule_search_locations))) / "dataset_example" / "ml-100k"
     if not (folder / "ml-100k.inter").is_file():
-        raise InputError(f"{folder}: ml-100k.inter is missing — reinstall with `pip install --no-deps --force-reinstall recbole==1.2.1`")
+        raise SetupError(f"{folder}: ml-100k.inter is missing — reinstall with `pip install --no-deps --force-reinstall recbole==1.2.1`")
     return folder
 
 

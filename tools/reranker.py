@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from whyrec.store.embeddings import pick_device
-from whyrec.store.errors import InputError
+from whyrec.store.errors import SetupError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.reranker_backends import Runner, make_runner, resolve_backend
@@ -142,7 +142,7 @@ class Reranker:
                 self._runner = make_runner(self.backend, self.model.model, self.model.tokenizer, self.model_path, cache_dir or Settings().cache_dir)
             except (OSError, RuntimeError, ImportError) as err:  # a read-only cache, a model the exporter cannot trace...
                 if backend != "auto":
-                    raise InputError(f"the {self.backend} reranker backend could not start ({err}) — use WHYREC_RERANKER_BACKEND=torch") from err
+                    raise SetupError(f"the {self.backend} reranker backend could not start ({err}) — use WHYREC_RERANKER_BACKEND=torch") from err
                 log.warning("the %s reranker backend could not start (%s); using torch", self.backend, err)
                 self.backend = "torch"
         log.info("loaded %s reranker %s (%s on %s)", "trained" if self.trained else "untrained", self.model_path, self.backend, self.device)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, SetupError
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def openvino_runner(path: Path) -> Runner:
     try:
         import openvino as ov
     except ImportError:
-        raise InputError("the openvino reranker backend needs OpenVINO — run `pip install 'whyrec[openvino]'` or use onnx") from None
+        raise SetupError("the openvino reranker backend needs OpenVINO — run `pip install 'whyrec[openvino]'` or use onnx") from None
     compiled = ov.Core().compile_model(str(path), "CPU")
     wanted = [port.get_any_name() for port in compiled.inputs]
 

@@ -9,6 +9,11 @@ so the docstrings are written for a model deciding which tool to call.
 Bad input raises :class:`gradio.Error` carrying the one-line
 :class:`~store.errors.InputError` message, which ``gradio_client`` and MCP clients
 receive as the error text (never a traceback).
+
+When API keys are configured (:mod:`ui.api_keys`), every call that arrives over HTTP or MCP
+(Gradio passes its ``gr.Request``) must carry ``Authorization: Bearer <key>``, and a key scoped
+to one user may only act for that user. The app's own UI events call these methods in-process,
+without a request, and are not checked here (``--auth`` guards the browser app).
 """
 
 from __future__ import annotations
@@ -16,28 +21,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from whyrec.store.errors import InputError
-from whyrec.store.records import Interaction
+from whyrec.store.errors import InputError, WhyrecError
+from whyrec.store.records import FeedbackKind, Interaction
 from whyrec.tools.explanation import item_card
+from whyrec.ui.api_keys import ANYONE, AccessDenied, ApiKeys, Caller
 
 if TYPE_CHECKING:
     from whyrec.tools.recommender import Recommender
 
 MAX_ITEMS = 50
-FeedbackKind = Literal["liked", "disliked", "not_interested"]
 ENDPOINTS = ("recommend", "explain", "profile", "feedback", "search")
 
 
 @contextmanager
 def readable_errors() -> Iterator[None]:
-    """Turn a store/tools ``InputError`` into a ``gr.Error`` with the same one-line message."""
+    """Turn a whyrec error (bad input or a missing part) into a ``gr.Error`` with the same one-line message."""
     try:
         yield
-    except InputError as e:
+    except (WhyrecError, AccessDenied) as e:
         raise gr.Error(str(e), print_exception=False) from None
 
 
@@ -71,8 +76,19 @@ class RecommenderAPI:
     per-request state, and its SQLite store opens one connection per call.
     """
 
-    def __init__(self, recommender: Recommender):
+    def __init__(self, recommender: Recommender, keys: ApiKeys | None = None):
         self.recommender = recommender
+        self.keys = keys if keys is not None else ApiKeys.parse(recommender.settings.api_keys)
+
+    def _caller(self, http: gr.Request | None) -> Caller:
+        """Who an HTTP/MCP call comes from (raises ``AccessDenied``); in-process calls pass no request."""
+        if http is None:
+            return ANYONE
+        return self.keys.authenticate(http.headers.get("authorization"))
+
+    def _acting_user(self, user_id: str | int | None, http: gr.Request | None) -> str:
+        """The user a call may act for: ``user_id`` checked against the caller's key."""
+        return _user(self._caller(http).act_for(_user(user_id)))
 
     def _options(
         self,
@@ -115,6 +131,7 @@ class RecommenderAPI:
         diversity: float | None = None,
         exclude_seen: bool = True,
         like_item_id: str | None = None,
+        http: gr.Request | None = None,
     ) -> list[dict]:
         """Recommend catalog items to a user, best first, each with its scores and the evidence behind it.
 
@@ -137,8 +154,9 @@ class RecommenderAPI:
             A list of items, each with rank, item_id, title, year, categories, scores (final, reranker, retrieval, short_term, popularity), the interest it serves and the user's most similar past items.
         """
         with readable_errors():
+            user = self._acting_user(user_id, http)
             options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id)
-            recs = self.recommender.recommend(_user(user_id), request or None, _k(k), **options)
+            recs = self.recommender.recommend(user, request or None, _k(k), **options)
             return [r.to_dict() for r in recs]
 
     def explain(
@@ -152,6 +170,7 @@ class RecommenderAPI:
         year_max: int | None = None,
         diversity: float | None = None,
         exclude_seen: bool = True,
+        http: gr.Request | None = None,
     ) -> dict:
         """Explain why an item is, or is not, recommended to a user, with evidence taken from the user's own history.
 
@@ -175,13 +194,14 @@ class RecommenderAPI:
             text (the explanation in plain sentences), status, rank, scores, similar_past_items (item_id, title, similarity, rating), interest, matched_categories and the item.
         """
         with readable_errors():
+            user = self._acting_user(user_id, http)
             item = self.recommender.item(str(item_id).strip())
             options = self._options(categories, year_min, year_max, diversity, exclude_seen, None)
             options.pop("like_item_id")
-            explanation = self.recommender.explain(_user(user_id), item.item_id, request or None, _k(k), **options)
+            explanation = self.recommender.explain(user, item.item_id, request or None, _k(k), **options)
             return explanation.to_dict()
 
-    def profile(self, user_id: str) -> dict:
+    def profile(self, user_id: str, http: gr.Request | None = None) -> dict:
         """Describe a user's interests: long-term and recent summaries, category distribution, evolution and drift.
 
         Args:
@@ -191,9 +211,9 @@ class RecommenderAPI:
             summary (long_term and short_term sentences), interactions, long_term and short_term interests (label, weight, categories, example titles), distribution and short_term_distribution (category shares), evolution (category shares per slice of the history, oldest first), drift (0 = stable, 1 = completely changed), rising and fading categories.
         """
         with readable_errors():
-            return self.recommender.profile(_user(user_id)).to_dict(self.recommender.items)
+            return self.recommender.profile(self._acting_user(user_id, http)).to_dict(self.recommender.items)
 
-    def feedback(self, user_id: str, item_id: str, kind: FeedbackKind) -> dict:
+    def feedback(self, user_id: str, item_id: str, kind: FeedbackKind, http: gr.Request | None = None) -> dict:
         """Record a user's feedback on an item; the next profile and recommendations reflect it at once.
 
         "disliked" and "not_interested" remove the item (and near-duplicates) from future
@@ -208,14 +228,14 @@ class RecommenderAPI:
             recorded (user_id, item_id, kind, title) and the user's updated profile.
         """
         with readable_errors():
-            user, item = _user(user_id), self.recommender.item(str(item_id).strip())
+            user, item = self._acting_user(user_id, http), self.recommender.item(str(item_id).strip())
             profile = self.recommender.feedback(user, item.item_id, str(kind).strip())
             return {
                 "recorded": {"user_id": user, "item_id": item.item_id, "title": item.title, "kind": kind},
                 "profile": profile.to_dict(self.recommender.items),
             }
 
-    def search(self, text: str, k: int = 10) -> list[dict]:
+    def search(self, text: str, k: int = 10, http: gr.Request | None = None) -> list[dict]:
         """Find catalog items by meaning, to get the item ids the other tools need.
 
         Args:
@@ -226,6 +246,7 @@ class RecommenderAPI:
             A list of items with item_id, title, year and categories, closest first.
         """
         with readable_errors():
+            self._caller(http)  # no user to scope, but a key is still needed when keys are configured
             return [item_card(i) for i in self.recommender.search(str(text or ""), _k(k))]
 
     # --- helpers for the UI (not endpoints) -------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, SetupError, WhyrecError
 from whyrec.ui.api import MAX_ITEMS, RecommenderAPI
 from whyrec.ui.chat import AgentFactory, SharedAgent, default_agent_factory
 from whyrec.ui.plots import category_colors, distribution_frame, evolution_frame
@@ -58,7 +58,7 @@ def ui_errors(fn: Callable) -> Callable:
     def translate(e: Exception) -> gr.Error:
         if isinstance(e, gr.Error):
             return e
-        if isinstance(e, InputError):
+        if isinstance(e, WhyrecError):
             return gr.Error(str(e), print_exception=False)
         log.exception("UI handler %s failed", fn.__name__)
         first = (str(e).splitlines() or [""])[0][:200]
@@ -465,6 +465,8 @@ def launch_app(
     chat_agent_factory: AgentFactory | None = None,
     fallback_chat: bool = False,
     train_if_needed: bool = False,
+    openai: bool = False,
+    api_keys: list[str] | tuple[str, ...] | None = None,
 ):
     """Open the store in ``settings`` and serve the app; blocks until stopped unless ``block=False``.
 
@@ -474,18 +476,28 @@ def launch_app(
     templates only, never starting a model. ``train_if_needed=True`` trains the reranker in a
     background thread when none is saved yet (the recommender picks it up once saved; until then
     rankings leave it out, and serving is slower while it trains). Raises ``InputError`` for an empty store, bad ``auth`` or a missing ``mcp`` package.
+
+    ``openai=True`` also serves ``/v1/chat/completions`` and ``/v1/models`` on the same port, over the
+    same chat agent as the app (:mod:`ui.openai_endpoint`). ``api_keys`` (``KEY`` or ``KEY:USER``, added
+    to ``settings.api_keys``) are required as bearer keys by those routes, the API endpoints and MCP;
+    without any key, serving beyond 127.0.0.1 raises ``InputError`` (:mod:`ui.api_keys`).
     """
     from whyrec.agent.chat_model import profile_summarizer
     from whyrec.store.catalog import Store
     from whyrec.tools.recommender import Recommender
+    from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     credentials = parse_auth(auth)
+    keys = ApiKeys.parse([*settings.api_keys, *(api_keys or [])])
+    require_keys_off_localhost(host, keys, share)
+    if api_keys:  # the API endpoints read the keys from the recommender's settings
+        settings = settings.model_copy(update={"api_keys": [*settings.api_keys, *api_keys]})
     if mcp:
         try:
             import mcp as _mcp  # noqa: F401
         except ImportError:
-            raise InputError("--mcp needs the mcp package — pip install mcp==1.30.0 (gradio's [mcp] extra)") from None
+            raise SetupError("--mcp needs the mcp package — pip install mcp==1.30.0 (gradio's [mcp] extra)") from None
     store = Store.open(settings)
     if store.db.stats().items == 0:
         raise InputError(f"{settings.data_dir}: the catalog is empty — run `whyrec ingest` first")
@@ -493,8 +505,24 @@ def launch_app(
     if train_if_needed:
         train_reranker_in_background(store)
     factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat)
+    if openai:  # the app and /v1 share one agent (one local model, one chat memory)
+        make_agent, lock = functools.cache(factory), threading.Lock()
+
+        def one_agent():
+            with lock:
+                return make_agent()
+
+        factory = one_agent
+
     demo = build_app(recommender, factory)
-    local_url = serve(demo, host=host, port=port, share=share, auth=credentials, mcp=mcp, open_browser=open_browser, block=block)
+    local_url = serve(demo, host=host, port=port, share=share, auth=credentials, mcp=mcp, open_browser=open_browser, block=False)
+    if openai:
+        from whyrec.ui.openai_endpoint import OpenAIEndpoint
+
+        OpenAIEndpoint(SharedAgent(factory), keys).mount(demo.server_app)
+        log.warning("OpenAI-compatible endpoint at %sv1 (model 'whyrec')", local_url)
+    if block:
+        demo.block_thread()
     return demo, local_url
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -169,11 +169,13 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("serve")
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve the app and its API (and an MCP server with --mcp) for other chatbots."""
+    """Serve the app and its API (and an MCP server with --mcp, an OpenAI-compatible chat with --openai) for other chatbots."""
+    from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
     from whyrec.ui.app import launch_app
 
+    require_keys_off_localhost(args.host, ApiKeys.parse([*settings.api_keys, *(args.api_key or [])]))  # before a minute of ingesting
     ensure_ingested(settings)
-    launch_app(settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp)
+    launch_app(settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp, openai=args.openai, api_keys=args.api_key)
     return 0
 
 
@@ -214,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
         p.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
     p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
+    p.add_argument("--openai", action="store_true", help="also serve an OpenAI-compatible chat at /v1 (model 'whyrec')")
+    p.add_argument(
+        "--api-key", action="append", metavar="KEY[:USER]",
+        help="bearer key for the API, MCP and /v1 (repeatable); KEY:USER may only act for USER; required off 127.0.0.1",
+    )
     p.add_argument("--auth", help="user:password required to open the app")
     return parser
 
@@ -227,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
         return COMMANDS[args.command](args, settings)
-    except InputError as e:
+    except WhyrecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from whyrec.agent.chat import ChatAgent, recent_turns, stream_reply
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.langchain_tools import TOOL_NAMES
 
@@ -363,7 +363,7 @@ def test_when_the_local_model_cannot_start_the_fallback_answers(chat, settings, 
     from whyrec.agent import local_model
 
     def cannot_start(self):
-        raise InputError("the local model runtime xllamacpp is not installed — run `pip install 'whyrec[local]'`")
+        raise SetupError("the local model runtime xllamacpp is not installed — run `pip install 'whyrec[local]'`")
 
     monkeypatch.setattr(local_model.LocalModelServer, "start", cannot_start)
     agent = chat(model=None)  # settings has no llm_base_url: the local model is tried first

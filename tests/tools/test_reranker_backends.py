@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, SetupError
 from tests.conftest import SMALL_CATALOG
 from whyrec.tools.reranker import Reranker, query_text
 from whyrec.tools.reranker_backends import BACKENDS, CPU_DEFAULT, fingerprint, resolve_backend
@@ -101,5 +101,5 @@ def test_an_unusable_cache_falls_back_to_torch_under_auto_and_fails_clearly_when
     assert reranker.backend == "torch" and "using torch" in caplog.text
     np.testing.assert_allclose(reranker.score(QUERY, DOCS), torch_scores, atol=1e-6)
 
-    with pytest.raises(InputError, match="the onnx reranker backend could not start .* use WHYREC_RERANKER_BACKEND=torch"):
+    with pytest.raises(SetupError, match="the onnx reranker backend could not start .* use WHYREC_RERANKER_BACKEND=torch"):
         Reranker(model_dir, backend="onnx", cache_dir=blocked)
