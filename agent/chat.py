@@ -31,18 +31,20 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
+from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
+from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
 from whyrec.store.errors import InputError
-from whyrec.tools.langchain_tools import DATA_NOTE, TitleIndex, WhyrecContext, get_tools, items_in, tool_data
+from whyrec.tools.langchain_tools import WhyrecContext, get_tools
+from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.tool_text import DATA_NOTE, items_in
 
 if TYPE_CHECKING:
     from whyrec.agent.local_model import LocalModelServer
@@ -52,8 +54,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHATS_FILE = "chats.sqlite3"
-# Text in a model message that means "this may be a tool call": hold it back until the message ends.
-_CALL_MARKER = re.compile(r"[{]|```|<\s*/?\s*(tool_call|tools|function)\b", re.IGNORECASE)
 _ECHOED_DATA = re.compile(r"</?\s*tool_data[^>]*>|" + re.escape(DATA_NOTE), re.IGNORECASE)
 # raw tool data pasted into an answer ('{"items":[{"title": ...'), or a list marker with nothing after it
 _RAW_DATA = re.compile(r"\{\s*\"|\"(?:item_id|items|title|fits|like_past)\"\s*:")
@@ -98,139 +98,6 @@ class ReplyStream:
         self._chunks.close()  # type: ignore[attr-defined]
 
 
-class _CountModelCalls(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-        self.calls += 1
-
-    def on_llm_start(self, serialized: Any, prompts: Any, **kwargs: Any) -> None:
-        self.calls += 1
-
-
-# --- middleware ------------------------------------------------------------------------------
-
-def recent_turns(messages: Sequence[BaseMessage], turns: int) -> list[BaseMessage]:
-    """The last ``turns`` user turns; earlier turns keep only the question and the final answer.
-
-    The tool data of old turns is what makes a prompt long, and the small local model reads
-    every prompt token on a CPU; the current turn is always kept whole.
-    """
-    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
-    if not starts:
-        return list(messages)
-    window = starts[-turns:] if turns > 0 else starts[-1:]
-    current = starts[-1]
-    kept: list[BaseMessage] = []
-    for i, message in enumerate(messages):
-        if i < window[0]:
-            continue
-        if i >= current:
-            kept.append(message)
-        elif isinstance(message, HumanMessage) or (isinstance(message, AIMessage) and not message.tool_calls and message.text):
-            kept.append(message)
-    return kept
-
-
-class RecentTurnsMiddleware(AgentMiddleware):
-    """Sends the model only the recent turns (see :func:`recent_turns`); the stored chat keeps all."""
-
-    def __init__(self, turns: int = 3) -> None:
-        super().__init__()
-        self.turns = turns
-
-    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
-        return handler(request.override(messages=recent_turns(request.messages, self.turns)))
-
-    async def awrap_model_call(self, request: ModelRequest, handler: Any) -> ModelResponse:
-        return await handler(request.override(messages=recent_turns(request.messages, self.turns)))
-
-
-class ToolPolicyMiddleware(AgentMiddleware):
-    """The first model call of a turn must call a tool; after ``max_tool_rounds`` rounds it must answer.
-
-    Small models otherwise answer "recommend me something" from memory. Sent as OpenAI's
-    ``tool_choice`` ("required" / "none"), which llama.cpp enforces with a grammar; an
-    endpoint that rejects ``tool_choice`` gets requests without it from then on.
-    """
-
-    def __init__(self, max_tool_rounds: int = 3) -> None:
-        super().__init__()
-        self.max_tool_rounds = max_tool_rounds
-        self.supported = True
-
-    def _choice(self, request: ModelRequest) -> str | None:
-        if not request.tools or not self.supported:
-            return None
-        last_user = max((i for i, m in enumerate(request.messages) if isinstance(m, HumanMessage)), default=-1)
-        rounds = sum(1 for m in request.messages[last_user + 1 :] if isinstance(m, AIMessage) and m.tool_calls)
-        if rounds == 0:
-            return "required"
-        return "none" if rounds >= self.max_tool_rounds else None
-
-    def _rejected(self, err: Exception) -> bool:
-        if "tool_choice" in str(err) and getattr(err, "status_code", None) in (400, 422):
-            logger.warning("the endpoint does not accept tool_choice; sending requests without it: %s", err)
-            self.supported = False
-            return True
-        return False
-
-    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
-        choice = self._choice(request)
-        if choice is None:
-            return handler(request)
-        try:
-            return handler(request.override(tool_choice=choice))
-        except Exception as err:
-            if self._rejected(err):
-                return handler(request)
-            raise
-
-    async def awrap_model_call(self, request: ModelRequest, handler: Any) -> ModelResponse:
-        choice = self._choice(request)
-        if choice is None:
-            return await handler(request)
-        try:
-            return await handler(request.override(tool_choice=choice))
-        except Exception as err:
-            if self._rejected(err):
-                return await handler(request)
-            raise
-
-
-class FeedbackGuardMiddleware(AgentMiddleware):
-    """Runs ``record_feedback`` only when the user's own last message gives feedback.
-
-    Catalog text or a confused model cannot write to the user's profile: the call gets an
-    error result instead, and nothing is stored.
-    """
-
-    def _blocked(self, request: Any) -> ToolMessage | None:
-        call = request.tool_call
-        if call.get("name") != "record_feedback":
-            return None
-        messages = (request.state or {}).get("messages", []) if isinstance(request.state, dict) else getattr(request.state, "messages", [])
-        last_user = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-        if fallback.gives_feedback(last_user):
-            return None
-        logger.warning("blocked record_feedback %s: the user's message gives no feedback", call.get("args"))
-        payload = {"error": "not recorded: the user did not give feedback in their message. Do not record feedback unless the user asks."}
-        return ToolMessage(
-            content=tool_data("record_feedback", payload),
-            tool_call_id=call["id"],
-            name="record_feedback",
-            status="error",
-            artifact={"error": payload["error"], "blocked": True},
-        )
-
-    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        return self._blocked(request) or handler(request)
-
-    async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
-        return self._blocked(request) or await handler(request)
-
-
 # --- the agent -------------------------------------------------------------------------------
 
 class _NoModel(BaseChatModel):
@@ -245,54 +112,6 @@ class _NoModel(BaseChatModel):
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> _NoModel:  # type: ignore[override]
         return self
-
-
-@dataclass
-class _Turn:
-    """What one turn has produced so far, while it streams."""
-
-    user_id: str
-    conversation_id: str
-    text: str
-    human: HumanMessage
-    counter: _CountModelCalls
-    started: float
-    grounding: Grounding
-    tools_called: list[str] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    artifacts: list[Any] = field(default_factory=list)
-    tool_texts: list[str] = field(default_factory=list)
-    emitted: list[str] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    first_token: float | None = None
-    final: AIMessage | None = None
-    rescue: str | None = None  # why the router answers although the model ran
-    earlier_artifacts: list[Any] = field(default_factory=list)
-    earlier_texts: list[str] = field(default_factory=list)
-
-
-class _MessageBuffer:
-    """One model message as it streams: complete, checked lines go out unless it may be a tool call."""
-
-    def __init__(self) -> None:
-        self.text = ""
-        self.done = 0  # characters of ``text`` already checked
-        self.held = False
-
-    def add(self, piece: str) -> None:
-        self.text += piece
-        if not self.held and _CALL_MARKER.search(self.text):
-            self.held = True
-
-    def complete_lines(self) -> list[str]:
-        if self.held:
-            return []
-        end = self.text.rfind("\n", self.done)
-        if end < 0:
-            return []
-        lines = self.text[self.done : end].split("\n")
-        self.done = end + 1
-        return lines
 
 
 class ChatAgent:
@@ -480,12 +299,12 @@ class ChatAgent:
         earlier = self.messages(user_id, conversation_id)
         earlier_artifacts = [m.artifact for m in earlier if isinstance(m, ToolMessage)]
         earlier_texts = [m.text for m in earlier if isinstance(m, ToolMessage)]
-        turn = _Turn(
+        turn = Turn(
             user_id=user_id,
             conversation_id=conversation_id,
             text=text,
             human=HumanMessage(content=text, id=f"human-{uuid.uuid4().hex}"),
-            counter=_CountModelCalls(),
+            counter=ModelCallCounter(),
             started=started,
             grounding=Grounding.build(self.titles, items_in(earlier_artifacts), earlier_texts, text),
             earlier_artifacts=earlier_artifacts,
@@ -517,9 +336,9 @@ class ChatAgent:
             self._remember(graph, turn, "".join(turn.emitted).strip())
         holder.reply = self._reply(turn, use_fallback, error)
 
-    def _agent_turn(self, graph: Any, turn: _Turn) -> Iterator[str]:
-        buffers: dict[str, _MessageBuffer] = {}
-        last: _MessageBuffer | None = None
+    def _agent_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
+        buffers: dict[str, MessageBuffer] = {}
+        last: MessageBuffer | None = None
         config = self._config(turn.user_id, turn.conversation_id, [turn.counter])
         for mode, data in graph.stream(
             {"messages": [turn.human]},
@@ -536,7 +355,7 @@ class ChatAgent:
                     continue
                 buffer = buffers.get(chunk.id or "")
                 if buffer is None:
-                    buffer = last = buffers[chunk.id or ""] = _MessageBuffer()
+                    buffer = last = buffers[chunk.id or ""] = MessageBuffer()
                     # before any tool ran this turn, a message is most likely a tool call (maybe after some
                     # chatter such as "Let me look."): show it only once it turns out to be the answer
                     buffer.held = not turn.tools_called
@@ -569,7 +388,7 @@ class ChatAgent:
                         for line in rest.split("\n"):
                             yield from self._emit(turn, line + "\n")
 
-    def _needs_tools(self, turn: _Turn, answer: str) -> bool:
+    def _needs_tools(self, turn: Turn, answer: str) -> bool:
         """Whether an answer given without any tool call must be replaced by the router's.
 
         Yes when it names items no tool returned, or when the request clearly wants a tool other
@@ -581,7 +400,7 @@ class ChatAgent:
         choice = fallback.route(turn.text, self.titles)
         return choice.intent != "recommend" and bool(choice.tool)
 
-    def _take_tool_results(self, turn: _Turn, messages: Sequence[BaseMessage]) -> None:
+    def _take_tool_results(self, turn: Turn, messages: Sequence[BaseMessage]) -> None:
         for message in messages:
             if not isinstance(message, ToolMessage):
                 continue
@@ -593,7 +412,7 @@ class ChatAgent:
             self.titles, items_in([*turn.earlier_artifacts, *turn.artifacts]), [*turn.earlier_texts, *turn.tool_texts], turn.text
         )
 
-    def _emit(self, turn: _Turn, text: str, check: bool = True) -> Iterator[str]:
+    def _emit(self, turn: Turn, text: str, check: bool = True) -> Iterator[str]:
         """Yield ``text`` (one line, or a whole template answer) once it passes the check."""
         if check:
             line = turn.grounding.correct(_ECHOED_DATA.sub("", text.rstrip("\n")).rstrip())
@@ -609,7 +428,7 @@ class ChatAgent:
         turn.emitted.append(text)
         yield text
 
-    def _template_answer(self, turn: _Turn) -> str:
+    def _template_answer(self, turn: Turn) -> str:
         for name, artifact in zip(reversed(turn.tools_called), reversed(turn.artifacts), strict=True):
             if isinstance(artifact, dict) and artifact.get("blocked"):
                 continue  # a refused feedback call is not what the user asked about
@@ -617,7 +436,7 @@ class ChatAgent:
                 return answer
         return NO_ANSWER
 
-    def _fallback_turn(self, graph: Any, turn: _Turn, separator: bool) -> Iterator[str]:
+    def _fallback_turn(self, graph: Any, turn: Turn, separator: bool) -> Iterator[str]:
         choice = fallback.route(turn.text, self.titles)
         if choice.tool:
             message = fallback.call_tool(self.tools_by_name, choice.tool, choice.args, turn.user_id)
@@ -629,7 +448,7 @@ class ChatAgent:
         yield from self._emit(turn, ("\n" if separator else "") + answer, check=False)
         self._remember(graph, turn, answer)
 
-    def _remember(self, graph: Any, turn: _Turn, answer: str) -> None:
+    def _remember(self, graph: Any, turn: Turn, answer: str) -> None:
         """Store the checked answer (and the question, when the model never stored it) in the chat."""
         config = self._config(turn.user_id, turn.conversation_id)
         answer_id = turn.final.id if turn.final is not None and turn.final.id else f"answer-{uuid.uuid4().hex}"
@@ -638,7 +457,7 @@ class ChatAgent:
         except Exception as err:  # memory is a convenience: never lose the answer over it
             logger.warning("could not store the answer in the conversation: %s", err)
 
-    def _reply(self, turn: _Turn, used_fallback: bool, error: str | None) -> Reply:
+    def _reply(self, turn: Turn, used_fallback: bool, error: str | None) -> Reply:
         text = "".join(turn.emitted).strip()
         items = self._answer_items(turn, text)
         return Reply(
@@ -655,7 +474,7 @@ class ChatAgent:
             error=error,
         )
 
-    def _answer_items(self, turn: _Turn, text: str) -> list[dict[str, Any]]:
+    def _answer_items(self, turn: Turn, text: str) -> list[dict[str, Any]]:
         """The items this answer offers: those it names from recommend/search/explain, else all recommended."""
         offered: dict[str, dict[str, Any]] = {}
         for name, artifact in zip(turn.tools_called, turn.artifacts, strict=True):

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from whyrec.agent.chat import ChatAgent, recent_turns, stream_reply
+from whyrec.agent.chat import ChatAgent, stream_reply
+from whyrec.agent.middleware import recent_turns
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.langchain_tools import TOOL_NAMES
