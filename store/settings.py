@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    NoDecode,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
@@ -58,6 +59,19 @@ class Settings(BaseSettings):
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
     llm_api_key: str | None = Field(None, validation_alias=AliasChoices("WHYREC_LLM_API_KEY", "OPENAI_API_KEY"))
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local model; 0 = all cores.")
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys `whyrec serve` accepts, KEY or KEY:USER (scoped to one user); env: comma-separated.",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: object) -> object:
+        """``WHYREC_API_KEYS="k1,k2:42"`` is one string; the TOML file and keyword arguments give a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -217,3 +217,91 @@ def test_no_background_training_when_a_reranker_is_saved(small_store):
     (path / CARD_NAME).write_text("{}")
     (path / "config.json").write_text("{}")
     assert train_reranker_in_background(small_store) is None
+
+
+# --- API keys: who may call, and for which user ---------------------------------------------
+
+OPEN_KEY, U1_KEY = "sk-open-0123", "sk-u1-4567"
+
+
+def test_api_keys_are_parsed_and_checked():
+    from whyrec.ui.api_keys import AccessDenied, ApiKeys
+
+    keys = ApiKeys.parse([OPEN_KEY, f"{U1_KEY}:u1"])
+    assert keys.authenticate(f"Bearer {OPEN_KEY}").act_for("u2") == "u2"
+    assert keys.authenticate(f"bearer {U1_KEY}").act_for(None) == "u1"
+    with pytest.raises(AccessDenied, match="may only act for user 'u1', not 'u2'") as caught:
+        keys.authenticate(f"Bearer {U1_KEY}").act_for("u2")
+    assert caught.value.status == 403
+    for header in (None, "", OPEN_KEY, "Bearer", f"Basic {OPEN_KEY}", "Bearer sk-open-012"):
+        with pytest.raises(AccessDenied) as caught:
+            keys.authenticate(header)
+        assert caught.value.status == 401
+    assert ApiKeys.parse([]).authenticate(None).act_for("u2") == "u2", "no keys configured: anyone (127.0.0.1 only)"
+    for bad in ("", ":u1", "sk-x:", "sk x"):
+        with pytest.raises(Exception, match="KEY or KEY:USER"):
+            ApiKeys.parse([bad])
+
+
+def test_serving_beyond_this_machine_without_a_key_refuses_to_start(tmp_path, capsys):
+    from whyrec.ui.cli import main
+
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "serve", "--host", "0.0.0.0", "--openai"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--api-key" in err and "0.0.0.0" in err and "\n" not in err
+    assert not (data / "whyrec.sqlite3").exists(), "it should refuse before ingesting anything"
+
+
+@pytest.fixture
+def keyed_url(small_store, settings):
+    from whyrec.ui.app import launch_app
+
+    demo, url = launch_app(settings, port=free_port(), block=False, mcp=True, api_keys=[OPEN_KEY, f"{U1_KEY}:u1"])
+    yield url
+    demo.close()
+
+
+def test_a_scoped_key_only_reaches_its_own_user_over_the_gradio_api(keyed_url, recommender):
+    scoped = Client(keyed_url, headers={"Authorization": f"Bearer {U1_KEY}"}, verbose=False)
+    params = [p["parameter_name"] for p in scoped.view_api(print_info=False, return_format="dict")["named_endpoints"]["/feedback"]["parameters"]]
+    assert params == ["user_id", "item_id", "kind"], "the request is Gradio's, not a parameter callers see"
+
+    assert scoped.predict(user_id="u1", api_name="/profile")["interactions"] == len(U1_HISTORY)
+    for endpoint, kwargs in (
+        ("/profile", {"user_id": "u2"}),
+        ("/recommend", {"user_id": "u2", "k": 2}),
+        ("/explain", {"user_id": "u2", "item_id": "space1"}),
+        ("/feedback", {"user_id": "u2", "item_id": "rom1", "kind": "disliked"}),
+    ):
+        with pytest.raises(Exception) as caught:
+            scoped.predict(**kwargs, api_name=endpoint)
+        text = str(caught.value)
+        assert "may only act for user 'u1', not 'u2'" in text and "\n" not in text.strip(), endpoint
+    assert recommender.store.db.feedback("u2") == [], "a refused call must store nothing"
+
+    assert Client(keyed_url, headers={"Authorization": f"Bearer {OPEN_KEY}"}, verbose=False).predict(user_id="u2", api_name="/profile")["interactions"] == 4
+    for headers, message in (({}, "no API key"), ({"Authorization": "Bearer sk-guess"}, "not accepted")):
+        with pytest.raises(Exception, match=message):
+            Client(keyed_url, headers=headers, verbose=False).predict(text="nebula", k=1, api_name="/search")
+
+
+def test_a_scoped_key_only_reaches_its_own_user_over_mcp(keyed_url):
+    pytest.importorskip("mcp")
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def profiles(key: str):
+        async with streamablehttp_client(keyed_url + "gradio_api/mcp/", headers={"Authorization": f"Bearer {key}"}) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = {t.name: t for t in (await session.list_tools()).tools}
+                return tools, [await session.call_tool("profile", {"user_id": u}) for u in ("u1", "u2")]
+
+    tools, (own, other) = anyio.run(profiles, U1_KEY)
+    assert set(tools["profile"].inputSchema["properties"]) == {"user_id"}
+    assert not own.isError and ast.literal_eval(own.content[0].text)["interactions"] == len(U1_HISTORY)
+    assert other.isError and "may only act for user 'u1'" in other.content[0].text
+    _, (_, other) = anyio.run(profiles, OPEN_KEY)
+    assert not other.isError
