@@ -17,7 +17,8 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
 from whyrec.store.records import Item
-from whyrec.tools.langchain_tools import TitleIndex, WhyrecContext, normalise_title
+from whyrec.tools.langchain_tools import WhyrecContext
+from whyrec.tools.title_matching import TitleIndex, normalise_title
 
 _EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
 _PROFILE = re.compile(

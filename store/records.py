@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,14 @@ class Interaction:
 class User:
     user_id: str
     attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+FeedbackKind = Literal["liked", "disliked", "not_interested"]
+"""What a user can tell whyrec about an item. The one declaration of the kinds: SQLite's CHECK
+constraint, the tools' argument schema and the API endpoint's type all import it."""
+FEEDBACK_KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
+NEGATIVE_FEEDBACK: tuple[FeedbackKind, ...] = ("disliked", "not_interested")
+"""Kinds that take an item (and its near-duplicates) out of the user's profile and recommendations."""
 
 
 @dataclass

@@ -17,9 +17,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from whyrec.store.database import Feedback
-from whyrec.store.records import Interaction, Item
-
-NEGATIVE_FEEDBACK = ("disliked", "not_interested")
+from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
 
 
 @dataclass

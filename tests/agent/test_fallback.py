@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from whyrec.agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
-from whyrec.tools.langchain_tools import TitleIndex
+from whyrec.tools.title_matching import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 

@@ -12,17 +12,11 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from whyrec.store.errors import InputError
 from whyrec.store.records import Dataset, Item
-from whyrec.tools.langchain_tools import (
-    TOOL_NAMES,
-    TitleIndex,
-    WhyrecContext,
-    WhyrecToolkit,
-    get_tools,
-    items_in,
-    neutralise,
-    normalise_title,
-)
+from whyrec.tools.langchain_tools import TOOL_NAMES, WhyrecContext, WhyrecToolkit, get_tools
+from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.tool_text import items_in, neutralise
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 
@@ -81,8 +75,8 @@ def test_a_user_id_smuggled_into_the_arguments_is_ignored(tools) -> None:
 
 
 def test_without_a_user_in_the_context_the_tool_says_how_to_pass_one(tools) -> None:
-    message = run(tools["get_interest_profile"], user_id=None)
-    assert "no user in the run's context" in payload(message)["error"]
+    error = payload(run(tools["get_interest_profile"], user_id=None))["error"]
+    assert error.startswith("no user for this tool") and "WhyrecContext(user_id=...)" in error and "\n" not in error
 
 
 def test_explain_accepts_an_id_or_an_exact_title_and_covers_why_not(tools) -> None:
@@ -118,6 +112,88 @@ def test_feedback_kind_outside_the_three_is_rejected_by_the_schema(tools, recomm
     with pytest.raises(Exception, match="liked"):
         run(tools["record_feedback"], item_id="space4", kind="meh")
     assert recommender.store.db.feedback("u1") == []
+
+
+# --- plain use: tools bound to a user, invoked the way any framework invokes a LangChain tool ----
+
+def plain(message: str) -> dict[str, Any]:
+    """The JSON of a plain ``tool.invoke({...})`` result (content only, no ToolMessage)."""
+    match = re.fullmatch(r'<tool_data tool="[\w_]+">\n(.*)\n</tool_data>\n.*', message, re.DOTALL)
+    assert match, f"not delimited: {message!r}"
+    return json.loads(match.group(1))
+
+
+def test_tools_bound_to_a_user_work_with_a_plain_invoke(recommender) -> None:
+    tools = {t.name: t for t in WhyrecToolkit(recommender, user_id="u2").get_tools()}
+
+    shown = plain(tools["recommend"].invoke({"request": "space adventure", "k": 3}))["items"]
+    seen_by_u2 = {recommender.items[x.item_id].title for x in recommender.store.db.history("u2")}
+    assert len(shown) == 3 and not {i["title"] for i in shown} & seen_by_u2, "u2's list: u2's history left out"
+    assert "Crime" in str(plain(tools["get_interest_profile"].invoke({}))["interests"]), "u2 watched crime"
+
+    recorded = plain(tools["record_feedback"].invoke({"item_id": "Summer Kiss", "kind": "not_interested"}))
+    assert recorded["recorded"] == "not_interested"
+    assert [(f.item_id, f.kind) for f in recommender.store.db.feedback("u2")] == [("rom4", "not_interested")]
+    assert recommender.store.db.feedback("u1") == []
+
+
+async def test_tools_bound_to_a_user_work_with_a_plain_ainvoke(recommender) -> None:
+    explain = {t.name: t for t in get_tools(recommender, user_id="u2")}["explain_recommendation"]
+    with pytest.raises(InputError, match="user_id is empty"):
+        get_tools(recommender, user_id=" ")
+
+    data = plain(await explain.ainvoke({"item_id": "Detective Noir"}))
+    assert data["item"]["item_id"] == "crime2" and data["status"] == "seen", "u2 watched Detective Noir"
+
+
+def test_search_needs_no_user(recommender) -> None:
+    search = {t.name: t for t in get_tools(recommender)}["search_catalog"]
+    assert plain(search.invoke({"text": "The Heist"}))["items"][0]["item_id"] == "crime1"
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("get_interest_profile", {}),
+        ("recommend", {"k": 2}),
+        ("explain_recommendation", {"item_id": "space3"}),
+        ("record_feedback", {"item_id": "space3", "kind": "liked"}),
+    ],
+)
+def test_an_unbound_tool_invoked_plainly_says_in_one_line_how_to_give_it_a_user(recommender, name, args) -> None:
+    tool = {t.name: t for t in get_tools(recommender)}[name]
+    error = plain(tool.invoke(args))["error"]
+
+    assert error.startswith("no user for this tool") and "user_id=" in error and "\n" not in error
+    assert all(recommender.store.db.feedback(u) == [] for u in ("u1", "u2", "u3"))
+
+
+def test_tools_bound_to_one_user_refuse_a_run_for_another(recommender) -> None:
+    bound = {t.name: t for t in get_tools(recommender, user_id="u1")}
+
+    for name, args in [("get_interest_profile", {}), ("recommend", {"k": 2}), ("record_feedback", {"item_id": "space3", "kind": "liked"})]:
+        message = run(bound[name], user_id="u2", **args)
+        assert "bound to another user" in payload(message)["error"], name
+        assert "u1" not in message.text and not message.artifact.get("profile") and not message.artifact.get("recommendations")
+    assert recommender.store.db.feedback("u1") == recommender.store.db.feedback("u2") == []
+
+    same = run(bound["get_interest_profile"], user_id="u1")
+    assert same.artifact["profile"]["user_id"] == "u1", "a run for the bound user itself is served"
+
+
+def test_an_agent_reads_the_user_from_its_context(recommender) -> None:
+    """The agent path: ``create_agent``'s ToolNode injects the runtime into the tools' ``runtime`` parameter."""
+    from langchain.agents import create_agent
+    from langchain_core.messages import AIMessage
+
+    from tests.agent.chat_fakes import scripted
+
+    call = AIMessage("", tool_calls=[{"name": "get_interest_profile", "args": {}, "id": "c1", "type": "tool_call"}])
+    agent = create_agent(scripted(call, "done"), get_tools(recommender), context_schema=WhyrecContext)
+    result = agent.invoke({"messages": [{"role": "user", "content": "what do I like?"}]}, context=WhyrecContext(user_id="u2"))
+
+    profile = next(m for m in result["messages"] if m.type == "tool").artifact["profile"]
+    assert profile["user_id"] == "u2"
 
 
 def test_search_finds_by_title_first_and_shows_descriptions(tools) -> None:

@@ -1,0 +1,181 @@
+"""The five whyrec tools as plain Python: what each one answers, for a model and for code.
+
+Each method calls one :class:`~whyrec.tools.recommender.Recommender` verb for a given user and
+returns a :data:`ToolAnswer`: the text a model reads (neutralised catalog text as delimited
+JSON, see :mod:`whyrec.tools.tool_text`) and the same result as plain dicts for code (the
+agent's answer check, the UI's item cards). Bad input never raises: the answer carries a
+one-line error and, where it helps, catalog items the caller may have meant.
+
+No LangChain here. :mod:`whyrec.tools.langchain_tools` wraps these methods as LangChain tools
+and decides whose data they read; another framework can wrap them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from whyrec.store.errors import InputError
+from whyrec.store.records import FeedbackKind, Item
+from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.tool_text import card, neutralise, tool_data
+
+if TYPE_CHECKING:
+    from whyrec.tools.recommender import Recommendation, Recommender
+
+ToolAnswer = tuple[str, dict[str, Any]]
+"""(content for a model, artifact for code): LangChain's ``content_and_artifact`` shape."""
+
+
+def failure(tool: str, err: InputError, suggestions: list[dict[str, Any]] | None = None) -> ToolAnswer:
+    """A tool's answer when its input was wrong: the one-line error, and items the caller may have meant."""
+    payload: dict[str, Any] = {"error": str(err)}
+    if suggestions:
+        payload["did_you_mean"] = suggestions
+    return tool_data(tool, payload), {"error": str(err), "items": suggestions or []}
+
+
+def _interest(rec: Recommendation) -> str | None:
+    return f"{rec.interest.term} interest in {rec.interest.label}" if rec.interest else None
+
+
+class ToolAnswers:
+    """The tools' bodies over one recommender. The caller says which user; nothing here picks one."""
+
+    def __init__(self, recommender: Recommender):
+        self.recommender = recommender
+        self.titles = TitleIndex(recommender.items)
+        # a small model writes 'crimes' or 'crime' for the catalog's 'Crime'
+        self.known_categories: dict[str, str] = {}
+        for item in recommender.items.values():
+            for category in item.categories:
+                self.known_categories.setdefault(category.lower(), category)
+                self.known_categories.setdefault(category.lower().rstrip("s"), category)
+
+    # --- naming items ------------------------------------------------------------------------
+
+    def _resolve(self, reference: str) -> Item:
+        item = self.titles.resolve(reference)
+        if item is None:
+            raise InputError(f"no catalog item has the id or exact title {neutralise(reference, 80)!r}")
+        return item
+
+    def _suggestions(self, reference: str | None, n: int = 3) -> list[dict[str, Any]]:
+        if not reference:
+            return []
+        try:
+            return [card(i) for i in self.recommender.search(reference, k=n)]
+        except InputError:
+            return []
+
+    # --- the five tools ----------------------------------------------------------------------
+
+    def get_interest_profile(self, user_id: str) -> ToolAnswer:
+        """The user's long-term and recent interests, with example titles."""
+        recommender = self.recommender
+        try:
+            profile = recommender.profile(user_id)
+        except InputError as err:
+            return failure("get_interest_profile", err)
+        full = profile.to_dict(recommender.items)
+        shown = {
+            "summary": {k: neutralise(v, 600) for k, v in profile.summary.items()},
+            "interests": [{"interest": neutralise(i["label"], 60), "share": f"{i['weight']:.0%}"} for i in full["long_term"]],
+            "rising": full["rising"],
+            "fading": full["fading"],
+        }
+        example_ids = [i for interest in profile.long_term + profile.short_term for i in interest.item_ids[:3]]
+        items = [card(recommender.items[i]) for i in dict.fromkeys(example_ids) if i in recommender.items]
+        return tool_data("get_interest_profile", shown), {"profile": full, "items": items}
+
+    def recommend(
+        self,
+        user_id: str,
+        request: str | None = None,
+        categories: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        diversity: float | None = None,
+        like_item: str | None = None,
+        k: int = 5,
+    ) -> ToolAnswer:
+        """Items for the user, best first, each with the interest it serves and similar past items.
+
+        Small models fill every optional argument, so unknown categories are dropped and filters
+        that leave nothing are lifted (the note says so) rather than answering with an empty list.
+        """
+        recommender = self.recommender
+        wanted = [self.known_categories.get(c.strip().lower().rstrip("s"), self.known_categories.get(c.strip().lower())) for c in categories or []]
+        unknown = [c for c, known in zip(categories or [], wanted, strict=True) if known is None]
+        options: dict[str, Any] = {"categories": [c for c in wanted if c] or None, "year_min": year_min, "year_max": year_max, "diversity": diversity}
+        notes = []
+        if unknown:
+            notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
+        try:
+            if like_item:
+                options["like_item_id"] = self._resolve(like_item).item_id
+            recs = recommender.recommend(user_id, request or None, k, **options)
+            if not recs and any(options.get(key) is not None for key in ("categories", "year_min", "year_max")):
+                notes.append("nothing matched the category/year filters, so these items ignore them")
+                options.update(categories=None, year_min=None, year_max=None)
+                recs = recommender.recommend(user_id, request or None, k, **options)
+        except InputError as err:
+            return failure("recommend", err, self._suggestions(like_item))
+        shown = []
+        for r in recs:
+            entry = card(r.item, item_id=False)  # explain and feedback take exact titles too
+            if why := _interest(r):
+                entry["fits"] = neutralise(why, 80)
+            if r.because:
+                entry["like_past"] = [neutralise(b.title, 80) for b in r.because[:2]]
+            shown.append(entry)
+        past = [card(recommender.items[b.item_id]) for r in recs for b in r.because[:2] if b.item_id in recommender.items]
+        payload: dict[str, Any] = {"items": shown}
+        if notes or not shown:
+            payload["note"] = "; ".join(notes) or "the catalog has nothing left to recommend"
+        return tool_data("recommend", payload), {
+            "recommendations": [r.to_dict() for r in recs],
+            "items": [card(r.item) for r in recs],
+            "mentioned": past,
+        }
+
+    def explain_recommendation(self, user_id: str, item_id: str) -> ToolAnswer:
+        """Evidence for why an item is, or is not, recommended to the user."""
+        recommender = self.recommender
+        try:
+            item = self._resolve(item_id)
+            explanation = recommender.explain(user_id, item.item_id)
+        except InputError as err:
+            return failure("explain_recommendation", err, self._suggestions(item_id))
+        shown = {
+            "item": card(item),
+            "status": explanation.status,
+            "rank": explanation.rank,
+            "evidence": [neutralise(s, 300) for s in explanation.sentences],
+        }
+        past = [card(recommender.items[p.item_id]) for p in explanation.similar_past_items if p.item_id in recommender.items]
+        return tool_data("explain_recommendation", shown), {
+            "explanation": explanation.to_dict(),
+            "items": [card(item)],
+            "mentioned": past,
+        }
+
+    def search_catalog(self, text: str) -> ToolAnswer:
+        """Catalog items by title or description: exact title matches first. Reads no user's data."""
+        try:
+            found = self.recommender.search(text, k=5)
+        except InputError as err:
+            return failure("search_catalog", err)
+        exact = self.titles.lookup(text)
+        found = exact + [i for i in found if i not in exact]
+        shown = [card(i, description=True) for i in found[:5]]
+        return tool_data("search_catalog", {"items": shown}), {"items": [card(i) for i in found[:5]]}
+
+    def record_feedback(self, user_id: str, item_id: str, kind: FeedbackKind) -> ToolAnswer:
+        """Store the user's verdict on an item; the store rejects a kind it does not know."""
+        try:
+            item = self._resolve(item_id)
+            profile = self.recommender.feedback(user_id, item.item_id, kind)
+        except InputError as err:
+            return failure("record_feedback", err, self._suggestions(item_id))
+        shown = {"recorded": kind, "item": card(item), "profile_now": neutralise(profile.summary.get("long_term", ""), 300)}
+        return tool_data("record_feedback", shown), {"recorded": kind, "item_id": item.item_id, "items": [card(item)]}
