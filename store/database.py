@@ -189,6 +189,12 @@ class Database:
             row = conn.execute("SELECT data FROM profiles WHERE user_id = ? AND key = ?", (user_id, key)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def dataset_name(self) -> str:
+        """The name of the dataset the last ingest wrote ("unknown" before any ingest)."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'dataset'").fetchone()
+        return row[0] if row else "unknown"
+
     def stats(self) -> StoreStats:
         with self._connect() as conn:
             counts = [

@@ -139,6 +139,10 @@ class ItemIndex:
             self.collection.delete(ids=plan.removed[start : start + UPSERT_BATCH])
         return plan.report
 
+    def ids(self, where: dict) -> set[str]:
+        """Ids of the items whose metadata pass a Chroma ``where`` filter (e.g. a year range)."""
+        return set(self.collection.get(where=where, include=[])["ids"])
+
     def vectors(self, item_ids: list[str]) -> np.ndarray:
         """Stored vectors in the order asked; unknown ids raise KeyError."""
         if not item_ids:

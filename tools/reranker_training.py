@@ -362,7 +362,7 @@ def train_reranker(
     )
     if not built.pairs:
         raise InputError("no training pairs: no user has a liked item after 2 liked ones before their last two interactions")
-    dataset_name = _dataset_name(store)
+    dataset_name = store.db.dataset_name()
     base_model = store.settings.resolved_embedding_model()
     device = pick_device(store.settings.device)
     cuda = device.startswith("cuda")
@@ -485,14 +485,6 @@ def _pairs_seen(pairs: int, steps: int, batch_size: int) -> int:
     per_epoch = -(-pairs // batch_size)
     full, rest = divmod(steps, per_epoch)
     return full * pairs + min(rest * batch_size, pairs)
-
-
-def _dataset_name(store: Store) -> str:
-    import sqlite3
-
-    with sqlite3.connect(store.settings.sqlite_path) as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'dataset'").fetchone()
-    return row[0] if row else "unknown"
 
 
 def _quiet_printer(trainer) -> None:

@@ -89,3 +89,8 @@ def test_cli_bad_ingest_reports_one_line_and_keeps_the_store(small_store, tmp_pa
     assert Database(small_store.settings.sqlite_path).stats().items == len(SMALL_CATALOG)
     assert main(["--data-dir", data_dir, "stats"]) == 0
     assert "items:         13" in capsys.readouterr().out
+
+
+def test_the_store_answers_metadata_questions_without_callers_reaching_into_sqlite_or_chroma(small_store):
+    assert small_store.db.dataset_name() == "small"
+    assert small_store.index.ids({"year": {"$lt": 1993}}) == {"space1", "rom1"}
