@@ -76,10 +76,9 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def open_recommender(settings: Settings):
-    from whyrec.agent.chat_model import profile_summarizer
-    from whyrec.tools.recommender import Recommender
+    from whyrec.ui.recommender_setup import open_recommender as open_with_summaries
 
-    return Recommender(ensure_ingested(settings), summarizer=profile_summarizer(settings))
+    return open_with_summaries(settings, ensure_ingested(settings))
 
 
 def print_recommendations(recs) -> None:
@@ -151,7 +150,7 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("chat")
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
-    from whyrec.agent.terminal_chat import run_terminal_chat
+    from whyrec.ui.terminal_chat import run_terminal_chat
 
     run_terminal_chat(settings, args.user, args.conversation, recommender=open_recommender(settings))
     return 0

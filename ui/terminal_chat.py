@@ -57,10 +57,7 @@ def run_terminal_chat(
 
     if agent is None:
         if recommender is None:
-            from whyrec.store.catalog import Store
-            from whyrec.tools.recommender import Recommender
-
-            recommender = Recommender(Store.open(settings))
+            raise TypeError("run_terminal_chat needs a recommender or an agent")
         agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))
     conversation_id = conversation_id or time.strftime("terminal-%Y%m%d-%H%M%S")
     user_id = str(user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from whyrec.agent.chat import ChatAgent
-from whyrec.agent.terminal_chat import run_terminal_chat
+from whyrec.ui.terminal_chat import run_terminal_chat
 
 from tests.agent.chat_fakes import answer_with_titles, scripted
 

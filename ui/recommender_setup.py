@@ -1,0 +1,14 @@
+"""The one place the front ends (CLI, app, terminal chat) build the recommender they serve."""
+
+from __future__ import annotations
+
+from whyrec.agent.chat_model import profile_summarizer
+from whyrec.store.catalog import Store
+from whyrec.store.settings import Settings
+from whyrec.tools.recommender import Recommender
+
+
+def open_recommender(settings: Settings, store: Store | None = None) -> Recommender:
+    """The recommender over ``store`` (default: the one ``settings`` name), with profile summaries
+    worded by the configured LLM endpoint when there is one (templates otherwise)."""
+    return Recommender(store or Store.open(settings), summarizer=profile_summarizer(settings))
