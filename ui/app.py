@@ -2,30 +2,40 @@
 
 ``build_app(recommender, chat_agent_factory)`` returns the ``gr.Blocks``;
 ``launch_app(settings, ...)`` opens the store and serves it (what ``whyrec demo`` /
-``whyrec serve`` call). Every per-person value (the user, the conversation id, the
-cards on screen, the open explanations) lives in ``gr.State``, so browser
-sessions never share anything but the stores. The named API endpoints / MCP tools
-are the functions of :class:`ui.api.RecommenderAPI`; every UI event is private.
+``whyrec serve`` call). The page is four panels, each in its own module: the user picker
+(``ui.user_picker``), the chat (``ui.chat_panel``), the profile (``ui.profile_panel``) and
+the cards (``ui.cards_panel``); this module wires their events together.
+
+Every per-person value (the user, the conversation id, the cards on screen, the open
+explanations) lives in ``gr.State``, so browser sessions never share anything but the
+stores; the user, the conversation id and the chat are also kept in the browser
+(``gr.BrowserState``) so a reload picks up where it was. Handlers never raise to Gradio: a
+problem is a one-line notice next to its control (``ui.notices``) and every widget stays.
+The named API endpoints / MCP tools are the functions of :class:`ui.api.RecommenderAPI`;
+every UI event is private.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import inspect
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from whyrec.store.errors import InputError, SetupError, WhyrecError
-from whyrec.ui.api import MAX_ITEMS, RecommenderAPI
-from whyrec.ui.chat import AgentFactory, SharedAgent, default_agent_factory
-from whyrec.ui.plots import category_colors, distribution_frame, evolution_frame
+from whyrec.store.errors import InputError
+from whyrec.ui.api import RecommenderAPI
+from whyrec.ui.cards_panel import CardsPanel, build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
+from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
+from whyrec.ui.chat_panel import THINKING, ChatPanel, as_typed, build_chat_panel, waiting_text
+from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
+from whyrec.ui.plots import category_colors
+from whyrec.ui.profile_panel import ProfilePanel, build_profile_panel, profile_view
+from whyrec.ui.user_picker import UserPicker, build_user_picker, unknown_user_text
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
@@ -35,153 +45,56 @@ log = logging.getLogger(__name__)
 
 CONCURRENCY = 2  # one worker per core on the reference machine: ranking and the LLM are CPU-bound
 # Gradio's limit is per event listener; one shared concurrency_id makes it a limit for all ranking work
-# (cards, Why?, feedback, the API endpoints) together. The chat has its own group.
+# (cards, Why?, feedback, the API endpoints) together. The chat has its own group: its turns mostly wait
+# for the model, and SharedAgent keeps their order and says who waits.
 PRIVATE = {"api_visibility": "private", "concurrency_id": "ranking"}
-CHAT = {"api_visibility": "private", "concurrency_id": "chat"}
-CARDS_PER_ROW = 3
+CHAT = {"api_visibility": "private", "concurrency_id": "chat", "concurrency_limit": 8}
+INSTANT = {"api_visibility": "private", "queue": False}  # small UI-only steps that must show at once
+STORAGE_KEY = "whyrec-session"
+RERANKER_TRAINING_THREAD = "whyrec-train-reranker"
 
 CSS = """
 .rec-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px !important; }
 .rec-card .card-head h4 { margin: 0 0 2px 0; }
-.rec-card .card-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
-.rec-card .why-box { background: var(--background-fill-secondary); border-radius: 8px; padding: 6px 10px; font-size: 0.92em; }
+.card-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.why-box { background: var(--background-fill-secondary); border-radius: 8px; padding: 6px 12px !important; font-size: 0.92em; }
 .rec-card button { min-width: 0 !important; }
+.notice { color: var(--error-text-color, #b91c1c); font-size: 0.92em; }
+.notice p { margin: 2px 0; }
 #profile-summary p { margin: 4px 0; }
+#ranking-status p, #reordered-note p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
 """
 
-FEEDBACK_BUTTONS = (("👍", "liked", "I like this"), ("👎", "disliked", "Not for me"), ("Not interested", "not_interested", "Hide it"))
+
+def ranking_status_text(recommender: Recommender) -> str:
+    """What ranks the cards right now: the fine-tuned reranker, or not yet (and why)."""
+    if recommender.reranker is not None:
+        return "Ranking with the fine-tuned reranker."
+    if any(t.name == RERANKER_TRAINING_THREAD and t.is_alive() for t in threading.enumerate()):
+        return "⏳ Ranking without the reranker for now: it is training in the background and is used as soon as it is saved."
+    return "Ranking without the reranker: none is trained yet — run `whyrec train-reranker` to add it."
 
 
-def ui_errors(fn: Callable) -> Callable:
-    """Show a one-line message (gr.Error) instead of a traceback, for plain and generator handlers."""
-
-    def translate(e: Exception) -> gr.Error:
-        if isinstance(e, gr.Error):
-            return e
-        if isinstance(e, WhyrecError):
-            return gr.Error(str(e), print_exception=False)
-        log.exception("UI handler %s failed", fn.__name__)
-        first = (str(e).splitlines() or [""])[0][:200]
-        return gr.Error(f"Something went wrong ({type(e).__name__}: {first}) — the server log has the details", print_exception=False)
-
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except Exception as e:
-                raise translate(e) from None
-
-        return generator
-
-    @functools.wraps(fn)
-    def plain(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:
-            raise translate(e) from None
-
-    return plain
-
-
-# --- text for the page ---------------------------------------------------------
-
-
-def profile_markdown(profile: dict | None) -> str:
-    if not profile:
-        return "*Pick a user to see their interests.*"
-    summary = profile.get("summary", {})
-    lines = [
-        f"**All history** ({profile.get('interactions', 0)} interactions) — {summary.get('long_term', '')}",
-        f"**Recently** — {summary.get('short_term', '')}",
-    ]
-    if profile.get("interactions"):
-        drift = f"**Drift** {profile.get('drift', 0):.2f} (0 = same as ever, 1 = all new)"
-        if profile.get("rising"):
-            drift += f" · rising: {', '.join(profile['rising'])}"
-        if profile.get("fading"):
-            drift += f" · fading: {', '.join(profile['fading'])}"
-        lines.append(drift)
-    return "\n\n".join(lines)
-
-
-def card_markdown(rec: dict) -> str:
-    year = f" ({rec['year']})" if rec.get("year") else ""
-    categories = " · ".join(rec.get("categories") or []) or "no category"
-    score = rec.get("scores", {}).get("final")
-    head = f"#### {rec['rank']}. {html.escape(rec['title'])}{year}"
-    meta = f"<span class='card-meta'>{html.escape(categories)} · score {score:.2f}</span>" if score is not None else ""
-    because = rec.get("because") or []
-    if because:
-        meta += f"<br><span class='card-meta'>like '{html.escape(because[0]['title'])}'</span>"
-    return f"{head}\n{meta}"
-
-
-def explanation_markdown(explanation: dict) -> str:
-    """The explanation text, then the evidence it restates, as a list."""
-    lines = [f"**Why?** {explanation.get('text', '')}", ""]
-    rank = f" (#{explanation['rank']})" if explanation.get("rank") else ""
-    lines.append(f"- **Status:** {explanation.get('status', '?').replace('_', ' ')}{rank}")
-    past = explanation.get("similar_past_items") or []
-    if past:
-        shown = []
-        for p in past[:3]:
-            rated = f", rated {p['rating']:g}" if p.get("rating") is not None else ""
-            shown.append(f"'{p['title']}' ({p['similarity']:.2f}{rated})")
-        lines.append(f"- **From your history:** {'; '.join(shown)}")
-    interest = explanation.get("interest")
-    if interest:
-        lines.append(
-            f"- **Interest served:** {interest['term']} · {interest['label']} "
-            f"({interest['weight']:.0%} of profile, similarity {interest['similarity']:.2f})"
-        )
-    matched = explanation.get("matched_categories") or {}
-    if matched:
-        lines.append("- **Matching categories:** " + ", ".join(f"{c} {s:.0%}" for c, s in matched.items()))
-    scores = explanation.get("scores") or {}
-    if scores:
-        lines.append("- **Scores:** " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-    return "\n".join(lines)
-
-
-def _year_filter(value: float | None, bound: int) -> int | None:
-    """A year slider at the catalog's edge means 'no limit' (so items without a year still show)."""
-    return None if value is None or int(value) == bound else int(value)
+def empty_session() -> dict:
+    return {"user": "", "conversation": "", "chat": []}
 
 
 # --- the app ----------------------------------------------------------------------
 
 
-def build_app(recommender: Recommender, chat_agent_factory: AgentFactory | None = None, *, title: str = "whyrec") -> gr.Blocks:
-    """The Blocks app over one shared ``Recommender``; ``chat_agent_factory()`` builds the chat agent on first use."""
+def build_app(
+    recommender: Recommender, chat_agent_factory: AgentFactory | None = None, *, title: str = "whyrec", chat_turns: int | None = None
+) -> gr.Blocks:
+    """The Blocks app over one shared ``Recommender``; ``chat_agent_factory()`` builds the chat agent on first use.
+
+    ``chat_turns``: how many chat turns run at once (default: one for the embedded local model).
+    """
     api = RecommenderAPI(recommender)
-    agent = SharedAgent(chat_agent_factory)
+    agent = SharedAgent(chat_agent_factory, chat_turns or turns_at_once(recommender.settings))
     categories = api.categories()
     year_lo, year_hi = api.year_range()
     colors = category_colors(categories)
-
-    def recommend_for(user, k, diversity, cats, y0, y1, exclude_seen, request, like) -> list[dict]:
-        return api.recommend(
-            user,
-            request=request or "",
-            k=int(k),
-            categories=cats or None,
-            year_min=_year_filter(y0, year_lo),
-            year_max=_year_filter(y1, year_hi),
-            diversity=float(diversity),
-            exclude_seen=bool(exclude_seen),
-            like_item_id=(like or {}).get("item_id"),
-        )
-
-    def profile_outputs(user: str):
-        profile = api.profile(user)
-        return profile_markdown(profile), distribution_frame(profile), evolution_frame(profile)
-
-    def like_banner(like: dict | None):
-        if not like:
-            return gr.update(value="", visible=False), gr.update(visible=False)
-        return gr.update(value=f"Showing items like **{html.escape(like['title'])}**", visible=True), gr.update(visible=True)
+    window = recommender.settings.short_term_window
 
     with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
         user = gr.State("")
@@ -189,257 +102,286 @@ def build_app(recommender: Recommender, chat_agent_factory: AgentFactory | None 
         recs = gr.State([])
         explanations = gr.State({})
         like = gr.State(None)
-        chat_tools = gr.State([])  # the tools the agent called in the last turn
+        session = gr.BrowserState(empty_session(), storage_key=STORAGE_KEY)
 
         gr.Markdown(f"## {title} — recommendations that explain themselves")
-        with gr.Row(equal_height=False):
-            user_box = gr.Dropdown(
-                label="User",
-                info="Pick a user, or type an id and press Enter",
-                choices=[],
-                value=None,
-                allow_custom_value=True,
-                filterable=True,
-                scale=1,
-                elem_id="user-picker",
-            )
-            with gr.Accordion("New user? Rate a few items to start", open=False, elem_id="new-user"):
-                with gr.Row():
-                    new_user = gr.Textbox(label="New user id", placeholder="e.g. alice", scale=1)
-                    search_text = gr.Textbox(label="Search the catalog", placeholder="a title or a topic, e.g. space adventure", scale=2)
-                    search_button = gr.Button("Search", scale=0)
-                found = gr.CheckboxGroup(label="Pick the items to rate", choices=[])
-                with gr.Row():
-                    rating = gr.Slider(1, 5, value=5, step=1, label="Rating for the picked items")
-                    rate_button = gr.Button("Add ratings and use this user", variant="primary")
-
+        picker = build_user_picker()
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                chatbot = gr.Chatbot(
-                    label="Chat",
-                    height=400,
-                    placeholder="Pick a user, then ask for something — e.g. *a feel-good comedy from the 90s* or *why this one?*",
-                    elem_id="chat",
-                )
-                with gr.Row():
-                    chat_input = gr.Textbox(show_label=False, placeholder="Ask for recommendations, or why…", scale=5, elem_id="chat-input")
-                    send = gr.Button("Send", variant="primary", scale=1, min_width=80)
+                chat = build_chat_panel()
             with gr.Column(scale=4):
-                gr.Markdown("### Profile")
-                summary = gr.Markdown(profile_markdown(None), elem_id="profile-summary")
-                distribution_plot = gr.BarPlot(
-                    value=distribution_frame({}),
-                    x="term",
-                    y="share",
-                    color="category",
-                    color_map=colors,
-                    title="Interest distribution: all history vs recent",
-                    y_title="share",
-                    x_title="",
-                    y_axis_format=".0%",
-                    tooltip="all",
-                    height=230,
-                    show_label=False,
-                    elem_id="distribution-plot",
-                )
-                evolution_plot = gr.LinePlot(
-                    value=evolution_frame({}),
-                    x="slice",
-                    y="share",
-                    color="category",
-                    color_map=colors,
-                    title="Interest evolution (history slices, oldest → newest)",
-                    x_title="history slice",
-                    y_title="share",
-                    y_axis_format=".0%",
-                    tooltip=["period", "category", "share"],
-                    height=230,
-                    show_label=False,
-                    elem_id="evolution-plot",
-                )
+                profile = build_profile_panel(colors, window)
 
-        gr.Markdown("### Recommendations")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=240):
-                request = gr.Textbox(label="In the mood for…", placeholder="optional, e.g. heist thriller")
-                k = gr.Slider(1, MAX_ITEMS, value=6, step=1, label="Number of items")
-                diversity = gr.Slider(0, 1, value=float(recommender.settings.diversity), step=0.05, label="Diversity", info="0 = most relevant, 1 = most varied")
-                category_box = gr.Dropdown(categories, value=[], multiselect=True, label="Categories", elem_id="category-filter")
-                year_min = gr.Slider(year_lo, year_hi, value=year_lo, step=1, label="From year")
-                year_max = gr.Slider(year_lo, year_hi, value=year_hi, step=1, label="To year")
-                exclude_seen = gr.Checkbox(value=True, label="Exclude what I've seen")
-                refresh = gr.Button("Recommend", variant="primary", elem_id="recommend-button")
-            with gr.Column(scale=4):
-                with gr.Row():
-                    like_text = gr.Markdown(visible=False)
-                    clear_like = gr.Button("Back to my recommendations", visible=False, size="sm", scale=0)
-                status = gr.Markdown("", elem_id="rec-status")
+        # the cards draw their buttons inside gr.render, so their handlers are defined below and looked up late
+        card_handlers: dict = {}
 
-                @gr.render(inputs=[recs, explanations], triggers=[recs.change, explanations.change, demo.load])
-                def render_cards(recs_value: list[dict], open_explanations: dict):
-                    if not recs_value:
-                        gr.Markdown("*No recommendations yet — pick a user (or loosen the filters).*")
-                        return
-                    for start in range(0, len(recs_value), CARDS_PER_ROW):
-                        with gr.Row(equal_height=False):
-                            for rec in recs_value[start : start + CARDS_PER_ROW]:
-                                render_card(rec, open_explanations.get(rec["item_id"]))
-                            for _ in range(CARDS_PER_ROW - len(recs_value[start : start + CARDS_PER_ROW])):
-                                gr.Column(min_width=220)  # keep card widths equal in the last row
+        def draw_card(rec: dict, explanation: dict | None) -> None:
+            card_handlers["draw"](rec, explanation)
 
-        controls = [k, diversity, category_box, year_min, year_max, exclude_seen, request]
-        profile_views = [summary, distribution_plot, evolution_plot]
+        cards = build_cards_panel(categories, (year_lo, year_hi), recommender.settings.diversity, recs, explanations, draw_card, ranking_status_text(recommender))
+        timer = gr.Timer(20, active=recommender.reranker is None)
 
-        def render_card(rec: dict, explanation: dict | None) -> None:
-            item_id = rec["item_id"]
-            with gr.Column(min_width=220, elem_classes=["rec-card"]):
-                gr.Markdown(card_markdown(rec), elem_classes=["card-head"])
-                with gr.Row():
-                    why = gr.Button("Hide why" if explanation else "Why?", size="sm", variant="secondary", elem_classes=["why-button"])
-                    more = gr.Button("More like this", size="sm", elem_classes=["more-button"])
-                with gr.Row():
-                    feedback_buttons = [(gr.Button(label, size="sm", elem_classes=[f"fb-{kind}"]), kind) for label, kind, _ in FEEDBACK_BUTTONS]
-                if explanation:
-                    gr.Markdown(explanation_markdown(explanation), elem_classes=["why-box"])
-
-            why.click(ui_errors(functools.partial(toggle_why, item_id)), [user, explanations, *controls], [explanations], **PRIVATE)
-            more.click(ui_errors(functools.partial(more_like, item_id)), [user, *controls], [recs, explanations, like, like_text, clear_like, status], **PRIVATE)
-            for button, kind in feedback_buttons:
-                button.click(
-                    ui_errors(functools.partial(give_feedback, item_id, kind)),
-                    [user, like, *controls],
-                    [recs, explanations, status, *profile_views],
-                    **PRIVATE,
-                )
-
-        # --- handlers (plain functions of their inputs: no shared mutable state) ---
-
-        def need_user(value: str) -> str:
-            if not value:
-                raise InputError("no user selected — pick a user at the top, or create a new one")
-            return value
-
-        def status_line(user_value: str, items: list[dict]) -> str:
-            return f"{len(items)} items for user **{html.escape(user_value)}**" if items else "No items match — loosen the filters."
-
-        @ui_errors
-        def select_user(value, *control_values):
-            value = str(value or "").strip()
-            if not value:
-                return "", "", [], [], {}, None, *like_banner(None), "", *profile_outputs_empty()
-            items = recommend_for(value, *control_values, None)
-            return value, uuid.uuid4().hex[:12], [], items, {}, None, *like_banner(None), status_line(value, items), *profile_outputs(value)
-
-        def profile_outputs_empty():
-            return profile_markdown(None), distribution_frame({}), evolution_frame({})
-
-        @ui_errors
-        def refresh_cards(user_value, like_value, *control_values):
-            if not user_value:
-                return gr.skip(), gr.skip(), gr.skip()
-            items = recommend_for(user_value, *control_values, like_value)
-            return items, {}, status_line(user_value, items)
-
-        def toggle_why(item_id, user_value, open_explanations, k_value, diversity_value, cats, y0, y1, exclude, request_value):
-            user_value = need_user(user_value)
-            shown = dict(open_explanations or {})
-            if item_id in shown:
-                shown.pop(item_id)
-            else:
-                shown[item_id] = api.explain(
-                    user_value,
-                    item_id,
-                    request=request_value or "",
-                    k=int(k_value),
-                    categories=cats or None,
-                    year_min=_year_filter(y0, year_lo),
-                    year_max=_year_filter(y1, year_hi),
-                    diversity=float(diversity_value),
-                    exclude_seen=bool(exclude),
-                )
-            return shown
-
-        def more_like(item_id, user_value, *control_values):
-            user_value = need_user(user_value)
-            liked = {"item_id": item_id, "title": recommender.item(item_id).title}
-            items = recommend_for(user_value, *control_values, liked)
-            return items, {}, liked, *like_banner(liked), status_line(user_value, items)
-
-        def give_feedback(item_id, kind, user_value, like_value, *control_values):
-            user_value = need_user(user_value)
-            result = api.feedback(user_value, item_id, kind)
-            gr.Info(f"Recorded: {kind.replace('_', ' ')} — '{result['recorded']['title']}'")
-            items = recommend_for(user_value, *control_values, like_value)
-            profile = result["profile"]
-            return items, {}, status_line(user_value, items), profile_markdown(profile), distribution_frame(profile), evolution_frame(profile)
-
-        @ui_errors
-        def clear_more_like(user_value, *control_values):
-            items = recommend_for(need_user(user_value), *control_values, None) if user_value else []
-            return items, {}, None, *like_banner(None)
-
-        @ui_errors
-        def load_users(current):
-            return gr.update(choices=api.users(), value=current or None)
-
-        @ui_errors
-        def search_catalog(text):
-            hits = api.search(text, k=12)
-            return gr.update(choices=[(f"{h['title']} ({h['year']})" if h.get("year") else h["title"], h["item_id"]) for h in hits], value=[])
-
-        @ui_errors
-        def add_ratings(new_id, picked, stars):
-            new_id = str(new_id or "").strip()
-            n = api.rate(new_id, {item_id: float(stars) for item_id in picked or []})
-            gr.Info(f"Added {n} rating{'s' if n != 1 else ''} for user {new_id}")
-            return gr.update(choices=api.users(), value=new_id), gr.update(value=[])
-
-        @ui_errors
-        def chat(message, history, user_value, conversation_id):
-            message = (message or "").strip()
-            if not message:
-                return
-            user_value = need_user(user_value)
-            conversation_id = conversation_id or uuid.uuid4().hex[:12]
-            history = list(history or []) + [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-            yield "", history, conversation_id, []
-            stream = agent.stream(user_value, conversation_id, message)
-            for chunk in stream:
-                history[-1] = {"role": "assistant", "content": history[-1]["content"] + str(chunk)}
-                yield "", history, conversation_id, []
-            reply = getattr(stream, "reply", None)
-            yield gr.skip(), gr.skip(), gr.skip(), list(getattr(reply, "tools_called", None) or [])
-
-        @ui_errors
-        def after_chat(user_value, tools_called, like_value, *control_values):
-            """The agent may have recorded feedback: refresh the profile, and the cards when it did."""
-            if not user_value:
-                return (gr.skip(),) * 6
-            profile = profile_outputs(user_value)
-            if "record_feedback" not in (tools_called or []):
-                return gr.skip(), gr.skip(), gr.skip(), *profile
-            items = recommend_for(user_value, *control_values, like_value)
-            return items, {}, status_line(user_value, items), *profile
-
-        # --- wiring -------------------------------------------------------------------
-        user_outputs = [user, conversation, chatbot, recs, explanations, like, like_text, clear_like, status, *profile_views]
-        demo.load(load_users, [user], [user_box], **PRIVATE)
-        user_box.change(select_user, [user_box, *controls], user_outputs, **PRIVATE)
-        for trigger in (refresh.click, request.submit, category_box.change, exclude_seen.change, k.release, diversity.release, year_min.release, year_max.release):
-            trigger(refresh_cards, [user, like, *controls], [recs, explanations, status], **PRIVATE)
-        clear_like.click(clear_more_like, [user, *controls], [recs, explanations, like, like_text, clear_like], **PRIVATE)
-        search_button.click(search_catalog, [search_text], [found], **PRIVATE)
-        search_text.submit(search_catalog, [search_text], [found], **PRIVATE)
-        rate_button.click(add_ratings, [new_user, found, rating], [user_box, found], **PRIVATE)
-        for trigger in (chat_input.submit, send.click):
-            trigger(chat, [chat_input, chatbot, user, conversation], [chat_input, chatbot, conversation, chat_tools], **CHAT).then(
-                after_chat, [user, chat_tools, like, *controls], [recs, explanations, status, *profile_views], **PRIVATE
-            )
+        wire(demo, api, recommender, agent, picker, chat, profile, cards, card_handlers, (year_lo, year_hi),
+             user=user, conversation=conversation, recs=recs, explanations=explanations, like=like, session=session, timer=timer)
 
         for name, fn in api.endpoints().items():
             gr.api(fn, api_name=name, concurrency_id="ranking")
 
     return demo
+
+
+def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent, picker: UserPicker, chat: ChatPanel,
+         profile: ProfilePanel, cards: CardsPanel, card_handlers: dict, years: tuple[int, int], *, user, conversation, recs,
+         explanations, like, session, timer) -> None:
+    """Every event of the page: plain functions of their inputs, returning ``{component: value}``."""
+    year_lo, year_hi = years
+    controls = cards.controls
+
+    def recommend(user_id, k, diversity, cats, y0, y1, exclude_seen, request, like_value) -> list[dict]:
+        check_years(y0, y1)
+        items = api.recommend(
+            user_id, request=request or "", k=int(k), categories=cats or None, year_min=year_filter(y0, year_lo),
+            year_max=year_filter(y1, year_hi), diversity=float(diversity), exclude_seen=bool(exclude_seen),
+            like_item_id=(like_value or {}).get("item_id"),
+        )
+        return with_relevance_rank(items)
+
+    def status_line(user_id: str, items: list[dict], source: str = "") -> str:
+        if not items:
+            return "No items match — loosen the filters."
+        return f"{len(items)} items for user **{html.escape(user_id)}**{source}"
+
+    def like_banner(like_value: dict | None) -> dict:
+        if not like_value:
+            return {cards.like_text: gr.update(value="", visible=False), cards.clear_like: gr.update(visible=False)}
+        return {
+            cards.like_text: gr.update(value=f"Showing items like **{html.escape(like_value['title'])}**", visible=True),
+            cards.clear_like: gr.update(visible=True),
+        }
+
+    def cards_for(user_id: str, like_value, control_values, source: str = "") -> dict:
+        """New cards, or (for a bad filter) no cards and the notice: stale cards must not stay on screen."""
+        try:
+            items = recommend(user_id, *control_values, like_value)
+        except InputError as e:
+            return {recs: [], explanations: {}, cards.status: "", cards.notice: shown(in_user_words(e, "recommend"))}
+        return {recs: items, explanations: {}, cards.status: status_line(user_id, items, source), cards.notice: hidden(),
+                cards.ranking_status: ranking_status_text(recommender)}
+
+    def profile_outputs(user_id: str, profile_dict: dict | None = None) -> dict:
+        view = profile_view(api, recommender, user_id, profile_dict) if user_id else None
+        return {profile.view: view, profile.summary: view.markdown if view else "*Pick a user to see their interests.*"}
+
+    # --- the user ----------------------------------------------------------------------
+
+    @guarded(picker.notice)
+    def load_page(stored: dict | None):
+        """Fill the picker with every user; after a reload, bring back the user, the conversation and the chat."""
+        stored = stored or empty_session()
+        known = api.users()
+        previous = str(stored.get("user") or "")
+        out = {picker.box: gr.update(choices=known, value=previous or None)}
+        if previous:
+            out.update({user: previous, conversation: stored.get("conversation") or uuid.uuid4().hex[:12], chat.chatbot: stored.get("chat") or []})
+        return out
+
+    def select_user(value, current_user, current_conversation, chat_history, current_recs, *control_values):
+        """A user was picked or typed: a known one loads (keeping the chat when it is the same user); an unknown id asks first."""
+        value = str(value or "").strip()
+        out: dict = {picker.unknown_row: gr.update(visible=False), cards.notice: hidden()}
+        if not value or (value == current_user and current_recs):
+            return out  # the picker was set to the user already shown (after new ratings, a restore)
+        if value != current_user and value not in set(api.users()):
+            out[picker.unknown] = unknown_user_text(html.escape(value))
+            out[picker.unknown_row] = gr.update(visible=True)
+            return out
+        return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values)}
+
+    def use_user(value, current_user, current_conversation, chat_history, control_values) -> dict:
+        same = value == current_user and current_conversation
+        conversation_id = current_conversation if same else uuid.uuid4().hex[:12]
+        history = list(chat_history or []) if same else []
+        out = {user: value, conversation: conversation_id, chat.chatbot: history, like: None, **like_banner(None),
+               session: {"user": value, "conversation": conversation_id, "chat": history}}
+        try:
+            out.update(cards_for(value, None, control_values))
+            out.update(profile_outputs(value))
+        except Exception as e:
+            out[cards.notice] = shown(in_user_words(e, "select_user"))
+        return out
+
+    def start_new_user(value, current_user, current_conversation, chat_history, *control_values):
+        value = str(value or "").strip()
+        out = {picker.unknown_row: gr.update(visible=False)}
+        if not value:
+            return out
+        out.update(use_user(value, current_user, current_conversation, chat_history, control_values))
+        out.update({picker.box: gr.update(choices=[*api.users(), value] if value not in api.users() else api.users(), value=value),
+                    picker.accordion: gr.Accordion(open=True), picker.new_user: value})
+        return out
+
+    def cancel_new_user(current_user):
+        return {picker.unknown_row: gr.update(visible=False), picker.box: gr.update(value=current_user or None)}
+
+    @guarded(picker.notice)
+    def search_catalog(text):
+        if not str(text or "").strip():
+            raise Problem("Type a title or a topic to search for, e.g. space adventure.")
+        hits = api.search(text, k=12)
+        return {picker.found: gr.update(choices=[(f"{h['title']} ({h['year']})" if h.get("year") else h["title"], h["item_id"]) for h in hits], value=[])}
+
+    @guarded(picker.notice)
+    def add_ratings(new_id, picked, stars, current_user, current_conversation, chat_history, *control_values):
+        new_id = str(new_id or "").strip()
+        if not new_id:
+            raise Problem("Type an id for the new user first (e.g. alice), then add the ratings.")
+        if not picked:
+            raise Problem("Pick at least one item to rate — search the catalog above first.")
+        n = api.rate(new_id, {item_id: float(stars) for item_id in picked})
+        gr.Info(f"Added {n} rating{'s' if n != 1 else ''} for user {new_id}")
+        out = use_user(new_id, current_user, current_conversation, chat_history, control_values)
+        out.update({picker.box: gr.update(choices=api.users(), value=new_id), picker.found: gr.update(value=[])})
+        return out
+
+    # --- the cards -----------------------------------------------------------------------
+
+    @guarded(cards.notice)
+    def refresh_cards(user_value, like_value, *control_values):
+        if not user_value:
+            return {cards.notice: shown("Pick a user first — choose one in the User box at the top, or start a new user.")}
+        return cards_for(user_value, like_value, control_values)
+
+    @guarded(cards.notice)
+    def toggle_why(item_id, user_value, open_explanations, k_value, diversity_value, cats, y0, y1, exclude, request_value):
+        user_value = need_user(user_value)
+        check_years(y0, y1)
+        shown_now = dict(open_explanations or {})
+        if item_id in shown_now:
+            shown_now.pop(item_id)
+        else:
+            shown_now[item_id] = api.explain(
+                user_value, item_id, request=request_value or "", k=int(k_value), categories=cats or None,
+                year_min=year_filter(y0, year_lo), year_max=year_filter(y1, year_hi), diversity=float(diversity_value), exclude_seen=bool(exclude),
+            )
+        return {explanations: shown_now}
+
+    @guarded(cards.notice)
+    def more_like(item_id, user_value, *control_values):
+        user_value = need_user(user_value)
+        liked = {"item_id": item_id, "title": recommender.item(item_id).title}
+        return {**cards_for(user_value, liked, control_values), like: liked, **like_banner(liked)}
+
+    @guarded(cards.notice)
+    def give_feedback(item_id, kind, user_value, like_value, *control_values):
+        user_value = need_user(user_value)
+        result = api.feedback(user_value, item_id, kind)
+        gr.Info(f"Recorded: {kind.replace('_', ' ')} — '{result['recorded']['title']}'")
+        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value, result["profile"])}
+
+    @guarded(cards.notice)
+    def clear_more_like(user_value, *control_values):
+        out = cards_for(user_value, None, control_values) if user_value else {recs: [], explanations: {}}
+        return {**out, like: None, **like_banner(None)}
+
+    def tick_ranking_status():
+        text = ranking_status_text(recommender)
+        return {cards.ranking_status: text, timer: gr.Timer(active=recommender.reranker is None)}
+
+    card_outputs = [recs, explanations, cards.status, cards.notice, cards.ranking_status]
+    profile_outputs_list = [profile.view, profile.summary]
+
+    def draw(rec: dict, explanation: dict | None) -> None:
+        item_id = rec["item_id"]
+        why, more, feedback = draw_card_body(rec, explanation is not None)
+        why.click(functools.partial(toggle_why, item_id), [user, explanations, *controls], [explanations, cards.notice], **PRIVATE)
+        more.click(functools.partial(more_like, item_id), [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
+        for button, kind in feedback:
+            button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list], **PRIVATE)
+
+    card_handlers["draw"] = draw
+
+    # --- the chat ------------------------------------------------------------------------
+
+    def start_turn(message, history, user_value):
+        """Instant: show the message as typed and a thinking bubble; with no user, keep the text and say what to do."""
+        message = (message or "").strip()
+        if not message:
+            return {chat.pending: None}
+        if not user_value:
+            return {chat.pending: None, chat.notice: shown("Pick a user first (the User box at the top) — your message is kept, press Send again after.")}
+        history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
+        return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden()}
+
+    def run_turn(message, history, user_value, conversation_id, like_value, *control_values):
+        """Wait for the model (saying how many are ahead), stream the answer, show the tool's cards the moment they exist."""
+        if not message or not user_value:
+            return
+        history = list(history or [])
+        conversation_id = conversation_id or uuid.uuid4().hex[:12]
+
+        def bubble(text: str) -> None:
+            history[-1] = {"role": "assistant", "content": text}
+
+        for ahead in agent.wait_turn():
+            bubble(waiting_text(ahead))
+            yield {chat.chatbot: history}
+        try:
+            bubble(THINKING)
+            yield {chat.chatbot: history, conversation: conversation_id}
+            results = ToolResults()
+            stream = agent.stream(user_value, conversation_id, message)
+            answer, cards_shown = "", False
+            for chunk in watch_tools(stream, results):
+                answer += str(chunk)
+                bubble(answer or THINKING)
+                update = {chat.chatbot: history}
+                early = results.recommendations() if not cards_shown else None
+                if early is not None:
+                    cards_shown = True
+                    update.update({recs: with_relevance_rank(early), explanations: {}, cards.status: status_line(user_value, early, " — from the chat")})
+                yield update
+            early = results.recommendations() if not cards_shown else None
+            end: dict = {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
+            if early is not None:
+                end.update({recs: with_relevance_rank(early), explanations: {}, cards.status: status_line(user_value, early, " — from the chat")})
+            reply = getattr(stream, "reply", None)
+            if "record_feedback" in (getattr(reply, "tools_called", None) or []):
+                end.update(profile_outputs(user_value))
+                if early is None:
+                    end.update(cards_for(user_value, like_value, control_values))
+            yield end
+        except Exception as e:
+            bubble(f"_Sorry — I could not answer that: {html.escape(in_user_words(e, 'chat'))}_")
+            yield {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
+        finally:
+            agent.end_turn()
+
+    # --- wiring -------------------------------------------------------------------------------
+    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, *card_outputs, *profile_outputs_list]
+    demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
+    picker.box.change(select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row], **PRIVATE)
+    picker.start_new.click(
+        start_new_user, [picker.box, user, conversation, chat.chatbot, *controls],
+        [*user_outputs, picker.unknown_row, picker.box, picker.accordion, picker.new_user], **PRIVATE,
+    )
+    picker.cancel_new.click(cancel_new_user, [user], [picker.unknown_row, picker.box], **INSTANT)
+    picker.search_button.click(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
+    picker.search_text.submit(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
+    picker.rate_button.click(
+        add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, *controls],
+        [*user_outputs, picker.box, picker.found, picker.notice], **PRIVATE,
+    )
+    for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
+                    cards.diversity.release, cards.year_min.release, cards.year_max.release):
+        trigger(refresh_cards, [user, like, *controls], card_outputs, **PRIVATE)
+    cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
+    timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
+    for trigger in (chat.text.submit, chat.send.click):
+        trigger(start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice], **INSTANT).then(
+            run_turn, [chat.pending, chat.chatbot, user, conversation, like, *controls],
+            [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list],
+            show_progress="hidden", **CHAT,
+        )
 
 
 def parse_auth(auth: str | tuple[str, str] | list[tuple[str, str]] | None):

@@ -3,14 +3,28 @@
 The agent (``agent.chat.ChatAgent``) keeps each conversation's memory under its
 ``conversation_id``, so one instance serves every browser session; each session
 passes its own user and conversation id.
+
+Two things a person must see while a turn runs are decided here, not in the agent:
+
+- **their place in line.** The embedded local model answers one turn at a time, so
+  :class:`SharedAgent` hands out turns in arrival order (``max_turns`` at once) and tells
+  a waiting turn how many are ahead of it, instead of letting it sit silently in llama.cpp.
+- **the cards, as soon as a tool returns them.** A LangChain configure hook
+  (:class:`ToolResults`) sees every tool result of the turn run in this thread, so the page
+  can show the recommendations while the model is still writing its answer.
 """
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.tracers.context import register_configure_hook
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +45,79 @@ def default_agent_factory(recommender, settings, *, fallback_only: bool = False)
     return make
 
 
-class SharedAgent:
-    """Creates the agent once, on first use, from any thread; remembers why it could not be created."""
+def turns_at_once(settings, fallback_only: bool = False) -> int:
+    """How many chat turns may run together: one for the embedded model (it serves one at a time)."""
+    return 4 if fallback_only or getattr(settings, "llm_base_url", None) else 1
 
-    def __init__(self, factory: AgentFactory | None):
+
+# --- tool results while a turn runs ---------------------------------------------------------
+
+_tool_results: contextvars.ContextVar[ToolResults | None] = contextvars.ContextVar("whyrec_ui_tool_results", default=None)
+
+
+class ToolResults(BaseCallbackHandler):
+    """Collects ``(tool name, artifact)`` for every tool that finishes in the runs it is attached to."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def on_tool_end(self, output: Any, **kwargs: Any) -> None:
+        name = getattr(output, "name", None) or kwargs.get("name") or ""
+        artifact = getattr(output, "artifact", None)
+        with self._lock:
+            self.results.append((str(name), artifact))
+
+    def recommendations(self) -> list[dict] | None:
+        """The full recommendation dicts of the turn's latest ``recommend`` call (None before one returns)."""
+        with self._lock:
+            for name, artifact in reversed(self.results):
+                if name == "recommend" and isinstance(artifact, dict) and artifact.get("recommendations") is not None:
+                    return list(artifact["recommendations"])
+        return None
+
+
+register_configure_hook(_tool_results, inheritable=True)
+
+
+def watch_tools(chunks: Iterable[str], results: ToolResults) -> Iterator[str]:
+    """Iterate ``chunks`` with ``results`` attached to every LangChain run they start.
+
+    The context variable is set around each ``next()`` only, because Gradio may resume a
+    generator in a different worker thread each time.
+    """
+    iterator = iter(chunks)
+    while True:
+        token = _tool_results.set(results)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            _tool_results.reset(token)
+        yield chunk
+
+
+# --- the shared agent and its line ----------------------------------------------------------
+
+
+class SharedAgent:
+    """Creates the agent once, on first use, from any thread; remembers why it could not be created.
+
+    Turns enter through :meth:`wait_turn` / :meth:`end_turn`: at most ``max_turns`` run at once,
+    the rest wait in arrival order and can ask how many are ahead of them.
+    """
+
+    def __init__(self, factory: AgentFactory | None, max_turns: int = 1):
         self.factory = factory
+        self.max_turns = max(1, int(max_turns))
         self._agent: Any = None
         self._error: str | None = None if factory else "no chat agent is configured"
         self._lock = threading.Lock()
+        self._line = threading.Condition()
+        self._tickets = itertools.count()
+        self._waiting: list[int] = []
+        self._running = 0
 
     def get(self) -> Any:
         if self._agent is not None or self._error is not None:
@@ -51,6 +130,48 @@ class SharedAgent:
                     log.exception("chat agent failed to start")
                     self._error = f"{type(e).__name__}: {e}".splitlines()[0]
         return self._agent
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    def wait_turn(self, poll_seconds: float = 0.5) -> Iterator[int]:
+        """Yield how many turns are ahead (1, 2, …) every ``poll_seconds`` while waiting; return once it is this turn's go.
+
+        The caller must call :meth:`end_turn` after the turn, also when it fails or is abandoned.
+        """
+        with self._line:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+        try:
+            while True:
+                with self._line:
+                    if self._waiting[0] == ticket and self._running < self.max_turns:
+                        self._waiting.pop(0)
+                        self._running += 1
+                        self._line.notify_all()
+                        return
+                    ahead = max(1, self._waiting.index(ticket) + max(0, self._running - self.max_turns + 1))
+                yield ahead
+                with self._line:
+                    self._line.wait(poll_seconds)
+        except BaseException:
+            with self._line:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                self._line.notify_all()
+            raise
+
+    def end_turn(self) -> None:
+        with self._line:
+            self._running = max(0, self._running - 1)
+            self._line.notify_all()
+
+    @property
+    def busy(self) -> int:
+        """Turns running or waiting right now."""
+        with self._line:
+            return self._running + len(self._waiting)
 
     def stream(self, user_id: str, conversation_id: str, text: str) -> Iterable[str]:
         """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.

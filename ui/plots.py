@@ -1,21 +1,36 @@
-"""A profile (the ``InterestProfile.to_dict`` JSON) as pandas DataFrames for Gradio's native plots."""
+"""A profile as pandas DataFrames for Gradio's native plots: the category mix, and how it moved over time.
+
+Two rules come from how Gradio 6.31 draws a native plot (vega-lite): the colour scale's domain is
+read from the data the plot is *created* with, and later value updates keep that domain; so the
+profile panel creates its plots afresh for every profile (``gr.render``) and each frame carries
+only the categories it draws, with a colour map restricted to them (:func:`colors_for`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
+
+from whyrec.store.records import Interaction, Item
+from whyrec.tools.profile import category_distribution, interaction_weight
 
 LONG_TERM, SHORT_TERM = "all history", "recent"
 OTHER = "other"
 # explicit types: an empty frame must still say "share is a number", or the plot keeps a categorical axis
 DISTRIBUTION_TYPES = {"term": "str", "category": "str", "share": "float64"}
-EVOLUTION_TYPES = {"slice": "str", "category": "str", "share": "float64", "period": "str"}
+SLICE_TYPES = {"slice": "str", "category": "str", "share": "float64", "period": "str"}
+TIME_TYPES = {"when": "datetime64[ms]", "category": "str", "share": "float64", "period": "str", "ratings": "int64"}
 # Tableau 20: enough distinct colours for MovieLens's 19 genres
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
     "#a0cbe8", "#ffbe7d", "#ff9d9a", "#86bcb6", "#8cd17d", "#f1ce63", "#d4a6c8", "#fabfd2", "#d7b5a6", "#79706e",
 ]
+# Time buckets, coarsest first: the evolution plot uses the coarsest that gives at least MIN_BUCKETS points.
+BUCKETS = (("month", "MS"), ("week", "W-MON"), ("day", "D"), ("hour", "h"), ("10 minutes", "10min"))
+MIN_BUCKETS = 3
 
 
 def category_colors(categories: list[str]) -> dict[str, str]:
@@ -23,6 +38,12 @@ def category_colors(categories: list[str]) -> dict[str, str]:
     colors = {c: PALETTE[n % len(PALETTE)] for n, c in enumerate(categories)}
     colors[OTHER] = "#c7c7c7"
     return colors
+
+
+def colors_for(frame: pd.DataFrame, colors: dict[str, str]) -> dict[str, str]:
+    """The colour map restricted to the categories a frame draws (every one of them gets a colour)."""
+    drawn = list(dict.fromkeys(frame["category"])) if "category" in frame else []
+    return {c: colors.get(c, PALETTE[n % len(PALETTE)]) for n, c in enumerate(drawn)}
 
 
 def top_categories(profile: dict, n: int = 5) -> list[str]:
@@ -55,10 +76,11 @@ def _date(timestamp: float) -> str:
     return datetime.fromtimestamp(float(timestamp), UTC).strftime("%Y-%m-%d")
 
 
-def evolution_frame(profile: dict, n: int = 5) -> pd.DataFrame:
-    """Share of each top-``n`` category in every slice of the history, oldest first.
+def slice_frame(profile: dict, n: int = 5) -> pd.DataFrame:
+    """Share of each top-``n`` category in every equal-count slice of the history, oldest first.
 
-    ``slice`` is "1", "2", ... (oldest first); ``period`` gives the slice's dates and size, for the tooltip.
+    The fallback for data without usable timestamps. ``slice`` is "1", "2", ... (oldest first);
+    ``period`` gives the slice's dates and size, for the tooltip.
     """
     categories = top_categories(profile, n)
     rows = []
@@ -67,4 +89,51 @@ def evolution_frame(profile: dict, n: int = 5) -> pd.DataFrame:
         for c in categories:
             share = round(float(window["distribution"].get(c, 0.0)), 4)
             rows.append({"slice": str(int(window["index"]) + 1), "category": c, "share": share, "period": period})
-    return pd.DataFrame(rows, columns=list(EVOLUTION_TYPES)).astype(EVOLUTION_TYPES)
+    return pd.DataFrame(rows, columns=list(SLICE_TYPES)).astype(SLICE_TYPES)
+
+
+@dataclass
+class Evolution:
+    """What the evolution plot draws: a frame, its x column, and the words for its axis and title."""
+
+    frame: pd.DataFrame
+    x: str  # "when" (a time axis) or "slice" (history slices, the fallback)
+    x_title: str
+    title: str
+
+
+def evolution(profile: dict, history: list[Interaction], items: dict[str, Item], n: int = 5) -> Evolution:
+    """How the top-``n`` categories' shares moved over time, in calendar buckets of the history's timestamps.
+
+    The bucket is the coarsest of month / week / day / hour / 10 minutes that gives at least
+    ``MIN_BUCKETS`` points (many MovieLens users rated everything in one sitting, so a month axis
+    would be one dot). ``history`` is the profile's history with feedback folded in; without
+    usable timestamps (all equal, or none) the plot falls back to equal-count history slices.
+    """
+    categories = top_categories(profile, n)
+    stamps = np.array([x.timestamp for x in history], dtype=np.float64)
+    if len(history) < 2 or not categories or float(stamps.max() - stamps.min()) <= 0:
+        frame = slice_frame(profile, n)
+        return Evolution(frame, "slice", "history slice (oldest → newest)", "Interest evolution (history slices)")
+    when = pd.to_datetime(stamps, unit="s", utc=True).tz_localize(None)
+    chosen = None
+    for name, rule in BUCKETS:
+        buckets = when.floor(rule) if rule not in ("MS", "W-MON") else when.to_period("M" if rule == "MS" else "W-MON").start_time
+        chosen = (name, buckets)
+        if len(set(buckets)) >= MIN_BUCKETS:
+            break
+    name, buckets = chosen
+    rows = []
+    for start in sorted(set(buckets)):
+        members = [x for x, b in zip(history, buckets, strict=True) if b == start]
+        shares = category_distribution([x.item_id for x in members], [interaction_weight(x) for x in members], items)
+        period = f"{name} of {start:%Y-%m-%d %H:%M}" if name in ("hour", "10 minutes") else f"{name} of {start:%Y-%m-%d}"
+        for c in categories:
+            rows.append({"when": start, "category": c, "share": round(float(shares.get(c, 0.0)), 4), "period": period, "ratings": len(members)})
+    frame = pd.DataFrame(rows, columns=list(TIME_TYPES)).astype(TIME_TYPES)
+    first, last = when.min(), when.max()
+    if (last - first).days < 2:
+        span = f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}"
+    else:
+        span = f"{first:%b %Y} – {last:%b %Y}" if (first.year, first.month) != (last.year, last.month) else f"{first:%b %Y}"
+    return Evolution(frame, "when", name, f"Interest over time, by {name} ({span})")

@@ -1,0 +1,193 @@
+"""The cards panel: filters on the left, recommendation cards in a grid, each with Why?, More like this and feedback.
+
+A card says which score it shows (relevance, the final ranking score) and, when diversity
+moved it, its place by relevance; a note above the grid says the list was reordered. An
+open "Why?" is drawn as a full-width box under its row of cards, so one long explanation
+never stretches one card and leaves a hole beside it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from whyrec.ui.api import MAX_ITEMS
+from whyrec.ui.notices import Problem, notice_box
+
+CARDS_PER_ROW = 3
+FEEDBACK_BUTTONS = (("👍", "liked", "I like this"), ("👎", "disliked", "Not for me"), ("Not interested", "not_interested", "Hide it"))
+
+
+@dataclass
+class CardsPanel:
+    request: gr.Textbox
+    k: gr.Slider
+    diversity: gr.Slider
+    categories: gr.Dropdown
+    year_min: gr.Slider
+    year_max: gr.Slider
+    exclude_seen: gr.Checkbox
+    refresh: gr.Button
+    notice: gr.Markdown  # next to the filters
+    ranking_status: gr.Markdown  # which ranker ranks (reranker or not yet)
+    like_text: gr.Markdown
+    clear_like: gr.Button
+    status: gr.Markdown
+
+    @property
+    def controls(self) -> list:
+        """The filter inputs, in the order ``recommend_options`` takes them."""
+        return [self.k, self.diversity, self.categories, self.year_min, self.year_max, self.exclude_seen, self.request]
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def with_relevance_rank(recs: list[dict]) -> list[dict]:
+    """Each card gets ``relevance_rank``: its place among the shown items by final score (diversity may reorder)."""
+    order = sorted(range(len(recs)), key=lambda i: -float(recs[i].get("scores", {}).get("final", 0.0)))
+    place = {i: n for n, i in enumerate(order, start=1)}
+    return [{**r, "relevance_rank": place[i]} for i, r in enumerate(recs)]
+
+
+def reordered_note(recs: list[dict]) -> str:
+    moved = [r for r in recs if r.get("relevance_rank") not in (None, r["rank"])]
+    if not moved:
+        return ""
+    return (
+        "*Diversity reordered this list for variety, so the relevance scores are not in rank order — "
+        "a moved card says its place by relevance. Set Diversity to 0 for pure relevance order.*"
+    )
+
+
+def card_markdown(rec: dict) -> str:
+    year = f" ({rec['year']})" if rec.get("year") else ""
+    categories = " · ".join(rec.get("categories") or []) or "no category"
+    head = f"#### {rec['rank']}. {html.escape(rec['title'])}{year}"
+    lines = [f"<span class='card-meta'>{html.escape(categories)}</span>"]
+    score = rec.get("scores", {}).get("final")
+    if score is not None:
+        relevance = f"relevance score {score:.2f}"
+        place = rec.get("relevance_rank")
+        if place is not None and place != rec["rank"]:
+            relevance += f" · {_ordinal(place)} by relevance"
+        lines.append(f"<span class='card-meta card-score'>{relevance}</span>")
+    because = rec.get("because") or []
+    if because:
+        lines.append(f"<span class='card-meta'>like '{html.escape(because[0]['title'])}'</span>")
+    return head + "\n" + "<br>".join(lines)
+
+
+SCORE_NAMES = {
+    "final": "final",
+    "reranker": "reranker",
+    "collaborative": "people like you",
+    "retrieval": "content match",
+    "short_term": "recent taste",
+    "request": "your request",
+    "popularity": "popularity",
+}
+
+
+def explanation_markdown(explanation: dict) -> str:
+    """One presentation: the evidence, one sentence per bullet, then the scores in one labelled line."""
+    title = explanation.get("item", {}).get("title", "")
+    sentences = explanation.get("sentences") or [explanation.get("text", "")]
+    lines = [f"**Why '{html.escape(title)}'?**", ""]
+    lines += [f"- {html.escape(s)}" for s in sentences if s and not s.startswith("Reranker score")]
+    scores = explanation.get("scores") or {}
+    if scores:
+        lines += ["", "<span class='card-meta'>Scores: " + ", ".join(f"{SCORE_NAMES.get(k, k)} {v:.2f}" for k, v in scores.items()) + "</span>"]
+    return "\n".join(lines)
+
+
+def year_filter(value: float | None, bound: int) -> int | None:
+    """A year slider at the catalog's edge means 'no limit' (so items without a year still show)."""
+    return None if value is None or int(value) == bound else int(value)
+
+
+def check_years(y0: float | None, y1: float | None) -> None:
+    if y0 is not None and y1 is not None and int(y0) > int(y1):
+        raise Problem(f"“From year” {int(y0)} is after “To year” {int(y1)} — move one of the two sliders.")
+
+
+def build_filters(categories: list[str], year_range: tuple[int, int], diversity: float) -> dict:
+    """The left column: what to recommend."""
+    year_lo, year_hi = year_range
+    with gr.Column(scale=1, min_width=240):
+        request = gr.Textbox(label="In the mood for…", placeholder="optional, e.g. heist thriller", elem_id="request")
+        k = gr.Slider(1, MAX_ITEMS, value=6, step=1, label="Number of items")
+        diversity_slider = gr.Slider(
+            0, 1, value=float(diversity), step=0.05, label="Diversity", info="0 = most relevant, 1 = most varied (among items nearly as relevant)"
+        )
+        category_box = gr.Dropdown(categories, value=[], multiselect=True, label="Categories", elem_id="category-filter")
+        year_min = gr.Slider(year_lo, year_hi, value=year_lo, step=1, label="From year", elem_id="year-min")
+        year_max = gr.Slider(year_lo, year_hi, value=year_hi, step=1, label="To year", elem_id="year-max")
+        exclude_seen = gr.Checkbox(value=True, label="Exclude what I've seen")
+        notice = notice_box("filters-notice")
+        refresh = gr.Button("Recommend", variant="primary", elem_id="recommend-button")
+    return {
+        "request": request, "k": k, "diversity": diversity_slider, "categories": category_box,
+        "year_min": year_min, "year_max": year_max, "exclude_seen": exclude_seen, "refresh": refresh, "notice": notice,
+    }
+
+
+def build_cards_panel(
+    categories: list[str],
+    year_range: tuple[int, int],
+    diversity: float,
+    recs: gr.State,
+    explanations: gr.State,
+    draw_card: Callable[[dict, dict | None], None],
+    ranking_status_text: str,
+) -> CardsPanel:
+    """Filters and the card grid; ``draw_card(rec, explanation)`` draws one card and wires its buttons."""
+    gr.Markdown("### Recommendations")
+    with gr.Row(equal_height=False):
+        filters = build_filters(categories, year_range, diversity)
+        with gr.Column(scale=4):
+            ranking_status = gr.Markdown(ranking_status_text, elem_id="ranking-status")
+            with gr.Row():
+                like_text = gr.Markdown(visible=False)
+                clear_like = gr.Button("Back to my recommendations", visible=False, size="sm", scale=0)
+            status = gr.Markdown("", elem_id="rec-status")
+
+            @gr.render(inputs=[recs, explanations])
+            def render_cards(recs_value: list[dict], open_explanations: dict):
+                if not recs_value:
+                    gr.Markdown("*No recommendations yet — pick a user (or loosen the filters).*", elem_id="no-cards")
+                    return
+                note = reordered_note(recs_value)
+                if note:
+                    gr.Markdown(note, elem_id="reordered-note")
+                for start in range(0, len(recs_value), CARDS_PER_ROW):
+                    row = recs_value[start : start + CARDS_PER_ROW]
+                    with gr.Row(equal_height=True):
+                        for rec in row:
+                            draw_card(rec, open_explanations.get(rec["item_id"]))
+                        for _ in range(CARDS_PER_ROW - len(row)):
+                            gr.Column(min_width=220)  # keep card widths equal in the last row
+                    for rec in row:
+                        if rec["item_id"] in open_explanations:
+                            gr.Markdown(explanation_markdown(open_explanations[rec["item_id"]]), elem_classes=["why-box"])
+
+    return CardsPanel(
+        filters["request"], filters["k"], filters["diversity"], filters["categories"], filters["year_min"], filters["year_max"],
+        filters["exclude_seen"], filters["refresh"], filters["notice"], ranking_status, like_text, clear_like, status,
+    )
+
+
+def draw_card_body(rec: dict, explanation_open: bool) -> tuple[gr.Button, gr.Button, list[tuple[gr.Button, str]]]:
+    """One card's text and buttons (the caller wires them): Why?, More like this, and the feedback buttons."""
+    with gr.Column(min_width=220, elem_classes=["rec-card"]):
+        gr.Markdown(card_markdown(rec), elem_classes=["card-head"])
+        with gr.Row():
+            why = gr.Button("Hide why" if explanation_open else "Why?", size="sm", variant="secondary", elem_classes=["why-button"])
+            more = gr.Button("More like this", size="sm", elem_classes=["more-button"])
+        with gr.Row():
+            feedback = [(gr.Button(label, size="sm", elem_classes=[f"fb-{kind}"]), kind) for label, kind, _ in FEEDBACK_BUTTONS]
+    return why, more, feedback
