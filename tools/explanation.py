@@ -51,6 +51,10 @@ class Explanation:
     matched_categories: dict[str, float]
     liked_together: list[CoLikedItem] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
+    # what the request filtered or boosted, and how this item stands against it
+    # ("Filtered to 1980–1989 and Horror because you asked for 'scary from the 80s'.")
+    request_notes: list[str] = field(default_factory=list)
+    understood: dict | None = None  # ParsedRequest.to_dict() of the request, for a UI to show
 
     @property
     def text(self) -> str:
@@ -73,7 +77,7 @@ STATUS_SENTENCES = {
     "candidate": "It was a candidate but ranked #{rank}, below the list shown.",
     "seen": "You have already interacted with it, so it is not recommended again.",
     "disliked": "You marked it (or a near-duplicate) as not for you, so it is left out.",
-    "filtered": "Your current filters (category or year) exclude it.",
+    "filtered": "Your current filters (category, year or your request) exclude it.",
     "not_retrieved": "It was not among the candidates retrieved for your interests.",
     "cold_start": "You have no history yet, so it is suggested by popularity.",
 }
@@ -86,7 +90,7 @@ def _rated(past: SimilarPastItem) -> str:
 def explanation_sentences(e: Explanation) -> list[str]:
     """Template wording: each sentence restates one piece of evidence."""
     title = f"'{e.item.title}'"
-    sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)]
+    sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)] + list(e.request_notes)
     if e.similar_past_items:
         past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
         sentences.append(f"{title} is most similar to these items from your history: {past}.")

@@ -16,21 +16,40 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-
 from whyrec.store.catalog import Store
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
-from whyrec.tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
+from whyrec.tools.explanation import (
+    CoLikedItem,
+    Explanation,
+    ServedInterest,
+    SimilarPastItem,
+    explanation_sentences,
+    item_card,
+)
 from whyrec.tools.profile import InterestProfile, InterestProfiler
+from whyrec.tools.request_understanding import (
+    CategoryAsk,
+    ParsedRequest,
+    RequestParser,
+    YearRange,
+)
 from whyrec.tools.reranker import Reranker, is_trained, user_query
-from whyrec.tools.retrieval import Candidate, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
+from whyrec.tools.retrieval import (
+    Candidate,
+    ItemFilter,
+    RankedList,
+    RetrievalQuery,
+    metadata_filter,
+    retrieve_candidates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +74,7 @@ class ScoreWeights:
     popularity: float = 0.0
     reranker: float = 0.3
     request: float = 2.0  # only present when the user asked for something: what they asked for comes first
+    asked_for: float = 1.0  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
 
 
 @dataclass
@@ -75,6 +95,26 @@ class Recommendation:
             "because": [asdict(b) for b in self.because],
             "liked_together": [asdict(b) for b in self.liked_together],
         }
+
+
+class RecommendationList(list):
+    """The recommendations, best first (a plain list to old callers), and what the request was understood to ask.
+
+    ``understood`` is the :class:`~whyrec.tools.request_understanding.ParsedRequest` (None without a
+    request or with request parsing off); ``notes`` are its plain-word notes for the person.
+    """
+
+    def __init__(self, recommendations=(), understood: ParsedRequest | None = None):
+        super().__init__(recommendations)
+        self.understood = understood
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.understood.notes) if self.understood else []
+
+    def to_dict(self) -> dict:
+        """``{"items": [...], "understood": {...} or None}`` for a UI or an API to show."""
+        return {"items": [r.to_dict() for r in self], "understood": self.understood.to_dict() if self.understood else None}
 
 
 @dataclass
@@ -98,6 +138,7 @@ class Ranking:
     shown: list[Recommendation]  # the k returned, after diversity
     where: dict | None
     timings: dict[str, float]
+    understood: ParsedRequest | None = None
 
 
 class Recommender:
@@ -110,12 +151,15 @@ class Recommender:
         *,
         weights: ScoreWeights = ScoreWeights(),
         summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
+        request_parsing: bool = True,
     ):
         """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
         (checked on each use, so a background training is picked up when it finishes); without one,
         the final score leaves the reranker out rather than add an untrained model's noise.
         ``summarizer`` (e.g. tools.profile_summary.LLMProfileSummarizer) words profile summaries;
-        the template summary stands whenever it returns None."""
+        the template summary stands whenever it returns None. ``request_parsing=False`` embeds a
+        request as it is, without reading decades, categories, titles and exclusions out of it
+        (the baseline that request understanding is measured against)."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
@@ -125,6 +169,7 @@ class Recommender:
         self._reranker_lock = threading.Lock()
         self.weights = weights
         self.summarizer = summarizer
+        self.request_parsing = request_parsing
         self.refresh_catalog()
 
     @classmethod
@@ -136,6 +181,7 @@ class Recommender:
         """Reload the catalog and popularity after an ingest."""
         self.items: dict[str, Item] = self.store.db.items()
         self._vector_cache: dict[str, np.ndarray] = {}
+        self._parser: RequestParser | None = None
         self.fit_interactions(self.store.db.all_interactions())
 
     def fit_interactions(self, interactions: list[Interaction]) -> None:
@@ -155,6 +201,17 @@ class Recommender:
                     return None
                 self._reranker = Reranker.load(path, self.settings)
             return self._reranker
+
+    @property
+    def request_parser(self) -> RequestParser:
+        """Reads requests against this catalog (built once per catalog; a re-ingest builds a new one)."""
+        if self._parser is None:
+            self._parser = RequestParser(self.items, self.store.embedder, search=lambda text, k: self.search(text, k))
+        return self._parser
+
+    def understand(self, request: str | None) -> ParsedRequest:
+        """What ``request`` asks for, in this catalog's vocabulary, before any user's filters apply."""
+        return self.request_parser.parse(request)
 
     # --- the user ----------------------------------------------------------
 
@@ -216,15 +273,24 @@ class Recommender:
 
     # --- ranking -----------------------------------------------------------
 
-    def _queries(self, context: UserContext, request: str | None, like_item_id: str | None) -> list[RetrievalQuery]:
+    def _queries(
+        self, context: UserContext, request: str | None, like_item_id: str | None, understood: ParsedRequest | None = None
+    ) -> list[RetrievalQuery]:
         profile = context.profile
         queries = [RetrievalQuery(f"long-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), i.weight) for i in profile.long_term]
         queries += [RetrievalQuery(f"short-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), 1.0) for i in profile.short_term]
-        if request and request.strip():
+        if understood is not None:  # the parser embedded the request less its exclusions (nothing, for "recent" or gibberish)
+            if understood.query_vector is not None:
+                queries.append(RetrievalQuery(REQUEST_QUERY, understood.query_vector, 2.0))
+        elif request and request.strip():
             queries.append(RetrievalQuery(REQUEST_QUERY, self.store.embedder.encode([request])[0], 2.0))
-        if like_item_id:
-            like = self.item(like_item_id)
+        likes = [like_item_id] if like_item_id else []
+        likes += [i for i in (understood.like_item_ids if understood else []) if i not in likes]
+        for item_id in likes:
+            like = self.item(item_id)
             queries.append(RetrievalQuery(f"more like '{like.title}'", self._vectors([like.item_id])[like.item_id], 2.0))
+        for title, vector in zip(understood.unknown_titles if understood else [], understood.unknown_title_vectors if understood else [], strict=False):
+            queries.append(RetrievalQuery(f"more like '{title}' (not in the catalog: its words)", vector, 1.5))
         return queries
 
     @staticmethod
@@ -258,14 +324,18 @@ class Recommender:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         context = self._context(str(user_id), history)
-        context.queries = self._queries(context, request, like_item_id)
+        exclude = (context.seen if exclude_seen else set()) | context.disliked | ({str(like_item_id)} if like_item_id else set())
+        understood = self.understand(request) if self.request_parsing and request and request.strip() else None
+        item_filter, tiers = self._request_filter(understood, exclude, categories, year_min, year_max, k)
+        if understood is not None:
+            exclude = exclude | set(understood.exclude_item_ids) | set(understood.like_item_ids)
+        context.queries = self._queries(context, request, like_item_id, understood)
         if self.collaborative and context.history:
             context.collaborative = self.collaborative.scores(context.history)
-        timings["profile"] = time.perf_counter() - clock
+        timings["profile"] = time.perf_counter() - clock  # reading the request is counted here
 
         clock = time.perf_counter()
-        where = metadata_filter(categories, year_min, year_max)
-        exclude = (context.seen if exclude_seen else set()) | context.disliked | ({str(like_item_id)} if like_item_id else set())
+        where = item_filter.where()
         if context.queries:
             extra = [RankedList(COLLABORATIVE_SOURCE, self._collaborative_hits(context, where, exclude), 2.0)] if context.collaborative else []
             candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude, extra)
@@ -280,22 +350,139 @@ class Recommender:
         timings["retrieve"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        scored = self._score(context, request, candidates, vectors)
+        scored = self._score(context, request, candidates, vectors, understood)
         timings["rerank"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        order = np.argsort([-r.scores["final"] for r in scored], kind="stable")
+        final = np.array([r.scores["final"] for r in scored])
+        # category asks relaxed because too few items meet them all: items meeting more of them come first
+        tier = np.array([sum(any(c in r.item.categories for c in g) for g in tiers) for r in scored]) if tiers else np.zeros(len(scored))
+        order = np.lexsort((-final, -tier)) if len(scored) else np.zeros(0, dtype=int)
         ranked = [scored[i] for i in order]
         for rank, rec in enumerate(ranked, start=1):
             rec.rank = rank
-        picks = mmr(np.array([r.scores["final"] for r in ranked]), vectors[order] if len(order) else vectors, k, d)
+        picks = self._pick(final[order], tier[order], vectors[order] if len(order) else vectors, k, d)
         shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
         timings["diversity"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         self._add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0])
         timings["evidence"] = time.perf_counter() - clock
-        return Ranking(context, candidates, ranked, shown, where, timings)
+        return Ranking(context, candidates, ranked, shown, where, timings, understood)
+
+    @staticmethod
+    def _pick(final: np.ndarray, tier: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -> list[int]:
+        """MMR within each tier, best tier first (one tier unless category asks were relaxed)."""
+        picks: list[int] = []
+        for level in sorted(set(tier.tolist()), reverse=True):
+            index = np.flatnonzero(tier == level)
+            picks += [int(index[i]) for i in mmr(final[index], vectors[index], k - len(picks), diversity)]
+            if len(picks) >= k:
+                break
+        return picks
+
+    def _request_filter(
+        self,
+        understood: ParsedRequest | None,
+        exclude: set[str],
+        categories: list[str] | None,
+        year_min: int | None,
+        year_max: int | None,
+        k: int,
+    ) -> tuple[ItemFilter, list[tuple[str, ...]]]:
+        """The filter: explicit options merged with the request's hard constraints.
+
+        Explicit filters win a conflict (and a note says so). When nothing unseen meets every
+        hard constraint, they are relaxed one at a time into preferences, each with a note:
+        several category asks first ("funny sci-fi": items that are both come first, then either),
+        then the request's years, then its categories. Returns the filter and the category groups
+        whose items rank in tiers (empty unless that first relaxation happened).
+        """
+        explicit = ItemFilter(tuple(categories or ()), year_min=year_min, year_max=year_max)
+        if understood is None or not understood.has_hard:
+            return explicit, []
+        notes = understood.notes
+        asked_years = understood.years
+        if asked_years and (year_min is not None or year_max is not None):
+            yours = YearRange(year_min, year_max, "your year filter")
+            both = yours.intersect(asked_years)
+            if both is None:
+                notes.append(f"Your year filter ({yours.label}) wins over {asked_years.label} from '{asked_years.source}' in your request.")
+                understood.boost_years.append(asked_years)
+                understood.years = asked_years = None
+            else:
+                year_min, year_max = both.start, both.end
+        elif asked_years:
+            year_min, year_max = asked_years.start, asked_years.end
+        chosen = set(categories or ())
+        clashing = [a for a in understood.exclude_categories if chosen & set(a.categories)]
+        for ask in clashing:
+            notes.append(f"Your category filter includes {ask.label}, so 'not {ask.source}' in your request was not applied.")
+            understood.exclude_categories.remove(ask)
+        none_of = tuple(c for a in understood.exclude_categories for c in a.categories)
+        blocked = exclude | set(understood.exclude_item_ids) | set(understood.like_item_ids)
+        pool = [i for i in self.items.values() if i.item_id not in blocked]
+
+        def build() -> ItemFilter:
+            groups = tuple(a.categories for a in understood.categories)
+            return ItemFilter(tuple(categories or ()), groups, none_of, year_min, year_max)
+
+        def count(f: ItemFilter) -> int:
+            return sum(1 for i in pool if f.passes(i))
+
+        def soften(asks: list[CategoryAsk]) -> None:
+            for ask in asks:
+                understood.categories.remove(ask)
+                understood.boost_categories.append(ask)
+
+        item_filter, tiers = build(), []
+        matching = count(item_filter)
+        if matching < k and len(understood.categories) > 1:
+            asks = list(understood.categories)
+            union = tuple(dict.fromkeys(c for a in asks for c in a.categories))
+            relaxed = replace(item_filter, all_of=(union,))
+            if count(relaxed) > matching:
+                both = " and ".join(a.label for a in asks)
+                notes.append(
+                    f"Only {matching} unseen items are {both} at once: they come first, then items that are some of these."
+                    if matching
+                    else f"No unseen item is {both} at once, so these are items that are some of these."
+                )
+                tiers = [a.categories for a in asks]
+                soften(asks)
+                item_filter = relaxed
+                understood.categories.append(CategoryAsk(union, " / ".join(a.source for a in asks), "relaxed"))
+                matching = count(item_filter)
+        if matching == 0 and categories and understood.categories:
+            notes.append(f"Your category filter ({', '.join(categories)}) wins over {' and '.join(a.label for a in understood.categories)} from your request.")
+            soften([a for a in understood.categories if a.how != "relaxed"])
+            understood.categories = [a for a in understood.categories if a.how != "relaxed"]
+            item_filter, tiers = build(), []
+            matching = count(item_filter)
+        if matching == 0 and asked_years and understood.categories:
+            wanted = " and ".join([asked_years.label] + [a.label for a in understood.categories])
+            notes.append(f"Nothing you have not seen is {wanted}, so these are the closest: {understood.categories[0].label} from other years first.")
+            understood.boost_years.append(asked_years)
+            understood.years = asked_years = None
+            year_min, year_max = explicit.year_min, explicit.year_max
+            item_filter = replace(item_filter, year_min=year_min, year_max=year_max)
+            matching = count(item_filter)
+        if matching == 0 and understood.categories:
+            notes.append(f"Nothing you have not seen is {' and '.join(a.label for a in understood.categories)} here, so these lean towards it instead.")
+            understood.categories = [a for a in understood.categories if a.how != "relaxed"]
+            soften(list(understood.categories))
+            tiers = []
+            item_filter = replace(item_filter, any_of=explicit.any_of, all_of=())
+            matching = count(item_filter)
+        if matching == 0 and asked_years:
+            notes.append(f"Nothing you have not seen is from {asked_years.label}, so these are from the nearest years.")
+            understood.boost_years.append(asked_years)
+            understood.years = None
+            item_filter = replace(item_filter, year_min=explicit.year_min, year_max=explicit.year_max)
+            matching = count(item_filter)
+        if 0 < matching < k:
+            notes.append(f"Only {matching} items you have not seen match what you asked for.")
+        return item_filter, tiers
 
     def _collaborative_hits(self, context: UserContext, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
         allowed = self._allowed(where)
@@ -307,7 +494,7 @@ class Recommender:
         """Ids that pass the metadata filter, or None when there is no filter (everything passes)."""
         if not where:
             return None
-        return set(self.store.index.collection.get(where=where, include=[])["ids"])
+        return self.store.index.ids(where)
 
     def _drop_near_disliked(self, context: UserContext, candidates: list[Candidate], vectors: np.ndarray):
         disliked = [context.vectors[i] for i in context.disliked if i in context.vectors]
@@ -316,7 +503,9 @@ class Recommender:
         keep = (vectors @ np.stack(disliked).T).max(axis=1) < NEAR_DUPLICATE
         return [c for c, k in zip(candidates, keep, strict=True) if k], vectors[keep]
 
-    def _score(self, context: UserContext, request: str | None, candidates: list[Candidate], vectors: np.ndarray) -> list[Recommendation]:
+    def _score(
+        self, context: UserContext, request: str | None, candidates: list[Candidate], vectors: np.ndarray, understood: ParsedRequest | None = None
+    ) -> list[Recommendation]:
         """Final score = weighted reranker, collaborative, retrieval, short-term, request and popularity signals."""
         if not candidates:
             return []
@@ -335,6 +524,9 @@ class Recommender:
         weights = {name: getattr(self.weights, name) for name in signals}
         if not context.queries:  # cold start: popularity is all we know
             signals, weights = {"popularity": popularity}, {"popularity": 1.0}
+        if understood is not None and understood.has_soft and self.weights.asked_for > 0:
+            signals["asked_for"] = np.array([understood.soft_match(i) for i in items], dtype=np.float32)
+            weights["asked_for"] = self.weights.asked_for
         reranker = self.reranker
         if reranker is not None and context.queries and self.weights.reranker > 0 and self.settings.rerank_top > 0:
             signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker
@@ -395,14 +587,18 @@ class Recommender:
 
     # --- public verbs ------------------------------------------------------
 
-    def recommend(self, user_id: str, request: str | None = None, k: int = 10, **options) -> list[Recommendation]:
-        """Top-``k`` items for the user.
+    def recommend(self, user_id: str, request: str | None = None, k: int = 10, **options) -> RecommendationList:
+        """Top-``k`` items for the user, as a list that also carries what the request was understood to ask.
 
         Options: ``categories``, ``year_min``, ``year_max``, ``diversity``, ``exclude_seen``,
         ``like_item_id``, and ``history`` — a list of Interactions to use instead of the stored
         history and feedback (for evaluation, or a chatbot that keeps its own history).
+        With request parsing on (the default), the request's decades, categories, titles and
+        exclusions filter or boost the list; explicit options win a conflict; see
+        ``RecommendationList.understood`` and ``.notes``.
         """
-        return self._rank(user_id, request, k, **options).shown
+        ranking = self._rank(user_id, request, k, **options)
+        return RecommendationList(ranking.shown, ranking.understood)
 
     def explain(self, user_id: str, item_id: str, request: str | None = None, k: int = 10, **options) -> Explanation:
         """Evidence for why ``item_id`` is (or is not) recommended to the user, with the same options as recommend."""
@@ -423,6 +619,10 @@ class Recommender:
             status = self._status(item, ranking, vector[0])
             self._add_evidence(context, [rec], vector)
         matched = {c: context.profile.distribution[c] for c in item.categories if c in context.profile.distribution}
+        understood = ranking.understood
+        request_notes = [understood.summary()] if understood and understood.summary() else []
+        if understood and (fit := understood.item_fit(item)):
+            request_notes.append(fit)
         explanation = Explanation(
             user_id=str(user_id),
             item=item,
@@ -433,6 +633,8 @@ class Recommender:
             liked_together=rec.liked_together,
             interest=rec.interest,
             matched_categories=matched,
+            request_notes=request_notes,
+            understood=understood.to_dict() if understood else None,
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation
@@ -450,6 +652,8 @@ class Recommender:
             return "disliked"
         if item.item_id in context.seen:
             return "seen"
+        if ranking.understood and item.item_id in ranking.understood.exclude_item_ids:
+            return "filtered"
         if ranking.where and item.item_id not in self._allowed(ranking.where):
             return "filtered"
         if any(r.item.item_id == item.item_id for r in ranking.ranked):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from whyrec.store.item_index import ItemIndex, category_key
+from whyrec.store.records import Item
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 
@@ -35,19 +35,51 @@ class Candidate:
 
 
 
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items may be recommended, as a Chroma ``where`` and as the same test on an Item.
+
+    ``any_of``: in at least one of these categories (the explicit category filter); ``all_of``:
+    for each group, in at least one of its categories ("funny sci-fi" = Comedy and Sci-Fi);
+    ``none_of``: in none of these; years inclusive. An item without a year fails a year bound.
+    """
+
+    any_of: tuple[str, ...] = ()
+    all_of: tuple[tuple[str, ...], ...] = ()
+    none_of: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+
+    def where(self) -> dict | None:
+        """Chroma ``where`` for these conditions, None when there are none."""
+        clauses: list[dict] = []
+        for group in ((self.any_of,) if self.any_of else ()) + tuple(g for g in self.all_of if g):
+            options = [{category_key(c): True} for c in group]
+            clauses.append(options[0] if len(options) == 1 else {"$or": options})
+        clauses += [{category_key(c): {"$ne": True}} for c in self.none_of]
+        if self.year_min is not None:
+            clauses.append({"year": {"$gte": int(self.year_min)}})
+        if self.year_max is not None:
+            clauses.append({"year": {"$lte": int(self.year_max)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def passes(self, item: Item) -> bool:
+        """The ``where`` test on one item, without a round trip to Chroma."""
+        categories = set(item.categories)
+        if self.any_of and not categories & set(self.any_of):
+            return False
+        if any(g and not categories & set(g) for g in self.all_of) or categories & set(self.none_of):
+            return False
+        if self.year_min is not None and (item.year is None or item.year < self.year_min):
+            return False
+        return not (self.year_max is not None and (item.year is None or item.year > self.year_max))
+
+
 def metadata_filter(categories: list[str] | None = None, year_min: int | None = None, year_max: int | None = None) -> dict | None:
     """Chroma ``where`` for category (any of) and year range filters."""
-    clauses: list[dict] = []
-    if categories:
-        options = [{category_key(c): True} for c in categories]
-        clauses.append(options[0] if len(options) == 1 else {"$or": options})
-    if year_min is not None:
-        clauses.append({"year": {"$gte": int(year_min)}})
-    if year_max is not None:
-        clauses.append({"year": {"$lte": int(year_max)}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    return ItemFilter(tuple(categories or ()), year_min=year_min, year_max=year_max).where()
 
 
 @dataclass(frozen=True)

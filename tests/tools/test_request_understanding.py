@@ -1,0 +1,197 @@
+"""Request understanding: what a free-text request asks for, read against the catalog's own vocabulary.
+
+Parser cases run on the small test catalog plus two horror films (the real packaged MiniLM matches
+mood words to category names); the integration tests run the whole pipeline on a real small store.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from whyrec.store.records import Item
+from whyrec.tools.recommender import RecommendationList, Recommender
+from whyrec.tools.request_understanding import RequestParser
+
+from tests.conftest import SMALL_CATALOG
+
+HORROR = [
+    Item("hor1", "Night Terror", "A babysitter is stalked by a masked killer.", ("Horror",), 1984),
+    Item("hor2", "The Crypt", "Grave robbers wake something under a church.", ("Horror", "Thriller"), 1996),
+]
+CATALOG = {i.item_id: i for i in SMALL_CATALOG + HORROR}
+SHOP = {
+    i.item_id: i
+    for i in [
+        Item("k1", "Chef knife", "A sharp steel knife.", ("Kitchen",)),
+        Item("k2", "Frying pan", "Cast iron pan.", ("Kitchen",)),
+        Item("t1", "Wooden train set", "Tracks and engines.", ("Toys",)),
+        Item("t2", "Rag doll", "A soft doll.", ("Toys",)),
+        Item("g1", "Rose bush", "Climbing roses.", ("Garden",)),
+        Item("g2", "Garden hose", "Twenty metres.", ("Garden",)),
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def parser(embedder) -> RequestParser:
+    return RequestParser(CATALOG, embedder)
+
+
+def ids(recs) -> list[str]:
+    return [r.item.item_id for r in recs]
+
+
+# --- hard constraints: years and categories ----------------------------------------------------
+
+def test_scary_from_the_80s_is_the_80s_and_horror(parser):
+    parsed = parser.parse("something scary from the 80s")
+    assert (parsed.years.start, parsed.years.end) == (1980, 1989)
+    assert any("Horror" in ask.categories for ask in parsed.categories)
+    assert "1980–1989" in parsed.summary() and "Horror" in parsed.summary()
+    assert "because you asked for 'something scary from the 80s'" in parsed.summary()
+
+
+def test_funny_sci_fi_asks_for_both_comedy_and_sci_fi(parser):
+    parsed = parser.parse("a funny sci-fi movie")
+    assert sorted(ask.categories for ask in parsed.categories) == [("Comedy",), ("Sci-Fi",)]
+    assert parsed.years is None
+
+
+def test_before_1970_and_recent(parser):
+    before = parser.parse("a movie made before 2000").years
+    assert (before.start, before.end) == (None, 1999)
+    too_old = parser.parse("before 1970")  # this catalog starts in 1984: say so, favour the oldest instead
+    assert too_old.years is None and too_old.boost_years[0].end == 1969
+    assert "Nothing in the catalog is from 1969 or earlier (the catalog covers 1984–2010)" in " ".join(too_old.notes)
+    recent = parser.parse("something recent").years
+    assert (recent.start, recent.end) == (2008, 2010)  # the newest three years of this catalog (max 2010)
+
+
+def test_category_words_inside_a_title_are_not_categories(parser):
+    parsed = parser.parse("not Star Voyage")
+    assert parsed.exclude_item_ids == ["space1"] and not parsed.exclude_categories
+
+
+# --- titles: like, not, outside the catalog ---------------------------------------------------
+
+def test_like_a_catalog_title_is_more_like_this(parser):
+    parsed = parser.parse("something like Star Voyage")
+    assert parsed.like_item_ids == ["space1"]
+    assert parser.parse("like Star Voyge").like_item_ids == ["space1"]  # misspelt
+
+
+def test_not_a_title_excludes_it_and_its_sequel(parser):
+    parsed = parser.parse("not Nebula Run")
+    assert set(parsed.exclude_item_ids) == {"space4", "space5"}
+    assert parsed.query_text == ""  # embedding "Nebula Run" would pull towards it
+
+
+def test_not_a_genre_excludes_the_genre(parser):
+    parsed = parser.parse("no romance, something from the 90s")
+    assert [ask.categories for ask in parsed.exclude_categories] == [("Romance",)]
+    assert "romance" not in parsed.query_text.lower()
+
+
+def test_a_title_outside_the_catalog_is_said_and_used_for_its_words(parser):
+    parsed = parser.parse("something like Star Wars")
+    assert parsed.unknown_titles == ["Star Wars"] and not parsed.like_item_ids
+    assert len(parsed.unknown_title_vectors) == 1
+    note = " ".join(parsed.notes)
+    assert "'Star Wars' is not in the catalog" in note and "2010" in note  # the catalog's own newest year
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+def test_gibberish_says_so_and_drops_the_request_text(parser):
+    parsed = parser.parse("asdkjh qwpoeiru zzxvbn")
+    assert parsed.problem == "gibberish" and parsed.query_vector is None
+    assert "could not make sense" in " ".join(parsed.notes)
+
+
+def test_another_language_says_so_and_keeps_what_it_recognised(parser):
+    parsed = parser.parse("une comédie des années 80")
+    assert parsed.problem == "language" and "English" in " ".join(parsed.notes)
+    assert (parsed.years.start, parsed.years.end) == (1980, 1989)
+
+
+def test_a_5000_character_request_is_read_in_part_quickly(parser):
+    request = ("I want a funny film with spaceships " * 200)[:5000]
+    start = time.perf_counter()
+    parsed = parser.parse(request)
+    assert time.perf_counter() - start < 5.0
+    assert len(parsed.text) <= 500 and any("5,000 characters" in n for n in parsed.notes)
+    assert ("Comedy",) in [a.categories for a in parsed.categories]  # still read: 'funny'
+
+
+
+def test_contradictory_years_say_nothing_matches_both(parser):
+    parsed = parser.parse("a 1950s movie from 1995")
+    assert parsed.problem == "contradiction" and parsed.years is None
+    assert "Nothing matches both 1950–1959" in " ".join(parsed.notes)
+    assert len(parsed.boost_years) == 2  # the closest items to either range are favoured
+
+
+# --- the catalog's own categories ---------------------------------------------------------------
+
+def test_mood_words_map_to_a_shops_categories_by_embedding(embedder):
+    shop = RequestParser(SHOP, embedder)
+    cooking = shop.parse("something for cooking")
+    assert [(a.categories, a.how) for a in cooking.boost_categories] == [(("Kitchen",), "embedding")]
+    assert [a.categories for a in shop.parse("gear for gardening").boost_categories] == [("Garden",)]
+    funny = shop.parse("a funny sci-fi movie")  # the film lexicon means nothing to a shop
+    assert not funny.categories and not funny.boost_categories
+
+
+# --- naming one item (chat: "why X?") -----------------------------------------------------------
+
+def test_resolve_title_by_title_misspelling_position_or_not_at_all(parser):
+    assert parser.resolve_title("Orbit Station").item.item_id == "space2"
+    fuzzy = parser.resolve_title("Orbit Statoin")
+    assert fuzzy.how == "fuzzy" and fuzzy.item.item_id == "space2"
+    assert parser.resolve_title("the second one", shown=["rom1", "crime3"]).item.item_id == "crime3"
+    missing = parser.resolve_title("The Matrix")
+    assert missing.item is None and "not in the catalog" in missing.message and "2010" in missing.message
+
+
+# --- the whole pipeline on a real small store -----------------------------------------------------
+
+def test_returned_items_meet_the_hard_constraints(recommender):
+    recs = recommender.recommend("u3", "a crime film before 2000", k=10)
+    assert isinstance(recs, RecommendationList) and recs
+    assert all("Crime" in r.item.categories and r.item.year < 2000 for r in recs)
+    assert set(ids(recs)) == {"crime1", "crime2"}  # every unseen 1990s crime film, nothing else
+    understood = recs.to_dict()["understood"]
+    assert understood["years"]["max"] == 1999 and understood["categories"][0]["categories"] == ["Crime"]
+
+
+def test_not_a_title_keeps_it_out_of_the_list(small_store, reranker):
+    on = Recommender(small_store, reranker)
+    off = Recommender(small_store, reranker, request_parsing=False)
+    assert "space4" in ids(off.recommend("u2", "not Nebula Run", k=5))  # the embedding alone pulls towards it
+    recs = on.recommend("u2", "not Nebula Run", k=5)
+    assert recs and not {"space4", "space5"} & set(ids(recs))
+    assert off.recommend("u2", "not Nebula Run", k=5).understood is None
+
+
+def test_explicit_filters_win_a_conflict_and_say_so(recommender):
+    recs = recommender.recommend("u3", "a crime film from the 90s", k=10, year_min=2000)
+    assert recs and all(r.item.year >= 2000 for r in recs)
+    assert any("Your year filter" in n for n in recs.notes)
+
+
+def test_bad_requests_still_recommend(recommender):
+    for request in ["asdkjh qwpoeiru zzxvbn", "x" * 5000, "películas de terror de los 80", "a 1950s movie from 1995"]:
+        recs = recommender.recommend("u1", request, k=3)
+        assert recs.notes, request
+        assert len(recs) >= 1, request
+    contradiction = recommender.recommend("u1", "a 1950s movie from 1995", k=3)
+    assert any("Nothing matches both" in n for n in contradiction.notes)
+
+
+def test_explanations_name_the_constraint(recommender):
+    shown = recommender.explain("u3", "crime1", "a crime film before 2000")
+    assert "Filtered to 1999 or earlier and Crime because you asked for 'a crime film before 2000'" in shown.text
+    ruled_out = recommender.explain("u3", "crime3", "a crime film before 2000")
+    assert ruled_out.status == "filtered"
+    assert "rules it out: it is from 2002, outside 1999 or earlier" in ruled_out.text

@@ -1,0 +1,726 @@
+"""What a free-text request asks for, in the catalog's own vocabulary.
+
+"something scary from the 80s" means *years 1980–1989* and *Horror or Thriller*; the request's
+embedding alone cannot see either, and collaborative scores drown it out. :class:`RequestParser`
+reads a request into
+
+* **hard constraints**, which filter: years (decades, "before 1970", "recent"), categories named
+  outright or by an everyday word ("funny" → Comedy), exclusions ("not Nebula Run", "no horror");
+* **soft constraints**, which boost: categories a mood word resembles (an embedding match against
+  the catalog's category names, so a shop's "Kitchen" or "Toys" work as well as film genres),
+  "like <title>" (more like this), titles not in the catalog (their words), "old"/"classic";
+* **notes** in plain words, so the person sees what was understood.
+
+Everything is computed against the store's items: the category names, the year range, the
+titles. Nothing but the small everyday-word :data:`LEXICON` names a category, and its entries
+only count when the catalog has that category. The same parser resolves the titles a chat names
+("why Fargo?", "why not the second one?"): :meth:`RequestParser.resolve_title`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from whyrec.store.records import Item
+from whyrec.tools.title_matching import TitleIndex, normalise_title
+
+if TYPE_CHECKING:
+    from whyrec.store.embeddings import ItemEmbedder
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_CHARS = 500  # what is read of a request; the embedding model reads ~256 tokens anyway
+MAX_MOOD_WORDS = 12  # words matched against the category names by embedding, per request
+MOOD_MIN_SIMILARITY = 0.5  # cosine of a word to a category name below which it is not a match …
+MOOD_MIN_MARGIN = 0.04  # … or when the runner-up category is this close (the word is not about one category)
+FUZZY_CUTOFF = 0.85  # difflib ratio for a misspelt title ("Star Wras" → Star Wars)
+RECENT_YEARS = 3  # "recent" = the catalog's newest three years
+YEAR_BOOST_SPAN = 5.0  # a year preference ("old", or contradicting years) fades to nothing this many years outside its range
+MIN_CHARS_PER_PIECE = 2.5  # below this a word is letters, not a word: "asdkjh" 1.2, "heist" 2.5, "smugglers" 4.5
+WORD_CACHE = 4096  # word vectors kept, so a repeated word costs no model call
+
+# everyday words for categories; an entry counts only for the categories a catalog has
+LEXICON: dict[str, tuple[str, ...]] = {
+    "funny": ("Comedy",), "hilarious": ("Comedy",), "comic": ("Comedy",), "comedic": ("Comedy",),
+    "laugh": ("Comedy",), "laughs": ("Comedy",), "lighthearted": ("Comedy",), "witty": ("Comedy",),
+    "scary": ("Horror", "Thriller"), "spooky": ("Horror",), "creepy": ("Horror", "Thriller"),
+    "frightening": ("Horror", "Thriller"), "terrifying": ("Horror", "Thriller"), "horrifying": ("Horror",),
+    "gory": ("Horror",), "slasher": ("Horror",), "zombie": ("Horror",), "zombies": ("Horror",),
+    "romantic": ("Romance",), "romcom": ("Romance", "Comedy"), "love story": ("Romance",),
+    "sci fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "science fiction": ("Sci-Fi",), "space": ("Sci-Fi",),
+    "futuristic": ("Sci-Fi",), "aliens": ("Sci-Fi",), "robots": ("Sci-Fi",),
+    "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",), "anime": ("Animation",),
+    "kids": ("Children's",), "children": ("Children's",), "family": ("Children's",), "child": ("Children's",),
+    "thrilling": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",), "tense": ("Thriller",),
+    "whodunit": ("Mystery",), "detective": ("Mystery", "Crime"), "gangster": ("Crime",), "gangsters": ("Crime",),
+    "heist": ("Crime",), "mafia": ("Crime",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "noir": ("Film-Noir",), "sad": ("Drama",), "tearjerker": ("Drama",), "dramatic": ("Drama",),
+    "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
+    "musicals": ("Musical",), "singing": ("Musical",), "documentaries": ("Documentary",), "epic": ("Adventure",),
+}
+# lexicon words too loose to filter on: they favour their category instead
+LEANING_WORDS = frozenset(
+    ["space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
+)
+# words never matched to a category by embedding: they name the request, not a category
+FILLER = frozenset(
+    ["a", "an", "the", "some", "any", "something", "anything", "stuff", "thing", "things", "one", "ones", "movie", "movies", "film", "films", "flick", "flicks", "show", "shows", "item", "items", "product", "products", "title", "titles", "watch", "see", "want", "wanna", "need", "looking", "look", "find", "give", "recommend", "recommendation", "recommendations", "suggest", "please", "me", "my", "i", "we", "us", "you", "your", "for", "with", "from", "of", "in", "on", "at", "to", "by", "about", "and", "or", "but", "is", "are", "be", "that", "this", "these", "those", "what", "which", "who", "it", "its", "good", "great", "nice", "best", "really", "very", "quite", "more", "most", "less", "please", "like", "similar", "kind", "sort", "type", "tonight", "today", "now", "new", "old", "classic", "classics", "older", "recent", "latest", "newest", "era", "decade", "decades", "year", "years", "century", "before", "after", "since", "until", "between", "during", "around", "not", "no", "without", "except", "nothing", "none", "avoid", "make", "made", "makes", "do", "does", "did", "have", "has", "had", "get", "got", "just", "also", "too", "so", "than", "then", "there", "here", "where", "when", "how", "why"]
+)
+CATALOG_CATEGORY_NOISE = frozenset({"unknown", "other", "misc", "none", "n/a", ""})
+# function words of other languages: a request made mostly of these (or of words the model's vocabulary lacks) is not English
+FOREIGN_MARKERS = frozenset(
+    ["de", "la", "le", "les", "des", "une", "un", "du", "et", "ou", "avec", "pour", "sans", "el", "los", "las", "una", "unos", "por", "con", "sin", "que", "del", "und", "der", "die", "das", "ein", "eine", "mit", "für", "ohne", "nicht", "il", "lo", "gli", "della", "per", "che", "di", "da", "em", "um", "uma", "não", "os", "com", "para"]
+)
+DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90}
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+_BREAK = r"(?=\s*(?:[,.;:!?()]|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
+
+
+@dataclass(frozen=True)
+class YearRange:
+    """An inclusive year range; an open end is None. ``source`` is the words it came from."""
+
+    start: int | None
+    end: int | None
+    source: str
+
+    @property
+    def label(self) -> str:
+        if self.start is not None and self.end is not None:
+            return str(self.start) if self.start == self.end else f"{self.start}–{self.end}"
+        if self.start is not None:
+            return f"{self.start} or later"
+        return f"{self.end} or earlier"
+
+    def contains(self, year: int | None) -> bool:
+        if year is None:
+            return False
+        return (self.start is None or year >= self.start) and (self.end is None or year <= self.end)
+
+    def distance(self, year: int | None) -> float:
+        """Years outside the range (0 inside it); unknown years are far."""
+        if year is None:
+            return 100.0
+        if self.start is not None and year < self.start:
+            return float(self.start - year)
+        if self.end is not None and year > self.end:
+            return float(year - self.end)
+        return 0.0
+
+    def intersect(self, other: YearRange) -> YearRange | None:
+        start = max((y for y in (self.start, other.start) if y is not None), default=None)
+        end = min((y for y in (self.end, other.end) if y is not None), default=None)
+        if start is not None and end is not None and start > end:
+            return None
+        return YearRange(start, end, f"{self.source}; {other.source}")
+
+
+@dataclass(frozen=True)
+class CategoryAsk:
+    """Categories one phrase asks for, any of them will do: ("Horror", "Thriller") for "scary"."""
+
+    categories: tuple[str, ...]
+    source: str  # the words of the request
+    how: str  # "name", "lexicon" or "embedding"
+    similarity: float | None = None  # for an embedding match
+
+    @property
+    def label(self) -> str:
+        return " or ".join(self.categories)
+
+    def met_by(self, item: Item) -> bool:
+        return any(c in item.categories for c in self.categories)
+
+
+@dataclass
+class ParsedRequest:
+    """A request read into constraints. Hard ones filter, soft ones boost, notes say what was understood."""
+
+    text: str
+    query_text: str = ""  # what is embedded as the request: the text less exclusions and noise; "" = nothing
+    years: YearRange | None = None  # hard
+    categories: list[CategoryAsk] = field(default_factory=list)  # hard: each ask any-of, all asks together
+    exclude_categories: list[CategoryAsk] = field(default_factory=list)  # hard
+    exclude_item_ids: list[str] = field(default_factory=list)  # hard
+    boost_categories: list[CategoryAsk] = field(default_factory=list)  # soft
+    boost_years: list[YearRange] = field(default_factory=list)  # soft ("old", or two year asks that contradict)
+    like_item_ids: list[str] = field(default_factory=list)  # soft: more like these
+    unknown_titles: list[str] = field(default_factory=list)  # soft: their words join the request's meaning
+    notes: list[str] = field(default_factory=list)
+    problem: str | None = None  # "gibberish", "language", "contradiction", or None
+    query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    unknown_title_vectors: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+    titles: dict[str, str] = field(default_factory=dict, repr=False)  # item_id -> title, for the words
+
+    @property
+    def has_hard(self) -> bool:
+        return bool(self.years or self.categories or self.exclude_categories or self.exclude_item_ids)
+
+    @property
+    def has_soft(self) -> bool:
+        return bool(self.boost_categories or self.boost_years)
+
+    def quoted(self, limit: int = 60) -> str:
+        text = " ".join(self.text.split())
+        return f"'{text if len(text) <= limit else text[: limit - 1].rstrip() + '…'}'"
+
+    def summary(self) -> str:
+        """One sentence: what the request filtered and boosted, and why ("because you asked for …")."""
+        hard = []
+        if self.years:
+            hard.append(self.years.label)
+        hard += [c.label for c in self.categories]
+        parts = []
+        if hard:
+            parts.append("filtered to " + " and ".join(hard))
+        left_out = [c.label for c in self.exclude_categories] + [self.titles.get(i, i) for i in self.exclude_item_ids]
+        if left_out:
+            parts.append("leaving out " + ", ".join(left_out))
+        soft = [c.label for c in self.boost_categories] + [y.label for y in self.boost_years]
+        if soft:
+            parts.append("favouring " + " and ".join(soft))
+        if self.like_item_ids or self.unknown_titles:
+            parts.append("more like " + ", ".join([f"'{self.titles.get(i, i)}'" for i in self.like_item_ids] + [f"'{t}'" for t in self.unknown_titles]))
+        if not parts:
+            return ""
+        text = "; ".join(parts)
+        return f"{text[0].upper()}{text[1:]} because you asked for {self.quoted()}."
+
+    def to_dict(self) -> dict:
+        """What was understood, for a UI or an API caller to show (no vectors)."""
+        return {
+            "request": self.text,
+            "summary": self.summary(),
+            "years": {"min": self.years.start, "max": self.years.end, "label": self.years.label, "from": self.years.source} if self.years else None,
+            "categories": [_ask_dict(c) for c in self.categories],
+            "excluded_categories": [_ask_dict(c) for c in self.exclude_categories],
+            "excluded_items": [{"item_id": i, "title": self.titles.get(i, i)} for i in self.exclude_item_ids],
+            "boost_categories": [_ask_dict(c) for c in self.boost_categories],
+            "boost_years": [{"min": y.start, "max": y.end, "label": y.label, "from": y.source} for y in self.boost_years],
+            "like_items": [{"item_id": i, "title": self.titles.get(i, i)} for i in self.like_item_ids],
+            "unknown_titles": list(self.unknown_titles),
+            "notes": list(self.notes),
+            "problem": self.problem,
+        }
+
+    # --- what an item meets ------------------------------------------------------------
+
+    def passes_hard(self, item: Item) -> bool:
+        return (
+            (self.years is None or self.years.contains(item.year))
+            and all(c.met_by(item) for c in self.categories)
+            and not any(c.met_by(item) for c in self.exclude_categories)
+            and item.item_id not in self.exclude_item_ids
+        )
+
+    def soft_match(self, item: Item) -> float | None:
+        """Share of the soft asks the item meets (a year ask counts partly when near), None without soft asks."""
+        scores = [1.0 if c.met_by(item) else 0.0 for c in self.boost_categories]
+        if self.boost_years:
+            scores.append(max(max(0.0, 1.0 - y.distance(item.year) / YEAR_BOOST_SPAN) for y in self.boost_years))
+        return float(np.mean(scores)) if scores else None
+
+    def item_fit(self, item: Item) -> str | None:
+        """How one item stands against the request, in words (for "why?" and "why not?")."""
+        if not (self.has_hard or self.has_soft):
+            return None
+        misses = []
+        if self.years and not self.years.contains(item.year):
+            misses.append(f"it is from {item.year or 'an unknown year'}, outside {self.years.label}")
+        misses += [f"it is not {c.label}" for c in self.categories if not c.met_by(item)]
+        misses += [f"it is {c.label}, which you asked to leave out" for c in self.exclude_categories if c.met_by(item)]
+        if item.item_id in self.exclude_item_ids:
+            misses.append("you asked to leave it out")
+        if misses:
+            return f"Your request {self.quoted()} rules it out: " + "; ".join(misses) + "."
+        met = []
+        if self.years:
+            met.append(f"from {item.year}")
+        met += [c for ask in self.categories + self.boost_categories for c in ask.categories if c in item.categories]
+        if not met:
+            return None
+        return f"It fits your request {self.quoted()}: " + ", ".join(dict.fromkeys(met)) + "."
+
+
+def _ask_dict(ask: CategoryAsk) -> dict:
+    return {"categories": list(ask.categories), "label": ask.label, "from": ask.source, "how": ask.how}
+
+
+@dataclass(frozen=True)
+class TitleReference:
+    """What a chat's "why X?" names: an item, how it was found, or a message saying it is not in the catalog."""
+
+    item: Item | None
+    how: str  # "id", "exact", "fuzzy", "position", "not_found"
+    message: str = ""
+    nearest: tuple[Item, ...] = ()
+
+
+class RequestParser:
+    """Reads requests against one catalog. Built once per catalog (category vectors, titles, years)."""
+
+    def __init__(
+        self,
+        items: dict[str, Item],
+        embedder: ItemEmbedder | None = None,
+        search: Callable[[str, int], list[Item]] | None = None,
+    ):
+        """``embedder`` (the store's, e.g. all-MiniLM-L6-v2) matches mood words to category names and
+        embeds the request; without one, only names and the lexicon map words to categories.
+        ``search`` (e.g. ``Recommender.search``) finds the nearest items to a title the catalog lacks."""
+        self.items = items
+        self.embedder = embedder
+        self.search = search
+        self.titles = TitleIndex(items)
+        self._title_keys = list(self.titles.by_title)
+        counts: dict[str, int] = {}
+        for item in items.values():
+            for c in item.categories:
+                counts[c] = counts.get(c, 0) + 1
+        self.categories = [c for c in sorted(counts, key=lambda c: -counts[c]) if c.strip().lower() not in CATALOG_CATEGORY_NOISE]
+        self._by_key = {_category_key(c): c for c in self.categories}
+        self._category_patterns = [(c, re.compile(_category_regex(c), re.IGNORECASE)) for c in self.categories]
+        self._category_patterns.sort(key=lambda cp: -len(cp[0]))  # "Film-Noir" before "Film"
+        self.lexicon = {
+            word: tuple(self._by_key[_category_key(c)] for c in targets if _category_key(c) in self._by_key)
+            for word, targets in LEXICON.items()
+        }
+        self.lexicon = {w: t for w, t in self.lexicon.items() if t}
+        self._lexicon_pattern = (
+            re.compile(r"\b(" + "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in sorted(self.lexicon, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+            if self.lexicon
+            else None
+        )
+        years = sorted(i.year for i in items.values() if i.year)
+        self.year_min = years[0] if years else None
+        self.year_max = years[-1] if years else None
+        self.old_year = int(np.percentile(years, 20)) if years else None
+        self._category_vectors: np.ndarray | None = None
+        self._word_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vocab: set[str] | None = None
+
+    # --- the catalog's own words --------------------------------------------------------
+
+    @property
+    def category_vectors(self) -> np.ndarray | None:
+        """The category names embedded, once per catalog."""
+        if self._category_vectors is None and self.embedder is not None and self.categories:
+            self._category_vectors = self.embedder.encode(self.categories)
+        return self._category_vectors
+
+    @property
+    def vocabulary(self) -> set[str]:
+        """Whole words the embedding model knows; a request mostly outside it is gibberish or not English."""
+        if self._vocab is None:
+            tokenizer = getattr(getattr(self.embedder, "model", None), "tokenizer", None) if self.embedder else None
+            vocab = getattr(tokenizer, "vocab", None) or {}
+            self._vocab = {w for w in vocab if w.isalpha()}
+        return self._vocab
+
+    def coverage(self) -> str:
+        """The catalog's span in words, from its own years ("the catalog covers 1922–1998")."""
+        if self.year_max is None:
+            return f"the catalog has {len(self.items):,} items"
+        return f"the catalog covers {self.year_min}–{self.year_max}"
+
+    # --- reading a request --------------------------------------------------------------
+
+    def parse(self, request: str | None) -> ParsedRequest:
+        """Constraints, notes and the request's vector (one model call for the request and its mood words)."""
+        raw = unicodedata.normalize("NFKC", request or "").replace("\x00", " ")
+        raw = re.sub(r"\s+", " ", raw).strip()
+        parsed = ParsedRequest(text=raw)
+        if not raw:
+            return parsed
+        if len(raw) > MAX_REQUEST_CHARS:
+            cut = raw[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] or raw[:MAX_REQUEST_CHARS]
+            parsed.notes.append(f"Your request is {len(raw):,} characters long; I read the first {len(cut):,}.")
+            raw = parsed.text = cut
+        text = raw
+        removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
+
+        def take(start: int, end: int) -> None:
+            removed.append((start, end))
+
+        def free(start: int, end: int) -> bool:
+            return not any(s < end and start < e for s, e in removed)
+
+        # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
+        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing)\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+)?(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
+            phrase = m["phrase"].strip(" '\"“”‘’")
+            if not phrase or not free(m.start(), m.end()):
+                continue
+            take(m.start(), m.end())
+            self._read_exclusion(parsed, phrase)
+
+        # 2. "like <title>": more like this; a title outside the catalog lends its words
+        for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
+            lead = (m["lead"] or "").strip().lower()
+            if lead in {"i", "we", "you", "they", "would", "d", "'d", "’d", "to", "really", "also", "don't", "dont", "do", "not", "i'd", "we'd"}:
+                continue  # "I'd like a funny movie", "I like horror": the verb, not a comparison
+            if not free(m.start("phrase"), m.end()):
+                continue
+            phrase = m["phrase"].strip(" '\"“”‘’")
+            if self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase"))):
+                take(m.start("phrase"), m.end())
+
+        # 3. years: ranges, decades, before/after, single years, "recent", "old"
+        year_asks = self._read_years(text, take, free)
+        self._settle_years(parsed, year_asks)
+
+        # 4. categories by name or everyday word (words already claimed by titles and exclusions are skipped)
+        covered: list[tuple[int, int]] = []
+        for category, pattern in self._category_patterns:
+            for m in pattern.finditer(text):
+                if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
+                    covered.append((m.start(), m.end()))
+                    _add_ask(parsed.categories, CategoryAsk((category,), m[0], "name"))
+        if self._lexicon_pattern:
+            for m in self._lexicon_pattern.finditer(text):
+                if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
+                    covered.append((m.start(), m.end()))
+                    key = re.sub(r"[\s-]+", " ", m[0].lower())
+                    target = parsed.boost_categories if key in LEANING_WORDS else parsed.categories
+                    _add_ask(target, CategoryAsk(self.lexicon[key], m[0], "lexicon"))
+
+        # 5. the rest of the words: gibberish/language check, then mood words by embedding
+        rest = _blank(text, removed + covered)
+        words = [w for w in _WORD.findall(rest)]
+        self._check_language(parsed, text, removed + covered)
+        candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
+        parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(text, removed)
+        self._embed(parsed, candidates)
+        self._notes(parsed)
+        return parsed
+
+    def _read_exclusion(self, parsed: ParsedRequest, phrase: str) -> None:
+        """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title."""
+        exact = self._title_items(phrase, prefix=True, fuzzy=False)
+        ask = None if exact else self._category_in(phrase)
+        if ask is not None:
+            _add_ask(parsed.exclude_categories, ask)
+            return
+        items = exact or self._title_items(phrase, prefix=True)
+        if items:
+            for item in items:
+                if item.item_id not in parsed.exclude_item_ids:
+                    parsed.exclude_item_ids.append(item.item_id)
+                    parsed.titles[item.item_id] = item.title
+            return
+        if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
+            parsed.notes.append(f"'{_clip(phrase)}' (after 'not') is not a title or category of this catalog, so nothing was left out for it.")
+
+    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool) -> bool:
+        words = phrase.split()
+        for n in range(len(words), 0, -1):  # the longest leading run of words that is a title
+            candidate = " ".join(words[:n])
+            found = self._title_items(candidate)
+            if found:
+                item = found[0]
+                if item.item_id not in parsed.like_item_ids:
+                    parsed.like_item_ids.append(item.item_id)
+                    parsed.titles[item.item_id] = item.title
+                return True
+        ask = self._category_in(phrase)
+        if ask is not None:
+            _add_ask(parsed.boost_categories, CategoryAsk(ask.categories, ask.source, ask.how))
+            return True
+        if quoted or phrase[:1].isupper():
+            title = _clip(phrase.strip(" '\"“”‘’"), 80)
+            parsed.unknown_titles.append(title)
+            parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
+            return True
+        return False
+
+    def _category_in(self, phrase: str) -> CategoryAsk | None:
+        """The category a short phrase names outright or by a lexicon word."""
+        for category, pattern in self._category_patterns:
+            if m := pattern.search(phrase):
+                return CategoryAsk((category,), m[0], "name")
+        if self._lexicon_pattern and (m := self._lexicon_pattern.search(phrase)):
+            return CategoryAsk(self.lexicon[re.sub(r"[\s-]+", " ", m[0].lower())], m[0], "lexicon")
+        return None
+
+    def _title_items(self, phrase: str, prefix: bool = False, fuzzy: bool = True) -> list[Item]:
+        """Items titled ``phrase`` (exactly, then misspelt); with ``prefix``, its sequels too ("Nebula Run II")."""
+        key = normalise_title(phrase)
+        if not key or key in FILLER:
+            return []
+        found = list(self.titles.by_title.get(key, []))
+        if not found and not key.startswith("the "):
+            found = list(self.titles.by_title.get(f"the {key}", []))
+        if not found and fuzzy and len(key) >= 4:
+            close = difflib.get_close_matches(key, self._title_keys, n=1, cutoff=FUZZY_CUTOFF)
+            if close:
+                key = close[0]
+                found = list(self.titles.by_title[key])
+        if found and prefix:
+            follow = re.compile(rf"^{re.escape(key)}\s+(?:[ivx]+|\d+|part\b.*)$")
+            found += [i for k in self._title_keys if follow.match(k) for i in self.titles.by_title[k]]
+        return found
+
+    def _read_years(self, text: str, take, free) -> list[YearRange]:
+        asks: list[YearRange] = []
+
+        def add(m: re.Match, start: int | None, end: int | None) -> None:
+            if free(m.start(), m.end()):
+                take(m.start(), m.end())
+                asks.append(YearRange(start, end, m[0].strip()))
+
+        for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
+            a, b = int(m[1] or m[3]), int(m[2] or m[4])
+            add(m, min(a, b), max(a, b))
+        decade = r"(?:the\s+)?(?:(?P<part>early|mid|late)[\s-]+)?(?:(?P<full>(?:19|20)\d0)|['’]?(?P<short>\d0)|(?P<word>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies))"
+        for m in re.finditer(r"\b(?P<rel>before|pre|prior to|older than|earlier than|until|up to|through|after|post|newer than|later than|since|from)[\s-]+" + decade.replace("(?P<", "(?P<r_"), text, re.IGNORECASE):
+            start = self._decade_start(m["r_full"], m["r_short"], m["r_word"])
+            rel = m["rel"].lower()
+            if rel in ("before", "pre", "prior to", "older than", "earlier than"):
+                add(m, None, start - 1)
+            elif rel in ("until", "up to", "through"):
+                add(m, None, start + 9)
+            elif rel in ("after", "post", "newer than", "later than"):
+                add(m, start + 10, None)
+            else:  # since / from the 80s: the decade itself and later? "from the 80s" means in the 80s
+                add(m, start, start + 9) if rel == "from" else add(m, start, None)
+        for m in re.finditer(r"\b" + decade, text, re.IGNORECASE):
+            start = self._decade_start(m["full"], m["short"], m["word"])
+            part = (m["part"] or "").lower()
+            lo, hi = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}.get(part, (0, 9))
+            add(m, start + lo, start + hi)
+        for m in re.finditer(r"(?:\b(?:años|los|années|anni|jahre)\s+['’]?(\d0)\b|\b(\d0)(?:er|年代))", text, re.IGNORECASE):
+            start = self._decade_start(None, m[1] or m[2], None)
+            add(m, start, start + 9)
+        for m in re.finditer(r"\b(?P<rel>before|pre|prior to|older than|earlier than|until|up to|through|after|post|newer than|later than|since)[\s-]+((?:19|20)\d\d)\b", text, re.IGNORECASE):
+            year, rel = int(m[2]), m["rel"].lower()
+            if rel in ("before", "pre", "prior to", "older than", "earlier than"):
+                add(m, None, year - 1)
+            elif rel in ("until", "up to", "through"):
+                add(m, None, year)
+            elif rel == "since":
+                add(m, year, None)
+            else:
+                add(m, year + 1, None)
+        for m in re.finditer(r"\b((?:19|20)\d\d)\b", text):
+            add(m, int(m[1]), int(m[1]))
+        if self.year_max is not None:
+            for m in re.finditer(r"\b(?:recent(?:ly)?|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
+                add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
+            for m in re.finditer(r"\b(?:old(?:er)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
+                if free(m.start(), m.end()):
+                    take(m.start(), m.end())
+                    asks.append(YearRange(None, self.old_year, m[0].strip() + "~soft"))
+        return asks
+
+    def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
+        if full:
+            return int(full)
+        tens = int(short) if short else DECADE_WORDS[word.lower()]
+        options = [1900 + tens, 2000 + tens]
+        if self.year_min is not None and self.year_max is not None:
+            inside = [y for y in options if y + 9 >= self.year_min and y <= self.year_max]
+            if len(inside) == 1:
+                return inside[0]
+            return min(options, key=lambda y: abs(y - self.year_max))
+        return options[0]
+
+    def _settle_years(self, parsed: ParsedRequest, asks: list[YearRange]) -> None:
+        hard = [a for a in asks if not a.source.endswith("~soft")]
+        soft = [YearRange(a.start, a.end, a.source.removesuffix("~soft")) for a in asks if a.source.endswith("~soft")]
+        parsed.boost_years += soft
+        if not hard:
+            return
+        merged: YearRange | None = hard[0]
+        for ask in hard[1:]:
+            merged = merged.intersect(ask) if merged else None
+        if merged is None:
+            labels = " and ".join(f"{a.label} ('{a.source}')" for a in hard)
+            parsed.notes.append(f"Nothing matches both {labels}: those years contradict each other, so here are the closest items to either.")
+            parsed.problem = "contradiction"
+            parsed.boost_years += hard
+            return
+        if self.year_min is not None and ((merged.end is not None and merged.end < self.year_min) or (merged.start is not None and merged.start > self.year_max)):
+            parsed.notes.append(f"Nothing in the catalog is from {merged.label} ({self.coverage()}), so here are the closest years instead.")
+            parsed.boost_years.append(merged)
+            return
+        parsed.years = YearRange(merged.start, merged.end, "; ".join(a.source for a in hard))
+
+    def _check_language(self, parsed: ParsedRequest, text: str, removed: list[tuple[int, int]]) -> None:
+        """Flags a request mostly made of words the model does not know (gibberish) or of another language."""
+        words = _WORD.findall(_blank(text, removed))
+        if not words:
+            return
+        letters = sum(len(w) for w in words)
+        foreign = unknown = 0
+        vocab = self.vocabulary
+        for word in words:
+            lower = word.lower()
+            if lower in FOREIGN_MARKERS or not word.isascii():
+                foreign += len(word)
+            elif vocab and lower not in vocab and not self._plausible(lower):
+                unknown += len(word)
+        if len(words) < 2 and not foreign and not (unknown and letters > 15):
+            return  # one unknown word may be a rare English one ("tearjerker"); a 16-letter one is noise
+        if (foreign + unknown) / letters <= 0.5:
+            return
+        understood = self._understood_bits(parsed)
+        used = f"I used only what I recognised: {understood}." if understood else "I used your history instead."
+        if foreign >= unknown:
+            parsed.problem = "language"
+            parsed.notes.append(f"Your request does not look like English, which is all whyrec reads; {used}")
+        else:
+            parsed.problem = "gibberish"
+            parsed.notes.append(f"I could not make sense of {parsed.quoted(40)}; {used}")
+
+    def _plausible(self, word: str) -> bool:
+        """A word outside the vocabulary that splits into few word pieces ("smug·glers", "star·ship")
+        is a rare English word; one that falls apart into letters ("as·d·k·j·h") is not a word."""
+        tokenizer = getattr(getattr(self.embedder, "model", None), "tokenizer", None)
+        if tokenizer is None:
+            return True
+        pieces = tokenizer.tokenize(word)
+        return bool(pieces) and len(word) / len(pieces) >= MIN_CHARS_PER_PIECE
+
+    @staticmethod
+    def _understood_bits(parsed: ParsedRequest) -> str:
+        bits = [parsed.years.label] if parsed.years else []
+        bits += [c.label for c in parsed.categories]
+        return ", ".join(bits)
+
+    def _embed(self, parsed: ParsedRequest, words: list[str]) -> None:
+        """One model call: the request's text, unknown titles and the mood words not seen before."""
+        if self.embedder is None:
+            return
+        texts = ([parsed.query_text] if parsed.query_text else []) + parsed.unknown_titles
+        new_words = [w for w in words if w not in self._word_vectors]
+        vectors = self.embedder.encode(texts + new_words) if texts or new_words else np.zeros((0, 0), dtype=np.float32)
+        if parsed.query_text:
+            parsed.query_vector = vectors[0]
+        parsed.unknown_title_vectors = list(vectors[len(texts) - len(parsed.unknown_titles) : len(texts)])
+        for word, vector in zip(new_words, vectors[len(texts) :], strict=True):
+            self._word_vectors[word] = vector
+            if len(self._word_vectors) > WORD_CACHE:
+                self._word_vectors.popitem(last=False)
+        categories = self.category_vectors
+        if categories is None or not words:
+            return
+        asked = {c for ask in parsed.categories + parsed.exclude_categories + parsed.boost_categories for c in ask.categories}
+        sims = np.stack([self._word_vectors[w] for w in words]) @ categories.T
+        for word, row in zip(words, sims, strict=True):
+            order = np.argsort(-row)
+            best, second = float(row[order[0]]), float(row[order[1]]) if len(order) > 1 else 0.0
+            category = self.categories[int(order[0])]
+            if best >= MOOD_MIN_SIMILARITY and best - second >= MOOD_MIN_MARGIN and category not in asked:
+                asked.add(category)
+                parsed.boost_categories.append(CategoryAsk((category,), word, "embedding", round(best, 3)))
+
+    def _notes(self, parsed: ParsedRequest) -> None:
+        understood = []
+        if parsed.years:
+            understood.append(f"years {parsed.years.label} (from '{parsed.years.source}')")
+        understood += [f"{c.label} (from '{c.source}')" for c in parsed.categories]
+        understood += [f"not {c.label}" for c in parsed.exclude_categories]
+        understood += [f"not '{parsed.titles.get(i, i)}'" for i in parsed.exclude_item_ids]
+        understood += [f"leaning to {c.label} (from '{c.source}')" for c in parsed.boost_categories]
+        understood += [f"leaning to {y.label} (from '{y.source}')" for y in parsed.boost_years if parsed.problem != "contradiction"]
+        understood += [f"more like '{parsed.titles.get(i, i)}'" for i in parsed.like_item_ids]
+        if understood:
+            parsed.notes.insert(0, "Understood: " + "; ".join(understood) + ".")
+
+    # --- naming one item (chat: "why X?", "why not the second one?") ------------------------
+
+    def resolve_title(self, reference: str, shown: list[str] | None = None, nearest: int = 3) -> TitleReference:
+        """The item ``reference`` names: an id, a title in any common spelling, a misspelling, or a
+        position in ``shown`` ("the second one", "#3", "the last one"). Not found: a message saying
+        so with the catalog's span, and the nearest items by meaning."""
+        reference = " ".join(str(reference or "").split()).strip(" ?!.'\"“”‘’")
+        if not reference:
+            return TitleReference(None, "not_found", "Name an item: a title, an id or a position in the list.")
+        if reference in self.items:
+            return TitleReference(self.items[reference], "id")
+        if shown:
+            position = _position(reference, len(shown))
+            if position is not None and shown[position] in self.items:
+                return TitleReference(self.items[shown[position]], "position")
+        exact = self.titles.lookup(reference) or self.titles.by_title.get(f"the {normalise_title(reference)}", [])
+        if exact:
+            return TitleReference(exact[0], "exact")
+        fuzzy = self._title_items(reference)
+        if fuzzy:
+            return TitleReference(fuzzy[0], "fuzzy", f"Taking '{_clip(reference)}' to mean '{fuzzy[0].title}'.")
+        near = tuple(self.search(reference, nearest)) if self.search is not None and nearest > 0 else ()
+        message = f"'{_clip(reference)}' is not in the catalog ({self.coverage()})."
+        if near:
+            message += " The nearest items in it: " + ", ".join(f"'{i.title}'" for i in near) + "."
+        return TitleReference(None, "not_found", message, near)
+
+
+# --- small pieces ------------------------------------------------------------------------------
+
+def _category_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _category_regex(name: str) -> str:
+    """'Sci-Fi' matches sci-fi, sci fi, scifi; "Children's" matches childrens; plurals count."""
+    parts = [re.escape(p) for p in re.split(r"[-'’\s]+", name.strip()) if p]
+    body = r"[-'’\s]*".join(parts)
+    return rf"\b{body}(?:s|es|['’]s)?\b"
+
+
+def _add_ask(asks: list[CategoryAsk], ask: CategoryAsk) -> None:
+    if not any(set(a.categories) == set(ask.categories) for a in asks):
+        asks.append(ask)
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        for i in range(start, min(end, len(chars))):
+            chars[i] = " "
+    return "".join(chars)
+
+
+def _query_text(text: str, removed: list[tuple[int, int]]) -> str:
+    """The request less its exclusions (embedding "not horror" would pull towards horror); "" when only filler is left."""
+    rest = re.sub(r"\s+", " ", _blank(text, [s for s in removed if _is_exclusion(text, s)])).strip(" ,.;")
+    content = [w for w in _WORD.findall(rest) if w.lower() not in FILLER]
+    digits = re.findall(r"\d+", rest)
+    return rest if content or digits else ""
+
+
+def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
+    return bool(re.match(r"(?:not|no|without|except|excluding|avoid|skip|anything but|nothing)\b", text[span[0] : span[1]], re.IGNORECASE))
+
+
+def _is_quoted(text: str, start: int) -> bool:
+    return start < len(text) and text[start] in "'\"“‘"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _position(reference: str, n: int) -> int | None:
+    """0-based index for "the second one", "#3", "number 2", "3rd", "the last one"; None otherwise."""
+    text = reference.lower()
+    if re.fullmatch(r"(?:the\s+)?last(?:\s+one)?", text):
+        return n - 1
+    m = re.fullmatch(r"(?:the\s+)?(?:#|no\.?\s*|number\s+|item\s+)?(\d{1,2})(?:st|nd|rd|th)?(?:\s+one)?", text)
+    if m:
+        index = int(m[1]) - 1
+        return index if 0 <= index < n else None
+    m = re.fullmatch(r"(?:the\s+)?(" + "|".join(ORDINALS) + r")(?:\s+one)?", text)
+    if m:
+        index = ORDINALS[m[1]] - 1
+        return index if index < n else None
+    return None
