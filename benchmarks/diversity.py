@@ -9,7 +9,8 @@ Each user's candidates are ranked once by the pipeline without the cross-encoder
 (diversity, cap) pair reorders the same ranked candidates with ``tools.diversity.mmr``. Columns:
 Recall@10 of the held-out item, ILD@10 (mean pairwise cosine distance of the ten), and the
 mean and worst relevance of a pick (min-max scaled over the candidates, 1 = the best one), which
-is what a person sees as "junk" when it falls. ``cap 1.00`` is classic MMR (no cap).
+is what a person sees as "junk" when it falls. "classic MMR" has no cap and no series rule;
+"default" is what ``tools.diversity.mmr`` does by default.
 Writes benchmarks/diversity.json.
 """
 
@@ -26,14 +27,21 @@ import numpy as np
 
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.settings import Settings
-from whyrec.tools.diversity import MAX_RELEVANCE_DROP, mmr
+from whyrec.tools.diversity import MAX_RELEVANCE_DROP, MAX_SHARE_PER_SERIES, mmr
 from whyrec.tools.evaluation import _pick_users, leave_one_out
 from whyrec.tools.metrics import intra_list_diversity
 from whyrec.tools.recommender import Recommender
 from whyrec.ui.cli import ensure_ingested
 
 DIVERSITY = (0.0, 0.3, 0.5, 0.7, 1.0)
-CAPS = (1.0, 0.6, MAX_RELEVANCE_DROP, 0.4, 0.3)
+# (name, relevance cap, share of the list one series may fill; None = no series rule)
+VARIANTS = (
+    ("classic MMR", 1.0, None),
+    ("cap 0.6", 0.6, MAX_SHARE_PER_SERIES),
+    ("default", MAX_RELEVANCE_DROP, MAX_SHARE_PER_SERIES),
+    ("default, no series rule", MAX_RELEVANCE_DROP, None),
+    ("cap 0.4", 0.4, MAX_SHARE_PER_SERIES),
+)
 K = 10
 
 
@@ -60,11 +68,11 @@ def main() -> None:
     rank_seconds = time.perf_counter() - started
 
     rows = []
-    for cap in sorted(set(CAPS), reverse=True):
+    for name, cap, series in VARIANTS:
         for d in DIVERSITY:
             hits, lists, vectors, mean_rel, worst_rel = [], [], [], [], []
             for ids, scores, vecs, target in ranked:
-                picks = mmr(scores, vecs, K, d, max_relevance_drop=cap)
+                picks = mmr(scores, vecs, K, d, max_relevance_drop=cap, max_share_per_series=series)
                 span = float(scores.max() - scores.min()) or 1.0
                 relevance = (scores[picks] - scores.min()) / span
                 hits.append(target in {ids[i] for i in picks})
@@ -75,7 +83,9 @@ def main() -> None:
                 worst_rel.append(float(relevance.min()))
             rows.append(
                 {
+                    "variant": name,
                     "cap": cap,
+                    "max_share_per_series": series,
                     "diversity": d,
                     "Recall@10": round(float(np.mean(hits)), 4),
                     "ILD@10": round(intra_list_diversity(lists, np.stack(vectors)), 4),
@@ -83,10 +93,10 @@ def main() -> None:
                     "worst_relevance": round(float(np.mean(worst_rel)), 3),
                 }
             )
-    header = f"{'cap':>5} {'diversity':>9} {'Recall@10':>9} {'ILD@10':>7} {'mean rel':>8} {'worst rel':>9}"
+    header = f"{'variant':<24} {'cap':>5} {'diversity':>9} {'Recall@10':>9} {'ILD@10':>7} {'mean rel':>8} {'worst rel':>9}"
     print(header)
     for r in rows:
-        print(f"{r['cap']:>5.2f} {r['diversity']:>9.1f} {r['Recall@10']:>9.4f} {r['ILD@10']:>7.4f} {r['mean_relevance']:>8.3f} {r['worst_relevance']:>9.3f}")
+        print(f"{r['variant']:<24} {r['cap']:>5.2f} {r['diversity']:>9.1f} {r['Recall@10']:>9.4f} {r['ILD@10']:>7.4f} {r['mean_relevance']:>8.3f} {r['worst_relevance']:>9.3f}")
     report = {
         "benchmark": "diversity",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -97,6 +107,7 @@ def main() -> None:
         "users": len(users),
         "k": K,
         "default_cap": MAX_RELEVANCE_DROP,
+        "default_max_share_per_series": MAX_SHARE_PER_SERIES,
         "ranking_seconds": round(rank_seconds, 1),
         "rows": rows,
     }

@@ -201,7 +201,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         same = value == current_user and current_conversation
         conversation_id = current_conversation if same else uuid.uuid4().hex[:12]
         history = list(chat_history or []) if same else []
-        out = {user: value, conversation: conversation_id, chat.chatbot: history, like: None, **like_banner(None),
+        out = {user: value, conversation: conversation_id, chat.chatbot: history, like: None, **like_banner(None), picker.notice: hidden(),
                session: {"user": value, "conversation": conversation_id, "chat": history}}
         try:
             out.update(cards_for(value, None, control_values))
@@ -357,7 +357,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
             agent.end_turn()
 
     # --- wiring -------------------------------------------------------------------------------
-    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, *card_outputs, *profile_outputs_list]
+    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list]
     demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
     picker.box.change(select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row], **PRIVATE)
     picker.start_new.click(
@@ -369,7 +369,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
     picker.search_text.submit(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
     picker.rate_button.click(
         add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, *controls],
-        [*user_outputs, picker.box, picker.found, picker.notice], **PRIVATE,
+        [*user_outputs, picker.box, picker.found], **PRIVATE,
     )
     for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
                     cards.diversity.release, cards.year_min.release, cards.year_max.release):
