@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import anyio
 from fastapi import FastAPI, Request
@@ -85,7 +85,7 @@ class ChatCompletionRequest(BaseModel):
 class OpenAIError(Exception):
     """An error answered as OpenAI's error JSON with an HTTP status."""
 
-    TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error", 404: "invalid_request_error"}
+    TYPES: ClassVar[dict[int, str]] = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error", 404: "invalid_request_error"}
 
     def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -115,20 +115,22 @@ def cards_text(items: Iterable[dict[str, Any]]) -> str:
 # --- running a turn ----------------------------------------------------------------------------
 
 
-async def _chunks_of(stream: Any) -> AsyncIterator[str]:
+async def _chunks_of(stream: Any, turns: threading.Semaphore) -> AsyncIterator[str]:
     """Iterate a (blocking) reply stream in one worker thread; the turn runs to its end even if the client leaves.
 
     One thread for the whole turn, rather than one per chunk, so the agent's generator (and
     LangGraph's context variables inside it) always resumes on the thread that started it.
+    ``turns`` bounds how many turns run at once (the model and ranking are CPU-bound).
     """
     handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def work() -> None:
         try:
-            for chunk in stream:
-                handoff.put(("chunk", chunk))
+            with turns:
+                for chunk in stream:
+                    handoff.put(("chunk", chunk))
             handoff.put(("done", None))
-        except BaseException as err:  # handed to the request, which answers with it
+        except BaseException as err:  # noqa: BLE001 — handed to the request, which answers with it or re-raises it
             handoff.put(("error", err))
 
     threading.Thread(target=work, name="whyrec-openai-turn", daemon=True).start()
@@ -159,11 +161,12 @@ class OpenAIEndpoint:
     as :class:`ui.chat.SharedAgent` does.
     """
 
-    def __init__(self, agent: Any, keys: ApiKeys, model_id: str = MODEL_ID) -> None:
+    def __init__(self, agent: Any, keys: ApiKeys, model_id: str = MODEL_ID, max_concurrent_turns: int = 2) -> None:
         self.agent = agent
         self.keys = keys
         self.model_id = model_id
         self.created = int(time.time())
+        self.turns = threading.BoundedSemaphore(max_concurrent_turns)  # further requests wait their turn
 
     def mount(self, app: FastAPI) -> None:
         """Add the routes to ``app`` (Gradio's FastAPI app: ``demo.server_app`` after ``launch``)."""
@@ -228,7 +231,7 @@ class OpenAIEndpoint:
         if body.stream:
             return StreamingResponse(self._events(stream, completion_id, conversation_id), media_type="text/event-stream", headers=headers)
         try:
-            answer = "".join([chunk async for chunk in _chunks_of(stream)]).strip()
+            answer = "".join([chunk async for chunk in _chunks_of(stream, self.turns)]).strip()
         except InputError as err:
             return OpenAIError(400, str(err), param="messages", code="invalid_request").response()
         except Exception as err:  # the agent answers from templates when the model fails; this is anything else
@@ -287,7 +290,7 @@ class OpenAIEndpoint:
 
         yield event({"role": "assistant", "content": ""})
         try:
-            async for piece in _chunks_of(stream):
+            async for piece in _chunks_of(stream, self.turns):
                 if piece:
                     yield event({"content": piece})
         except Exception as err:  # the stream has started: say what went wrong in-band, as OpenAI does

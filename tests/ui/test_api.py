@@ -293,11 +293,11 @@ def test_a_scoped_key_only_reaches_its_own_user_over_mcp(keyed_url):
     from mcp.client.streamable_http import streamablehttp_client
 
     async def profiles(key: str):
-        async with streamablehttp_client(keyed_url + "gradio_api/mcp/", headers={"Authorization": f"Bearer {key}"}) as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = {t.name: t for t in (await session.list_tools()).tools}
-                return tools, [await session.call_tool("profile", {"user_id": u}) for u in ("u1", "u2")]
+        url, headers = keyed_url + "gradio_api/mcp/", {"Authorization": f"Bearer {key}"}
+        async with streamablehttp_client(url, headers=headers) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            return tools, [await session.call_tool("profile", {"user_id": u}) for u in ("u1", "u2")]
 
     tools, (own, other) = anyio.run(profiles, U1_KEY)
     assert set(tools["profile"].inputSchema["properties"]) == {"user_id"}
