@@ -118,6 +118,9 @@ def require_keys_off_localhost(host: str | None, keys: ApiKeys, share: bool = Fa
     if keys:
         return
     if share:
-        raise InputError("a share link serves the app beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user)")
+        raise InputError("a share link serves the app beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user; or set WHYREC_API_KEYS)")
     if not is_local(host):
-        raise InputError(f"--host {host} serves beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user), or serve on 127.0.0.1")
+        raise InputError(
+            f"--host {host} serves beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user; "
+            "or set WHYREC_API_KEYS), or serve on 127.0.0.1"
+        )
