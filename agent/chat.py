@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
@@ -38,6 +38,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
+from whyrec.agent.planning import GREETING, Plan, last_list, model_plan, rule_plan
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -76,6 +77,8 @@ class Reply:
     dropped_lines: list[str] = field(default_factory=list)  # lines cut because they named items no tool returned
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "args"} of each call, as made
     error: str | None = None  # why the fallback answered, when it did
+    intent: str | None = None  # plan mode: what the turn was understood to ask
+    planned_by: str | None = None  # plan mode: "rules", "model" or "default"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,10 +139,17 @@ class ChatAgent:
         max_tool_rounds: int = 3,
         request_timeout: float = 600.0,
         fallback_only: bool = False,
+        mode: Literal["plan", "react", "auto"] | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
+        """``mode`` (default: ``settings.agent_mode``): ``react`` lets the model call tools in a loop;
+        ``plan`` decides each turn by rules, with at most one schema-constrained model call
+        (:mod:`agent.planning`); ``auto`` is plan for the embedded local model, react for a given
+        model or endpoint."""
         self.recommender = recommender
         self.settings = settings or recommender.settings
+        mode = mode or self.settings.agent_mode
+        self.mode = mode if mode != "auto" else ("react" if model is not None or self.settings.llm_base_url else "plan")
         self.tools = get_tools(recommender)
         self.tools_by_name = {t.name: t for t in self.tools}
         self.titles = TitleIndex(recommender.items)
@@ -205,8 +215,9 @@ class ChatAgent:
 
     def _agent(self) -> Any:
         with self._lock:
-            if self._graph is None or (isinstance(self._graph_model, _NoModel) and self._model is not None):
-                model = self._chat_model()
+            if self._graph is None or (self.mode == "react" and isinstance(self._graph_model, _NoModel) and self._model is not None):
+                # in plan mode the graph only keeps the conversation: the model starts when a plan needs it
+                model = self._chat_model() if self.mode == "react" else self._model
                 self._graph_model = model or _NoModel()
                 self._graph = create_agent(
                     self._graph_model,
@@ -228,6 +239,8 @@ class ChatAgent:
     def start(self) -> str:
         """Get the model ready now (instead of on the first message); returns :attr:`model_location`."""
         self._agent()
+        if self.mode == "plan" and not self.fallback_only:
+            self._chat_model()
         return self.model_location
 
     def close(self) -> None:
@@ -311,7 +324,11 @@ class ChatAgent:
             earlier_texts=earlier_texts,
         )
         error: str | None = None
-        use_fallback = isinstance(self._graph_model, _NoModel)
+        use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
+        if self.mode == "plan":
+            yield from self._plan_turn(graph, turn)
+            holder.reply = self._reply(turn, self.fallback_only, self.unavailable)
+            return
         if use_fallback:
             error = self.unavailable
         else:
@@ -438,22 +455,50 @@ class ChatAgent:
 
     def _fallback_turn(self, graph: Any, turn: Turn, separator: bool) -> Iterator[str]:
         choice = fallback.route(turn.text, self.titles)
-        if choice.tool:
-            message = fallback.call_tool(self.tools_by_name, choice.tool, choice.args, turn.user_id)
-            turn.tool_calls.append({"name": choice.tool, "args": choice.args})
+        yield from self._answer(graph, turn, choice.tool, choice.args, separator)
+
+    def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
+        """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
+        shown = last_list(turn.earlier_artifacts)
+        plan = rule_plan(turn.text, self.titles, shown)
+        if plan is None:
+            model = None if self.fallback_only else self._chat_model()
+            if model is not None:
+                try:
+                    plan = model_plan(model, turn.text, self.titles, shown, {"callbacks": [turn.counter]})
+                except Exception as err:  # the model is down or returned garbage: the default plan answers
+                    logger.warning("the planning call failed, recommending: %s", err)
+            if plan is None:
+                route = fallback.route(turn.text, self.titles)
+                plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
+        turn.plan = plan
+        if plan.intent == "chit_chat":
+            yield from self._emit(turn, GREETING, check=False)
+            self._remember(graph, turn, GREETING)
+            return
+        yield from self._answer(graph, turn, plan.tool, plan.args, separator=False)
+
+    def _answer(self, graph: Any, turn: Turn, tool: str, args: dict[str, Any], separator: bool) -> Iterator[str]:
+        """Run one tool and answer with its template (the items first), or ask which item when there is no tool."""
+        steps: list[BaseMessage] = []
+        if tool:
+            message = fallback.call_tool(self.tools_by_name, tool, args, turn.user_id)
+            turn.tool_calls.append({"name": tool, "args": args})
             self._take_tool_results(turn, [message])
-            answer = fallback.phrase(choice.tool, message.artifact) or NO_ANSWER
+            answer = fallback.phrase(tool, message.artifact) or NO_ANSWER
+            # kept in the conversation, so the next turn can point into this one ("why the second one?")
+            steps = [AIMessage(content="", tool_calls=[{"name": tool, "args": args, "id": message.tool_call_id}]), message]
         else:
             answer = fallback.NO_ITEM_HINT
         yield from self._emit(turn, ("\n" if separator else "") + answer, check=False)
-        self._remember(graph, turn, answer)
+        self._remember(graph, turn, answer, steps)
 
-    def _remember(self, graph: Any, turn: Turn, answer: str) -> None:
-        """Store the checked answer (and the question, when the model never stored it) in the chat."""
+    def _remember(self, graph: Any, turn: Turn, answer: str, steps: Sequence[BaseMessage] = ()) -> None:
+        """Store the checked answer (and the question and the tool ``steps``, when the model never stored them) in the chat."""
         config = self._config(turn.user_id, turn.conversation_id)
         answer_id = turn.final.id if turn.final is not None and turn.final.id else f"answer-{uuid.uuid4().hex}"
         try:
-            graph.update_state(config, {"messages": [turn.human, AIMessage(content=answer, id=answer_id)]}, as_node="model")
+            graph.update_state(config, {"messages": [turn.human, *steps, AIMessage(content=answer, id=answer_id)]}, as_node="model")
         except Exception as err:  # memory is a convenience: never lose the answer over it
             logger.warning("could not store the answer in the conversation: %s", err)
 
@@ -472,6 +517,8 @@ class ChatAgent:
             dropped_lines=turn.dropped,
             tool_calls=turn.tool_calls,
             error=error,
+            intent=turn.plan.intent if turn.plan else None,
+            planned_by=turn.plan.decided_by if turn.plan else None,
         )
 
     def _answer_items(self, turn: Turn, text: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from whyrec.store.records import Item
 from whyrec.tools.langchain_tools import WhyrecContext
 from whyrec.tools.title_matching import TitleIndex, normalise_title
 
-_EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
+EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
 _PROFILE = re.compile(
     r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me)\b",
     re.IGNORECASE,
@@ -94,11 +94,11 @@ class Route:
 def route(text: str, titles: TitleIndex) -> Route:
     """Map a request to one tool call, by keywords."""
     item = find_item(text, titles)
-    if _EXPLAIN.search(text) and item is not None:
+    if EXPLAIN.search(text) and item is not None:
         return Route("explain", "explain_recommendation", {"item_id": item.item_id})
     if re.match(r"^\s*(why|explain)\b", text, re.IGNORECASE) and item is None:
         return Route("explain", "", {})  # no tool can answer "why?" about an unnamed item: ask which
-    if _PROFILE.search(text) and not _EXPLAIN.search(text):
+    if _PROFILE.search(text) and not EXPLAIN.search(text):
         return Route("profile", "get_interest_profile", {})
     kind = feedback_kind(text)
     if kind and item is not None:

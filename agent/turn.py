@@ -14,6 +14,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 
 from whyrec.agent.grounding import Grounding
+from whyrec.agent.planning import Plan
 
 # Text in a model message that means "this may be a tool call": hold it back until the message ends.
 _CALL_MARKER = re.compile(r"[{]|```|<\s*/?\s*(tool_call|tools|function)\b", re.IGNORECASE)
@@ -54,6 +55,7 @@ class Turn:
     rescue: str | None = None  # why the router answers although the model ran
     earlier_artifacts: list[Any] = field(default_factory=list)
     earlier_texts: list[str] = field(default_factory=list)
+    plan: Plan | None = None  # plan mode only
 
 
 class MessageBuffer:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
     llm_api_key: str | None = Field(None, validation_alias=AliasChoices("WHYREC_LLM_API_KEY", "OPENAI_API_KEY"))
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local model; 0 = all cores.")
+    agent_mode: Literal["plan", "react", "auto"] = Field(
+        "auto", description="plan = rules + at most one constrained model call a turn; react = the model calls tools; auto = plan for the local model."
+    )
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

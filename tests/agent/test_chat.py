@@ -188,7 +188,7 @@ def planted(empty_store, reranker, settings):
 
     evil = Item("evil", "Starship Override", INJECTION, ("Sci-Fi",), 2004)
     empty_store.ingest(Dataset("planted", [*SMALL_CATALOG, evil], list(SMALL_INTERACTIONS)), progress=False)
-    agent = ChatAgent(Recommender(empty_store, reranker), settings, model=None)
+    agent = ChatAgent(Recommender(empty_store, reranker), settings, model=None, mode="react")
     yield agent
     agent.close()
 
@@ -367,7 +367,7 @@ def test_when_the_local_model_cannot_start_the_fallback_answers(chat, settings, 
         raise SetupError("the local model runtime xllamacpp is not installed — run `pip install 'whyrec[local]'`")
 
     monkeypatch.setattr(local_model.LocalModelServer, "start", cannot_start)
-    agent = chat(model=None)  # settings has no llm_base_url: the local model is tried first
+    agent = chat(model=None, mode="react")  # settings has no llm_base_url: the local model is tried first
 
     assert "starts on the first message" in agent.model_location
     reply = agent.reply("u1", "c", "What are my interests?")

@@ -1,0 +1,195 @@
+"""Plan-first turns for small models: rules decide where they are sure, one constrained model call where not.
+
+A small local model on a CPU pays for every token it reads and writes, and left to pick tools on
+its own it answers "why X?" with a recommendation and invents films and years. A plan-mode turn
+therefore goes:
+
+1. :func:`rule_plan`: the keyword router (:mod:`agent.fallback`) plus references to the last
+   turn's list ("why the second one?", "more like that"), greetings, and near-miss titles.
+   When it is sure, no model is called at all.
+2. :func:`model_plan`: otherwise ONE model call, constrained by a JSON schema (llama.cpp turns it
+   into a grammar), that returns the intent and the item references as written. The plan is then
+   checked against the message (:func:`checked_plan`): items only when their words appear in the
+   message or the last list, so an invented title can never reach a tool.
+3. The tool runs and its template answer (the items first) goes out at once.
+
+This is InteRecAgent's "plan-first" idea, with a grammar instead of a free-form plan.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+
+from whyrec.agent import fallback
+from whyrec.store.records import Item
+from whyrec.tools.title_matching import TitleIndex, normalise_title
+
+logger = logging.getLogger(__name__)
+
+Intent = Literal["recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat"]
+INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat")
+
+GREETING = (
+    "Hello! I recommend items from the catalog and say why. Ask for something (\"a funny 90s movie\"), "
+    "ask \"why <title>?\", or tell me what you liked."
+)
+_CHIT_CHAT = re.compile(
+    r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?( you)?|thank you|ok(ay)?|cool|great|bye|goodbye|"
+    r"who are you|what can you do|how are you|help)\b[\s!.?,]*(there|whyrec|so much|a lot)?[\s!.?]*$",
+    re.IGNORECASE,
+)
+_ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4, "5th": 4,
+    "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8, "tenth": 9, "10th": 9,
+    "last": -1,
+}
+_POSITION = re.compile(r"\b(?:the\s+)?(?P<ord>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|item|movie|film|pick))?\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\b(?:number|no\.?)\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
+_THAT_ONE = re.compile(r"\b(that one|this one|that|it)\b", re.IGNORECASE)
+_WHY_NOT = re.compile(r"\bwhy\s+(not|didn'?t you|no)\b|\bnot recommend", re.IGNORECASE)
+_RECOMMEND_WORDS = re.compile(
+    r"\b(recommend|suggest|show me|give me|something|anything|movie|movies|film|films|watch|looking for|in the mood|more like|similar)\b",
+    re.IGNORECASE,
+)
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "intent": {"type": "string", "enum": list(INTENTS)},
+        "items": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+    },
+    "required": ["intent", "items"],
+    "additionalProperties": False,
+}
+PLAN_PROMPT = (
+    "Classify the user's message for a movie recommender. intent: recommend (wants suggestions), explain (asks why an "
+    "item was recommended or would suit them), why_not (asks why an item was not recommended), profile (asks about their "
+    "own tastes), search (looks up an item), feedback (says they liked or disliked an item), chit_chat (anything else). "
+    "items: titles exactly as the user wrote them, or [] when none."
+)
+
+
+@dataclass
+class Plan:
+    """What a turn will do: one tool (or none) and its arguments, and who decided."""
+
+    intent: str
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict)
+    decided_by: Literal["rules", "model", "default"] = "rules"
+
+
+def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
+    """The item cards of the most recent tool result that showed any (the list "the second one" points into)."""
+    for artifact in reversed(artifacts):
+        if isinstance(artifact, dict) and artifact.get("items"):
+            return list(artifact["items"])
+    return []
+
+
+def referenced_item(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Item | None:
+    """The item a message points at: a title or id, a position in the last list, "that one", or a near-miss title."""
+    if (item := fallback.find_item(text, titles)) is not None:
+        return item
+    if shown:
+        position = None
+        if match := _POSITION.search(text):
+            position = _ORDINALS[match["ord"].lower()]
+        elif match := _NUMBER.search(text):
+            position = int(match["n"]) - 1
+        elif len(shown) == 1 and _THAT_ONE.search(text):
+            position = 0
+        if position is not None and -len(shown) <= position < len(shown):
+            return titles.items.get(str(shown[position]["item_id"]))
+    return _near_title(text, titles)
+
+
+def _near_title(text: str, titles: TitleIndex) -> Item | None:
+    """A title written slightly wrong ("Star War", "the godfather 2"): the closest catalog title, if close."""
+    words = normalise_title(text).split()
+    best: tuple[float, Item] | None = None
+    for n in range(min(titles.max_words, len(words)), 1, -1):
+        for i in range(len(words) - n + 1):
+            phrase = " ".join(words[i : i + n])
+            for match in difflib.get_close_matches(phrase, titles.by_title, n=1, cutoff=0.88):
+                score = difflib.SequenceMatcher(None, phrase, match).ratio()
+                if best is None or score > best[0]:
+                    best = (score, titles.by_title[match][0])
+    return best[1] if best else None
+
+
+def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Plan | None:
+    """The plan when the rules are sure of it, else None (then :func:`model_plan` decides)."""
+    if _CHIT_CHAT.match(text):
+        return Plan("chit_chat", "")
+    asks_why = bool(fallback.EXPLAIN.search(text))
+    item = referenced_item(text, titles, shown)
+    if asks_why:
+        if item is None:
+            return Plan("explain", "")  # "why?" about nothing we can name: the answer asks which
+        return Plan("why_not" if _WHY_NOT.search(text) else "explain", "explain_recommendation", {"item_id": item.item_id})
+    route = fallback.route(text, titles)
+    if route.intent in ("profile", "search"):
+        return Plan(route.intent, route.tool, route.args)
+    if route.intent == "feedback" or (item is not None and (kind := fallback.feedback_kind(text))):
+        if route.intent == "feedback":
+            return Plan("feedback", route.tool, route.args)
+        return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
+    if re.search(r"\b(more like|similar to|another like)\b", text, re.IGNORECASE) and item is not None:
+        return Plan("recommend", "recommend", {"like_item": item.item_id})
+    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item"):
+        return Plan("recommend", route.tool, route.args)
+    return None
+
+
+def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Plan:
+    """A model's plan, kept only as far as the message supports it.
+
+    The intent must be one we know; an item counts only when its title's words appear in the
+    message or it is in the last list, so an invented title never reaches a tool.
+    """
+    intent = raw.get("intent") if raw.get("intent") in INTENTS else "recommend"
+    mentioned = normalise_title(text)
+    shown_ids = {str(card["item_id"]) for card in shown}
+    item = None
+    for reference in raw.get("items") or []:
+        candidate = titles.resolve(str(reference)) if isinstance(reference, str) else None
+        if candidate is not None and (normalise_title(candidate.title) in mentioned or candidate.item_id in shown_ids):
+            item = candidate
+            break
+    item = item or referenced_item(text, titles, shown)
+    if intent in ("explain", "why_not"):
+        if item is None:
+            return Plan(intent, "", decided_by="model")
+        return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")
+    if intent == "feedback" and item is not None and (kind := fallback.feedback_kind(text)):
+        return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind}, "model")
+    if intent == "profile":
+        return Plan("profile", "get_interest_profile", {}, "model")
+    if intent == "search":
+        return Plan("search", "search_catalog", {"text": text}, "model")
+    if intent == "chit_chat":
+        return Plan("chit_chat", "", decided_by="model")
+    route = fallback.route(text, titles)
+    return Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "model")
+
+
+def model_plan(model: BaseChatModel, text: str, titles: TitleIndex, shown: list[dict[str, Any]], config: dict[str, Any]) -> Plan:
+    """ONE schema-constrained call for the intent and the items as written, then :func:`checked_plan`."""
+    listed = "; ".join(f"{n}. {card['title']}" for n, card in enumerate(shown[:10], 1))
+    messages = [("system", PLAN_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:2000])]
+    constrained = model.bind(response_format={"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": PLAN_SCHEMA}})
+    answer = constrained.invoke(messages, config=config).text
+    try:
+        raw = json.loads(answer[answer.find("{") : answer.rfind("}") + 1])
+    except ValueError:
+        logger.info("the plan was not JSON, recommending: %r", answer[:200])
+        raw = {}
+    return checked_plan(raw if isinstance(raw, dict) else {}, text, titles, shown)

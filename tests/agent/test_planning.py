@@ -1,0 +1,99 @@
+"""Plan mode: rules decide where they are sure, one checked, schema-constrained model call where not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SMALL_CATALOG
+from tests.agent.chat_fakes import scripted
+from whyrec.agent.chat import ChatAgent
+from whyrec.agent.planning import GREETING, checked_plan, rule_plan
+from whyrec.tools.title_matching import TitleIndex
+
+TITLES = TitleIndex({item.item_id: item for item in SMALL_CATALOG})
+LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "title": "Love Letters"}, {"item_id": "crime2", "title": "Detective Noir"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "args"),
+    [
+        ("Why would I like Star Voyage?", "explain", {"item_id": "space1"}),
+        ("why not nebula run?", "why_not", {"item_id": "space4"}),
+        ("Why the second one?", "explain", {"item_id": "rom3"}),
+        ("why number 3", "explain", {"item_id": "crime2"}),
+        ("Why did you pick Detectiv Noir?", "explain", {"item_id": "crime2"}),  # a near-miss title
+        ("hi!", "chit_chat", {}),
+        ("Thanks", "chit_chat", {}),
+        ("What are my interests?", "profile", {}),
+        ("more like the first one", "recommend", {"like_item": "space3"}),
+        ("Recommend me a funny sci-fi movie", "recommend", {"request": "Recommend me a funny sci-fi movie"}),
+        ("I loved Orbit Station", "feedback", {"item_id": "space2", "kind": "liked"}),
+    ],
+)
+def test_the_rules_decide_where_they_are_sure(text, intent, args) -> None:
+    plan = rule_plan(text, TITLES, LIST)
+    assert plan is not None and plan.intent == intent and plan.args == args
+
+
+def test_a_why_about_nothing_nameable_asks_which_item_and_vague_messages_go_to_the_model() -> None:
+    assert rule_plan("why?", TITLES, []).tool == ""
+    assert rule_plan("I'm bored, surprise me", TITLES, LIST) is None
+
+
+def test_a_model_plan_keeps_only_what_the_message_supports() -> None:
+    # the model invents films for a plain request: they never reach a tool
+    invented = checked_plan({"intent": "recommend", "items": ["Inception", "Star Voyage"]}, "a funny space film", TITLES, [])
+    assert invented.tool == "recommend" and "like_item" not in invented.args
+    # an explanation of a title the user did not write is not an explanation of anything
+    assert checked_plan({"intent": "explain", "items": ["Star Voyage"]}, "tell me more about that", TITLES, LIST).tool == ""
+    # a title from the last list counts
+    plan = checked_plan({"intent": "explain", "items": ["Love Letters"]}, "tell me more about that", TITLES, LIST)
+    assert plan.args == {"item_id": "rom3"} and plan.decided_by == "model"
+    # an unknown intent is a recommendation
+    assert checked_plan({"intent": "launch_rockets", "items": []}, "whatever", TITLES, []).intent == "recommend"
+
+
+@pytest.fixture
+def plan_agent(recommender, settings):
+    agents = []
+
+    def make(model):
+        agent = ChatAgent(recommender, settings, model=model, mode="plan")
+        agents.append(agent)
+        return agent
+
+    yield make
+    for agent in agents:
+        agent.close()
+
+
+def test_a_sure_turn_calls_no_model_and_why_gets_the_real_evidence(plan_agent, recommender) -> None:
+    model = scripted()  # any call would fail the test: the script is empty
+    agent = plan_agent(model)
+
+    first = agent.reply("u1", "c", "Recommend me some space adventures")
+    second_title = first.items[1]["title"]
+    why = agent.reply("u1", "c", "Why the second one?")
+
+    assert first.llm_calls == 0 and first.tools_called == ["recommend"] and first.text.startswith("Here is what I recommend:")
+    assert why.llm_calls == 0 and why.tools_called == ["explain_recommendation"] and why.intent == "explain"
+    assert second_title in why.text
+    history = {recommender.items[x.item_id].title for x in recommender.store.db.history("u1")}
+    assert any(title in why.text for title in history), "the explanation cites an item u1 really watched"
+
+
+def test_an_unsure_turn_makes_exactly_one_constrained_call(plan_agent) -> None:
+    model = scripted(json.dumps({"intent": "profile", "items": []}))
+    agent = plan_agent(model)
+
+    reply = agent.reply("u1", "c", "so, what would you say drives my choices")
+
+    assert reply.llm_calls == 1 and reply.planned_by == "model" and reply.tools_called == ["get_interest_profile"]
+    assert not model.script
+
+
+def test_small_talk_gets_a_short_answer_and_no_tool(plan_agent) -> None:
+    reply = plan_agent(scripted()).reply("u1", "c", "hello")
+    assert reply.text == GREETING and reply.tools_called == [] and reply.llm_calls == 0
