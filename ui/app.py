@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, SetupError
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.cards_panel import CardsPanel, build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
@@ -424,10 +424,9 @@ def launch_app(
     to ``settings.api_keys``) are required as bearer keys by those routes, the API endpoints and MCP;
     without any key, serving beyond 127.0.0.1 raises ``InputError`` (:mod:`ui.api_keys`).
     """
-    from whyrec.agent.chat_model import profile_summarizer
     from whyrec.store.catalog import Store
-    from whyrec.tools.recommender import Recommender
     from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
+    from whyrec.ui.recommender_setup import open_recommender
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     credentials = parse_auth(auth)
@@ -443,7 +442,7 @@ def launch_app(
     store = Store.open(settings)
     if store.db.stats().items == 0:
         raise InputError(f"{settings.data_dir}: the catalog is empty — run `whyrec ingest` first")
-    recommender = Recommender(store, summarizer=profile_summarizer(settings))
+    recommender = open_recommender(settings, store)
     if train_if_needed:
         train_reranker_in_background(store)
     factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat)

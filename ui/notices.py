@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from whyrec.store.errors import InputError
+from whyrec.store.errors import InputError, WhyrecError
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def hidden() -> dict:
 
 
 def in_user_words(error: Exception, where: str) -> str:
-    """The one line to show for ``error``: an input problem as it is, anything else as a pointer to the log."""
-    if isinstance(error, InputError):
+    """The one line to show for ``error``: a whyrec error (bad input, a missing part) as it is, anything else as a pointer to the log."""
+    if isinstance(error, WhyrecError):  # bad input or a missing part: the message says what to do
         return str(error).splitlines()[0]
     log.exception("UI handler %s failed", where)
     first = (str(error).splitlines() or [""])[0][:160]
