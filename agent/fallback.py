@@ -152,8 +152,9 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
         return text
     if tool == "recommend":
         recs = artifact.get("recommendations") or []
+        understood = [*(artifact.get("understood") or []), *(artifact.get("notes") or [])]
         if not recs:
-            return "Nothing in the catalog matches that right now — try fewer filters."
+            return "\n".join([*understood, "Nothing in the catalog matches that right now — try fewer filters."])
         lines = ["Here is what I recommend:"]
         for r in recs:
             why = []
@@ -162,6 +163,8 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
             if r.get("because"):
                 why.append("similar to " + ", ".join(f"'{b['title']}'" for b in r["because"][:2]))
             lines.append(f"{r['rank']}. {_label(r)}" + (f" — {'; '.join(why)}" if why else ""))
+        if understood:  # after the items, so they come first; says what the request was taken to mean
+            lines.append("(" + " ".join(n.rstrip(".") + "." for n in understood) + ")")
         return "\n".join(lines)
     if tool == "explain_recommendation":
         e = artifact.get("explanation") or {}

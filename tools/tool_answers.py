@@ -130,12 +130,16 @@ class ToolAnswers:
             shown.append(entry)
         past = [card(recommender.items[b.item_id]) for r in recs for b in r.because[:2] if b.item_id in recommender.items]
         payload: dict[str, Any] = {"items": shown}
+        if understood := [neutralise(n, 160) for n in recs.notes]:  # what the request was taken to mean, for the answer
+            payload["understood"] = understood
         if notes or not shown:
             payload["note"] = "; ".join(notes) or "the catalog has nothing left to recommend"
         return tool_data("recommend", payload), {
             "recommendations": [r.to_dict() for r in recs],
             "items": [card(r.item) for r in recs],
             "mentioned": past,
+            "understood": understood,
+            "notes": notes,
         }
 
     def explain_recommendation(self, user_id: str, item_id: str) -> ToolAnswer:

@@ -58,3 +58,15 @@ def test_find_item_prefers_ids_then_titles() -> None:
 def test_templates_restate_tool_errors_with_suggestions() -> None:
     text = phrase("explain_recommendation", {"error": "no catalog item has the id or exact title 'x'", "items": [{"item_id": "space1", "title": "Star Voyage", "year": 1990}]})
     assert text == "Sorry — no catalog item has the id or exact title 'x'. Did you mean: Star Voyage (1990) [id space1]?"
+
+
+def test_a_recommendation_answer_lists_the_items_first_then_what_the_request_was_taken_to_mean():
+    artifact = {
+        "recommendations": [{"rank": 1, "item_id": "h1", "title": "The Thing", "year": 1982}],
+        "understood": ["Filtered to 1980–1989 and Horror because you asked for 'scary from the 80s'."],
+    }
+    lines = phrase("recommend", artifact).splitlines()
+    assert lines[1] == "1. The Thing (1982)"
+    assert lines[-1] == "(Filtered to 1980–1989 and Horror because you asked for 'scary from the 80s'.)"
+    nothing = phrase("recommend", {"recommendations": [], "understood": ["Nothing is both from the 1950s and from 1995."]})
+    assert nothing.startswith("Nothing is both from the 1950s and from 1995.")
