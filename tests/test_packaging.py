@@ -155,3 +155,6 @@ print(json.dumps({{"file": whyrec.__file__, "modules": sorted({{m.split(".")[0] 
     assert Path(seen["file"]).is_relative_to(site_packages), "the wheel's copy was imported, not the checkout"
     assert not set(seen["modules"]) & EXTRAS_ONLY
     assert "pip install 'whyrec[agent]'" in seen["hint"], "the agent's names say which extra they need"
+
+    cli = subprocess.run([str(venv / "bin" / "whyrec"), "--help"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert cli.returncode == 0 and "recommend" in cli.stdout, "the console script starts on a core install"
