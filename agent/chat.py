@@ -165,6 +165,7 @@ class ChatAgent:
         self._owns_server = False
         self.unavailable: str | None = "fallback only" if fallback_only else None
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._graph: Any = None
         self._connection: sqlite3.Connection | None = None
         if checkpointer is None:
@@ -191,6 +192,10 @@ class ChatAgent:
 
     def _chat_model(self) -> BaseChatModel | None:
         """The model, starting the local one when needed; None (and ``unavailable`` says why) if none can run."""
+        with self._model_lock:  # a background start() and a first turn must not start two servers
+            return self._start_model()
+
+    def _start_model(self) -> BaseChatModel | None:
         if self._model is not None or self.unavailable:
             return self._model
         from whyrec.agent.chat_model import make_chat_model

@@ -209,6 +209,12 @@ class Recommender:
             self._parser = RequestParser(self.items, self.store.embedder, search=lambda text, k: self.search(text, k))
         return self._parser
 
+    def warm_up(self) -> None:
+        """Load the embedding model, the request parser's vocabulary and the reranker now, so the
+        first request a person makes does not wait ~10 s for them (front ends call this in the background)."""
+        self.understand("something funny from the 90s")
+        _ = self.reranker
+
     def understand(self, request: str | None) -> ParsedRequest:
         """What ``request`` asks for, in this catalog's vocabulary, before any user's filters apply."""
         return self.request_parser.parse(request)

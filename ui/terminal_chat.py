@@ -8,6 +8,7 @@ it with one dim line of what it took (tools, model calls, seconds).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
@@ -59,6 +60,9 @@ def run_terminal_chat(
         if recommender is None:
             raise TypeError("run_terminal_chat needs a recommender or an agent")
         agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))
+    # load the models while the person types the first message, not after it
+    threading.Thread(target=agent.recommender.warm_up, daemon=True).start()
+    threading.Thread(target=agent.start, daemon=True).start()
     conversation_id = conversation_id or time.strftime("terminal-%Y%m%d-%H%M%S")
     user_id = str(user_id)
     try:
