@@ -126,7 +126,7 @@ def plain(message: str) -> dict[str, Any]:
 def test_tools_bound_to_a_user_work_with_a_plain_invoke(recommender) -> None:
     tools = {t.name: t for t in WhyrecToolkit(recommender, user_id="u2").get_tools()}
 
-    shown = plain(tools["recommend"].invoke({"request": "space adventure", "k": 3}))["items"]
+    shown = plain(tools["recommend"].invoke({"k": 3}))["items"]
     seen_by_u2 = {recommender.items[x.item_id].title for x in recommender.store.db.history("u2")}
     assert len(shown) == 3 and not {i["title"] for i in shown} & seen_by_u2, "u2's list: u2's history left out"
     assert "Crime" in str(plain(tools["get_interest_profile"].invoke({}))["interests"]), "u2 watched crime"
