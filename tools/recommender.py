@@ -20,36 +20,18 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+
 from whyrec.store.catalog import Store
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
-from whyrec.tools.explanation import (
-    CoLikedItem,
-    Explanation,
-    ServedInterest,
-    SimilarPastItem,
-    explanation_sentences,
-    item_card,
-)
+from whyrec.tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
 from whyrec.tools.profile import InterestProfile, InterestProfiler
-from whyrec.tools.request_understanding import (
-    CategoryAsk,
-    ParsedRequest,
-    RequestParser,
-    YearRange,
-)
+from whyrec.tools.request_understanding import CategoryAsk, ParsedRequest, RequestParser, YearRange
 from whyrec.tools.reranker import Reranker, is_trained, user_query
-from whyrec.tools.retrieval import (
-    Candidate,
-    ItemFilter,
-    RankedList,
-    RetrievalQuery,
-    metadata_filter,
-    retrieve_candidates,
-)
+from whyrec.tools.retrieval import Candidate, CatalogFacets, ItemFilter, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +77,10 @@ class Recommendation:
             "because": [asdict(b) for b in self.because],
             "liked_together": [asdict(b) for b in self.liked_together],
         }
+
+
+def _items(n: int) -> str:
+    return f"{n} unseen item" if n == 1 else f"{n} unseen items"
 
 
 class RecommendationList(list):
@@ -182,6 +168,7 @@ class Recommender:
         self.items: dict[str, Item] = self.store.db.items()
         self._vector_cache: dict[str, np.ndarray] = {}
         self._parser: RequestParser | None = None
+        self.facets = CatalogFacets.of(self.items)
         self.fit_interactions(self.store.db.all_interactions())
 
     def fit_interactions(self, interactions: list[Interaction]) -> None:
@@ -427,14 +414,14 @@ class Recommender:
             understood.exclude_categories.remove(ask)
         none_of = tuple(c for a in understood.exclude_categories for c in a.categories)
         blocked = exclude | set(understood.exclude_item_ids) | set(understood.like_item_ids)
-        pool = [i for i in self.items.values() if i.item_id not in blocked]
+        pool = set(self.items) - blocked
 
         def build() -> ItemFilter:
             groups = tuple(a.categories for a in understood.categories)
             return ItemFilter(tuple(categories or ()), groups, none_of, year_min, year_max)
 
         def count(f: ItemFilter) -> int:
-            return sum(1 for i in pool if f.passes(i))
+            return len(self.facets.select(f, pool))
 
         def soften(asks: list[CategoryAsk]) -> None:
             for ask in asks:
@@ -450,7 +437,7 @@ class Recommender:
             if count(relaxed) > matching:
                 both = " and ".join(a.label for a in asks)
                 notes.append(
-                    f"Only {matching} unseen items are {both} at once: they come first, then items that are some of these."
+                    f"Only {_items(matching)} {'is' if matching == 1 else 'are'} {both} at once: they come first, then items that are some of these."
                     if matching
                     else f"No unseen item is {both} at once, so these are items that are some of these."
                 )
@@ -487,7 +474,7 @@ class Recommender:
             item_filter = replace(item_filter, year_min=explicit.year_min, year_max=explicit.year_max)
             matching = count(item_filter)
         if 0 < matching < k:
-            notes.append(f"Only {matching} items you have not seen match what you asked for.")
+            notes.append(f"Only {_items(matching)} {'matches' if matching == 1 else 'match'} what you asked for.")
         return item_filter, tiers
 
     def _collaborative_hits(self, context: UserContext, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from whyrec.store.records import Item
 from whyrec.tools.title_matching import TitleIndex, normalise_title
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from whyrec.store.item_index import ItemIndex, category_key
 from whyrec.store.records import Item
 
@@ -37,7 +38,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class ItemFilter:
-    """Which items may be recommended, as a Chroma ``where`` and as the same test on an Item.
+    """Which items may be recommended: a Chroma ``where``, and the same test as set operations in ``CatalogFacets.select``.
 
     ``any_of``: in at least one of these categories (the explicit category filter); ``all_of``:
     for each group, in at least one of its categories ("funny sci-fi" = Comedy and Sci-Fi);
@@ -65,16 +66,33 @@ class ItemFilter:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def passes(self, item: Item) -> bool:
-        """The ``where`` test on one item, without a round trip to Chroma."""
-        categories = set(item.categories)
-        if self.any_of and not categories & set(self.any_of):
-            return False
-        if any(g and not categories & set(g) for g in self.all_of) or categories & set(self.none_of):
-            return False
-        if self.year_min is not None and (item.year is None or item.year < self.year_min):
-            return False
-        return not (self.year_max is not None and (item.year is None or item.year > self.year_max))
+
+@dataclass(frozen=True)
+class CatalogFacets:
+    """Item ids by category and each item's year: answers "how many items pass this filter?" with set operations."""
+
+    by_category: dict[str, frozenset[str]]
+    years: dict[str, int | None]
+
+    @classmethod
+    def of(cls, items: dict[str, Item]) -> CatalogFacets:
+        by_category: dict[str, set[str]] = {}
+        for item in items.values():
+            for category in item.categories:
+                by_category.setdefault(category, set()).add(item.item_id)
+        return cls({c: frozenset(ids) for c, ids in by_category.items()}, {i: item.year for i, item in items.items()})
+
+    def select(self, item_filter: ItemFilter, among: set[str] | None = None) -> set[str]:
+        """Ids (of ``among``, default all) that pass ``item_filter``: the same test as its Chroma ``where``."""
+        ids = set(self.years) if among is None else set(among)
+        for group in ((item_filter.any_of,) if item_filter.any_of else ()) + tuple(g for g in item_filter.all_of if g):
+            ids &= frozenset().union(*(self.by_category.get(c, frozenset()) for c in group))
+        for category in item_filter.none_of:
+            ids -= self.by_category.get(category, frozenset())
+        lo, hi = item_filter.year_min, item_filter.year_max
+        if lo is not None or hi is not None:
+            ids = {i for i in ids if (y := self.years.get(i)) is not None and (lo is None or y >= lo) and (hi is None or y <= hi)}
+        return ids
 
 
 def metadata_filter(categories: list[str] | None = None, year_min: int | None = None, year_max: int | None = None) -> dict | None:

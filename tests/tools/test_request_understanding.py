@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from whyrec.store.records import Item
 from whyrec.tools.recommender import RecommendationList, Recommender
 from whyrec.tools.request_understanding import RequestParser
+from whyrec.tools.retrieval import CatalogFacets, ItemFilter
 
 from tests.conftest import SMALL_CATALOG
 
@@ -195,3 +197,16 @@ def test_explanations_name_the_constraint(recommender):
     ruled_out = recommender.explain("u3", "crime3", "a crime film before 2000")
     assert ruled_out.status == "filtered"
     assert "rules it out: it is from 2002, outside 1999 or earlier" in ruled_out.text
+
+
+def test_the_filter_counted_in_python_matches_chromas_where(small_store):
+    facets = CatalogFacets.of(small_store.db.items())
+    filters = [
+        ItemFilter(all_of=(("Comedy",), ("Romance",))),
+        ItemFilter(all_of=(("Sci-Fi", "Crime"),), none_of=("Action",), year_max=2003),
+        ItemFilter(("Romance",), none_of=("Drama",), year_min=1995),
+        ItemFilter(year_min=1990, year_max=1999),
+    ]
+    for item_filter in filters:
+        chroma = set(small_store.index.collection.get(where=item_filter.where(), include=[])["ids"])
+        assert facets.select(item_filter) == chroma, item_filter
