@@ -1,4 +1,5 @@
-"""The page in headless Chromium: pick a user, get cards, ask Why?, say 👎, chat.
+"""The page in headless Chromium, as a demanding user meets it: plots that draw, a chat that shows it is working,
+errors that keep the page whole, text shown as typed, a reload that keeps the user.
 
 Needs Debian's chromium at /usr/bin/chromium and the ``playwright`` Python package (no
 ``playwright install``: we drive the system browser). The chat uses the agent's
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from whyrec.store.records import Interaction
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -79,11 +82,49 @@ def app_url(recommender):
     demo.close()
 
 
-def test_pick_user_explain_dislike_and_chat(browser, app_url, recommender):
-    history_titles = {recommender.items[x.item_id].title for x in recommender.store.db.history("u1")}
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+def error_badges(page) -> list[str]:
+    """Gradio's red "Error" badges (a widget replaced by its status tracker) and error toasts now on the page."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="status-tracker"] .error, .toast-title.error')]
+            .filter(e => e.offsetParent !== null).map(e => e.innerText)"""
+    )
+
+
+def visible_marks(page, elem_id: str) -> int:
+    """Drawn marks (bars, lines) in a plot whose fill or stroke is a colour: 0 when the chart is empty or invisible."""
+    return page.evaluate(
+        """id => [...document.querySelectorAll(`#${id} svg g.mark-rect path, #${id} svg g.mark-line path`)]
+            .filter(m => { const s = getComputedStyle(m); return (s.fill !== 'none' && s.fillOpacity !== '0') || (s.stroke !== 'none' && s.strokeOpacity !== '0'); })
+            .length""",
+        elem_id,
+    )
+
+
+def wait_for_marks(page, elem_id: str) -> int:
+    page.wait_for_function(
+        """id => [...document.querySelectorAll(`#${id} svg g.mark-rect path, #${id} svg g.mark-line path`)]
+            .some(m => getComputedStyle(m).fill !== 'none' || getComputedStyle(m).stroke !== 'none')""",
+        arg=elem_id,
+    )
+    return visible_marks(page, elem_id)
+
+
+def send_chat(page, text: str) -> None:
+    page.locator("#chat-input textarea").fill(text)
+    page.locator("#chat-send").click()
+
+
+def open_page(browser, app_url, height: int = 1400, context=None):
+    page = context.new_page() if context else browser.new_page(viewport={"width": 1400, "height": height})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(app_url)
+    page.locator("#user-picker input").wait_for()
+    return page
+
+
+def test_pick_user_see_plots_explain_dislike_and_chat(browser, app_url, recommender):
+    history_titles = {recommender.items[x.item_id].title for x in recommender.store.db.history("u1")}
+    page = open_page(browser, app_url)
 
     # pick a user: cards and the profile appear, and no card is something u1 already rated
     pick_user(page, "u1")
@@ -92,35 +133,44 @@ def test_pick_user_explain_dislike_and_chat(browser, app_url, recommender):
     assert titles and not set(titles) & history_titles
     page.get_by_text(re.compile(r"All history.*7 interactions")).wait_for()
 
-    # Why? shows the grounded explanation under that card, naming items from u1's history
+    # both plots draw coloured marks (the bug: marks with fill none), and evolution is over time, not slices
+    assert wait_for_marks(page, "distribution-plot") >= 2
+    assert wait_for_marks(page, "evolution-plot") >= 2
+    evolution_text = page.locator("#evolution-plot svg").first.text_content()
+    assert "by day" in evolution_text and "slice" not in evolution_text
+    assert error_badges(page) == []
+
+    # every card says which score it shows
+    assert page.locator(".rec-card .card-score").first.inner_text().startswith("relevance score")
+
+    # Why? shows the grounded explanation once (one list, no repeated paragraph), naming items from u1's history
     first = titles[0]
     card(page, first).get_by_role("button", name="Why?").click()
-    why = card(page, first).locator(".prose.why-box")
+    why = page.locator(".prose.why-box").filter(has_text=f"Why '{first}'?")
     why.wait_for()
     text = why.inner_text()
-    assert "Status: recommended (#1)" in text
+    assert "It is #1 in your current recommendations." in text
+    assert text.count("It is #1 in your current recommendations.") == 1
     assert any(t in text for t in history_titles), text
 
     # 👎 records the dislike: the card goes away (the tiny catalog has no other unseen item to refill with)
     card(page, first).get_by_role("button", name="👎").click()
-    page.get_by_text(f"Recorded: disliked — '{first}'").wait_for()
+    page.get_by_text(f"Recorded: disliked — '{first}'").first.wait_for()
     page.wait_for_function(
         "title => ![...document.querySelectorAll('.rec-card h4')].some(h => h.innerText.includes(title))", arg=first
     )
     assert first not in card_titles(page)
     assert sorted(card_titles(page)) == sorted(t for t in titles if t != first)
     assert [f.item_id for f in recommender.store.db.feedback("u1")] == [next(i for i, it in recommender.items.items() if it.title == first)]
+    assert page.locator(".toast-title").filter(has_text="Info").count() <= 1  # one toast, not two
 
     # the chat answers (template fallback) in this session's conversation
-    page.locator("#chat-input textarea").fill("What are my interests?")
-    page.locator("#chat-input textarea").press("Enter")
+    send_chat(page, "What are my interests?")
     page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Romance')")
     assert "unavailable" not in page.locator("#chat").inner_text()
 
     # a second session with another user does not disturb the first
-    other = browser.new_page(viewport={"width": 1400, "height": 1000})
-    other.set_default_timeout(TIMEOUT_MS)
-    other.goto(app_url)
+    other = open_page(browser, app_url, 1000)
     pick_user(other, "u2")
     other.locator(".rec-card").first.wait_for()
     other.get_by_text(re.compile(r"items for user u2")).wait_for()
@@ -130,9 +180,7 @@ def test_pick_user_explain_dislike_and_chat(browser, app_url, recommender):
 
 
 def test_new_user_rates_a_few_items_and_gets_recommendations(browser, app_url, recommender):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app_url)
+    page = open_page(browser, app_url, 1200)
     page.get_by_text("New user? Rate a few items to start").click()
     page.get_by_label("New user id").fill("alice")
     page.get_by_label("Search the catalog").fill("starship in space")
@@ -144,18 +192,105 @@ def test_new_user_rates_a_few_items_and_gets_recommendations(browser, app_url, r
     page.get_by_text(re.compile(r"All history.*2 interactions")).wait_for()
     assert not {"Star Voyage", "Nebula Run"} & set(card_titles(page))
     assert {x.item_id for x in recommender.store.db.history("alice")} == {"space1", "space4"}
+    # two ratings cannot show a drift yet (the recent window is 3): no "Drift -0.00"
+    assert "not measured yet" in page.locator("#profile-summary").inner_text()
+    assert error_badges(page) == []
 
 
-def test_errors_show_as_one_line_messages(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app_url)
-    page.locator("#user-picker input").wait_for()
-    # chatting before picking a user is a readable error, not a traceback
-    page.locator("#chat-input textarea").fill("hello")
-    page.locator("#chat-input textarea").press("Enter")
-    page.get_by_text("no user selected — pick a user at the top").first.wait_for()
+def test_bad_input_is_a_notice_next_to_its_control_and_every_widget_stays(browser, app_url, recommender):
+    page = open_page(browser, app_url)
+
+    # chatting before picking a user: the chat stays, the typed text stays, a one-line notice says what to do
+    send_chat(page, "hello there")
+    page.locator("#chat-notice").get_by_text("Pick a user first").wait_for()
+    assert page.locator("#chat-input textarea").input_value() == "hello there"
+    assert page.locator("#chat").is_visible()
+    assert error_badges(page) == []
+
+    # "Add ratings" without an id: a notice under the button, the picker and the form intact
+    page.get_by_text("New user? Rate a few items to start").click()
+    page.get_by_role("button", name="Add ratings and use this user").click()
+    page.locator("#new-user-notice").get_by_text("Type an id for the new user first").wait_for()
+    assert page.locator("#user-picker input").is_visible()
+    assert error_badges(page) == []
+
+    # an unknown id is not taken silently: the page asks, and "Start as a new user" gives a cold start
+    pick_user(page, "99999")
+    page.locator("#unknown-user").get_by_text("There is no user 99999 yet").wait_for()
+    assert page.locator(".rec-card").count() == 0
+    assert error_badges(page) == []
+    page.get_by_role("button", name="Start as a new user").click()
+    page.get_by_text(re.compile(r"items for user 99999")).wait_for()
+    assert page.locator("#new-user-id input, #new-user-id textarea").first.input_value() == "99999"
+    assert recommender.store.db.history("99999") == []
+
+    # a reversed year range: a notice in the user's words, no stale cards, the filters intact
+    pick_user(page, "u1")
+    page.get_by_text(re.compile(r"items for user u1")).wait_for()
+    for slider, year in (("#year-min", "2005"), ("#year-max", "1995")):
+        page.locator(f"{slider} input[type=number]").fill(year)
+        page.locator(f"{slider} input[type=number]").press("Enter")
+    page.locator("#recommend-button").click()
+    notice = page.locator("#filters-notice")
+    notice.get_by_text("“From year” 2005 is after “To year” 1995").wait_for()
+    assert "year_min" not in notice.inner_text()
+    page.wait_for_function("() => document.querySelectorAll('.rec-card').length === 0")
+    assert page.locator("#year-min").is_visible() and page.locator("#recommend-button").is_visible()
+    assert error_badges(page) == []
     assert "Traceback" not in page.content()
+
+
+def test_chat_shows_typed_text_as_text_and_thinks_at_once(browser, app_url):
+    page = open_page(browser, app_url)
+    pick_user(page, "u1")
+    page.locator(".rec-card").first.wait_for()
+    page.evaluate(
+        """() => {
+            window.thinkingAt = null;
+            const chat = document.querySelector('#chat');
+            new MutationObserver(() => {
+                if (window.thinkingAt === null && chat.innerText.includes('thinking…')) window.thinkingAt = performance.now();
+            }).observe(chat, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    typed = "<b>x</b><img src=x> what are my interests?"
+    page.locator("#chat-input textarea").fill(typed)
+    sent = page.evaluate("() => performance.now()")
+    page.locator("#chat-send").click()
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Romance')")
+    thinking_after_ms = page.evaluate("() => window.thinkingAt") - sent
+    assert thinking_after_ms < 1000, f"'thinking…' showed {thinking_after_ms:.0f} ms after Send"
+    page.locator("#chat").get_by_text(typed).wait_for()  # literally, as typed
+    assert page.locator("#chat img[src='x'], #chat b").count() == 0
+    assert error_badges(page) == []
+
+
+def test_a_reload_keeps_the_user_and_the_conversation(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = open_page(browser, app_url, context=context)
+    pick_user(page, "u2")
+    page.get_by_text(re.compile(r"items for user u2")).wait_for()
+    send_chat(page, "What are my interests?")
+    page.wait_for_function("() => document.querySelector('#chat').innerText.includes('Crime')")
+    page.reload()
+    page.get_by_text(re.compile(r"items for user u2")).wait_for()
+    assert page.locator("#user-picker input").input_value() == "u2"
+    assert "What are my interests?" in page.locator("#chat").inner_text()
+    context.close()
+
+
+def test_the_user_picker_lists_every_user(browser, app_url, recommender):
+    # more users than the 100 a Gradio dropdown shows by default
+    recommender.store.db.add_interactions([Interaction(f"x{n:03d}", "rom1", 1_000_000.0, 4.0) for n in range(120)])
+    page = open_page(browser, app_url)
+    page.locator("#user-picker input").click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    assert options.first.inner_text().strip() == "u1"  # no blank entry first
+    page.keyboard.type("x119")  # searching reaches past the first 100
+    page.get_by_role("option", name="x119", exact=True).wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_text(re.compile(r"items for user x119")).wait_for()
 
 
 # --- the screenshot ------------------------------------------------------------------------
@@ -183,11 +318,12 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
             pick_user(page, user or "1")
             page.locator(".rec-card").first.wait_for()
             question = "Something funny from the 90s?"
-            page.locator("#chat-input textarea").fill(question)
-            page.locator("#chat-input textarea").press("Enter")
+            send_chat(page, question)
             page.wait_for_function("q => (document.querySelector('#chat').innerText.split(q)[1] || '').trim().length > 40", arg=question)
             page.locator(".rec-card").nth(1).get_by_role("button", name="Why?").click()
             page.locator(".prose.why-box").first.wait_for()
+            wait_for_marks(page, "distribution-plot")
+            wait_for_marks(page, "evolution-plot")
             page.wait_for_timeout(1500)  # let the plots finish drawing
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), full_page=True)
