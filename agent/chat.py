@@ -466,6 +466,9 @@ class ChatAgent:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
         shown = last_list(turn.earlier_artifacts)
         plan = rule_plan(turn.text, self.titles, shown)
+        if plan is None and self.recommender.understand(turn.text).has_hard:
+            # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
+            plan = Plan("recommend", "recommend", {"request": turn.text})
         if plan is None:
             model = None if self.fallback_only else self._chat_model()
             if model is not None:

@@ -22,7 +22,8 @@ from whyrec.tools.title_matching import TitleIndex, normalise_title
 
 EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
 _PROFILE = re.compile(
-    r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me)\b",
+    r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me|"
+    r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly )?(like|watch|enjoy))\b",
     re.IGNORECASE,
 )
 _LIKED = re.compile(r"\b(i\s+(really\s+|absolutely\s+|truly\s+)?(like|liked|love|loved|enjoyed|adored?)|thumbs up|was great|is great)\b", re.IGNORECASE)

@@ -10,7 +10,13 @@ timing the first streamed text and the whole turn. "Right tool" means the model 
 called the expected tool (a turn the template fallback rescued does not count). The
 baseline in the same run is the keyword router (the no-LLM fallback) on the same requests.
 Feedback requests write to a copy of the data directory, never to the original.
-Prints a table and writes ``benchmarks/agent_turns.json`` with machine, date and dataset.
+
+Modes (``--mode``): ``react`` lets the model call tools in a loop (the model must pick the tool);
+``plan`` decides by rules and makes at most one schema-constrained model call when they are
+unsure (``agent/planning.py``); there "right tool" counts the plan's tool, whoever decided it,
+and ``planned_by`` says how many turns the rules, the model or the default decided.
+Prints a table and writes ``benchmarks/agent_turns.json`` with machine, date and dataset: one
+entry per mode under ``modes``; running one mode replaces that entry and keeps the other's.
 """
 
 from __future__ import annotations
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="42", help="MovieLens user id")
     parser.add_argument("--limit", type=int, default=len(REQUESTS), help="run only the first N requests")
     parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--mode", choices=["plan", "react"], default="plan", help="the agent mode to measure")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("agent_turns.json"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -116,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline.append({"request": text, "expected": expected, "tool": chosen.tool, "right_tool": chosen.tool == expected, "seconds": time.perf_counter() - started})
 
     rows = []
-    with ChatAgent(recommender, scratch, max_tokens=args.max_tokens) as agent:
+    with ChatAgent(recommender, scratch, max_tokens=args.max_tokens, mode=args.mode) as agent:
         started = time.perf_counter()
         where = agent.start()
         startup = time.perf_counter() - started
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tool_calls": reply.tool_calls,
                 # the model itself called it: a template-fallback turn ran the router's pick, not the model's
                 "right_tool": expected in reply.tools_called and not reply.fallback,
+                "planned_by": reply.planned_by,
                 "fallback": reply.fallback,
                 "fallback_reason": reply.error,
                 "llm_calls": reply.llm_calls,
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "mean_llm_calls": statistics.mean(r["llm_calls"] for r in rows) if rows else None,
         "baseline_router_success_rate": sum(b["right_tool"] for b in baseline) / len(baseline) if baseline else None,
         "model_startup_s": startup,
+        "planned_by": {who: sum(r["planned_by"] == who for r in rows) for who in ("rules", "model", "default")} if args.mode == "plan" else None,
     }
 
     header = f"{'#':>2}  {'request':<42} {'expected':<22} {'called':<32} {'ok':<3} {'ttft s':>7} {'total s':>8} {'llm':>3} {'router':<3}"
@@ -167,8 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in summary.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
 
-    report = {
-        "benchmark": "agent_turns",
+    entry = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": {
             "platform": platform.platform(),
@@ -185,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         "turns": rows,
         "baseline_router": baseline,
     }
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+    report = {"benchmark": "agent_turns", "modes": {**earlier.get("modes", {}), args.mode: entry}}
     args.out.write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.out}")
     shutil.rmtree(scratch.data_dir, ignore_errors=True)

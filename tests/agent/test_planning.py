@@ -97,3 +97,12 @@ def test_an_unsure_turn_makes_exactly_one_constrained_call(plan_agent) -> None:
 def test_small_talk_gets_a_short_answer_and_no_tool(plan_agent) -> None:
     reply = plan_agent(scripted()).reply("u1", "c", "hello")
     assert reply.text == GREETING and reply.tools_called == [] and reply.llm_calls == 0
+
+
+def test_requests_without_recommend_words_stay_with_the_rules_when_the_catalog_understands_them(plan_agent) -> None:
+    reply = plan_agent(scripted()).reply("u1", "c", "A romantic comedy with a happy ending")
+    assert reply.llm_calls == 0 and reply.tools_called == ["recommend"] and reply.planned_by == "rules"
+
+
+def test_questions_about_ones_own_taste_go_to_the_profile() -> None:
+    assert rule_plan("What kind of movies do I like lately?", TITLES, []).intent == "profile"
