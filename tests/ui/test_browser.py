@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,44 @@ def test_the_user_picker_lists_every_user(browser, app_url, recommender):
     page.get_by_role("option", name="x119", exact=True).wait_for()
     page.keyboard.press("Enter")
     page.get_by_text(re.compile(r"items for user x119")).wait_for()
+
+
+def slow_model_agent(recommender, seconds: float):
+    """The real ChatAgent over a scripted fake model that takes ``seconds`` to answer, as a local model on a CPU does."""
+
+    def make():
+        from tests.agent.chat_fakes import scripted
+        from whyrec.agent.chat import ChatAgent
+
+        def slow(messages):
+            time.sleep(seconds)
+            return "Hello! Ask me for a film, or why one was recommended."
+
+        return ChatAgent(recommender, recommender.settings, model=scripted(*[slow] * 8), mode="react")
+
+    return make
+
+
+def test_a_second_chat_says_it_is_waiting_for_the_first(browser, recommender):
+    from whyrec.ui.app import build_app, serve
+
+    demo = build_app(recommender, slow_model_agent(recommender, 4.0))
+    url = serve(demo, port=free_port(), block=False, quiet=True)
+    try:
+        first, second = open_page(browser, url, 1000), open_page(browser, url, 1000)
+        for page, user in ((first, "u1"), (second, "u2")):
+            pick_user(page, user)
+            page.locator(".rec-card").first.wait_for()
+        send_chat(first, "hello")
+        first.get_by_text("thinking…").first.wait_for()
+        send_chat(second, "hello")
+        second.locator("#chat").get_by_text("waiting for another conversation to finish").wait_for(timeout=5_000)
+        first.locator("#chat").get_by_text("Hello! Ask me for a film").wait_for()
+        second.locator("#chat").get_by_text("Hello! Ask me for a film").wait_for()
+        assert "waiting for" not in second.locator("#chat").inner_text()
+        assert error_badges(first) == [] and error_badges(second) == []
+    finally:
+        demo.close()
 
 
 # --- the screenshot ------------------------------------------------------------------------
