@@ -136,6 +136,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
     """Every event of the page: plain functions of their inputs, returning ``{component: value}``."""
     year_lo, year_hi = years
     controls = cards.controls
+    categories_known = set(api.categories())
 
     def recommend(user_id, k, diversity, cats, y0, y1, exclude_seen, request, like_value) -> list[dict]:
         check_years(y0, y1)
@@ -312,6 +313,27 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
         return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden()}
 
+    def chat_cards(user_id: str, items: list[dict], arguments: dict, control_values: tuple) -> dict:
+        """The chat's recommend result as the cards, with the filters set to what the chat asked for.
+
+        So the page stays consistent: Why?, feedback and Recommend then rank with the same request and filters.
+        """
+        k_value, diversity_value, cats, *_ = control_values
+        wanted = [c for c in arguments.get("categories") or [] if c in categories_known]
+        out = {
+            recs: with_relevance_rank(items), explanations: {}, cards.status: status_line(user_id, items, " — from the chat"),
+            cards.request: arguments.get("request") or "",
+            cards.year_min: min(max(int(arguments.get("year_min") or year_lo), year_lo), year_hi),
+            cards.year_max: min(max(int(arguments.get("year_max") or year_hi), year_lo), year_hi),
+        }
+        if items and int(k_value) != len(items):
+            out[cards.k] = len(items)
+        if arguments.get("diversity") is not None and float(arguments["diversity"]) != float(diversity_value):
+            out[cards.diversity] = float(arguments["diversity"])
+        if sorted(wanted) != sorted(cats or []):
+            out[cards.categories] = wanted  # its change event re-ranks with these same options
+        return out
+
     def run_turn(message, history, user_value, conversation_id, like_value, *control_values):
         """Wait for the model (saying how many are ahead), stream the answer, show the tool's cards the moment they exist."""
         if not message or not user_value:
@@ -335,19 +357,20 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
                 answer += str(chunk)
                 bubble(answer or THINKING)
                 update = {chat.chatbot: history}
-                early = results.recommendations() if not cards_shown else None
-                if early is not None:
+                call = results.recommend_call() if not cards_shown else None
+                if call is not None:
                     cards_shown = True
-                    update.update({recs: with_relevance_rank(early), explanations: {}, cards.status: status_line(user_value, early, " — from the chat")})
+                    update.update(chat_cards(user_value, *call, control_values))
                 yield update
-            early = results.recommendations() if not cards_shown else None
+            call = results.recommend_call() if not cards_shown else None
             end: dict = {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
-            if early is not None:
-                end.update({recs: with_relevance_rank(early), explanations: {}, cards.status: status_line(user_value, early, " — from the chat")})
+            if call is not None:
+                cards_shown = True
+                end.update(chat_cards(user_value, *call, control_values))
             reply = getattr(stream, "reply", None)
             if "record_feedback" in (getattr(reply, "tools_called", None) or []):
                 end.update(profile_outputs(user_value))
-                if early is None:
+                if not cards_shown:
                     end.update(cards_for(user_value, like_value, control_values))
             yield end
         except Exception as e:
@@ -379,7 +402,8 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
     for trigger in (chat.text.submit, chat.send.click):
         trigger(start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice], **INSTANT).then(
             run_turn, [chat.pending, chat.chatbot, user, conversation, like, *controls],
-            [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list],
+            [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list,
+             cards.request, cards.k, cards.diversity, cards.categories, cards.year_min, cards.year_max],
             show_progress="hidden", **CHAT,
         )
 

@@ -56,24 +56,34 @@ _tool_results: contextvars.ContextVar[ToolResults | None] = contextvars.ContextV
 
 
 class ToolResults(BaseCallbackHandler):
-    """Collects ``(tool name, artifact)`` for every tool that finishes in the runs it is attached to."""
+    """Collects ``(tool name, artifact, arguments)`` for every tool that finishes in the runs it is attached to."""
 
     def __init__(self) -> None:
-        self.results: list[tuple[str, Any]] = []
+        self.results: list[tuple[str, Any, dict]] = []
+        self._arguments: dict[Any, dict] = {}
         self._lock = threading.Lock()
 
-    def on_tool_end(self, output: Any, **kwargs: Any) -> None:
+    def on_tool_start(self, serialized: dict, input_str: str, *, run_id: Any = None, inputs: dict | None = None, **kwargs: Any) -> None:
+        with self._lock:
+            self._arguments[run_id] = {k: v for k, v in (inputs or {}).items() if k != "runtime"}
+
+    def on_tool_end(self, output: Any, *, run_id: Any = None, **kwargs: Any) -> None:
         name = getattr(output, "name", None) or kwargs.get("name") or ""
         artifact = getattr(output, "artifact", None)
         with self._lock:
-            self.results.append((str(name), artifact))
+            self.results.append((str(name), artifact, self._arguments.pop(run_id, {})))
 
     def recommendations(self) -> list[dict] | None:
         """The full recommendation dicts of the turn's latest ``recommend`` call (None before one returns)."""
+        call = self.recommend_call()
+        return call[0] if call else None
+
+    def recommend_call(self) -> tuple[list[dict], dict] | None:
+        """The turn's latest ``recommend`` result and the arguments it was called with (None before one returns)."""
         with self._lock:
-            for name, artifact in reversed(self.results):
+            for name, artifact, arguments in reversed(self.results):
                 if name == "recommend" and isinstance(artifact, dict) and artifact.get("recommendations") is not None:
-                    return list(artifact["recommendations"])
+                    return list(artifact["recommendations"]), dict(arguments)
         return None
 
 

@@ -122,3 +122,19 @@ def test_the_recommend_tools_cards_are_there_before_the_answer_ends(recommender)
     assert early and all({"rank", "title", "scores"} <= set(card) for card in early)
     answer = first + "".join(chunks)
     assert early[0]["title"] in answer  # the cards are the items the answer recommends
+
+
+def test_the_page_says_when_it_ranks_without_the_reranker(small_store):
+    from whyrec.tools.recommender import Recommender
+    from whyrec.ui.app import RERANKER_TRAINING_THREAD, ranking_status_text
+
+    recommender = Recommender(small_store)  # uses the trained reranker once one is saved: none is
+    assert "none is trained yet" in ranking_status_text(recommender)
+    stop = threading.Event()
+    training = threading.Thread(target=stop.wait, name=RERANKER_TRAINING_THREAD)
+    training.start()
+    try:
+        assert "training in the background" in ranking_status_text(recommender)
+    finally:
+        stop.set()
+        training.join()

@@ -265,6 +265,14 @@ def test_chat_shows_typed_text_as_text_and_thinks_at_once(browser, app_url):
     assert page.locator("#chat img[src='x'], #chat b").count() == 0
     assert error_badges(page) == []
 
+    # the chat's recommendations become the cards, with the filters set to what the chat asked for,
+    # so Why? explains the list on screen
+    send_chat(page, "recommend a comedy")
+    page.get_by_text(re.compile(r"items for user u1 — from the chat")).wait_for()
+    first = card_titles(page)[0]
+    card(page, first).get_by_role("button", name="Why?").click()
+    page.locator(".prose.why-box").filter(has_text=f"Why '{first}'?").get_by_text("It is #1 in your current recommendations.").wait_for()
+
 
 def test_a_reload_keeps_the_user_and_the_conversation(browser, app_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1200})
