@@ -47,13 +47,17 @@ class Store:
         """Replace the catalog and histories with ``dataset``, embedding only new or changed items.
 
         The dataset is already validated; embedding (the slow part) happens
-        before anything is written, then SQLite swaps in one transaction, then
-        Chroma is brought in line. Re-running an ingest converges to the same state.
+        before anything is written, then Chroma is brought in line, then SQLite
+        swaps in one transaction. Vectors go first because they are the write that
+        can fail for reasons outside the data (a Chroma server that went away): when
+        they fail, SQLite still holds the previous catalog, histories and feedback.
+        Chroma writes are idempotent upserts keyed by text hash, so re-running an
+        ingest converges to the same state whichever write stopped it.
         """
         start = time.perf_counter()
         plan = self.index.plan(dataset.items, progress=progress)
-        self.db.replace_dataset(dataset)
         report = self.index.apply(plan, progress=progress)
+        self.db.replace_dataset(dataset)
         users = len({x.user_id for x in dataset.interactions} | {u.user_id for u in dataset.users})
         return IngestReport(dataset.name, len(dataset.items), len(dataset.interactions), users, report, time.perf_counter() - start)
 

@@ -8,20 +8,28 @@ each item's text hash in its metadata so a re-ingest embeds only what changed.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.errors import SetupError
 from whyrec.store.records import Item
 from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 1000  # keeps each Chroma write well under its max batch size
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,38 @@ def item_metadata(item: Item) -> dict:
     return metadata
 
 
+def server_unreachable(settings: Settings) -> SetupError:
+    """The one-line error for a configured Chroma server that does not answer: the fix is to start it or stop using it."""
+    url = urlparse(settings.chroma_url or "")
+    port = url.port or (443 if url.scheme == "https" else 8000)
+    return SetupError(
+        f"Chroma server at {settings.chroma_url} is not reachable — start it with "
+        f"`chroma run --path {settings.chroma_path} --host {url.hostname or 'localhost'} --port {port}` or unset WHYREC_CHROMA_URL"
+    )
+
+
+def _is_connection_failure(err: BaseException) -> bool:
+    """True for "the server did not answer", as httpx raises it or as chromadb rewraps it (a ValueError)."""
+    import httpx
+
+    if isinstance(err, httpx.TransportError):
+        return True
+    return isinstance(err, ValueError) and (
+        isinstance(err.__context__, httpx.TransportError) or "Could not connect to a Chroma server" in str(err)
+    )
+
+
+@contextmanager
+def server_calls(settings: Settings) -> Iterator[None]:
+    """Turn a dead Chroma server into :func:`server_unreachable`; other errors pass through unchanged."""
+    try:
+        yield
+    except Exception as err:
+        if settings.chroma_url and _is_connection_failure(err):
+            raise server_unreachable(settings) from err
+        raise
+
+
 def make_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -72,22 +112,39 @@ def make_client(settings: Settings):
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "localhost",
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
+        with server_calls(settings):  # the HttpClient asks the server for its tenant at once
+            return chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _to_server(method: Callable[P, R]) -> Callable[P, R]:
+    """An :class:`ItemIndex` method that talks to Chroma: a dead server becomes one actionable line."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with server_calls(args[0].settings):  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return call
 
 
 class ItemIndex:
     """The catalog's vectors, searchable by vector with metadata filters."""
 
     def __init__(self, settings: Settings, embedder: ItemEmbedder, client=None):
+        self.settings = settings
         self.embedder = embedder
         self.client = client or make_client(settings)
+        with server_calls(settings):
+            self._open_collection(settings, embedder)
+
+    def _open_collection(self, settings: Settings, embedder: ItemEmbedder) -> None:
         self.collection = self.client.get_or_create_collection(
             settings.collection,
             embedding_function=None,
@@ -104,9 +161,11 @@ class ItemIndex:
                 metadata={"embedding_model": embedder.model_path},
             )
 
+    @_to_server
     def count(self) -> int:
         return self.collection.count()
 
+    @_to_server
     def stored_hashes(self) -> dict[str, str]:
         got = self.collection.get(include=["metadatas"])
         return {i: (m or {}).get("hash", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
@@ -124,6 +183,7 @@ class ItemIndex:
             total=len(items),
         )
 
+    @_to_server
     def apply(self, plan: SyncPlan, progress: bool = False) -> SyncReport:
         """Write a plan: upsert changed vectors, delete removed items."""
         batches = range(0, len(plan.changed), UPSERT_BATCH)
@@ -139,10 +199,12 @@ class ItemIndex:
             self.collection.delete(ids=plan.removed[start : start + UPSERT_BATCH])
         return plan.report
 
+    @_to_server
     def ids(self, where: dict) -> set[str]:
         """Ids of the items whose metadata pass a Chroma ``where`` filter (e.g. a year range)."""
         return set(self.collection.get(where=where, include=[])["ids"])
 
+    @_to_server
     def vectors(self, item_ids: list[str]) -> np.ndarray:
         """Stored vectors in the order asked; unknown ids raise KeyError."""
         if not item_ids:
@@ -154,6 +216,7 @@ class ItemIndex:
             raise KeyError(f"items not in the index: {missing[:5]}")
         return np.asarray([by_id[i] for i in item_ids], dtype=np.float32)
 
+    @_to_server
     def query(
         self,
         vectors: np.ndarray,
