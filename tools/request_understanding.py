@@ -361,8 +361,9 @@ class RequestParser:
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()):
                 continue
-            take(m.start(), m.end())
-            self._read_exclusion(parsed, phrase)
+            end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
+            take(m.start(), end)
+            self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"))
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
@@ -404,12 +405,22 @@ class RequestParser:
         self._notes(parsed)
         return parsed
 
+    def _list_end(self, text: str, end: int) -> int:
+        """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""
+        m = re.match(r",\s*([^.;!?]*)", text[end:])
+        if not m or not re.search(r"\b(?:or|nor)\b", m[1], re.IGNORECASE):
+            return end
+        words = [w for w in re.split(r"[\s,]+", m[1].strip()) if w and w.lower() not in FILLER and w.lower() != "nor"]
+        named = sum(len(a.source.split()) for a in self._categories_in(m[1]))
+        return end + m.end() if words and named >= len(words) else end
+
     def _read_exclusion(self, parsed: ParsedRequest, phrase: str) -> None:
         """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title."""
         exact = self._title_items(phrase, prefix=True, fuzzy=False)
-        ask = None if exact else self._category_in(phrase)
-        if ask is not None:
-            _add_ask(parsed.exclude_categories, ask)
+        asks = [] if exact else self._categories_in(phrase)
+        if asks:  # "no romance, comedy or drama": every category named
+            for ask in asks:
+                _add_ask(parsed.exclude_categories, ask)
             return
         items = exact or self._title_items(phrase, prefix=True)
         if items:
@@ -442,6 +453,21 @@ class RequestParser:
             parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
             return True
         return False
+
+    def _categories_in(self, phrase: str) -> list[CategoryAsk]:
+        """Every category a phrase names outright or by a lexicon word, in the order named."""
+        found: list[tuple[int, CategoryAsk]] = []
+        taken: list[tuple[int, int]] = []
+        for category, pattern in self._category_patterns:
+            for m in pattern.finditer(phrase):
+                if all(e <= m.start() or s >= m.end() for s, e in taken):
+                    taken.append((m.start(), m.end()))
+                    found.append((m.start(), CategoryAsk((category,), m[0], "name")))
+        for m in self._lexicon_pattern.finditer(phrase) if self._lexicon_pattern else ():
+            if all(e <= m.start() or s >= m.end() for s, e in taken):
+                taken.append((m.start(), m.end()))
+                found.append((m.start(), CategoryAsk(self.lexicon[re.sub(r"[\s-]+", " ", m[0].lower())], m[0], "lexicon")))
+        return [ask for _, ask in sorted(found, key=lambda f: f[0])]
 
     def _category_in(self, phrase: str) -> CategoryAsk | None:
         """The category a short phrase names outright or by a lexicon word."""

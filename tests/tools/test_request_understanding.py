@@ -210,3 +210,22 @@ def test_the_filter_counted_in_python_matches_chromas_where(small_store):
     for item_filter in filters:
         chroma = set(small_store.index.collection.get(where=item_filter.where(), include=[])["ids"])
         assert facets.select(item_filter) == chroma, item_filter
+
+
+def test_several_exclusions_in_one_phrase(parser):
+    parsed = parser.parse("no romance, comedy or drama please")
+    assert {c for a in parsed.exclude_categories for c in a.categories} == {"Romance", "Comedy", "Drama"}
+
+
+ODD_REQUESTS = [
+    "not", "like", "not not", "'''", "(((", "\x00\x01", "   ", "1999-1990", "the 00s", "from 1800", "🙂🎬 scary 🎃",
+    "مرحبا فيلم", "怖い映画 80年代", "like like like", "not like Nebula Run", "after 2005 but before 2000",
+    "no romance no comedy no drama no sci-fi no crime no action", "something like Star Wars, not Star Voyage, from the 90s",
+]
+
+
+def test_odd_requests_never_raise(parser):
+    for request in ODD_REQUESTS:
+        parsed = parser.parse(request)
+        assert isinstance(parsed.to_dict()["notes"], list) and isinstance(parsed.summary(), str), request
+    assert parser.parse("after 2005 but before 2000").problem == "contradiction"
