@@ -9,8 +9,10 @@ per-user state. All of them treat every interaction as an implicit positive.
 * :class:`PopularityRanker`: most-interacted items first.
 * :class:`ItemKNNRanker`: item-item cosine on the binary user-item matrix, top-``neighbours``
   per item, optional recency weighting of the history.
-* :class:`EASERanker`: EASE (Steck, 2019), closed-form linear item-item model; exact on
-  catalogs up to a few tens of thousands of items (inverts an items x items matrix).
+* :class:`EASERanker`: EASE (Steck, 2019), closed-form linear item-item model; the
+  implementation is the pipeline's own, :class:`tools.collaborative.EASE`.
+* :class:`RecentPopularityRanker`: most-interacted items in the last window before the
+  newest train interaction (the time-honest protocol's "what is popular right now").
 
 Defaults are the settings picked on MovieLens-100K *validation* NDCG@10 by
 ``benchmarks/classical_baselines.py`` (``half_life=None`` gives the classic, order-blind
@@ -25,8 +27,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from whyrec.store.records import Interaction
+from whyrec.tools.collaborative import EASE, catalog_order, history_weights, implicit_matrix
 
-__all__ = ["RandomRanker", "PopularityRanker", "ItemKNNRanker", "EASERanker"]
+__all__ = ["EASERanker", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "RecentPopularityRanker", "history_weights"]
 
 
 class _ScoreRanker:
@@ -37,27 +40,14 @@ class _ScoreRanker:
         self.index: dict[str, int] = {}
 
     def _index_items(self, interactions: Sequence[Interaction], items: Sequence[str] | None) -> None:
-        ordered = list(items) if items is not None else []
-        known = set(ordered)
-        for x in interactions:
-            if x.item_id not in known:
-                known.add(x.item_id)
-                ordered.append(x.item_id)
+        ordered = catalog_order(interactions, items)
         if not ordered:
             raise ValueError("cannot fit a ranker on no items — pass train interactions or a catalog")
         self.items = ordered
         self.index = {item_id: i for i, item_id in enumerate(ordered)}
 
     def _matrix(self, interactions: Sequence[Interaction]) -> sp.csr_matrix:
-        users: dict[str, int] = {}
-        rows = [users.setdefault(x.user_id, len(users)) for x in interactions]
-        cols = [self.index[x.item_id] for x in interactions]
-        m = sp.csr_matrix(
-            (np.ones(len(rows), dtype=np.float64), (rows, cols)),
-            shape=(max(len(users), 1), len(self.items)),
-        )
-        m.data[:] = 1.0  # duplicates collapse to a single implicit positive
-        return m
+        return implicit_matrix(interactions, self.index)
 
     def _check_fitted(self) -> None:
         if not self.items:
@@ -112,18 +102,32 @@ class PopularityRanker(_ScoreRanker):
         return self.popularity
 
 
-def history_weights(
-    index: dict[str, int], history: Sequence[Interaction], half_life: float | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and weights of the history items: 1 each, or ``0.5 ** (age / half_life)``
-    where age is how many interactions ago the item was (0 = most recent)."""
-    weights: dict[int, float] = {}
-    known = [index[h.item_id] for h in history if h.item_id in index]
-    for age, i in enumerate(reversed(known)):
-        w = 1.0 if half_life is None else 0.5 ** (age / half_life)
-        weights[i] = max(weights.get(i, 0.0), w)
-    idx = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
-    return idx, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+class RecentPopularityRanker(_ScoreRanker):
+    """Items ranked by distinct users in the last ``window_days`` before the newest train interaction.
+
+    On a split that ends at a point in time, what is popular *now* is a much harder baseline than
+    all-time popularity (new releases dominate what people rate next). Ties, and items with no
+    recent interaction, fall back to all-time popularity.
+    """
+
+    def __init__(self, window_days: float = 30.0) -> None:
+        super().__init__()
+        if window_days <= 0:
+            raise ValueError(f"window_days must be > 0, got {window_days}")
+        self.window_days = window_days
+
+    def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> RecentPopularityRanker:
+        interactions = list(interactions)
+        self._index_items(interactions, items)
+        end = max((x.timestamp for x in interactions), default=0.0)
+        recent = [x for x in interactions if x.timestamp > end - self.window_days * 86400.0]
+        all_time = np.asarray(self._matrix(interactions).sum(axis=0)).ravel()
+        now = np.asarray(self._matrix(recent).sum(axis=0)).ravel() if recent else np.zeros(len(self.items))
+        self.popularity = now + all_time / (all_time.max() + 1.0)  # all-time count only breaks ties
+        return self
+
+    def scores(self, history: Sequence[Interaction]) -> np.ndarray:
+        return self.popularity
 
 
 class ItemKNNRanker(_ScoreRanker):
@@ -166,29 +170,16 @@ class ItemKNNRanker(_ScoreRanker):
 
 
 class EASERanker(_ScoreRanker):
-    """EASE: ``B = argmin ||X - XB||^2 + l2 ||B||^2`` with ``diag(B) = 0``, solved in closed form."""
+    """EASE as an evaluation ranker: :class:`tools.collaborative.EASE` (the pipeline's own model) behind the ranker interface."""
 
     def __init__(self, l2: float = 500.0, half_life: float | None = 5.0) -> None:
         super().__init__()
-        if l2 <= 0:
-            raise ValueError(f"l2 must be > 0, got {l2}")
-        self.l2 = l2
-        self.half_life = half_life
+        self.model = EASE(l2=l2, half_life=half_life)  # checks l2 at once
 
     def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> EASERanker:
-        interactions = list(interactions)
-        self._index_items(interactions, items)
-        x = self._matrix(interactions)
-        gram = (x.T @ x).toarray()
-        gram[np.diag_indices_from(gram)] += self.l2
-        p = np.linalg.inv(gram)
-        b = -p / np.diag(p)
-        np.fill_diagonal(b, 0.0)
-        self.weights = b
+        self.model.fit(list(interactions), items)
+        self.items, self.index = self.model.items, self.model.index
         return self
 
     def scores(self, history: Sequence[Interaction]) -> np.ndarray:
-        idx, w = history_weights(self.index, history, self.half_life)
-        if not idx.size:
-            return np.zeros(len(self.items))
-        return w @ self.weights[idx]
+        return self.model.scores(history)

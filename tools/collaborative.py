@@ -14,21 +14,96 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from whyrec.store.records import Interaction
-from whyrec.tools.baselines import EASERanker, history_weights
 
 log = logging.getLogger(__name__)
 
 MAX_ITEMS = 12_000
 """EASE inverts an items × items matrix: about 1 GB of float64 at this size. Larger catalogs go without."""
 
+def catalog_order(interactions: Sequence[Interaction], items: Sequence[str] | None) -> list[str]:
+    """The catalog's item ids, then any item only seen in interactions: the models' column order."""
+    ordered = list(items) if items is not None else []
+    known = set(ordered)
+    for x in interactions:
+        if x.item_id not in known:
+            known.add(x.item_id)
+            ordered.append(x.item_id)
+    return ordered
+
+
+def implicit_matrix(interactions: Sequence[Interaction], index: dict[str, int]) -> sp.csr_matrix:
+    """Users x items, 1 where the user interacted with the item (every interaction an implicit positive)."""
+    users: dict[str, int] = {}
+    rows = [users.setdefault(x.user_id, len(users)) for x in interactions]
+    cols = [index[x.item_id] for x in interactions]
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(max(len(users), 1), len(index)))
+    m.data[:] = 1.0  # duplicates collapse to a single implicit positive
+    return m
+
+
+def history_weights(
+    index: dict[str, int], history: Sequence[Interaction], half_life: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and weights of the history items: 1 each, or ``0.5 ** (age / half_life)``
+    where age is how many interactions ago the item was (0 = most recent)."""
+    weights: dict[int, float] = {}
+    known = [index[h.item_id] for h in history if h.item_id in index]
+    for age, i in enumerate(reversed(known)):
+        w = 1.0 if half_life is None else 0.5 ** (age / half_life)
+        weights[i] = max(weights.get(i, 0.0), w)
+    idx = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+    return idx, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+
+
+class EASE:
+    """EASE (Steck, 2019): ``B = argmin ||X - XB||^2 + l2 ||B||^2`` with ``diag(B) = 0``, in closed form.
+
+    The one implementation: the pipeline's :class:`CollaborativeModel` and the evaluation's
+    ``tools.baselines.EASERanker`` both use it. Exact on catalogs up to a few tens of thousands
+    of items (it inverts an items x items matrix). A history scores item j as
+    ``sum_h w_h * B[h, j]``, with ``w_h`` decaying with age when ``half_life`` (in interactions) is set.
+    """
+
+    def __init__(self, l2: float = 500.0, half_life: float | None = 5.0) -> None:
+        if l2 <= 0:
+            raise ValueError(f"l2 must be > 0, got {l2}")
+        self.l2 = l2
+        self.half_life = half_life
+        self.items: list[str] = []
+        self.index: dict[str, int] = {}
+        self.weights = np.zeros((0, 0))
+
+    def fit(self, interactions: Sequence[Interaction], items: Sequence[str] | None = None) -> EASE:
+        interactions = list(interactions)
+        self.items = catalog_order(interactions, items)
+        if not self.items:
+            raise ValueError("cannot fit EASE on no items — pass train interactions or a catalog")
+        self.index = {item_id: i for i, item_id in enumerate(self.items)}
+        x = implicit_matrix(interactions, self.index)
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        self.weights = b
+        return self
+
+    def scores(self, history: Sequence[Interaction]) -> np.ndarray:
+        """A score for every item (in ``self.items`` order) given this history."""
+        idx, w = history_weights(self.index, history, self.half_life)
+        if not idx.size:
+            return np.zeros(len(self.items))
+        return w @ self.weights[idx]
+
 
 class CollaborativeModel:
     """EASE fitted on interactions; scores and per-history-item contributions for one history."""
 
     def __init__(self, interactions: Sequence[Interaction], items: Sequence[str], l2: float = 500.0, half_life: float = 5.0):
-        self.ease = EASERanker(l2=l2, half_life=half_life).fit(interactions, items)
+        self.ease = EASE(l2=l2, half_life=half_life).fit(interactions, items)
 
     @classmethod
     def fit(cls, interactions: Sequence[Interaction], items: Sequence[str]) -> CollaborativeModel | None:
@@ -50,7 +125,7 @@ class CollaborativeModel:
 
     def top(self, history: Sequence[Interaction], n: int, exclude: set[str]) -> list[tuple[str, float]]:
         scores = self.scores(history)
-        ranked = self.ease.top_n(np.array([scores[i] for i in self.ease.items]), exclude, n)
+        ranked = sorted((i for i in self.ease.items if i not in exclude), key=lambda i: (-scores[i], self.ease.index[i]))[:n]
         return [(i, scores[i]) for i in ranked if scores[i] > 0]
 
     def contributions(self, history: Sequence[Interaction], item_id: str, n: int = 3) -> list[tuple[str, float]]:

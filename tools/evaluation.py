@@ -44,13 +44,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from whyrec.store.records import Dataset, Interaction
-from whyrec.tools.metrics import catalog_coverage, intra_list_diversity, mrr, ndcg_at_k, recall_at_k
+from whyrec.tools.metrics import catalog_coverage, intra_list_diversity, mrr, ndcg_at_k, ndcg_gains, recall_at_k
 
 logger = logging.getLogger(__name__)
 
 Ranker = Callable[[str, list[Interaction], set[str], int], list[str]]
 
-__all__ = ["LeaveOneOutSplit", "Ranker", "leave_one_out", "evaluate", "format_table"]
+__all__ = [
+    "LeaveOneOutSplit",
+    "Ranker",
+    "TemporalSplit",
+    "evaluate",
+    "format_table",
+    "leave_one_out",
+    "split_user_history",
+    "temporal_split",
+    "time_ordered",
+]
 
 
 @dataclass
@@ -98,6 +108,56 @@ def _check_stage(stage: str) -> None:
         raise ValueError(f'stage must be "valid" or "test", got {stage!r}')
 
 
+def time_ordered(interactions: Iterable[Interaction]) -> tuple[list[Interaction], int]:
+    """One user's interactions in the protocol's order, first interaction per item only.
+
+    Sorted by ``timestamp``; ties keep the given order (a stable sort: the position in
+    ``dataset.interactions``, or the store's insertion order). Returns (ordered, repeats dropped).
+    This is the one ordering every split in whyrec uses (evaluation, reranker training, simulation).
+    """
+    seen: set[str] = set()
+    ordered: list[Interaction] = []
+    dropped = 0
+    for x in sorted(interactions, key=lambda x: float(x.timestamp)):
+        if x.item_id in seen:
+            dropped += 1
+            continue
+        seen.add(x.item_id)
+        ordered.append(x)
+    return ordered, dropped
+
+
+def split_user_history(
+    history: Iterable[Interaction], min_interactions: int = 3
+) -> tuple[list[Interaction], Interaction | None, Interaction | None]:
+    """The leave-one-out rule for one user: (train, validation target, test target).
+
+    Last distinct item = test, second-to-last = validation, the rest = train. With fewer than
+    ``min_interactions`` distinct items everything is train and there are no targets.
+    """
+    ordered, _ = time_ordered(history)
+    if len(ordered) < min_interactions:
+        return ordered, None, None
+    return ordered[:-2], ordered[-2], ordered[-1]
+
+
+def _by_user(dataset: Dataset) -> dict[str, list[Interaction]]:
+    by_user: dict[str, list[Interaction]] = {}
+    for x in dataset.interactions:
+        by_user.setdefault(x.user_id, []).append(x)
+    return by_user
+
+
+def _candidate_items(dataset: Dataset) -> list[str]:
+    items = [it.item_id for it in dataset.items]
+    known = set(items)
+    for x in dataset.interactions:  # items only seen in interactions still count as candidates
+        if x.item_id not in known:
+            known.add(x.item_id)
+            items.append(x.item_id)
+    return items
+
+
 def leave_one_out(dataset: Dataset, min_interactions: int = 3) -> LeaveOneOutSplit:
     """Split ``dataset`` by time: last interaction = test, second-to-last = validation.
 
@@ -108,47 +168,83 @@ def leave_one_out(dataset: Dataset, min_interactions: int = 3) -> LeaveOneOutSpl
         raise ValueError(
             f"min_interactions must be >= 3 (train, validation and test each need one), got {min_interactions}"
         )
-    by_user: dict[str, list[tuple[float, int, Interaction]]] = {}
-    for pos, x in enumerate(dataset.interactions):
-        by_user.setdefault(x.user_id, []).append((float(x.timestamp), pos, x))
-
     train: dict[str, list[Interaction]] = {}
     valid: dict[str, Interaction] = {}
     test: dict[str, Interaction] = {}
     train_only: list[str] = []
     dropped = 0
-    for user_id, rows in by_user.items():
-        rows.sort(key=lambda r: (r[0], r[1]))
-        seen: set[str] = set()
-        ordered: list[Interaction] = []
-        for _, _, x in rows:
-            if x.item_id in seen:
-                dropped += 1
-                continue
-            seen.add(x.item_id)
-            ordered.append(x)
-        if len(ordered) < min_interactions:
-            train[user_id] = ordered
+    for user_id, rows in _by_user(dataset).items():
+        dropped += time_ordered(rows)[1]
+        train[user_id], v, t = split_user_history(rows, min_interactions)
+        if v is None or t is None:
             train_only.append(user_id)
             continue
-        train[user_id] = ordered[:-2]
-        valid[user_id] = ordered[-2]
-        test[user_id] = ordered[-1]
-
-    items = [it.item_id for it in dataset.items]
-    known = set(items)
-    for x in dataset.interactions:  # items only seen in interactions still count as candidates
-        if x.item_id not in known:
-            known.add(x.item_id)
-            items.append(x.item_id)
+        valid[user_id], test[user_id] = v, t
     if train_only:
         logger.info(
             "%d users with fewer than %d interactions are train-only (not evaluated)",
             len(train_only), min_interactions,
         )
     return LeaveOneOutSplit(
-        train=train, valid=valid, test=test, items=items,
+        train=train, valid=valid, test=test, items=_candidate_items(dataset),
         train_only_users=sorted(train_only), dropped_repeats=dropped, name=dataset.name,
+    )
+
+
+@dataclass
+class TemporalSplit(LeaveOneOutSplit):
+    """A split at one point in time ``cutoff``: see "Temporal protocol" in the module docstring.
+
+    ``train`` holds every user's interactions before ``cutoff`` (what all models are fitted
+    on and what a user's history is); ``test`` maps each evaluated user to their first new
+    item at or after ``cutoff``. There is no validation stage: choose settings on the
+    leave-one-out validation split, then measure here.
+    """
+
+    cutoff: float = 0.0
+    window_days: float = 30.0
+
+    def history(self, user_id: str, stage: str = "test") -> list[Interaction]:
+        if stage != "test":
+            raise ValueError('the temporal split has a test stage only — use stage="test"')
+        return list(self.train.get(user_id, []))
+
+
+def temporal_split(
+    dataset: Dataset, cutoff_quantile: float = 0.8, min_history: int = 5, window_days: float = 30.0
+) -> TemporalSplit:
+    """Split ``dataset`` at one moment: the ``cutoff_quantile`` of all interaction timestamps.
+
+    Models see only interactions before the cutoff. A user is evaluated when they have at
+    least ``min_history`` distinct items before it and at least one new item at or after
+    it; the target is the first such item (ties: dataset order). ``window_days`` is the
+    window of the "popular recently" baseline, kept here so the report states it.
+    """
+    if not 0.0 < cutoff_quantile < 1.0:
+        raise ValueError(f"cutoff_quantile must be strictly between 0 and 1, got {cutoff_quantile}")
+    if min_history < 1:
+        raise ValueError(f"min_history must be >= 1, got {min_history}")
+    stamps = np.array([float(x.timestamp) for x in dataset.interactions])
+    if not stamps.size:
+        raise ValueError("the dataset has no interactions to split")
+    cutoff = float(np.quantile(stamps, cutoff_quantile, method="lower"))
+    train: dict[str, list[Interaction]] = {}
+    test: dict[str, Interaction] = {}
+    train_only: list[str] = []
+    dropped = 0
+    for user_id, rows in _by_user(dataset).items():
+        ordered, repeats = time_ordered(rows)
+        dropped += repeats
+        before = [x for x in ordered if float(x.timestamp) < cutoff]
+        after = [x for x in ordered if float(x.timestamp) >= cutoff]  # already new: time_ordered keeps first times only
+        train[user_id] = before
+        if len(before) >= min_history and after:
+            test[user_id] = after[0]
+        else:
+            train_only.append(user_id)
+    return TemporalSplit(
+        train=train, valid={}, test=test, items=_candidate_items(dataset), train_only_users=sorted(train_only),
+        dropped_repeats=dropped, name=dataset.name, cutoff=cutoff, window_days=window_days,
     )
 
 
@@ -184,6 +280,7 @@ def evaluate(
     n: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    per_user: bool = False,
 ) -> dict:
     """Run ``ranker`` for each evaluated user and score its lists (protocol: module docstring).
 
@@ -193,7 +290,8 @@ def evaluate(
 
     Returns a dict with ``Recall@k``, ``NDCG@k``, ``MRR@k`` (and ``MRR@n`` if n > k),
     ``Coverage@k``, ``ILD@k``, ``n_users``, ``stage``, ``seconds`` (ranker time only)
-    and ``ms_per_user``.
+    and ``ms_per_user``; with ``per_user=True`` also ``users`` and ``ndcg_per_user`` (the
+    evaluated users in order and each one's NDCG@k, for paired comparisons).
     """
     _check_stage(stage)
     n = k if n is None else n
@@ -244,6 +342,9 @@ def evaluate(
         seconds=round(elapsed, 3),
         ms_per_user=round(1000 * elapsed / max(len(chosen), 1), 3),
     )
+    if per_user:
+        result["users"] = list(chosen)
+        result["ndcg_per_user"] = ndcg_gains(ranked, targets, k).tolist()
     return result
 
 

@@ -1,7 +1,9 @@
-"""The quality table: classical baselines and our pipeline's stages on one split, one run.
+"""The quality tables: classical baselines and our pipeline's stages, under both protocols, one run.
 
-Every row is scored by :func:`tools.evaluation.evaluate` on the same users of the same
-leave-one-out split (protocol in :mod:`tools.evaluation`), so the rows compare.
+Every row of a protocol is scored by :func:`tools.evaluation.evaluate` on the same users of
+the same split (leave-one-out, and the split at a point in time; protocols in
+:mod:`tools.evaluation`), so the rows compare; each whyrec row carries the paired bootstrap
+95% interval of its NDCG@10 difference to the best baseline of that protocol.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 
 from whyrec.store.catalog import Store
 from whyrec.store.records import Dataset, Interaction
-from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker
-from whyrec.tools.evaluation import LeaveOneOutSplit, Ranker, evaluate, format_table, leave_one_out
+from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RecentPopularityRanker
+from whyrec.tools.evaluation import LeaveOneOutSplit, Ranker, TemporalSplit, evaluate, format_table, leave_one_out, temporal_split
+from whyrec.tools.metrics import paired_bootstrap_ci
 from whyrec.tools.recommender import Recommender, ScoreWeights
 from whyrec.tools.reranker import Reranker, is_trained
 
@@ -31,6 +34,7 @@ RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popul
 class Row:
     name: str
     make: Callable[[], Ranker]
+    cross_encoder: bool = False  # slow on a CPU (~0.6 s a user): may be scored on a seeded subset of the users
 
 
 def recommender_ranker(recommender: Recommender, diversity: float = 0.0) -> Ranker:
@@ -60,50 +64,124 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
         Row("whyrec: retrieval + collaborative + short-term (no reranker)", lambda: pipeline(None)),
-        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker.load(base, store.settings))),
+        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker.load(base, store.settings)), True),
     ]
     if reranker_path and is_trained(reranker_path):
         trained = lambda: Reranker.load(reranker_path, store.settings)  # noqa: E731
         rows += [
-            Row("whyrec + fine-tuned cross-encoder", lambda: pipeline(trained())),
-            Row(f"whyrec + fine-tuned, diversity {store.settings.diversity} (default)", lambda: pipeline(trained(), diversity=store.settings.diversity)),
+            Row("whyrec + fine-tuned cross-encoder", lambda: pipeline(trained()), True),
+            Row(f"whyrec + fine-tuned, diversity {store.settings.diversity} (default)", lambda: pipeline(trained(), diversity=store.settings.diversity), True),
         ]
     else:
         log.warning("no trained reranker at %s: the fine-tuned rows are skipped — run `whyrec train-reranker`", reranker_path)
     return rows
 
 
-def run_evaluation(store: Store, dataset: Dataset, users: int | None = 300, k: int = 10, seed: int = 0, progress: bool = True) -> dict:
-    """Score baselines and pipeline rows on the test stage of one split; returns a JSON-ready report."""
-    split = leave_one_out(dataset)
-    vectors = dict(zip(split.items, store.index.vectors(list(split.items)), strict=True))
+PROTOCOLS = {
+    "leave_one_out": "leave-one-out by time (last = test, second-to-last = validation), full ranking over all unseen items; see tools/evaluation.py",
+    "temporal": "split at one moment T (80th percentile of timestamps): models see only interactions before T; users with >= 5 items before T and a new item after it; target = their first new item after T; full ranking; see tools/evaluation.py",
+}
+
+
+def baseline_rows(split: LeaveOneOutSplit) -> list[Row]:
     rows = [
         Row("popularity", lambda: fitted(PopularityRanker(), split)),
         Row("item-kNN", lambda: fitted(ItemKNNRanker(), split)),
         Row("EASE", lambda: fitted(EASERanker(), split)),
-        *pipeline_rows(store, split, store.settings.trained_reranker_path),
     ]
-    results = []
+    if isinstance(split, TemporalSplit):
+        rows.insert(1, Row(f"popular in the last {split.window_days:g} days before T", lambda: fitted(RecentPopularityRanker(split.window_days), split)))
+    return rows
+
+
+def is_whyrec(name: str) -> bool:
+    return name.startswith("whyrec") or "(whyrec" in name
+
+
+def add_paired(rows: list[dict], per_user: dict[str, dict[str, float]], k: int = 10, seed: int = 0) -> None:
+    """Each whyrec row against the best non-whyrec row (NDCG@k) of the same protocol: the paired
+    bootstrap 95% interval of the NDCG@k difference, over the users both rows were scored on."""
+    references = [r for r in rows if not is_whyrec(r["model"])]
+    if not references:
+        return
+    best = max(references, key=lambda r: r[f"NDCG@{k}"])
+    reference = per_user[best["model"]]
+    for row in rows:
+        if is_whyrec(row["model"]):
+            mine = per_user[row["model"]]
+            common = [u for u in mine if u in reference]
+            delta, low, high = paired_bootstrap_ci([mine[u] for u in common], [reference[u] for u in common], seed=seed)
+            row["paired"] = {"vs": best["model"], "users": len(common), "ndcg_delta": round(delta, 4), "ci95": [round(low, 4), round(high, 4)]}
+
+
+def score_rows(
+    store: Store, split: LeaveOneOutSplit, rows: list[Row], users: int | None, k: int, seed: int, progress: bool,
+    cross_encoder_users: int | None = None,
+) -> list[dict]:
+    vectors = dict(zip(split.items, store.index.vectors(list(split.items)), strict=True))
+    results, per_user = [], {}
     for row in rows:
         start = time.perf_counter()
         ranker = row.make()
-        result = evaluate(ranker, split, k=k, users=users, stage="test", item_vectors=vectors, seed=seed, progress=progress)
+        chosen = users
+        if row.cross_encoder and cross_encoder_users:
+            chosen = min(cross_encoder_users, users or len(split.users))
+        result = evaluate(ranker, split, k=k, users=chosen, stage="test", item_vectors=vectors, seed=seed, progress=progress, per_user=True)
+        per_user[row.name] = dict(zip(result.pop("users"), result.pop("ndcg_per_user"), strict=True))
         results.append({"model": row.name, **result, "setup_seconds": round(time.perf_counter() - start - result["seconds"], 1)})
         log.info("%s: %s", row.name, result)
-    return {
+    add_paired(results, per_user, k, seed)
+    return results
+
+
+def run_evaluation(
+    store: Store, dataset: Dataset, users: int | None = None, k: int = 10, seed: int = 0, progress: bool = True,
+    protocols: tuple[str, ...] = ("leave_one_out", "temporal"),
+    cross_encoder_users: int | None = None,
+) -> dict:
+    """Score baselines and pipeline rows on the test stage of each protocol's split; a JSON-ready report.
+
+    ``users=None`` evaluates every evaluated user (943 on MovieLens-100K for leave-one-out).
+    ``cross_encoder_users`` scores the rows with a cross-encoder on a seeded subset of that many
+    users (their ``n_users`` says so; their paired interval uses the same users).
+    """
+    report: dict = {
         "dataset": dataset.name,
-        "protocol": "leave-one-out by time (last = test, second-to-last = validation), full ranking over all unseen items; see tools/evaluation.py",
-        "users": users or len(split.users),
         "k": k,
         "seed": seed,
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": results,
+        "protocols": {},
     }
+    for name in protocols:
+        split = leave_one_out(dataset) if name == "leave_one_out" else temporal_split(dataset)
+        rows = baseline_rows(split) + pipeline_rows(store, split, store.settings.trained_reranker_path)
+        section: dict = {"protocol": PROTOCOLS[name], "users": min(users or len(split.users), len(split.users))}
+        if isinstance(split, TemporalSplit):
+            section.update(
+                cutoff=datetime.fromtimestamp(split.cutoff, UTC).isoformat(timespec="seconds"),
+                train_interactions=len(split.train_interactions()),
+                window_days=split.window_days,
+            )
+        section["rows"] = score_rows(store, split, rows, users, k, seed, progress, cross_encoder_users)
+        report["protocols"][name] = section
+    return report
 
 
 def write_report(report: dict, path: Path) -> str:
-    """Save the JSON and return the markdown table."""
+    """Save the JSON (creating its folder) and return one markdown table per protocol."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
-    columns = ["model", f"Recall@{report['k']}", f"NDCG@{report['k']}", f"MRR@{report['k']}", f"Coverage@{report['k']}", f"ILD@{report['k']}", "ms_per_user"]
-    return format_table([{c: row.get(c) for c in columns} for row in report["rows"]])
+    k = report["k"]
+    columns = ["model", "n_users", f"Recall@{k}", f"NDCG@{k}", "NDCG@10 Δ vs", "Δ 95% CI", f"MRR@{k}", f"Coverage@{k}", f"ILD@{k}", "ms_per_user"]
+    tables = []
+    for name, section in report["protocols"].items():
+        lines = []
+        for row in section["rows"]:
+            paired = row.get("paired") or {}
+            cells = {c: row.get(c) for c in columns}
+            cells["NDCG@10 Δ vs"] = f"{paired['ndcg_delta']:+.4f} vs {paired['vs']}" if paired else None
+            cells["Δ 95% CI"] = f"[{paired['ci95'][0]:+.4f}, {paired['ci95'][1]:+.4f}]" if paired else None
+            lines.append(cells)
+        tables.append(f"### {name} ({section['users']} users)\n\n" + format_table(lines))
+    return "\n\n".join(tables)

@@ -19,13 +19,15 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "target_positions",
-    "recall_at_k",
-    "hit_rate_at_k",
-    "ndcg_at_k",
-    "mrr",
     "catalog_coverage",
+    "hit_rate_at_k",
     "intra_list_diversity",
+    "mrr",
+    "ndcg_at_k",
+    "ndcg_gains",
+    "paired_bootstrap_ci",
+    "recall_at_k",
+    "target_positions",
 ]
 
 
@@ -72,16 +74,44 @@ def hit_rate_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float
     return recall_at_k(ranked, targets, k)
 
 
+def ndcg_gains(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each user's NDCG@k (one relevant item): ``1 / log2(position + 2)`` if in the top k, else 0."""
+    pos = _positions_at_k(ranked, targets, k)
+    return np.where(pos >= 0, 1.0 / np.log2(np.maximum(pos, 0) + 2.0), 0.0)
+
+
 def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:
-    """NDCG@k with one relevant item: ``1 / log2(position + 2)`` if in the top k, else 0.
+    """NDCG@k with one relevant item, averaged over users.
 
     The ideal DCG is 1 (the target at position 0), so no further normalisation is needed.
     """
-    pos = _positions_at_k(ranked, targets, k)
-    if not pos.size:
-        return 0.0
-    gains = np.where(pos >= 0, 1.0 / np.log2(np.maximum(pos, 0) + 2.0), 0.0)
-    return float(gains.mean())
+    gains = ndcg_gains(ranked, targets, k)
+    return float(gains.mean()) if gains.size else 0.0
+
+
+def paired_bootstrap_ci(
+    a: Sequence[float], b: Sequence[float], n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over paired per-user scores, and its percentile bootstrap interval.
+
+    ``a[i]`` and ``b[i]`` must be the same user's scores under two models. Users are resampled
+    with replacement (the same resample for both models), so the interval reflects how much
+    the difference depends on which users were drawn. Returns ``(delta, low, high)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired scores must be two 1-D arrays of the same length, got {a.shape} and {b.shape}")
+    if not a.size:
+        raise ValueError("no paired scores — evaluate both models on the same users first")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    diff = a - b
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(n_resamples, diff.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(diff.mean()), float(low), float(high)
 
 
 def mrr(ranked: np.ndarray, targets: np.ndarray, k: int | None = None) -> float:

@@ -35,14 +35,15 @@ from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
+from whyrec.tools.evaluation import split_user_history
 from whyrec.tools.reranker import CARD_NAME, QUERY_ITEMS, Reranker, liked_items, query_text
 from whyrec.tools.reranker_backends import resolve_backend
 
 log = logging.getLogger(__name__)
 
-HELD_OUT_PER_USER = 2
 SPLIT_RULE = (
-    "per user, history sorted by (timestamp, insertion order); the last 2 interactions are held out and never used; "
+    "per user, tools.evaluation.split_user_history: history sorted by (timestamp, insertion order), first interaction "
+    "per item; the last 2 (the leave-one-out validation and test targets) are held out and never used; "
     "positives are liked items (rating >= 4 or unrated) at cut points of the remaining prefix, the query is made of the "
     "items liked before the cut; negatives are retrieval hard negatives and random items unseen in the prefix"
 )
@@ -122,12 +123,12 @@ class TrainingReport:
         return asdict(self)
 
 
-def split_history(history: list[Interaction], held_out: int = HELD_OUT_PER_USER) -> tuple[list[Interaction], list[Interaction]]:
-    """(training prefix, held-out tail): sorted by timestamp, ties in the given (insertion) order."""
-    ordered = sorted(history, key=lambda x: x.timestamp)  # stable: insertion order breaks ties
-    if len(ordered) <= held_out:
-        return [], ordered
-    return ordered[:-held_out], ordered[-held_out:]
+def split_history(history: list[Interaction]) -> tuple[list[Interaction], list[Interaction]]:
+    """(training prefix, held-out tail): the evaluation's own leave-one-out rule, so the reranker never
+    trains on a validation or test target (tools.evaluation.split_user_history: time order, insertion
+    order on ties, first interaction per item; users too short to evaluate keep their whole history)."""
+    train, valid, test = split_user_history(history)
+    return train, [x for x in (valid, test) if x is not None]
 
 
 def _profile_vector(liked: list[Item], vectors: dict[str, np.ndarray]) -> np.ndarray:

@@ -137,13 +137,75 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("evaluate")
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Score baselines and the pipeline on MovieLens-100K (leave-one-out by time, full ranking)."""
+    """Score baselines and the pipeline on MovieLens-100K: leave-one-out and a split at a point in time, full ranking."""
     from whyrec.store.movielens import load_movielens_100k
     from whyrec.tools.evaluation_report import run_evaluation, write_report
 
-    report = run_evaluation(ensure_ingested(settings), load_movielens_100k(), users=args.users or None, progress=True)
+    protocols = tuple(args.protocol) if args.protocol else ("leave_one_out", "temporal")
+    report = run_evaluation(
+        ensure_ingested(settings), load_movielens_100k(), users=args.users or None, progress=True, protocols=protocols,
+        cross_encoder_users=args.cross_encoder_users or None,
+    )
     print(write_report(report, args.output))
-    print(f"\n{report['users']} users, {report['protocol']}; JSON in {args.output}")
+    for name, section in report["protocols"].items():
+        print(f"\n{name}: {section['users']} users, {section['protocol']}")
+    print(f"JSON in {args.output}")
+    return 0
+
+
+@command("simulate")
+def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Simulated users with hidden targets talk to the API, the keyword router or the agent; prints a table."""
+    from whyrec.store.movielens import load_movielens_100k
+    from whyrec.tools.conversation_benchmark import RecommenderSystem, prepare_simulation_store, run_benchmark, simulation_settings, table
+    from whyrec.tools.evaluation import leave_one_out
+    from whyrec.tools.recommender import Recommender
+
+    ensure_ingested(settings)
+    dataset = load_movielens_100k()
+    store = prepare_simulation_store(settings, dataset, leave_one_out(dataset))
+    recommender = Recommender(store)
+    names = [n for value in args.system for n in value.split(",") if n]
+    systems, details = [], {}
+    for name in names:
+        if name == "api":
+            systems.append(RecommenderSystem(recommender, k=args.k))
+            details[name] = {"reranker": "trained" if recommender.reranker is not None else "none"}
+        elif name in ("router", "agent"):
+            from whyrec.agent.simulated_systems import agent_system, router_system
+
+            if name == "router":
+                systems.append(router_system(recommender, store.settings))
+            else:
+                system = agent_system(recommender, store.settings, on_status=lambda m: print(m, flush=True))
+                print(f"agent: {system.agent.start()}", flush=True)
+                systems.append(system)
+            details[name] = {"reranker": "trained" if recommender.reranker is not None else "none"}
+            if name == "agent":
+                details[name]["model"] = systems[-1].agent.model_location
+        else:
+            raise InputError(f"--system {name!r} is not known — use api, router or agent")
+    paraphrase = None
+    if args.paraphrase and not settings.llm_base_url:
+        raise InputError("--paraphrase rewords lines with an LLM — set WHYREC_LLM_BASE_URL (and WHYREC_LLM_MODEL) first")
+    if args.paraphrase:
+        from whyrec.agent.chat_model import make_chat_model
+
+        model = make_chat_model(settings, temperature=0.7, max_tokens=80)
+        paraphrase = lambda line: model.invoke(  # noqa: E731
+            "Rephrase this movie-night request as a person would say it; keep every detail, add none, answer with the line only:\n" + line
+        ).text
+    try:
+        rows = run_benchmark(
+            systems, store, dataset, users=args.users, turns=args.turns, output=args.output, seed=args.seed, k=args.k,
+            paraphrase=paraphrase, details=details, progress=True,
+        )
+    finally:
+        for system in systems:
+            if hasattr(system, "agent"):
+                system.agent.close()
+    print(table(rows))
+    print(f"\n{args.users} sessions per system, up to {args.turns} turns; store {simulation_settings(settings).data_dir}; JSON in {args.output}")
     return 0
 
 
@@ -205,8 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-reranker", help=train_reranker_command.__doc__)
     p.add_argument("--max-users", type=int, help="train on fewer users (faster, for a try-out)")
     p = sub.add_parser("evaluate", help=evaluate_command.__doc__)
-    p.add_argument("--users", type=int, default=300, help="evaluate a seeded sample of users (0 = all 943)")
-    p.add_argument("--output", type=Path, default=Path("benchmarks/quality.json"))
+    p.add_argument("--users", type=int, default=0, help="evaluate a seeded sample of users (default 0 = every evaluated user)")
+    p.add_argument("--protocol", action="append", choices=("leave_one_out", "temporal"), help="only this protocol (repeatable; default both)")
+    p.add_argument("--cross-encoder-users", type=int, default=0, help="score the cross-encoder rows on a seeded sample of this many users (0 = the same users as the rest)")
+    p.add_argument("--output", type=Path, default=Path("benchmarks/quality.json"), help="the JSON report (its folder is created)")
+    p = sub.add_parser("simulate", help=simulate_command.__doc__)
+    p.add_argument("--system", action="append", default=[], required=True, help="api, router or agent (repeatable, or comma-separated)")
+    p.add_argument("--users", type=int, default=200, help="sessions per system (one per sampled user)")
+    p.add_argument("--turns", type=int, default=5, help="turns that ask for items, per session (why turns come on top)")
+    p.add_argument("-k", type=int, default=10, help="items the API shows per turn (the chat shows what its answer names)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--paraphrase", action="store_true", help="reword the user's lines with WHYREC_LLM_BASE_URL's model")
+    p.add_argument("--output", type=Path, default=Path("benchmarks/conversation.json"))
     p = sub.add_parser("chat", help=chat_command.__doc__)
     p.add_argument("--user", required=True)
     p.add_argument("--conversation", help="conversation id to continue (default: a new one)")

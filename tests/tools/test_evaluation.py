@@ -190,3 +190,109 @@ def test_baselines_never_return_excluded_items_and_handle_tiny_catalogs():
 def test_unfitted_ranker_says_how_to_fix_it():
     with pytest.raises(RuntimeError, match=r"call \.fit\(train_interactions, items\) first"):
         EASERanker()("u", [], set(), 5)
+
+
+# --- one split rule, the temporal protocol, paired intervals -------------------------------------
+
+def test_the_reranker_holds_out_exactly_the_evaluation_targets():
+    from whyrec.tools.reranker_training import split_history
+
+    history = [_x("u", "i0", 1), _x("u", "i1", 2), _x("u", "i0", 3), _x("u", "i2", 4), _x("u", "i3", 4)]
+    split = leave_one_out(_dataset(history))
+    prefix, held_out = split_history(history)
+    assert prefix == split.train["u"], "the repeat of i0 is dropped in both"
+    assert held_out == [split.valid["u"], split.test["u"]]
+
+
+def _temporal_data():
+    return _dataset(
+        [_x("a", "i0", 1), _x("a", "i1", 2), _x("a", "i2", 3), _x("a", "i0", 8), _x("a", "i4", 9), _x("a", "i3", 7),  # i0 again after T: not new
+         _x("b", "i0", 1), _x("b", "i5", 8),  # too little history before T
+         _x("c", "i1", 1), _x("c", "i2", 2), _x("c", "i3", 3), _x("c", "i4", 4),  # nothing after T
+         _x("d", "i5", 6)]  # nothing before T
+    )
+
+
+def test_temporal_split_trains_on_the_past_and_tests_each_user_on_their_first_new_item():
+    from whyrec.tools.evaluation import temporal_split
+
+    split = temporal_split(_temporal_data(), cutoff_quantile=0.7, min_history=3)
+    assert split.cutoff == 6.0
+    assert all(x.timestamp < split.cutoff for x in split.train_interactions()), "no interaction from T on is seen"
+    assert split.users == ["a"]
+    assert split.test["a"].item_id == "i3", "the first new item after T (i0 was seen before)"
+    assert [x.item_id for x in split.history("a")] == ["i0", "i1", "i2"]
+    assert set(split.train_only_users) == {"b", "c", "d"}
+    with pytest.raises(ValueError, match="test stage only"):
+        split.history("a", "valid")
+    result = evaluate(lambda u, h, e, n: ["i3"], split, k=1)
+    assert result["Recall@1"] == 1.0 and result["n_users"] == 1
+
+
+def test_temporal_split_refuses_a_cutoff_outside_the_data():
+    from whyrec.tools.evaluation import temporal_split
+
+    with pytest.raises(ValueError, match="cutoff_quantile"):
+        temporal_split(_temporal_data(), cutoff_quantile=1.0)
+
+
+def test_recent_popularity_prefers_what_is_popular_just_before_the_cutoff():
+    from whyrec.tools.baselines import RecentPopularityRanker
+
+    day = 86400.0
+    old = [Interaction(f"u{n}", "i0", 0.0, 4.0) for n in range(5)]  # the all-time favourite, long ago
+    recent = [Interaction(f"v{n}", "i1", 100 * day, 4.0) for n in range(2)] + [Interaction("w", "i2", 100 * day, 4.0)]
+    ranker = RecentPopularityRanker(window_days=30).fit(old + recent, [f"i{j}" for j in range(4)])
+    assert ranker("x", [], set(), 4)[:3] == ["i1", "i2", "i0"]
+    assert PopularityRanker().fit(old + recent, [f"i{j}" for j in range(4)])("x", [], set(), 1) == ["i0"]
+
+
+def test_the_evaluation_ease_is_the_pipelines_ease():
+    from whyrec.tools.collaborative import EASE, CollaborativeModel
+
+    data = [_x(f"u{n}", f"i{(n + j) % 6}", j) for n in range(8) for j in range(3)]
+    items = [f"i{j}" for j in range(6)]
+    ranker = EASERanker(l2=5.0).fit(data, items)
+    pipeline = CollaborativeModel(data, items, l2=5.0)
+    assert isinstance(ranker.model, EASE) and isinstance(pipeline.ease, EASE)
+    history = data[:2]
+    assert np.allclose(ranker.scores(history), pipeline.ease.scores(history))
+
+
+def test_per_user_ndcg_averages_to_the_reported_ndcg():
+    data = _dataset([_x(u, f"i{j}", j) for u in ("a", "b", "c") for j in range(4)])
+    split = leave_one_out(data)
+    result = evaluate(lambda u, h, e, n: ["i3", "i4"] if u != "b" else ["i4", "i3"], split, k=2, per_user=True)
+    assert result["users"] == ["a", "b", "c"]
+    assert result["ndcg_per_user"] == pytest.approx([1.0, 1 / np.log2(3), 1.0])
+    assert np.mean(result["ndcg_per_user"]) == pytest.approx(result["NDCG@2"])
+
+
+def test_paired_bootstrap_interval_brackets_a_clear_difference_and_collapses_for_equal_models():
+    from whyrec.tools.metrics import paired_bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    b = rng.random(500)
+    delta, low, high = paired_bootstrap_ci(b + 0.1, b)
+    assert delta == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    noisy = b + rng.normal(0.05, 0.3, size=500)
+    delta, low, high = paired_bootstrap_ci(noisy, b)
+    assert low < delta < high and 0 < low, "a +0.05 mean gain over 500 users is resolved"
+    _, low, high = paired_bootstrap_ci(b + rng.normal(0, 0.3, size=500), b)
+    assert low < 0 < high, "no real difference: the interval contains 0"
+    assert paired_bootstrap_ci(noisy, b, seed=1) == paired_bootstrap_ci(noisy, b, seed=1)
+    with pytest.raises(ValueError, match="same length"):
+        paired_bootstrap_ci(b, b[:10])
+
+
+def test_the_report_writes_both_protocols_into_a_new_folder(tmp_path):
+    from whyrec.tools.evaluation_report import add_paired, write_report
+
+    rows = [{"model": "EASE", "NDCG@10": 0.1}, {"model": "popularity", "NDCG@10": 0.05}, {"model": "whyrec: pipeline", "NDCG@10": 0.2}]
+    add_paired(rows, {"EASE": {"1": 0.0, "2": 0.2}, "popularity": {"1": 0.1, "2": 0.0}, "whyrec: pipeline": {"1": 0.2, "2": 0.2}})
+    assert rows[2]["paired"]["vs"] == "EASE" and rows[2]["paired"]["ndcg_delta"] == pytest.approx(0.1)
+    assert "paired" not in rows[0]
+    report = {"k": 10, "protocols": {"leave_one_out": {"users": 2, "rows": rows}, "temporal": {"users": 2, "rows": rows}}}
+    path = tmp_path / "new" / "folder" / "quality.json"
+    table = write_report(report, path)
+    assert path.exists() and "### temporal" in table and "+0.1000 vs EASE" in table
