@@ -216,14 +216,6 @@ class ParsedRequest:
 
     # --- what an item meets ------------------------------------------------------------
 
-    def passes_hard(self, item: Item) -> bool:
-        return (
-            (self.years is None or self.years.contains(item.year))
-            and all(c.met_by(item) for c in self.categories)
-            and not any(c.met_by(item) for c in self.exclude_categories)
-            and item.item_id not in self.exclude_item_ids
-        )
-
     def soft_match(self, item: Item) -> float | None:
         """Share of the soft asks the item meets (a year ask counts partly when near), None without soft asks."""
         scores = [1.0 if c.met_by(item) else 0.0 for c in self.boost_categories]
@@ -233,6 +225,8 @@ class ParsedRequest:
 
     def item_fit(self, item: Item) -> str | None:
         """How one item stands against the request, in words (for "why?" and "why not?")."""
+        if item.item_id in self.like_item_ids:
+            return f"You asked for items like it ({self.quoted()}), so it is not listed itself."
         if not (self.has_hard or self.has_soft):
             return None
         misses = []

@@ -229,3 +229,9 @@ def test_odd_requests_never_raise(parser):
         parsed = parser.parse(request)
         assert isinstance(parsed.to_dict()["notes"], list) and isinstance(parsed.summary(), str), request
     assert parser.parse("after 2005 but before 2000").problem == "contradiction"
+
+
+def test_why_not_the_item_asked_to_be_like(recommender):
+    explanation = recommender.explain("u2", "space1", "something like Star Voyage")
+    assert "You asked for items like it" in explanation.text
+    assert "space1" not in ids(recommender.recommend("u2", "something like Star Voyage", k=10))
