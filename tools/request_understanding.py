@@ -351,7 +351,7 @@ class RequestParser:
             return not any(s < end and start < e for s, e in removed)
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing)\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+)?(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|anything\s+)?(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()):
                 continue
@@ -391,7 +391,7 @@ class RequestParser:
 
         # 5. the rest of the words: gibberish/language check, then mood words by embedding
         rest = _blank(text, removed + covered)
-        words = [w for w in _WORD.findall(rest)]
+        words = _WORD.findall(rest)
         self._check_language(parsed, text, removed + covered)
         candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
         parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(text, removed)
@@ -720,7 +720,7 @@ def _query_text(text: str, removed: list[tuple[int, int]]) -> str:
 
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
-    return bool(re.match(r"(?:not|no|without|except|excluding|avoid|skip|anything but|nothing)\b", text[span[0] : span[1]], re.IGNORECASE))
+    return bool(re.match(r"(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
 
 
 def _is_quoted(text: str, start: int) -> bool:

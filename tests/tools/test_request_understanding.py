@@ -212,6 +212,11 @@ def test_the_filter_counted_in_python_matches_chromas_where(small_store):
         assert facets.select(item_filter) == chroma, item_filter
 
 
+def test_dont_want_is_an_exclusion_not_a_wish(parser):
+    parsed = parser.parse("I don't want anything scary")
+    assert not parsed.categories and any("Horror" in a.categories for a in parsed.exclude_categories)
+
+
 def test_several_exclusions_in_one_phrase(parser):
     parsed = parser.parse("no romance, comedy or drama please")
     assert {c for a in parsed.exclude_categories for c in a.categories} == {"Romance", "Comedy", "Drama"}
