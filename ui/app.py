@@ -23,19 +23,21 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
 from whyrec.store.errors import InputError, SetupError
 from whyrec.ui.api import RecommenderAPI
-from whyrec.ui.cards_panel import CardsPanel, build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
+from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
-from whyrec.ui.chat_panel import THINKING, ChatPanel, as_typed, build_chat_panel, waiting_text
+from whyrec.ui.chat_panel import THINKING, as_typed, build_chat_panel, waiting_text
 from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
+from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_status_text
 from whyrec.ui.plots import category_colors
-from whyrec.ui.profile_panel import ProfilePanel, build_profile_panel, profile_view
-from whyrec.ui.user_picker import UserPicker, build_user_picker, unknown_user_text
+from whyrec.ui.profile_panel import build_profile_panel
+from whyrec.ui.user_picker import build_user_picker, unknown_user_text
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
@@ -51,7 +53,6 @@ PRIVATE = {"api_visibility": "private", "concurrency_id": "ranking"}
 CHAT = {"api_visibility": "private", "concurrency_id": "chat", "concurrency_limit": 8}
 INSTANT = {"api_visibility": "private", "queue": False}  # small UI-only steps that must show at once
 STORAGE_KEY = "whyrec-session"
-RERANKER_TRAINING_THREAD = "whyrec-train-reranker"
 
 CSS = """
 .rec-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px !important; }
@@ -64,19 +65,6 @@ CSS = """
 #profile-summary p { margin: 4px 0; }
 #ranking-status p, #reordered-note p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
 """
-
-
-def ranking_status_text(recommender: Recommender) -> str:
-    """What ranks the cards right now: the fine-tuned reranker, or not yet (and why)."""
-    if recommender.reranker is not None:
-        return "Ranking with the fine-tuned reranker."
-    if any(t.name == RERANKER_TRAINING_THREAD and t.is_alive() for t in threading.enumerate()):
-        return "⏳ Ranking without the reranker for now: it is training in the background and is used as soon as it is saved."
-    return "Ranking without the reranker: none is trained yet — run `whyrec train-reranker` to add it."
-
-
-def empty_session() -> dict:
-    return {"user": "", "conversation": "", "chat": []}
 
 
 # --- the app ----------------------------------------------------------------------
@@ -112,17 +100,19 @@ def build_app(
             with gr.Column(scale=4):
                 profile = build_profile_panel(colors, window)
 
-        # the cards draw their buttons inside gr.render, so their handlers are defined below and looked up late
-        card_handlers: dict = {}
+        # the cards draw their buttons inside gr.render, so their handlers are wired below and looked up late
+        card_drawer: list[Callable[[dict, dict | None], None]] = []
+        cards = build_cards_panel(
+            categories, (year_lo, year_hi), recommender.settings.diversity, recs, explanations,
+            lambda rec, explanation: card_drawer[0](rec, explanation), ranking_status_text(recommender),
+        )
+        timer = gr.Timer(20, active=recommender.reranker is None)  # the reranker status line, while none is trained
 
-        def draw_card(rec: dict, explanation: dict | None) -> None:
-            card_handlers["draw"](rec, explanation)
-
-        cards = build_cards_panel(categories, (year_lo, year_hi), recommender.settings.diversity, recs, explanations, draw_card, ranking_status_text(recommender))
-        timer = gr.Timer(20, active=recommender.reranker is None)
-
-        wire(demo, api, recommender, agent, picker, chat, profile, cards, card_handlers, (year_lo, year_hi),
-             user=user, conversation=conversation, recs=recs, explanations=explanations, like=like, session=session, timer=timer)
+        page = Page(api, recommender, agent, picker, chat, profile, cards, (year_lo, year_hi),
+                    user, conversation, recs, explanations, like, session, timer)
+        wire_user_picker(demo, page)
+        card_drawer.append(wire_cards(page))
+        wire_chat(page)
 
         for name, fn in api.endpoints().items():
             gr.api(fn, api_name=name, concurrency_id="ranking")
@@ -130,50 +120,13 @@ def build_app(
     return demo
 
 
-def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent, picker: UserPicker, chat: ChatPanel,
-         profile: ProfilePanel, cards: CardsPanel, card_handlers: dict, years: tuple[int, int], *, user, conversation, recs,
-         explanations, like, session, timer) -> None:
-    """Every event of the page: plain functions of their inputs, returning ``{component: value}``."""
-    year_lo, year_hi = years
-    controls = cards.controls
-    categories_known = set(api.categories())
+def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
+    """Choosing whose page this is: the picker, the unknown-id question, the new-user form, and a reload."""
+    api, picker, chat, cards = page.api, page.picker, page.chat, page.cards
+    user, conversation, recs, like, session = page.user, page.conversation, page.recs, page.like, page.session
+    controls, card_outputs, profile_outputs_list = cards.controls, page.card_outputs, page.profile_views
+    cards_for, profile_outputs, like_banner = page.cards_for, page.profile_outputs, page.like_banner
 
-    def recommend(user_id, k, diversity, cats, y0, y1, exclude_seen, request, like_value) -> list[dict]:
-        check_years(y0, y1)
-        items = api.recommend(
-            user_id, request=request or "", k=int(k), categories=cats or None, year_min=year_filter(y0, year_lo),
-            year_max=year_filter(y1, year_hi), diversity=float(diversity), exclude_seen=bool(exclude_seen),
-            like_item_id=(like_value or {}).get("item_id"),
-        )
-        return with_relevance_rank(items)
-
-    def status_line(user_id: str, items: list[dict], source: str = "") -> str:
-        if not items:
-            return "No items match — loosen the filters."
-        return f"{len(items)} items for user **{html.escape(user_id)}**{source}"
-
-    def like_banner(like_value: dict | None) -> dict:
-        if not like_value:
-            return {cards.like_text: gr.update(value="", visible=False), cards.clear_like: gr.update(visible=False)}
-        return {
-            cards.like_text: gr.update(value=f"Showing items like **{html.escape(like_value['title'])}**", visible=True),
-            cards.clear_like: gr.update(visible=True),
-        }
-
-    def cards_for(user_id: str, like_value, control_values, source: str = "") -> dict:
-        """New cards, or (for a bad filter) no cards and the notice: stale cards must not stay on screen."""
-        try:
-            items = recommend(user_id, *control_values, like_value)
-        except InputError as e:
-            return {recs: [], explanations: {}, cards.status: "", cards.notice: shown(in_user_words(e, "recommend"))}
-        return {recs: items, explanations: {}, cards.status: status_line(user_id, items, source), cards.notice: hidden(),
-                cards.ranking_status: ranking_status_text(recommender)}
-
-    def profile_outputs(user_id: str, profile_dict: dict | None = None) -> dict:
-        view = profile_view(api, recommender, user_id, profile_dict) if user_id else None
-        return {profile.view: view, profile.summary: view.markdown if view else "*Pick a user to see their interests.*"}
-
-    # --- the user ----------------------------------------------------------------------
 
     @guarded(picker.notice)
     def load_page(stored: dict | None):
@@ -244,7 +197,32 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         out.update({picker.box: gr.update(choices=api.users(), value=new_id), picker.found: gr.update(value=[])})
         return out
 
-    # --- the cards -----------------------------------------------------------------------
+    # --- wiring
+    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list]
+    demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
+    picker.box.change(select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row], **PRIVATE)
+    picker.start_new.click(
+        start_new_user, [picker.box, user, conversation, chat.chatbot, *controls],
+        [*user_outputs, picker.unknown_row, picker.box, picker.accordion, picker.new_user], **PRIVATE,
+    )
+    picker.cancel_new.click(cancel_new_user, [user], [picker.unknown_row, picker.box], **INSTANT)
+    picker.search_button.click(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
+    picker.search_text.submit(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
+    picker.rate_button.click(
+        add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, *controls],
+        [*user_outputs, picker.box, picker.found], **PRIVATE,
+    )
+
+
+def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
+    """The filters and the cards' buttons; returns ``draw(rec, explanation)`` for the cards' ``gr.render``."""
+    api, recommender, cards = page.api, page.recommender, page.cards
+    user, recs, explanations, like = page.user, page.recs, page.explanations, page.like
+    controls, card_outputs, profile_outputs_list = cards.controls, page.card_outputs, page.profile_views
+    cards_for, profile_outputs, like_banner = page.cards_for, page.profile_outputs, page.like_banner
+    year_lo, year_hi = page.years
+    timer = page.timer
+
 
     @guarded(cards.notice)
     def refresh_cards(user_value, like_value, *control_values):
@@ -288,9 +266,6 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         text = ranking_status_text(recommender)
         return {cards.ranking_status: text, timer: gr.Timer(active=recommender.reranker is None)}
 
-    card_outputs = [recs, explanations, cards.status, cards.notice, cards.ranking_status]
-    profile_outputs_list = [profile.view, profile.summary]
-
     def draw(rec: dict, explanation: dict | None) -> None:
         item_id = rec["item_id"]
         why, more, feedback = draw_card_body(rec, explanation is not None)
@@ -299,9 +274,25 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         for button, kind in feedback:
             button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list], **PRIVATE)
 
-    card_handlers["draw"] = draw
+    # --- wiring
+    for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
+                    cards.diversity.release, cards.year_min.release, cards.year_max.release):
+        trigger(refresh_cards, [user, like, *controls], card_outputs, **PRIVATE)
+    cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
+    timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
+    return draw
 
-    # --- the chat ------------------------------------------------------------------------
+
+def wire_chat(page: Page) -> None:
+    """A chat turn: shown at once, then its place in line, the streamed answer, and the tool's cards when they exist."""
+    api, chat, cards = page.api, page.chat, page.cards
+    user, conversation, recs, explanations, like, session = page.user, page.conversation, page.recs, page.explanations, page.like, page.session
+    controls, profile_outputs_list = cards.controls, page.profile_views
+    cards_for, profile_outputs = page.cards_for, page.profile_outputs
+    agent = page.agent
+    year_lo, year_hi = page.years
+    categories_known = set(api.categories())
+
 
     def start_turn(message, history, user_value):
         """Instant: show the message as typed and a thinking bubble; with no user, keep the text and say what to do."""
@@ -321,7 +312,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         k_value, diversity_value, cats, *_ = control_values
         wanted = [c for c in arguments.get("categories") or [] if c in categories_known]
         out = {
-            recs: with_relevance_rank(items), explanations: {}, cards.status: status_line(user_id, items, " — from the chat"),
+            recs: with_relevance_rank(items), explanations: {}, cards.status: page.status_line(user_id, items, " — from the chat"),
             cards.request: arguments.get("request") or "",
             cards.year_min: min(max(int(arguments.get("year_min") or year_lo), year_lo), year_hi),
             cards.year_max: min(max(int(arguments.get("year_max") or year_hi), year_lo), year_hi),
@@ -337,6 +328,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
     def run_turn(message, history, user_value, conversation_id, like_value, *control_values):
         """Wait for the model (saying how many are ahead), stream the answer, show the tool's cards the moment they exist."""
         if not message or not user_value:
+            yield {chat.chatbot: gr.skip()}  # a generator that yields nothing would blank every output
             return
         history = list(history or [])
         conversation_id = conversation_id or uuid.uuid4().hex[:12]
@@ -379,26 +371,7 @@ def wire(demo, api: RecommenderAPI, recommender: Recommender, agent: SharedAgent
         finally:
             agent.end_turn()
 
-    # --- wiring -------------------------------------------------------------------------------
-    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list]
-    demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
-    picker.box.change(select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row], **PRIVATE)
-    picker.start_new.click(
-        start_new_user, [picker.box, user, conversation, chat.chatbot, *controls],
-        [*user_outputs, picker.unknown_row, picker.box, picker.accordion, picker.new_user], **PRIVATE,
-    )
-    picker.cancel_new.click(cancel_new_user, [user], [picker.unknown_row, picker.box], **INSTANT)
-    picker.search_button.click(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
-    picker.search_text.submit(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
-    picker.rate_button.click(
-        add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, *controls],
-        [*user_outputs, picker.box, picker.found], **PRIVATE,
-    )
-    for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
-                    cards.diversity.release, cards.year_min.release, cards.year_max.release):
-        trigger(refresh_cards, [user, like, *controls], card_outputs, **PRIVATE)
-    cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
-    timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
+    # --- wiring
     for trigger in (chat.text.submit, chat.send.click):
         trigger(start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice], **INSTANT).then(
             run_turn, [chat.pending, chat.chatbot, user, conversation, like, *controls],
@@ -508,7 +481,7 @@ def train_reranker_in_background(store) -> threading.Thread | None:
         except Exception:
             log.exception("background reranker training failed; rankings go on without a reranker")
 
-    thread = threading.Thread(target=train, name="whyrec-train-reranker", daemon=True)
+    thread = threading.Thread(target=train, name=RERANKER_TRAINING_THREAD, daemon=True)
     thread.start()
     return thread
 
