@@ -622,20 +622,24 @@ class RequestParser:
         if self.embedder is None:
             return
         texts = ([parsed.query_text] if parsed.query_text else []) + parsed.unknown_titles
-        new_words = [w for w in words if w not in self._word_vectors]
+        known = {w: v for w in words if (v := self._word_vectors.get(w)) is not None}  # a local copy: other threads evict
+        new_words = [w for w in words if w not in known]
         vectors = self.embedder.encode(texts + new_words) if texts or new_words else np.zeros((0, 0), dtype=np.float32)
         if parsed.query_text:
             parsed.query_vector = vectors[0]
         parsed.unknown_title_vectors = list(vectors[len(texts) - len(parsed.unknown_titles) : len(texts)])
         for word, vector in zip(new_words, vectors[len(texts) :], strict=True):
-            self._word_vectors[word] = vector
-            if len(self._word_vectors) > WORD_CACHE:
+            known[word] = self._word_vectors[word] = vector
+        while len(self._word_vectors) > WORD_CACHE:
+            try:
                 self._word_vectors.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
         categories = self.category_vectors
         if categories is None or not words:
             return
         asked = {c for ask in parsed.categories + parsed.exclude_categories + parsed.boost_categories for c in ask.categories}
-        sims = np.stack([self._word_vectors[w] for w in words]) @ categories.T
+        sims = np.stack([known[w] for w in words]) @ categories.T
         for word, row in zip(words, sims, strict=True):
             order = np.argsort(-row)
             best, second = float(row[order[0]]), float(row[order[1]]) if len(order) > 1 else 0.0
