@@ -6,6 +6,7 @@ mood words to category names); the integration tests run the whole pipeline on a
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -163,7 +164,7 @@ def test_returned_items_meet_the_hard_constraints(recommender):
     assert isinstance(recs, RecommendationList) and recs
     assert all("Crime" in r.item.categories and r.item.year < 2000 for r in recs)
     assert set(ids(recs)) == {"crime1", "crime2"}  # every unseen 1990s crime film, nothing else
-    understood = recs.to_dict()["understood"]
+    understood = json.loads(json.dumps(recs.to_dict()))["understood"]  # what a UI or an API caller receives
     assert understood["years"]["max"] == 1999 and understood["categories"][0]["categories"] == ["Crime"]
 
 
