@@ -13,6 +13,14 @@ from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
+# the package a command may miss on a core-only install -> the extra that brings it (pyproject.toml)
+EXTRA_OF = {
+    **dict.fromkeys(("langchain", "langchain_core", "langchain_openai", "langgraph", "openai"), "agent"),
+    **dict.fromkeys(("gradio", "gradio_client", "mcp", "fastapi", "pandas"), "ui"),
+    "xllamacpp": "local",
+    "datasets": "train",
+    "accelerate": "train",
+}
 COMMANDS: dict[str, Command] = {}
 
 
@@ -308,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, settings)
     except WhyrecError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        extra = EXTRA_OF.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"error: `whyrec {args.command}` needs {e.name}, which a core install leaves out — run `pip install 'whyrec[{extra}]'`", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

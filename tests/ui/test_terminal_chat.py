@@ -44,3 +44,23 @@ def test_resuming_shows_the_earlier_turns_and_a_template_answer_says_so(recommen
     shown = out.getvalue()
     assert "you> What are my interests?" in shown and "no language model (fallback only)" in shown
     assert "Noted: you liked Nebula Run (2005)" in shown and "template answer: fallback only" in shown
+
+
+def test_a_command_missing_an_extra_names_the_extra_to_install(monkeypatch, capsys, tmp_path):
+    import builtins
+
+    from whyrec.ui.cli import main
+
+    real_import = builtins.__import__
+
+    def no_langchain(name, *args, **kwargs):
+        if name.split(".")[0] == "langgraph":
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_langchain)
+    monkeypatch.delitem(__import__("sys").modules, "whyrec.agent.chat", raising=False)
+    monkeypatch.delitem(__import__("sys").modules, "whyrec.ui.terminal_chat", raising=False)
+    assert main(["--data-dir", str(tmp_path), "chat", "--user", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: `whyrec chat` needs langgraph") and "pip install 'whyrec[agent]'" in err
