@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 SPLIT_RULE = (
     "per user, tools.evaluation.split_user_history: history sorted by (timestamp, insertion order), first interaction "
-    "per item; the last 2 (the leave-one-out validation and test targets) are held out and never used; "
+    "per item; the last 2 interactions are held out and never used (the leave-one-out validation and test targets); "
     "positives are liked items (rating >= 4 or unrated) at cut points of the remaining prefix, the query is made of the "
     "items liked before the cut; negatives are retrieval hard negatives and random items unseen in the prefix"
 )
