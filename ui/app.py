@@ -4,7 +4,8 @@
 ``launch_app(settings, ...)`` opens the store and serves it (what ``whyrec demo`` /
 ``whyrec serve`` call). The page is four panels, each in its own module: the user picker
 (``ui.user_picker``), the chat (``ui.chat_panel``), the profile (``ui.profile_panel``) and
-the cards (``ui.cards_panel``); this module wires their events together.
+the cards (``ui.cards_panel``); ``ui.page`` holds the page's parts and the steps they share, and
+this module wires each panel's events (``wire_user_picker``, ``wire_cards``, ``wire_chat``).
 
 Every per-person value (the user, the conversation id, the cards on screen, the open
 explanations) lives in ``gr.State``, so browser sessions never share anything but the
@@ -32,7 +33,7 @@ from whyrec.store.errors import InputError, SetupError
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
-from whyrec.ui.chat_panel import THINKING, as_typed, build_chat_panel, waiting_text
+from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, build_chat_panel, waiting_text
 from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
 from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_status_text
 from whyrec.ui.plots import category_colors
@@ -298,11 +299,12 @@ def wire_chat(page: Page) -> None:
         """Instant: show the message as typed and a thinking bubble; with no user, keep the text and say what to do."""
         message = (message or "").strip()
         if not message:
-            return {chat.pending: None}
+            return {chat.pending: None, chat.status: ""}
         if not user_value:
-            return {chat.pending: None, chat.notice: shown("Pick a user first (the User box at the top) — your message is kept, press Send again after.")}
+            notice = shown("Pick a user first (the User box at the top) — your message is kept, press Send again after.")
+            return {chat.pending: None, chat.status: "", chat.notice: notice}
         history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
-        return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden()}
+        return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden(), chat.status: ""}
 
     def chat_cards(user_id: str, items: list[dict], arguments: dict, control_values: tuple) -> dict:
         """The chat's recommend result as the cards, with the filters set to what the chat asked for.
@@ -373,7 +375,9 @@ def wire_chat(page: Page) -> None:
 
     # --- wiring
     for trigger in (chat.text.submit, chat.send.click):
-        trigger(start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice], **INSTANT).then(
+        trigger(None, [chat.text], [chat.status], js=THINKING_JS, api_visibility="private").then(
+            start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice, chat.status], **INSTANT
+        ).then(
             run_turn, [chat.pending, chat.chatbot, user, conversation, like, *controls],
             [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list,
              cards.request, cards.k, cards.diversity, cards.categories, cards.year_min, cards.year_max],

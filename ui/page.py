@@ -86,6 +86,17 @@ class Page:
             cards.clear_like: gr.update(visible=True),
         }
 
+    def understood(self, request: str | None) -> str:
+        """How the recommender read the "In the mood for…" text (filters, titles), for the status line; "" when nothing to say."""
+        understand = getattr(self.recommender, "understand", None)
+        if not (request or "").strip() or understand is None or not getattr(self.recommender, "request_parsing", False):
+            return ""
+        try:
+            notes = list(understand(request).notes)
+        except InputError:
+            return ""
+        return f" · {html.escape(' '.join(notes))}" if notes else ""  # the notes say "Understood: …" themselves
+
     def cards_for(self, user_id: str, like_value: Any, control_values: tuple, source: str = "") -> dict:
         """New cards, or (for a bad filter) no cards and the notice: stale cards must not stay on screen."""
         cards = self.cards
@@ -93,9 +104,10 @@ class Page:
             items = self.recommend(user_id, *control_values, like_value)
         except InputError as e:
             return {self.recs: [], self.explanations: {}, cards.status: "", cards.notice: shown(in_user_words(e, "recommend"))}
+        request = control_values[-1] if control_values else ""
         return {
-            self.recs: items, self.explanations: {}, cards.status: self.status_line(user_id, items, source), cards.notice: hidden(),
-            cards.ranking_status: ranking_status_text(self.recommender),
+            self.recs: items, self.explanations: {}, cards.status: self.status_line(user_id, items, source) + self.understood(request),
+            cards.notice: hidden(), cards.ranking_status: ranking_status_text(self.recommender),
         }
 
     def profile_outputs(self, user_id: str, profile_dict: dict | None = None) -> dict:
