@@ -143,6 +143,16 @@ class CategoryAsk:
         return any(c in item.categories for c in self.categories)
 
 
+# a run of capitalised words, small joining words allowed inside ("Return of the Jedi"); "I" alone is a pronoun
+_NAMED = re.compile(r"\b(?!I\b)[A-Z][\w'’:-]*(?:\s+(?:of|the|and|in|a|an|on|to|&|[A-Z][\w'’:-]*))*(?<![\s,])")
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether ``start`` is the first word of a sentence (where a capital letter says nothing)."""
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?\"'“"
+
+
 @dataclass
 class ParsedRequest:
     """A request read into constraints. Hard ones filter, soft ones boost, notes say what was understood."""
@@ -369,6 +379,20 @@ class RequestParser:
             phrase = m["phrase"].strip(" '\"“”‘’")
             if self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase"))):
                 take(m.start("phrase"), m.end())
+
+        # 2b. titles named outright ("Recommend me Inception and The Dark Knight"): capitalised runs that are
+        # not the sentence's first word, a category or a pronoun; a catalog title is "more like it", others lend their words
+        for m in _NAMED.finditer(text):
+            phrase = m[0].strip()
+            if not free(m.start(), m.end()) or _starts_sentence(text, m.start()) and " " not in phrase or self._categories_in(phrase):
+                continue
+            # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
+            parts = [phrase] if self._title_items(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
+            if any([self._read_like(parsed, part, quoted=False) for part in parts if part]):
+                take(m.start(), m.end())
+        # "I love Nolan", "we enjoyed": verbs about the person, not a mood ("love" is not a wish for Romance)
+        for m in re.finditer(r"\b(?:i|we)\s+(?:really\s+|just\s+|absolutely\s+)?(?:love|loved|adore|enjoy|enjoyed|like|liked)\b", text, re.IGNORECASE):
+            take(m.start(), m.end())
 
         # 3. years: ranges, decades, before/after, single years, "recent", "old"
         year_asks = self._read_years(text, take, free)

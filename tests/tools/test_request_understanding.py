@@ -104,6 +104,14 @@ def test_a_title_outside_the_catalog_is_said_and_used_for_its_words(parser):
     assert "'Star Wars' is not in the catalog" in note and "2010" in note  # the catalog's own newest year
 
 
+def test_titles_named_outright_are_read_as_titles_and_i_love_is_not_romance(parser):
+    parsed = parser.parse("Recommend me Inception and The Dark Knight, I love Christopher Nolan.")
+    assert parsed.unknown_titles == ["Inception", "The Dark Knight", "Christopher Nolan"]
+    assert not parsed.categories and not parsed.boost_categories  # neither 'love' nor 'Inception' is a genre wish
+    assert parser.parse("Recommend me Star Voyage").like_item_ids == ["space1"]
+    assert sorted(a.categories for a in parser.parse("A Funny Sci-Fi Movie").categories) == [("Comedy",), ("Sci-Fi",)]
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 def test_gibberish_says_so_and_drops_the_request_text(parser):
