@@ -163,7 +163,7 @@ def test_pick_user_see_plots_explain_dislike_and_chat(browser, app_url, recommen
     assert first not in card_titles(page)
     assert sorted(card_titles(page)) == sorted(t for t in titles if t != first)
     assert [f.item_id for f in recommender.store.db.feedback("u1")] == [next(i for i, it in recommender.items.items() if it.title == first)]
-    assert page.locator(".toast-title").filter(has_text="Info").count() <= 1  # one toast, not two
+    assert page.get_by_text(f"Recorded: disliked — '{first}'").count() == 1  # one toast, not two
 
     # the chat answers (template fallback) in this session's conversation
     send_chat(page, "What are my interests?")
