@@ -84,7 +84,9 @@ if wanted reranker; then
   run_step reranker "$RERANKER_TIMEOUT" "$WHYREC" train-reranker
   cp "$OUT/reranker.log" "$OUT/train_reranker.log"
 fi
-if wanted sasrec; then
+if wanted sasrec && ! "$PYTHON" -c "import recbole, colorlog, colorama, tabulate, texttable, tensorboard" 2>/dev/null; then
+  echo "sasrec: skipped — recbole or its extras are missing: pip install --no-deps recbole==1.2.1 && pip install -e '.[sasrec]'" | tee -a "$SUMMARY"
+elif wanted sasrec; then
   run_step sasrec "$SASREC_TIMEOUT" "$PYTHON" benchmarks/sasrec_recbole.py --budget-minutes "$SASREC_BUDGET_MINUTES" \
     --max-epochs 300 --patience 10 --threads "$(nproc)" --out "$OUT/sasrec_recbole_gpu.json"
 fi
