@@ -101,6 +101,17 @@ class Evolution:
     x_title: str
     title: str
 
+    @property
+    def drawable(self) -> bool:
+        """A line needs two points: a history from one sitting (or one slice) has nothing to draw over time."""
+        return self.frame[self.x].nunique() >= 2 if not self.frame.empty else False
+
+    @property
+    def note(self) -> str:
+        n = int(self.frame["ratings"].iloc[0]) if "ratings" in self.frame and not self.frame.empty else 0
+        sitting = f"all {n} ratings are from one sitting" if n else "the history is too short"
+        return f"*Interest over time: {sitting} — the plot appears once the history spans some time.*"
+
 
 def evolution(profile: dict, history: list[Interaction], items: dict[str, Item], n: int = 5) -> Evolution:
     """How the top-``n`` categories' shares moved over time, in calendar buckets of the history's timestamps.

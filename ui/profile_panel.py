@@ -98,6 +98,9 @@ def build_profile_panel(colors: dict[str, str], short_term_window: int) -> Profi
             elem_classes=["profile-plot"],
         )
         frame = current.evolution.frame
+        if not current.evolution.drawable:
+            gr.Markdown(current.evolution.note, elem_id="evolution-note")
+            return
         gr.LinePlot(
             value=frame,
             x=current.evolution.x,

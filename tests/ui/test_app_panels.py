@@ -138,3 +138,13 @@ def test_the_page_says_when_it_ranks_without_the_reranker(small_store):
     finally:
         stop.set()
         training.join()
+
+
+def test_a_history_from_one_sitting_says_so_instead_of_an_empty_time_plot(recommender):
+    profile = {"distribution": {"Sci-Fi": 1.0}, "short_term_distribution": {"Sci-Fi": 1.0}}
+    three = [Interaction("new", i, 1_000_000.0 + n * 1e-3, 5.0) for n, i in enumerate(["space1", "space2", "space3"])]
+    one_sitting = evolution(profile, three, recommender.items)
+    assert not one_sitting.drawable
+    assert "all 3 ratings are from one sitting" in one_sitting.note
+    days = [Interaction("old", i, 1_000_000.0 + n * DAY, 5.0) for n, i in enumerate(["space1", "space2", "space3"])]
+    assert evolution(profile, days, recommender.items).drawable

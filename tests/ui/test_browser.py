@@ -368,6 +368,7 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
             send_chat(page, question)
             page.wait_for_function("q => (document.querySelector('#chat').innerText.split(q)[1] || '').trim().length > 40", arg=question)
             page.get_by_text("from the chat").first.wait_for()  # the chat's recommend tool set the cards
+            page.wait_for_timeout(2000)  # and they have been drawn
             page.locator(".rec-card").nth(1).get_by_role("button", name="Why?").click()
             page.locator(".prose.why-box").first.wait_for()
             wait_for_marks(page, "distribution-plot")
