@@ -20,18 +20,37 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-
 from whyrec.store.catalog import Store
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
-from whyrec.tools.explanation import CoLikedItem, Explanation, ServedInterest, SimilarPastItem, explanation_sentences, item_card
-from whyrec.tools.profile import InterestProfile, InterestProfiler
-from whyrec.tools.request_understanding import CategoryAsk, ParsedRequest, RequestParser, YearRange
-from whyrec.tools.reranker import Reranker, is_trained, user_query
-from whyrec.tools.retrieval import Candidate, CatalogFacets, ItemFilter, RankedList, RetrievalQuery, metadata_filter, retrieve_candidates
+from whyrec.tools.explanation import (
+    CoLikedItem,
+    Explanation,
+    ServedInterest,
+    SimilarPastItem,
+    explanation_sentences,
+    item_card,
+)
+from whyrec.tools.profile import InterestProfile, InterestProfiler, template_summary
+from whyrec.tools.request_understanding import (
+    CategoryAsk,
+    ParsedRequest,
+    RequestParser,
+    YearRange,
+)
+from whyrec.tools.reranker import Reranker, is_trained, liked_items
+from whyrec.tools.retrieval import (
+    Candidate,
+    CatalogFacets,
+    ItemFilter,
+    RankedList,
+    RetrievalQuery,
+    metadata_filter,
+    retrieve_candidates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +58,26 @@ NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a dis
 PROFILE_CACHE_KEY = "profile-v1"
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
+RECENT_SOURCE = "popular lately"
+RECENT_WINDOW_DAYS = 30.0
+"""The window of "popular lately": the same 30 days as the temporal protocol's recent-popularity baseline."""
+
+
+def recent_popularity(interactions: list[Interaction], window_days: float = RECENT_WINDOW_DAYS) -> dict[str, float]:
+    """Each item's distinct users in the last ``window_days`` before the newest interaction, log-scaled to [0, 1].
+
+    "Now" is the log's own newest timestamp, not the wall clock, so an old dataset (or an evaluation
+    that sees only the past) still has a recent window. Items nobody touched in the window are absent.
+    """
+    if not interactions:
+        return {}
+    end = max(float(x.timestamp) for x in interactions)
+    users: dict[str, set[str]] = {}
+    for x in interactions:
+        if float(x.timestamp) > end - window_days * 86400.0:
+            users.setdefault(x.item_id, set()).add(x.user_id)
+    top = max((len(u) for u in users.values()), default=1)
+    return {i: math.log1p(len(u)) / math.log1p(top) for i, u in users.items()}
 
 
 @dataclass(frozen=True)
@@ -54,6 +93,7 @@ class ScoreWeights:
     retrieval: float = 0.2
     short_term: float = 0.15
     popularity: float = 0.0
+    recent_popularity: float = 0.0  # popular in the last 30 days of the log: what people watch next on a time split
     reranker: float = 0.3
     request: float = 2.0  # only present when the user asked for something: what they asked for comes first
     asked_for: float = 1.0  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
@@ -178,6 +218,9 @@ class Recommender:
         top = max(counts.values(), default=1)
         self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}
         self.popular = [i for i, _ in counts.most_common()]
+        self.recent_popularity = recent_popularity(interactions)
+        all_time = {i: n for n, i in enumerate(self.popular)}
+        self.popular_lately = sorted(self.recent_popularity, key=lambda i: (-self.recent_popularity[i], all_time.get(i, 0)))
 
     @property
     def reranker(self) -> Reranker | None:
@@ -331,6 +374,8 @@ class Recommender:
         where = item_filter.where()
         if context.queries:
             extra = [RankedList(COLLABORATIVE_SOURCE, self._collaborative_hits(context, where, exclude), 2.0)] if context.collaborative else []
+            if self.weights.recent_popularity > 0 and self.popular_lately:
+                extra.append(RankedList(RECENT_SOURCE, self._recent_hits(where, exclude), 1.0))
             candidates = retrieve_candidates(self.store.index, context.queries, self.settings.candidates, where, exclude, extra)
         else:  # a new user with no request: popular items are the honest fallback
             allowed = self._allowed(where)
@@ -483,6 +528,11 @@ class Recommender:
         hits = [(i, s) for i, s in ranked if s > 0 and i not in exclude and (allowed is None or i in allowed)]
         return hits[: self.settings.candidates]
 
+    def _recent_hits(self, where: dict | None, exclude: set[str]) -> list[tuple[str, float]]:
+        allowed = self._allowed(where)
+        hits = [(i, self.recent_popularity[i]) for i in self.popular_lately if i not in exclude and (allowed is None or i in allowed)]
+        return hits[: self.settings.candidates // 4]
+
     def _allowed(self, where: dict | None) -> set[str] | None:
         """Ids that pass the metadata filter, or None when there is no filter (everything passes)."""
         if not where:
@@ -509,6 +559,8 @@ class Recommender:
         short_term = vectors @ short if short is not None else np.zeros(len(candidates))
         popularity = np.array([self.popularity.get(i.item_id, 0.0) for i in items])
         signals = {"retrieval": retrieval, "short_term": short_term, "popularity": popularity}
+        if self.weights.recent_popularity > 0:
+            signals["recent_popularity"] = np.array([self.recent_popularity.get(i.item_id, 0.0) for i in items])
         if context.collaborative:
             signals["collaborative"] = np.array([context.collaborative.get(i.item_id, 0.0) for i in items])
         focus = self._focus(context)
@@ -558,8 +610,12 @@ class Recommender:
         first = sum(weights[name] * values for name, values in signals.items())
         top = np.argsort(-first, kind="stable")[: self.settings.rerank_top]
         scores = np.zeros(len(items), dtype=np.float32)
-        scores[top] = reranker.score(user_query(context.history, self.items, request), [items[i].text for i in top])
+        scores[top] = reranker.score(self.reranker_query(reranker, context, request), [reranker.doc(items[i]) for i in top])
         return scores
+
+    def reranker_query(self, reranker: Reranker, context: UserContext, request: str | None) -> str:
+        """The cross-encoder's query for this user, in the format its card records (training builds it the same way)."""
+        return reranker.query(template_summary(context.profile, self.items), liked_items(context.history, self.items), request)
 
     @staticmethod
     def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:

@@ -12,10 +12,10 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
 from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import SetupError
 from whyrec.store.records import Interaction, Item
@@ -78,6 +78,54 @@ def query_text(recent: Sequence[Item], request: str | None = None, max_items: in
     return ". ".join(parts) if parts else "Looking for: anything"
 
 
+@dataclass(frozen=True)
+class QueryFormat:
+    """How a user and an item become the cross-encoder's (query, doc) pair: one rule for training and serving.
+
+    The training card carries these parameters (``query_format``) and :class:`Reranker` reads them
+    back, so a model is always served the words it was trained on. Version 2 (what
+    ``whyrec train-reranker`` writes): the request, then the profile's short- and long-term summaries
+    (:func:`tools.profile.template_summary`), cut to ``max_chars``; the doc is the item's title, year and
+    genres only (short pairs are what make the cross-encoder cheap). Version 1 (older cards): recent
+    liked titles (:func:`query_text`) against the item's full text.
+    """
+
+    version: int = 2
+    max_chars: int = 300
+    max_items: int = QUERY_ITEMS  # version 1 only: recent titles in the query
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_card(cls, card: Mapping) -> QueryFormat:
+        """The format a card records; cards from before version 2 name only ``max_query_items``."""
+        given = card.get("query_format")
+        if isinstance(given, Mapping):
+            return cls(**{k: given[k] for k in ("version", "max_chars", "max_items") if k in given})
+        return cls(version=1, max_items=int(card.get("max_query_items", QUERY_ITEMS)))
+
+    def query(self, summary: Mapping[str, str] | None, recent: Sequence[Item], request: str | None = None) -> str:
+        """The user side. ``summary`` is the template profile summary, ``recent`` the liked items, newest first."""
+        if self.version < 2:
+            return query_text(recent, request, max_items=self.max_items)
+        parts = []
+        if request and request.strip():
+            parts.append(f"Looking for: {' '.join(request.split())[: self.max_chars // 2]}")
+        for key in ("short_term", "long_term"):
+            text = " ".join(((summary or {}).get(key) or "").split())
+            if text:
+                parts.append(text)
+        joined = " ".join(parts)
+        if len(joined) > self.max_chars:  # the request comes first, so it is never what is cut
+            joined = joined[: self.max_chars].rsplit(" ", 1)[0]
+        return joined or "Looking for: anything"
+
+    def doc(self, item: Item) -> str:
+        """The item side: title, year and genres (version 1: the item's full text)."""
+        return item.text if self.version < 2 else _item_phrase(item)
+
+
 def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> list[Item]:
     """The items a user liked, newest first: :attr:`Interaction.liked <store.records.Interaction.liked>`.
 
@@ -131,7 +179,8 @@ class Reranker:
         self.device = requested if self.backend == "torch" else "cpu"
         self.trained = is_trained(self.model_path)
         self.card: dict = json.loads((Path(self.model_path) / CARD_NAME).read_text()) if self.trained else {}
-        self.max_query_items = int(self.card.get("max_query_items", QUERY_ITEMS))
+        self.query_format = QueryFormat.from_card(self.card) if self.trained else QueryFormat()
+        self.max_query_items = self.query_format.max_items
         max_seq_length = max_seq_length or int(self.card.get("max_seq_length", MAX_SEQ_LENGTH))
         self.model = CrossEncoder(self.model_path, num_labels=1, max_length=max_seq_length, device=self.device, local_files_only=True)
         if self.device.startswith("cuda"):
@@ -165,9 +214,13 @@ class Reranker:
         )
         return cls.load(settings.resolved_embedding_model(), settings)
 
-    def query(self, recent: Sequence[Item], request: str | None = None) -> str:
-        """:func:`query_text` with as many recent titles as this model was trained with."""
-        return query_text(recent, request, max_items=self.max_query_items)
+    def query(self, summary: Mapping[str, str] | None, recent: Sequence[Item], request: str | None = None) -> str:
+        """The query in the format this model was trained with (its card's ``query_format``)."""
+        return self.query_format.query(summary, recent, request)
+
+    def doc(self, item: Item) -> str:
+        """An item's side of the pair, in the format this model was trained with."""
+        return self.query_format.doc(item)
 
     def score(self, query: str, docs: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probability that each doc fits the query, as float32 in [0, 1], in the order of ``docs``."""
@@ -196,6 +249,6 @@ class Reranker:
 
     def rerank(self, query: str, items: Sequence[Item], batch_size: int = 64) -> list[tuple[Item, float]]:
         """``items`` with their scores, best first (ties keep the given order)."""
-        scores = self.score(query, [item.text for item in items], batch_size=batch_size)
+        scores = self.score(query, [self.doc(item) for item in items], batch_size=batch_size)
         order = np.argsort(-scores, kind="stable")
         return [(items[i], float(scores[i])) for i in order]

@@ -1,4 +1,4 @@
-"""The cross-encoder reranker: the user text, the leak-free training pairs, a short real training run, reload and scoring."""
+"""The cross-encoder reranker: the query format, the leak-free candidate lists, a short real training run, reload and scoring."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pytest
 
 from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
-from whyrec.store.records import Interaction, Item
-from tests.conftest import DAY, SMALL_CATALOG, SMALL_INTERACTIONS
-from whyrec.tools.reranker import CARD_NAME, Reranker, liked_items, query_text
+from whyrec.store.records import Dataset, Interaction, Item
+from tests.conftest import DAY, SMALL_CATALOG, history
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.reranker import CARD_NAME, QueryFormat, Reranker, liked_items, query_text
 from whyrec.tools.reranker_backends import resolve_backend
-from whyrec.tools.reranker_training import build_training_pairs, split_history, train_reranker
+from whyrec.tools.reranker_training import build_candidate_lists, split_history, train_reranker
 
 ITEMS = {item.item_id: item for item in SMALL_CATALOG}
 
@@ -57,58 +58,66 @@ def test_split_history_holds_out_the_last_two_by_time_then_insertion_order():
     assert [x.item_id for x in held_out] == ["a", "c"]  # same timestamp: insertion order decides
 
 
-def test_held_out_interactions_never_reach_training(small_store):
-    built = build_training_pairs(small_store, examples_per_user=10, negatives_per_positive=3, validation_users=0, seed=1)
-    by_user: dict[str, list[Interaction]] = {}
-    for x in SMALL_INTERACTIONS:
-        by_user.setdefault(x.user_id, []).append(x)
-    held_out = {u: {x.item_id for x in h[-2:]} for u, h in by_user.items()}
-    held_out_titles = {u: {ITEMS[i].title for i in ids} for u, ids in held_out.items()}
-    assert built.positives > 0
-    for pair in built.pairs:
-        if pair.label == 1.0:
-            assert pair.item_id not in held_out[pair.user_id], f"{pair.user_id} trained on a held-out item {pair.item_id}"
-        assert not any(t in pair.query for t in held_out_titles[pair.user_id]), "a held-out item leaked into a query"
-    # u1 liked rom1, rom2, rom3, crime1, rom4 before the held-out space1, space2; with 2 items of context
-    # the positives can only be rom3, crime1 and rom4
-    assert {p.item_id for p in built.pairs if p.user_id == "u1" and p.label == 1.0} == {"rom3", "crime1", "rom4"}
-    for pair in built.pairs:
-        if pair.label == 0.0:  # negatives: items unseen in the training prefix (the held-out tail is invisible to training)
-            assert pair.item_id not in {x.item_id for x in by_user[pair.user_id][:-2]}
+@pytest.fixture
+def list_store(empty_store):
+    """Twelve users with ten interactions each over the small catalog: long enough for two cut points per user."""
+    ids = [item.item_id for item in SMALL_CATALOG]
+    log = [x for n in range(12) for x in history(f"u{n}", [ids[(n * 5 + 3 * j) % len(ids)] for j in range(10)], rating=5.0)]
+    empty_store.ingest(Dataset("lists", list(SMALL_CATALOG), log), progress=False)
+    return empty_store
 
 
-def test_bad_negative_count_is_refused(small_store):
-    with pytest.raises(InputError, match="negatives_per_positive is 0"):
-        build_training_pairs(small_store, negatives_per_positive=0)
+def test_candidate_lists_never_touch_the_held_out_tail(list_store):
+    built = build_candidate_lists(list_store, list_size=13, cuts_per_user=2, validation_users=3, request_share=0.5, seed=1)
+    by_user = {u: sorted(list_store.db.history(u), key=lambda x: x.timestamp) for u in list_store.db.users()}
+    assert len(built.validation) == 3 and built.train
+    assert not set(built.validation_users) & set(built.train_users)
+    assert any(c.request for c in built.train), "some lists are ranked for a simulated request"
+    for c in built.train + built.validation:
+        held_out = {x.item_id for x in by_user[c.user_id][-2:]}
+        prefix = [x.item_id for x in by_user[c.user_id][:-2]]
+        assert not held_out & set(c.candidates), "a held-out item was a candidate"
+        assert not any(f"'{ITEMS[i].title}'" in c.query or f"like {ITEMS[i].title}" in c.query for i in held_out), c.query
+        assert c.positive >= 0 and c.candidates[c.positive] in prefix[-2:]  # the next item, at one of the last two cuts
+        assert c.base == sorted(c.base, reverse=True)  # the pipeline's own order, reranker off
+        assert c.docs[c.positive].startswith(ITEMS[c.candidates[c.positive]].title)
+    for c in built.validation:
+        assert c.candidates[c.positive] == by_user[c.user_id][-3].item_id  # validation: the last training-prefix item
+
+
+def test_bad_loss_is_refused(small_store):
+    with pytest.raises(InputError, match="loss 'hinge' is not one of"):
+        train_reranker(small_store, loss="hinge")
 
 
 @pytest.fixture
-def trained(small_store, tmp_path):
-    """A short real training run on the small store."""
+def trained(list_store, tmp_path):
+    """A short real training run on candidate lists."""
     output = tmp_path / "reranker" / "model"
-    report = train_reranker(small_store, output, negatives_per_positive=2, batch_size=8, progress=False, max_steps=2, validation_users=1)
+    report = train_reranker(list_store, output, list_size=5, batch_size=2, progress=False, max_steps=2, validation_users=3, request_share=0.5)
     return output, report
 
 
-def test_training_saves_a_model_that_reloads_as_trained(trained, small_store):
+def test_training_saves_a_card_with_the_query_format_and_a_validation_against_no_reranker(trained, list_store):
     output, report = trained
     card = json.loads((output / CARD_NAME).read_text())
-    assert card["dataset"] == "small"
-    assert card["positives"] == report.positives > 0
-    assert card["negatives"] == 2 * card["positives"]
-    assert card["pairs"] == card["positives"] + card["negatives"]
-    assert card["steps"] == 2 and 0 < card["pairs_trained"] <= 16
-    assert "last 2 interactions are held out" in card["split_rule"]
-    assert card["validation"] and card["baseline_validation"]
+    assert card["dataset"] == "lists" and card["loss"] == "listnet"
+    assert card["query_format"] == QueryFormat().to_dict()
+    assert card["steps"] == 2 and 0 < card["lists_trained"] <= 4
+    assert "the last 2 interactions are held out" in card["split_rule"]
+    validation = card["validation"]
+    assert validation["no_reranker"]["cases"] == 3 and validation["cross_encoder_alone"]["cases"] == 3
+    assert {row["rerank_top"] for row in validation["mix"]} == {10, 20, 30}
+    assert isinstance(validation["beats_no_reranker"], bool)
     assert not list(output.parent.glob(".model.*"))  # no temporary folders left behind
     # the configured backend is exported before the first recommendation needs it (nothing to export for torch on a GPU)
-    backend = resolve_backend(small_store.settings.reranker_backend, pick_device(small_store.settings.device))
-    exported = {f.name for f in (small_store.settings.cache_dir / "reranker-onnx").rglob("*.onnx")}
+    backend = resolve_backend(list_store.settings.reranker_backend, pick_device(list_store.settings.device))
+    exported = {f.name for f in (list_store.settings.cache_dir / "reranker-onnx").rglob("*.onnx")}
     assert exported == {"torch": set(), "onnx-int8": {"model.onnx", "model-int8.onnx"}}.get(backend, {"model.onnx"})
 
     reranker = Reranker(output)
-    assert reranker.trained
-    scores = reranker.score(query_text([ITEMS["space1"], ITEMS["space2"]]), [ITEMS[i].text for i in ITEMS])
+    assert reranker.trained and reranker.query_format == QueryFormat()
+    scores = reranker.score(query_text([ITEMS["space1"], ITEMS["space2"]]), [reranker.doc(ITEMS[i]) for i in ITEMS])
     assert scores.shape == (len(ITEMS),) and scores.dtype == np.float32
     assert np.all((scores >= 0.0) & (scores <= 1.0))
     ranked = reranker.rerank("Top genres: Sci-Fi", [ITEMS["rom1"], ITEMS["space3"]])
@@ -116,12 +125,34 @@ def test_training_saves_a_model_that_reloads_as_trained(trained, small_store):
     assert reranker.score("anything", []).shape == (0,)
 
 
-def test_retraining_replaces_the_model_atomically(trained, small_store):
+def test_retraining_replaces_the_model_atomically(trained, list_store):
     output, _ = trained
-    train_reranker(small_store, output, negatives_per_positive=1, batch_size=4, progress=False, max_steps=1, validation_users=0)
+    train_reranker(list_store, output, loss="bce", list_size=4, batch_size=1, progress=False, max_steps=1, validation_users=2)
     card = json.loads((output / CARD_NAME).read_text())
-    assert card["negatives"] == card["positives"] and card["steps"] == 1
+    assert card["loss"] == "bce" and card["steps"] == 1
     assert Reranker(output).trained
+
+
+def test_serving_reads_the_query_format_from_the_card(trained, list_store):
+    output, _ = trained
+    card = json.loads((output / CARD_NAME).read_text())
+    card["query_format"] = {"version": 2, "max_chars": 60, "max_items": 5}
+    (output / CARD_NAME).write_text(json.dumps(card))
+    reranker = Reranker(output)
+    recommender = Recommender(list_store, reranker)
+    context = recommender._rank("u1", k=3).context
+    query = recommender.reranker_query(reranker, context, "a tense heist")
+    assert query.startswith("Looking for: a tense heist") and len(query) <= 60
+    assert reranker.doc(ITEMS["crime1"]) == "The Heist (1994) [Crime, Thriller]"  # title, year and genres: a short pair
+
+    card.pop("query_format")  # a card from before the format was recorded: recent titles against the full text
+    card["max_query_items"] = 2
+    (output / CARD_NAME).write_text(json.dumps(card))
+    old = Reranker(output)
+    assert old.query_format.version == 1 and old.max_query_items == 2
+    query = recommender.reranker_query(old, context, None)
+    assert query.count("(") == 2 and "Recently liked:" in query
+    assert old.doc(ITEMS["crime1"]) == ITEMS["crime1"].text
 
 
 def test_for_settings_falls_back_to_the_untrained_base_model(settings, caplog):
