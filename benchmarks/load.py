@@ -245,6 +245,12 @@ def main() -> None:
         raise SystemExit(f"no users in {db.path} — ingest a dataset first (or point WHYREC_DATA_DIR at the served store)")
     users = random.Random(args.seed).sample(every_user, min(args.users, len(every_user)))
     stats, dataset_name = db.stats(), db.dataset_name()  # read now: a scratch copy is removed at the end
+    reranker = "unknown (a running server)"
+    if scratch:
+        from whyrec.tools.reranker import is_trained
+
+        served = Settings(data_dir=scratch / "data")
+        reranker = f"trained cross-encoder, rescoring the top {served.rerank_top}" if is_trained(served.trained_reranker_path) else "none trained: rankings without the cross-encoder"
 
     rows: list[dict] = []
     server = own_server(scratch / "data", args.start_timeout) if scratch else None
@@ -275,6 +281,7 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, shared (load average recorded per row)",
         "dataset": {"name": dataset_name, "items": stats.items, "users": stats.users, "interactions": stats.interactions},
+        "reranker": reranker,
         "server": args.url or "whyrec serve --openai on a scratch copy of the data dir, WHYREC_AGENT_MODE=plan",
         "protocol": (
             f"API: each of N clients (own gradio_client, own thread) makes {args.calls} calls cycling recommend(k=10) → explain(first item) → "
