@@ -52,6 +52,7 @@ class ChatSystem:
             seconds=reply.seconds,
             first_item_seconds=self._first_item(chunks, reply.items),
             error=reply.error,
+            planned_by=getattr(reply, "planned_by", None),
         )
 
     def _shown(self, reply: Any) -> list[str]:

@@ -25,9 +25,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-
 from whyrec.store.records import Interaction
-from whyrec.tools.collaborative import EASE, catalog_order, history_weights, implicit_matrix
+from whyrec.tools.collaborative import (
+    EASE,
+    catalog_order,
+    history_weights,
+    implicit_matrix,
+)
 
 __all__ = ["EASERanker", "ItemKNNRanker", "PopularityRanker", "RandomRanker", "RecentPopularityRanker", "history_weights"]
 

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-
 from whyrec.store.records import Interaction
 
 log = logging.getLogger(__name__)

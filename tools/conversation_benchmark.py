@@ -28,11 +28,17 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-
 from whyrec.store.catalog import Store
 from whyrec.store.records import NEGATIVE_FEEDBACK, Dataset, Item
 from whyrec.store.settings import Settings
-from whyrec.tools.conversation_metrics import TABLE_COLUMNS, SessionRecord, SystemReply, TurnRecord, summarize, why_answer_is_grounded
+from whyrec.tools.conversation_metrics import (
+    TABLE_COLUMNS,
+    SessionRecord,
+    SystemReply,
+    TurnRecord,
+    summarize,
+    why_answer_is_grounded,
+)
 from whyrec.tools.conversation_simulator import Session, SimulatedUser, UserTurn
 from whyrec.tools.evaluation import LeaveOneOutSplit, format_table, leave_one_out
 
@@ -125,7 +131,7 @@ def run_session(
             index += 1
         try:
             reply = system.respond(turn)
-        except Exception as err:  # a crash is a failed turn, not a failed benchmark
+        except Exception as err:  # noqa: BLE001 — a crash is a failed turn, not a failed benchmark
             log.warning("%s failed on %r: %s", system.name, turn.text, err)
             reply = SystemReply([], "", error=f"{type(err).__name__}: {err}")
         record.turns.append(TurnRecord(turn, reply, index if turn.asks_for_items else 0))

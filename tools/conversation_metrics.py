@@ -17,9 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from whyrec.store.records import Item
-from whyrec.tools.conversation_simulator import Constraints, UserTurn, names_item, normalised
+from whyrec.tools.conversation_simulator import (
+    Constraints,
+    UserTurn,
+    names_item,
+    normalised,
+)
 
 # Phrases that claim a status. Wording of tools.explanation.STATUS_SENTENCES and ordinary paraphrases.
 STATUS_CLAIMS = {
@@ -50,6 +54,7 @@ class SystemReply:
     seconds: float = 0.0
     first_item_seconds: float | None = None  # from the message to the first shown item; None when none shown
     error: str | None = None
+    planned_by: str | None = None  # the chat's plan mode: "rules", "model" or "default"
 
 
 @dataclass
@@ -75,15 +80,17 @@ class SessionRecord:
         return max((t.index for t in self.turns), default=0)
 
 
-def true_status(item: Item, history_ids: set[str], disliked_ids: set[str], constraints: Constraints) -> str | None:
-    """The asked item's status as the store and the request say it is; None when it has none to state."""
+def true_statuses(item: Item, history_ids: set[str], disliked_ids: set[str], constraints: Constraints) -> set[str]:
+    """Every status the asked item really has, from the store and the request: seen, disliked, filtered
+    (outside what was asked; a disliked item is filtered out too). Empty when it has none to state."""
+    statuses = set()
     if item.item_id in disliked_ids:
-        return "disliked"
+        statuses |= {"disliked", "filtered"}
     if item.item_id in history_ids:
-        return "seen"
+        statuses.add("seen")
     if constraints.any and not constraints.met_by(item):
-        return "filtered"
-    return None
+        statuses.add("filtered")
+    return statuses
 
 
 def claimed_statuses(text: str) -> set[str]:
@@ -99,13 +106,12 @@ def cited_history(text: str, asked: Item, history: Iterable[Item]) -> list[Item]
 
 
 def why_answer_is_grounded(text: str, asked: Item, history: Sequence[Item], disliked_ids: set[str], constraints: Constraints) -> bool:
-    """Strict: true evidence (a real history title, or the true status) and no false status claim."""
-    status = true_status(asked, {h.item_id for h in history}, disliked_ids, constraints)
+    """Strict: true evidence (a real history title, or a true status) and no false status claim."""
+    statuses = true_statuses(asked, {h.item_id for h in history}, disliked_ids, constraints)
     claims = claimed_statuses(text)
-    allowed = {status} | ({"filtered"} if status == "disliked" else set())  # a dislike also filters the item out
-    if claims - allowed:
+    if claims - statuses:
         return False
-    if status is not None and status in claims:
+    if claims & statuses:
         return True
     return bool(cited_history(text, asked, history))
 
@@ -152,13 +158,15 @@ def summarize(system: str, records: Sequence[SessionRecord], items: Mapping[str,
         for within in (1, 3, 5):
             name = f"success@{kk}_{within}turn" + ("s" if within > 1 else "")
             row[name] = _share([r.success(kk, within) for r in records]) if within <= turns else None
-    hard, soft, why, intent, latency, first, llm, fell = [], [], [], [], [], [], [], []
+    hard, soft, why, intent, latency, first, llm, fell, by_model = [], [], [], [], [], [], [], [], []
     for r in records:
         why += r.why_grounded
         for t in r.turns:
             latency.append(t.reply.seconds)
             llm.append(t.reply.llm_calls)
             fell.append(t.reply.fallback)
+            if t.reply.planned_by is not None:
+                by_model.append(t.reply.planned_by == "model")
             if system != "api":  # the plain API has no tools to pick: the caller picks the method
                 intent.append(t.turn.expected_tool in t.reply.tools)
             if t.turn.asks_for_items:
@@ -188,6 +196,7 @@ def summarize(system: str, records: Sequence[SessionRecord], items: Mapping[str,
         first_items_p95_s=_quantile(first, 0.95),
         llm_calls_per_turn=_share(llm),
         fallback_rate=_share(fell),
+        planned_by_model_rate=_share(by_model),
         turns_played=len(latency),
     )
     return row
@@ -196,5 +205,5 @@ def summarize(system: str, records: Sequence[SessionRecord], items: Mapping[str,
 TABLE_COLUMNS = (
     "system", "sessions", "success@10_1turn", "success@10_3turns", "success@10_5turns", "success@5_3turns",
     "request_satisfaction", "request_satisfaction_soft", "why_answer_rate", "feedback_respected", "right_tool_rate",
-    "turn_p50_s", "turn_p95_s", "first_items_p50_s", "llm_calls_per_turn", "fallback_rate",
+    "turn_p50_s", "turn_p95_s", "first_items_p50_s", "llm_calls_per_turn", "fallback_rate", "planned_by_model_rate",
 )

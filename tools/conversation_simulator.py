@@ -41,7 +41,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-
 from whyrec.store.records import Interaction, Item
 from whyrec.tools.langchain_tools import normalise_title
 
@@ -263,7 +262,7 @@ class SimulatedUser:
             return text
         try:
             reworded = self.paraphrase(text).strip()
-        except Exception as err:  # the paraphrase is for robustness only: the template line stands
+        except Exception as err:  # noqa: BLE001 — the paraphrase is for robustness only: the template line stands
             log.warning("paraphrase failed, keeping the template line: %s", err)
             return text
         if not reworded or names_item(reworded, session.target):

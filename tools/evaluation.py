@@ -42,9 +42,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from whyrec.store.records import Dataset, Interaction
-from whyrec.tools.metrics import catalog_coverage, intra_list_diversity, mrr, ndcg_at_k, ndcg_gains, recall_at_k
+from whyrec.tools.metrics import (
+    catalog_coverage,
+    intra_list_diversity,
+    mrr,
+    ndcg_at_k,
+    ndcg_gains,
+    recall_at_k,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -165,7 +165,13 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
 def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Simulated users with hidden targets talk to the API, the keyword router or the agent; prints a table."""
     from whyrec.store.movielens import load_movielens_100k
-    from whyrec.tools.conversation_benchmark import RecommenderSystem, prepare_simulation_store, run_benchmark, simulation_settings, table
+    from whyrec.tools.conversation_benchmark import (
+        RecommenderSystem,
+        prepare_simulation_store,
+        run_benchmark,
+        simulation_settings,
+        table,
+    )
     from whyrec.tools.evaluation import leave_one_out
     from whyrec.tools.recommender import Recommender
 
@@ -178,7 +184,10 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     for name in names:
         if name == "api":
             systems.append(RecommenderSystem(recommender, k=args.k))
-            details[name] = {"reranker": "trained" if recommender.reranker is not None else "none"}
+            details[name] = {
+                "reranker": "trained" if recommender.reranker is not None else "none",
+                "request_parsing": getattr(recommender, "request_parsing", None),  # as the product ships it
+            }
         elif name in ("router", "agent"):
             from whyrec.agent.simulated_systems import agent_system, router_system
 
@@ -186,11 +195,13 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
                 systems.append(router_system(recommender, store.settings))
             else:
                 system = agent_system(recommender, store.settings, on_status=lambda m: print(m, flush=True))
-                print(f"agent: {system.agent.start()}", flush=True)
+                print(f"agent ({system.agent.mode} mode): {system.agent.start()}", flush=True)
+                if settings.agent_mode != "auto":  # not the shipped default: its own row
+                    system.name = f"agent-{system.agent.mode}"
                 systems.append(system)
-            details[name] = {"reranker": "trained" if recommender.reranker is not None else "none"}
+            details[systems[-1].name] = {"reranker": "trained" if recommender.reranker is not None else "none"}
             if name == "agent":
-                details[name]["model"] = systems[-1].agent.model_location
+                details[systems[-1].name].update(model=systems[-1].agent.model_location, mode=systems[-1].agent.mode)
         else:
             raise InputError(f"--system {name!r} is not known — use api, router or agent")
     paraphrase = None
@@ -200,7 +211,7 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
         from whyrec.agent.chat_model import make_chat_model
 
         model = make_chat_model(settings, temperature=0.7, max_tokens=80)
-        paraphrase = lambda line: model.invoke(  # noqa: E731
+        paraphrase = lambda line: model.invoke(
             "Rephrase this movie-night request as a person would say it; keep every detail, add none, answer with the line only:\n" + line
         ).text
     try:

@@ -8,16 +8,24 @@ from collections.abc import Callable
 
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
-
 from whyrec.agent.simulated_systems import agent_system, router_system
 from whyrec.store.records import Dataset
-from whyrec.tools.conversation_benchmark import pick_sessions, prepare_simulation_store, simulate
+from whyrec.tools.conversation_benchmark import (
+    pick_sessions,
+    prepare_simulation_store,
+    simulate,
+)
 from whyrec.tools.conversation_metrics import summarize
 from whyrec.tools.conversation_simulator import SimulatedUser
 from whyrec.tools.evaluation import leave_one_out
 from whyrec.tools.recommender import Recommender
 
-from tests.agent.chat_fakes import answer_with_titles, last_tool_message, scripted, tool_payload
+from tests.agent.chat_fakes import (
+    answer_with_titles,
+    last_tool_message,
+    scripted,
+    tool_payload,
+)
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 
 TITLES = sorted(((i.title, i.item_id) for i in SMALL_CATALOG), key=lambda t: -len(t[0]))

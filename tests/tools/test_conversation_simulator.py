@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-
 from whyrec.store.catalog import Store
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.records import Dataset, Interaction, Item
@@ -19,8 +18,22 @@ from whyrec.tools.conversation_benchmark import (
     run_session,
     without_targets,
 )
-from whyrec.tools.conversation_metrics import SessionRecord, SystemReply, TurnRecord, summarize, turn_satisfaction, why_answer_is_grounded
-from whyrec.tools.conversation_simulator import Constraints, Session, SimulatedUser, UserTurn, names_item, spoken_title
+from whyrec.tools.conversation_metrics import (
+    SessionRecord,
+    SystemReply,
+    TurnRecord,
+    summarize,
+    turn_satisfaction,
+    why_answer_is_grounded,
+)
+from whyrec.tools.conversation_simulator import (
+    Constraints,
+    Session,
+    SimulatedUser,
+    UserTurn,
+    names_item,
+    spoken_title,
+)
 from whyrec.tools.evaluation import leave_one_out
 from whyrec.tools.recommender import Recommender
 
@@ -54,8 +67,8 @@ def movielens():
 
 
 def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> None:
-    dataset, items, vectors, split = movielens
-    leaky = lambda line: line + " — " + ", ".join(spoken_title(s.target) for s in sessions)  # noqa: E731  a paraphraser that leaks
+    _, items, vectors, split = movielens
+    leaky = lambda line: line + " — " + ", ".join(spoken_title(s.target) for s in sessions)
     sessions = pick_sessions(split, items, 400, seed=3)
     lines = 0
     for paraphrase in (None, leaky):
@@ -70,7 +83,7 @@ def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> Non
 
 
 def test_requests_use_everyday_words_and_vary_in_specificity(movielens) -> None:
-    dataset, items, vectors, split = movielens
+    _, items, vectors, split = movielens
     user = SimulatedUser(items, vectors)
     openings = [user.open(s)[0] for s in pick_sessions(split, items, 300, seed=1)]
     texts = " ".join(o.text for o in openings)
@@ -128,10 +141,13 @@ def test_a_why_answer_counts_only_with_true_evidence() -> None:
     romance_only = Constraints(genres=frozenset({"Romance"}))
     assert why_answer_is_grounded("It is excluded by your request for romance.", asked, history, set(), romance_only)
     assert not why_answer_is_grounded("It is excluded by your filters.", ITEMS["rom2"], history, set(), romance_only)
+    both = "You have already interacted with it. Your request rules it out: it is not Romance."
+    assert why_answer_is_grounded(both, seen, history, set(), romance_only), "seen and outside the request: both true"
+    assert not why_answer_is_grounded(both, seen, history, set(), none), "nothing was asked: 'rules it out' is false"
 
 
-def _turn(kind: str, item_id: str | None = None, constraints: Constraints = Constraints()) -> UserTurn:
-    return UserTurn(kind, f"{kind} text", constraints, item_id, expected_tool="explain_recommendation" if kind.startswith("why") else "recommend")
+def _turn(kind: str, item_id: str | None = None, constraints: Constraints | None = None) -> UserTurn:
+    return UserTurn(kind, f"{kind} text", constraints or Constraints(), item_id, expected_tool="explain_recommendation" if kind.startswith("why") else "recommend")
 
 
 def test_summary_scores_scripted_sessions() -> None:

@@ -4,9 +4,13 @@ import logging
 
 import numpy as np
 import pytest
-
 from whyrec.store.records import Dataset, Interaction, Item
-from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker
+from whyrec.tools.baselines import (
+    EASERanker,
+    ItemKNNRanker,
+    PopularityRanker,
+    RandomRanker,
+)
 from whyrec.tools.evaluation import evaluate, format_table, leave_one_out
 
 
