@@ -1,11 +1,12 @@
 """Recommendation latency without the LLM: profile → retrieve → rerank → diversity → explanation evidence for the 10 shown.
 
-Run:  .venv/bin/python benchmarks/latency.py [--users 200] [--rerank 0 30 50 100 200]
+Run:  .venv/bin/python benchmarks/latency.py [--users 200] [--rerank 0 10 20 30 100]
 
 For each number of candidates the cross-encoder rescores (0 = off; 100 candidates are
 retrieved in every row, or as many as are rescored when that is more), times every stage for the same users on MovieLens-100K
 (the store under the configured data directory; ingested if empty) and prints
-p50/p95 per stage. Profiles are computed once per user before timing (warm
+p50/p95 per stage. The cross-encoder reads short pairs (its card's query format: the profile
+summary, cut to a few hundred characters, against the item's title, year and genres). Profiles are computed once per user before timing (warm
 cache, as in a chat where the profile was already shown), and the reranker is the
 trained one when it exists, else the base MiniLM cross-encoder (same cost).
 Writes benchmarks/latency.json.
@@ -22,11 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-
+from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
 from whyrec.tools.recommender import Recommender
 from whyrec.tools.reranker import Reranker, is_trained
-from whyrec.ui.cli import ensure_ingested
 
 STAGES = ("profile", "retrieve", "rerank", "diversity", "evidence", "total")
 
@@ -38,12 +38,14 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--rerank", type=int, nargs="+", default=[0, 30, 50, 100, 200])
+    parser.add_argument("--rerank", type=int, nargs="+", default=[0, 10, 20, 30, 100])
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("latency.json"))
     args = parser.parse_args()
 
     settings = Settings()
-    store = ensure_ingested(settings)
+    store = Store.open(settings)
+    if store.db.stats().items == 0:
+        raise SystemExit(f"{settings.data_dir}: no catalog — run `whyrec ingest` first")
     path = settings.trained_reranker_path
     reranker = Reranker.load(path if is_trained(path) else settings.resolved_embedding_model(), settings)
     users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
@@ -77,6 +79,8 @@ def main() -> None:
         "reranker": "trained" if reranker.trained else "base MiniLM cross-encoder (untrained head, same cost)",
         "device": reranker.device,
         "backend": reranker.backend,
+        "query_format": reranker.query_format.to_dict(),
+        "torch_threads": __import__("torch").get_num_threads(),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": rows,

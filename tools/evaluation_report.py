@@ -13,21 +13,34 @@ import logging
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from whyrec.store.catalog import Store
 from whyrec.store.records import Dataset, Interaction
-from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RecentPopularityRanker
-from whyrec.tools.evaluation import LeaveOneOutSplit, Ranker, TemporalSplit, evaluate, format_table, leave_one_out, temporal_split
+from whyrec.tools.baselines import (
+    EASERanker,
+    ItemKNNRanker,
+    PopularityRanker,
+    RecentPopularityRanker,
+)
+from whyrec.tools.evaluation import (
+    LeaveOneOutSplit,
+    Ranker,
+    TemporalSplit,
+    evaluate,
+    format_table,
+    leave_one_out,
+    temporal_split,
+)
 from whyrec.tools.metrics import paired_bootstrap_ci
 from whyrec.tools.recommender import Recommender, ScoreWeights
 from whyrec.tools.reranker import Reranker, is_trained
 
 log = logging.getLogger(__name__)
 
-RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popularity=0.0, collaborative=0.0)
+RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popularity=0.0, recent_popularity=0.0, collaborative=0.0)
 
 
 @dataclass(frozen=True)
@@ -55,22 +68,27 @@ def fitted(ranker, split: LeaveOneOutSplit):
 def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None) -> list[Row]:
     """Our pipeline with each stage added in turn; popularity is fitted on the train part only."""
 
-    def pipeline(reranker: Reranker | None, weights: ScoreWeights | None = None, diversity: float = 0.0) -> Ranker:
-        recommender = Recommender(store, reranker, weights=weights or ScoreWeights())
+    def pipeline(reranker: Reranker | None, weights: ScoreWeights | None = None, diversity: float = 0.0, rerank_top: int | None = None) -> Ranker:
+        recommender = Recommender(store, reranker, weights=weights or ScoreWeights(), rerank_top=rerank_top)
         recommender.fit_interactions(split.train_interactions())
         return recommender_ranker(recommender, diversity)
 
-    base = store.settings.resolved_embedding_model()
+    default = ScoreWeights()
+    settings = store.settings
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
-        Row("whyrec: retrieval + collaborative + short-term (no reranker)", lambda: pipeline(None)),
-        Row("whyrec + base MiniLM cross-encoder (not fine-tuned)", lambda: pipeline(Reranker.load(base, store.settings)), True),
+        Row("whyrec without recent popularity (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
+        Row("whyrec: retrieval + collaborative + short-term + recent popularity (no reranker)", lambda: pipeline(None)),
     ]
     if reranker_path and is_trained(reranker_path):
-        trained = lambda: Reranker.load(reranker_path, store.settings)  # noqa: E731
+        trained = lambda: Reranker.load(reranker_path, settings)
+        mix = (trained().card.get("validation") or {}).get("best_mix") or {}
+        top = settings.rerank_top or int(mix.get("rerank_top", 30))
+        weights = default if settings.rerank_top and default.reranker > 0 else default.with_reranker_share(float(mix.get("share", 0.3)))
+        name = f"whyrec + fine-tuned cross-encoder (top {top}, weight {weights.reranker:.2f})"
         rows += [
-            Row("whyrec + fine-tuned cross-encoder", lambda: pipeline(trained()), True),
-            Row(f"whyrec + fine-tuned, diversity {store.settings.diversity} (default)", lambda: pipeline(trained(), diversity=store.settings.diversity), True),
+            Row(name, lambda: pipeline(trained(), weights, rerank_top=top), True),
+            Row(f"{name}, diversity {settings.diversity}", lambda: pipeline(trained(), weights, settings.diversity, top), True),
         ]
     else:
         log.warning("no trained reranker at %s: the fine-tuned rows are skipped — run `whyrec train-reranker`", reranker_path)

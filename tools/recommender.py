@@ -98,6 +98,15 @@ class ScoreWeights:
     request: float = 2.0  # only present when the user asked for something: what they asked for comes first
     asked_for: float = 1.0  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
 
+    def with_reranker_share(self, share: float) -> ScoreWeights:
+        """These weights with the cross-encoder at ``share`` of the other signals' final score.
+
+        Training validates "pipeline final score + share x the cross-encoder's probability"; the final
+        score is renormalised over the weights present, so that mix is this reranker weight.
+        """
+        others = self.collaborative + self.retrieval + self.short_term + self.popularity + self.recent_popularity
+        return replace(self, reranker=share * others)
+
 
 @dataclass
 class Recommendation:
@@ -178,6 +187,7 @@ class Recommender:
         weights: ScoreWeights = ScoreWeights(),
         summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
         request_parsing: bool = True,
+        rerank_top: int | None = None,
     ):
         """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
         (checked on each use, so a background training is picked up when it finishes); without one,
@@ -185,7 +195,8 @@ class Recommender:
         ``summarizer`` (e.g. tools.profile_summary.LLMProfileSummarizer) words profile summaries;
         the template summary stands whenever it returns None. ``request_parsing=False`` embeds a
         request as it is, without reading decades, categories, titles and exclusions out of it
-        (the baseline that request understanding is measured against)."""
+        (the baseline that request understanding is measured against). ``rerank_top`` overrides
+        ``settings.rerank_top`` (the candidates the cross-encoder rescores; 0 = off)."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
@@ -196,6 +207,7 @@ class Recommender:
         self.weights = weights
         self.summarizer = summarizer
         self.request_parsing = request_parsing
+        self.rerank_top = self.settings.rerank_top if rerank_top is None else rerank_top
         self.refresh_catalog()
 
     @classmethod
@@ -573,7 +585,7 @@ class Recommender:
             signals["asked_for"] = np.array([understood.soft_match(i) for i in items], dtype=np.float32)
             weights["asked_for"] = self.weights.asked_for
         reranker = self.reranker
-        if reranker is not None and context.queries and self.weights.reranker > 0 and self.settings.rerank_top > 0:
+        if reranker is not None and context.queries and self.weights.reranker > 0 and self.rerank_top > 0:
             signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
@@ -602,13 +614,13 @@ class Recommender:
                 ]
 
     def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict) -> np.ndarray:
-        """Cross-encoder scores for the ``settings.rerank_top`` best candidates by the other signals.
+        """Cross-encoder scores for the ``rerank_top`` best candidates by the other signals.
 
         A cascade: the cross-encoder is the slow stage, so it only reads the candidates that can
         still reach the list; the rest get 0 and stay below them.
         """
         first = sum(weights[name] * values for name, values in signals.items())
-        top = np.argsort(-first, kind="stable")[: self.settings.rerank_top]
+        top = np.argsort(-first, kind="stable")[: self.rerank_top]
         scores = np.zeros(len(items), dtype=np.float32)
         scores[top] = reranker.score(self.reranker_query(reranker, context, request), [reranker.doc(items[i]) for i in top])
         return scores

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from whyrec.store.errors import InputError
-from whyrec.tools.recommender import Recommender, ScoreWeights
+from whyrec.store.records import Interaction
+from whyrec.tools.recommender import Recommender, ScoreWeights, recent_popularity
+
+from tests.conftest import SMALL_INTERACTIONS
 
 
 def ids(recs) -> list[str]:
@@ -111,3 +113,26 @@ def test_bad_arguments_are_clear(recommender, small_store):
     with pytest.raises(InputError, match="feedback 'love' is not known"):
         recommender.feedback("u1", "rom1", "love")
     assert small_store.db.stats() == before
+
+
+def test_recent_popularity_counts_distinct_users_in_the_logs_last_window():
+    day = 86400.0
+    log = [Interaction(u, "classic", n * day) for n, u in enumerate("abcde")]  # popular, but long ago
+    log += [Interaction("a", "hit", 95 * day), Interaction("b", "hit", 99 * day), Interaction("c", "hit", 100 * day)]
+    log += [Interaction("a", "cult", 90 * day, 5.0), Interaction("a", "cult", 91 * day, 4.0)]  # one person twice counts once
+    scores = recent_popularity(log, window_days=30)
+    assert "classic" not in scores  # "recent" is the last 30 days before the log's newest event, not the wall clock
+    assert scores["hit"] == 1.0 and 0.0 < scores["cult"] < scores["hit"]
+    assert recent_popularity([]) == {}
+
+
+def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store):
+    last = max(x.timestamp for x in SMALL_INTERACTIONS)
+    watched_now = [Interaction(f"fan{n}", "cook1", last + n) for n in range(5)]  # everyone is watching the documentary this week
+    plain = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=0.0))
+    lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=5.0))
+    for rec in (plain, lately):
+        rec.fit_interactions(SMALL_INTERACTIONS + watched_now)
+    assert ids(plain.recommend("u3", k=3, diversity=0.0))[0] == "space5"  # sci-fi fan: the sci-fi film first
+    top = lately.recommend("u3", k=3, diversity=0.0)
+    assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0

@@ -6,15 +6,25 @@ import json
 
 import numpy as np
 import pytest
-
 from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
 from whyrec.store.records import Dataset, Interaction, Item
-from tests.conftest import DAY, SMALL_CATALOG, history
 from whyrec.tools.recommender import Recommender
-from whyrec.tools.reranker import CARD_NAME, QueryFormat, Reranker, liked_items, query_text
+from whyrec.tools.reranker import (
+    CARD_NAME,
+    QueryFormat,
+    Reranker,
+    liked_items,
+    query_text,
+)
 from whyrec.tools.reranker_backends import resolve_backend
-from whyrec.tools.reranker_training import build_candidate_lists, split_history, train_reranker
+from whyrec.tools.reranker_training import (
+    build_candidate_lists,
+    split_history,
+    train_reranker,
+)
+
+from tests.conftest import DAY, SMALL_CATALOG, history
 
 ITEMS = {item.item_id: item for item in SMALL_CATALOG}
 
@@ -28,7 +38,7 @@ def test_query_text_lists_newest_first_with_request_and_genres():
 
 
 def test_query_text_keeps_the_request_when_the_history_is_long():
-    long_titles = [Item(str(n), "A Very Long Title Of A Film Number %d That Goes On" % n, categories=("Drama", "Comedy"), year=1990) for n in range(50)]
+    long_titles = [Item(str(n), f"A Very Long Title Of A Film Number {n} That Goes On", categories=("Drama", "Comedy"), year=1990) for n in range(50)]
     text = query_text(long_titles, "a funny film for a rainy day", max_items=50)
     assert "Looking for: a funny film for a rainy day" in text
     assert len(text) < 800  # well within 256 word pieces together with an item's text
@@ -99,7 +109,7 @@ def trained(list_store, tmp_path):
 
 
 def test_training_saves_a_card_with_the_query_format_and_a_validation_against_no_reranker(trained, list_store):
-    output, report = trained
+    output, _ = trained
     card = json.loads((output / CARD_NAME).read_text())
     assert card["dataset"] == "lists" and card["loss"] == "listnet"
     assert card["query_format"] == QueryFormat().to_dict()
