@@ -227,8 +227,8 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
 
     @guarded(cards.notice)
     def refresh_cards(user_value, like_value, *control_values):
-        check_years(control_values[3], control_values[4])  # the filter's own problem first, user or not
         if not user_value:
+            check_years(control_values[3], control_values[4])  # a filter's own problem first, user or not
             return {cards.notice: shown("Pick a user first — choose one in the User box at the top, or start a new user.")}
         return cards_for(user_value, like_value, control_values)
 
