@@ -141,10 +141,6 @@ class SharedAgent:
                     self._error = f"{type(e).__name__}: {e}".splitlines()[0]
         return self._agent
 
-    @property
-    def error(self) -> str | None:
-        return self._error
-
     def wait_turn(self, poll_seconds: float = 0.5) -> Iterator[int]:
         """Yield how many turns are ahead (1, 2, …) every ``poll_seconds`` while waiting; return once it is this turn's go.
 
