@@ -84,16 +84,18 @@ def recent_popularity(interactions: list[Interaction], window_days: float = RECE
 class ScoreWeights:
     """How the final score mixes the signals (each in [0, 1]; weights renormalised over those present).
 
-    Tuned on the validation split of MovieLens-100K (benchmarks/tune_weights.py): the
-    collaborative signal carries most of the accuracy, content similarity adds a little
-    on top, and popularity adds nothing once the collaborative model is there.
+    Tuned on validation of both protocols of MovieLens-100K (benchmarks/tune_weights.py): the
+    collaborative signal carries most of the accuracy, content similarity adds a little on
+    top, all-time popularity adds nothing once the collaborative model is there, and
+    recent popularity (0.6) lifts the temporal validation NDCG@10 from 0.069 to 0.082 at
+    a leave-one-out cost within noise (0.144 -> 0.143).
     """
 
     collaborative: float = 1.0
     retrieval: float = 0.2
     short_term: float = 0.15
     popularity: float = 0.0
-    recent_popularity: float = 0.0  # popular in the last 30 days of the log: what people watch next on a time split
+    recent_popularity: float = 0.6  # popular in the last 30 days of the log: what people watch next on a time split
     reranker: float = 0.3
     request: float = 2.0  # only present when the user asked for something: what they asked for comes first
     asked_for: float = 1.0  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
