@@ -91,7 +91,7 @@ class QueryFormat:
     """
 
     version: int = 2
-    max_chars: int = 300
+    max_chars: int = 160  # about 40 word pieces: the short-term summary and the start of the long-term one
     max_items: int = QUERY_ITEMS  # version 1 only: recent titles in the query
 
     def to_dict(self) -> dict:

@@ -282,7 +282,8 @@ def validate(lists: list[CandidateList], probs: list[np.ndarray], k: int = 10, s
     none = per_case_ndcg(base, positives, k)
     out: dict = {"no_reranker": ranking_metrics(base, positives, k), "cross_encoder_alone": ranking_metrics(probs, positives, k), "mix": []}
     best = None
-    for top in RERANK_TOPS:
+    depth = max(len(c.docs) for c in lists)
+    for top in [t for t in RERANK_TOPS if t <= depth] or [depth]:
         for share in SHARES[1:]:
             mixed = []
             for b, p in zip(base, probs, strict=True):
@@ -324,7 +325,10 @@ def _budget_callback(deadline: float | None, validation_pairs: int, batch_size: 
             if deadline is None or not state.global_step:
                 return control
             now = time.perf_counter()
-            per_pair = (now - self.began) / (state.global_step * batch_size)
+            if state.global_step == 1:  # the first step carries one-off start-up costs: time the rest from here
+                self.began, self.first = now, now - self.began
+                return control
+            per_pair = (now - self.began) / ((state.global_step - 1) * batch_size)
             reserve = per_pair * (batch_size + validation_pairs / INFERENCE_SPEEDUP)  # one more step, then validation
             if now + reserve > deadline:
                 log.warning(
