@@ -1,4 +1,4 @@
-"""Offline evaluation protocol for any ranker: leave-one-out by time, full ranking.
+"""Offline evaluation protocols for any ranker: leave-one-out by time, and a split at a point in time; full ranking.
 
 Protocol (the numbers in ``benchmarks/`` were produced with exactly this)
 -------------------------------------------------------------------------
@@ -28,6 +28,30 @@ Protocol (the numbers in ``benchmarks/`` were produced with exactly this)
   (e.g. text embeddings), ``None`` without them.
 * **Subsampling**: ``users=<int>`` evaluates a seeded random subset (for slow rankers);
   report it next to the numbers, since a subset is noisier than all 943 users.
+
+Temporal protocol (:func:`temporal_split`, the second table of ``benchmarks/quality.json``)
+-----------------------------------------------------------------------------------------
+Leave-one-out lets the future leak in: a model fitted on other users' *later* interactions is
+scored on an earlier moment (Ji et al., "A Critical Study on Data Leakage in Recommender System
+Offline Evaluation", TOIS 2023). This split ends training at one point in time:
+
+* **T** = the 80th percentile of all interaction timestamps (``cutoff_quantile=0.8``,
+  ``np.quantile(..., method="lower")``, so T is a real timestamp). On MovieLens-100K,
+  T = 1998-03-07 02:21:09 UTC and 79,999 interactions lie before it.
+* **Train**: every interaction strictly before T, of every user; nothing at or after T is
+  seen by any model (all-time popularity, the collaborative model and the profiles included).
+* **Evaluated users**: at least ``min_history=5`` distinct items before T and at least one new
+  item (not interacted with before T) at or after T: 108 users on MovieLens-100K.
+* **Target**: the user's first new item at or after T (same ordering and de-duplication as
+  above); the history a ranker sees is the user's items before T.
+* **Candidates and metrics**: as for leave-one-out (full ranking over unseen items). There is no
+  validation stage: settings are chosen on leave-one-out validation, then measured here.
+* **Baseline** "popular in the last window": items by distinct users in the 30 days before the
+  newest train interaction (``tools.baselines.RecentPopularityRanker``).
+
+Both splits order each user's interactions with :func:`time_ordered` and the leave-one-out rule
+for one user is :func:`split_user_history`; reranker training and the conversation simulator
+import them, so every held-out target in whyrec is the same one.
 
 A *ranker* is any callable
 ``ranker(user_id: str, history: list[Interaction], exclude: set[str], n: int) -> list[str]``

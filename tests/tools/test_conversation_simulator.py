@@ -69,7 +69,7 @@ def movielens():
 def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> None:
     _, items, vectors, split = movielens
     leaky = lambda line: line + " — " + ", ".join(spoken_title(s.target) for s in sessions)
-    sessions = pick_sessions(split, items, 400, seed=3)
+    sessions = pick_sessions(split, items, 250, seed=3)
     lines = 0
     for paraphrase in (None, leaky):
         user = SimulatedUser(items, vectors, why_rate=0.5, paraphrase=paraphrase)
@@ -79,7 +79,7 @@ def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> Non
             for t in record.turns:
                 lines += 1
                 assert not names_item(t.turn.text, session.target), f"{t.turn.text!r} names the target {session.target.title!r}"
-    assert lines > 2000
+    assert lines > 1200
 
 
 def test_requests_use_everyday_words_and_vary_in_specificity(movielens) -> None:
