@@ -145,11 +145,14 @@ class ChatAgent:
         """``mode`` (default: ``settings.agent_mode``): ``react`` lets the model call tools in a loop;
         ``plan`` decides each turn by rules, with at most one schema-constrained model call
         (:mod:`agent.planning`); ``auto`` is plan for the embedded local model, react for a given
-        model or endpoint."""
+        model, and for an endpoint whatever a one-time probe shows it can do (react when it
+        returns native tool calls, plan when it does not)."""
         self.recommender = recommender
         self.settings = settings or recommender.settings
         mode = mode or self.settings.agent_mode
-        self.mode = mode if mode != "auto" else ("react" if model is not None or self.settings.llm_base_url else "plan")
+        if mode == "auto":
+            mode = "react" if model is not None else "probe" if self.settings.llm_base_url else "plan"
+        self.mode = mode
         self.tools = get_tools(recommender)
         self.tools_by_name = {t.name: t for t in self.tools}
         self.titles = TitleIndex(recommender.items)
@@ -218,7 +221,21 @@ class ChatAgent:
             logger.warning("no chat model can run, using the template fallback: %s", self.unavailable)
         return self._model
 
+    def _settle_mode(self) -> None:
+        """For an endpoint under ``auto``: probe once whether it calls tools natively (react) or not (plan)."""
+        if self.mode != "probe":
+            return
+        from whyrec.agent.chat_model import calls_tools_natively
+
+        with self._lock:
+            if self.mode == "probe":
+                model = self._chat_model()
+                native = model is not None and calls_tools_natively(model)
+                self.mode = "react" if native else "plan"
+                self.on_status(f"The model {'calls tools natively' if native else 'does not call tools natively'}: {self.mode} mode.")
+
     def _agent(self) -> Any:
+        self._settle_mode()
         with self._lock:
             if self._graph is None or (self.mode == "react" and isinstance(self._graph_model, _NoModel) and self._model is not None):
                 # in plan mode the graph only keeps the conversation: the model starts when a plan needs it

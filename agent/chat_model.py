@@ -6,13 +6,35 @@ behave the same whether the model is hosted or runs in this process.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
 if TYPE_CHECKING:
     from whyrec.agent.local_model import LocalModelServer
     from whyrec.store.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+def calls_tools_natively(model: BaseChatModel) -> bool:
+    """One short probe: does this endpoint answer with OpenAI ``tool_calls`` when a tool clearly fits?
+
+    Capable hosted models do, and then drive whyrec's tools themselves (react mode); small or
+    text-only models answer in prose or write the call as text, and do better in plan mode.
+    """
+
+    def current_time(city: str) -> str:
+        """The current time in a city."""
+        return "12:00"
+
+    try:
+        reply = model.bind_tools([current_time]).invoke("What time is it in Paris right now? Use the tool.")
+    except Exception as err:  # an endpoint that rejects tools cannot drive them
+        logger.info("the tool-call probe failed: %s", err)
+        return False
+    return bool(getattr(reply, "tool_calls", None))
 
 
 def make_chat_model(settings: Settings, server: LocalModelServer | None = None, **kw: Any) -> ChatOpenAI:

@@ -76,11 +76,20 @@ TOOL_CALL = [
 ]
 
 
-@pytest.mark.parametrize("endpoint", [[TOOL_CALL, [_chunk({"role": "assistant", "content": "Two picks above."}), _chunk({}, "stop")]]], indirect=True)
+PROBE_TOOL_CALL = [
+    _chunk({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "probe", "type": "function", "function": {"name": "current_time", "arguments": '{"city": "Paris"}'}}]}),
+    _chunk({}, "tool_calls"),
+]
+PROSE = [_chunk({"role": "assistant", "content": "It is noon in Paris."}), _chunk({}, "stop")]
+
+
+@pytest.mark.parametrize("endpoint", [[PROBE_TOOL_CALL, TOOL_CALL, [_chunk({"role": "assistant", "content": "Two picks above."}), _chunk({}, "stop")]]], indirect=True)
 def test_an_openai_compatible_url_drives_the_tools_with_native_tool_calls(endpoint, recommender, settings) -> None:
     hosted = settings.model_copy(update={"llm_base_url": endpoint.base_url, "llm_model": "test-model", "llm_api_key": "sk-test"})
     with ChatAgent(recommender, hosted) as agent:
         assert agent.start() == f"model test-model at {endpoint.base_url}"
+        assert agent.mode == "react"  # the one-time probe got a native tool call
         reply = agent.reply("u1", "c", "Something with spaceships?")
 
     assert not reply.fallback, reply.error
@@ -88,7 +97,7 @@ def test_an_openai_compatible_url_drives_the_tools_with_native_tool_calls(endpoi
     assert reply.tool_calls == [{"name": "recommend", "args": {"request": "space adventure", "k": 2}}]
     assert reply.text == "Two picks above."
 
-    (headers, first), (_, second) = endpoint.requests
+    _probe, (headers, first), (_, second) = endpoint.requests
     assert headers["authorization"] == "Bearer sk-test"
     assert first["model"] == "test-model" and first["stream"] is True
     offered = {tool["function"]["name"] for tool in first["tools"]}
@@ -101,10 +110,20 @@ def test_an_openai_compatible_url_drives_the_tools_with_native_tool_calls(endpoi
     assert len(shown) == 2 and not {item["title"] for item in shown} & seen
 
 
+@pytest.mark.parametrize("endpoint", [[PROSE]], indirect=True)
+def test_an_endpoint_without_native_tool_calls_gets_plan_mode(endpoint, recommender, settings) -> None:
+    hosted = settings.model_copy(update={"llm_base_url": endpoint.base_url, "llm_model": "test-model"})
+    with ChatAgent(recommender, hosted) as agent:
+        reply = agent.reply("u1", "c", "Why Star Voyage?")
+
+    assert agent.mode == "plan" and len(endpoint.requests) == 1  # the probe, then rules: no model call for a clear why
+    assert reply.tools_called == ["explain_recommendation"] and reply.llm_calls == 0 and not reply.fallback
+
+
 @pytest.mark.parametrize("endpoint", [[]], indirect=True)
 def test_an_endpoint_that_fails_leaves_the_template_answer(endpoint, recommender, settings) -> None:
     hosted = settings.model_copy(update={"llm_base_url": endpoint.base_url, "llm_model": "test-model"})
-    with ChatAgent(recommender, hosted) as agent:
+    with ChatAgent(recommender, hosted, mode="react") as agent:
         reply = agent.reply("u1", "c", "What are my interests?")
 
     assert reply.fallback and reply.error
