@@ -1,9 +1,10 @@
 """The chat systems a simulated user talks to (tools/conversation_simulator.py): router and agent.
 
 Both are :class:`ChatAgent` as a person meets it in ``whyrec chat``: the keyword router is the
-agent with ``fallback_only=True`` (no model: keywords pick the tool, templates answer), the
+agent with ``fallback_only=True`` (no model ever: rules pick the tool, templates answer), the
 agent is the same class with a chat model (the embedded local one, an OpenAI-compatible
-endpoint, or a scripted fake in tests). Each session is a new conversation; the items shown
+endpoint, or a scripted fake in tests) in the mode the settings give (``auto`` by default:
+plan mode for the local model, where rules decide when sure and the model is asked otherwise). Each session is a new conversation; the items shown
 are those the answer offers (``Reply.items``), and the time to the first item is when the
 first streamed chunk names one of them.
 """
