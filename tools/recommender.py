@@ -68,10 +68,14 @@ def recent_popularity(interactions: list[Interaction], window_days: float = RECE
 
     "Now" is the log's own newest timestamp, not the wall clock, so an old dataset (or an evaluation
     that sees only the past) still has a recent window. Items nobody touched in the window are absent.
+    A log spanning less than two windows has no "lately" to set apart from "ever": the result is empty
+    (all-time popularity is its own signal).
     """
     if not interactions:
         return {}
     end = max(float(x.timestamp) for x in interactions)
+    if end - min(float(x.timestamp) for x in interactions) < 2 * window_days * 86400.0:
+        return {}
     users: dict[str, set[str]] = {}
     for x in interactions:
         if float(x.timestamp) > end - window_days * 86400.0:

@@ -124,11 +124,12 @@ def test_recent_popularity_counts_distinct_users_in_the_logs_last_window():
     assert "classic" not in scores  # "recent" is the last 30 days before the log's newest event, not the wall clock
     assert scores["hit"] == 1.0 and 0.0 < scores["cult"] < scores["hit"]
     assert recent_popularity([]) == {}
+    assert recent_popularity(log[-5:], window_days=30) == {}  # 10 days of log: no "lately" apart from "ever"
 
 
 def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store):
     last = max(x.timestamp for x in SMALL_INTERACTIONS)
-    watched_now = [Interaction(f"fan{n}", "cook1", last + n) for n in range(5)]  # everyone is watching the documentary this week
+    watched_now = [Interaction(f"fan{n}", "cook1", last + 90 * 86400.0 + n) for n in range(5)]  # three months on, everyone watches the documentary
     plain = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=0.0))
     lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=5.0))
     for rec in (plain, lately):
