@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction
-from whyrec.tools.recommender import Recommender, ScoreWeights, recent_popularity
+from whyrec.tools.recommender import (
+    PopularityTimeline,
+    Recommender,
+    ScoreWeights,
+    recent_popularity,
+)
 
 from tests.conftest import SMALL_INTERACTIONS
 
@@ -137,3 +142,14 @@ def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store
     assert ids(plain.recommend("u3", k=3, diversity=0.0))[0] == "space5"  # sci-fi fan: the sci-fi film first
     top = lately.recommend("u3", k=3, diversity=0.0)
     assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0
+
+
+def test_popular_at_the_time_of_the_users_history():
+    day = 86400.0
+    log = [Interaction(f"a{n}", "spring_hit", (5 + n) * day) for n in range(4)]  # everyone watched it in the first weeks
+    log += [Interaction(f"b{n}", "autumn_hit", (95 + n) * day) for n in range(3)]  # and this one three months later
+    timeline = PopularityTimeline(log, window_days=30)
+    then, order_then = timeline.at(10 * day)  # asked about a moment in spring
+    now, order_now = timeline.at()  # the log's present
+    assert order_then == ["spring_hit"] and "autumn_hit" not in then  # nothing from after that moment is used
+    assert order_now == ["autumn_hit"] and now["autumn_hit"] == 1.0
