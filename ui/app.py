@@ -351,7 +351,8 @@ def wire_chat(page: Page) -> None:
             for chunk in watch_tools(stream, results):
                 answer += str(chunk)
                 bubble(answer or THINKING)
-                update = {chat.chatbot: history}
+                # saved with every chunk, so a reload right after the answer shows keeps it
+                update = {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
                 call = results.recommend_call() if not cards_shown else None
                 if call is not None:
                     cards_shown = True
