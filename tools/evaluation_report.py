@@ -68,8 +68,8 @@ def fitted(ranker, split: LeaveOneOutSplit):
 def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None) -> list[Row]:
     """Our pipeline with each stage added in turn; popularity is fitted on the train part only."""
 
-    def pipeline(reranker: Reranker | None, weights: ScoreWeights | None = None, diversity: float = 0.0, rerank_top: int | None = None) -> Ranker:
-        recommender = Recommender(store, reranker, weights=weights or ScoreWeights(), rerank_top=rerank_top)
+    def pipeline(reranker: Reranker | None, weights: ScoreWeights | None, diversity: float = 0.0, rerank_top: int | None = None) -> Ranker:
+        recommender = Recommender(store, reranker, weights=weights, rerank_top=rerank_top)  # None: defaults, the card's reranker share
         recommender.fit_interactions(split.train_interactions())
         return recommender_ranker(recommender, diversity)
 
@@ -78,17 +78,17 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
         Row("whyrec without recent popularity (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
-        Row("whyrec: retrieval + collaborative + short-term + recent popularity (no reranker)", lambda: pipeline(None)),
+        Row("whyrec: retrieval + collaborative + short-term + recent popularity (no reranker)", lambda: pipeline(None, None)),
     ]
     if reranker_path and is_trained(reranker_path):
         trained = lambda: Reranker.load(reranker_path, settings)
-        mix = (trained().card.get("validation") or {}).get("best_mix") or {}
-        top = settings.rerank_top or int(mix.get("rerank_top", 30))
-        weights = default if settings.rerank_top and default.reranker > 0 else default.with_reranker_share(float(mix.get("share", 0.3)))
-        name = f"whyrec + fine-tuned cross-encoder (top {top}, weight {weights.reranker:.2f})"
+        model = trained()
+        top = settings.rerank_top or int(((model.card.get("validation") or {}).get("best_mix") or {}).get("rerank_top", 30))
+        weight = default.with_reranker_share(model.mix_share).reranker if model.mix_share is not None else default.reranker
+        name = f"whyrec + fine-tuned cross-encoder (top {top}, weight {weight:.2f})"
         rows += [
-            Row(name, lambda: pipeline(trained(), weights, rerank_top=top), True),
-            Row(f"{name}, diversity {settings.diversity}", lambda: pipeline(trained(), weights, settings.diversity, top), True),
+            Row(name, lambda: pipeline(model, None, rerank_top=top), True),
+            Row(f"{name}, diversity {settings.diversity}", lambda: pipeline(model, None, settings.diversity, top), True),
         ]
     else:
         log.warning("no trained reranker at %s: the fine-tuned rows are skipped — run `whyrec train-reranker`", reranker_path)

@@ -228,7 +228,7 @@ class Recommender:
         store: Store,
         reranker: Reranker | None | Literal["trained"] = "trained",
         *,
-        weights: ScoreWeights = ScoreWeights(),
+        weights: ScoreWeights | None = None,
         summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
         request_parsing: bool = True,
         rerank_top: int | None = None,
@@ -248,7 +248,8 @@ class Recommender:
         )
         self._reranker = reranker
         self._reranker_lock = threading.Lock()
-        self.weights = weights
+        self.weights = weights or ScoreWeights()
+        self._tuned_reranker_weight = weights is None  # default weights: the reranker's weight is the share its card validated
         self.summarizer = summarizer
         self.request_parsing = request_parsing
         self.rerank_top = self.settings.rerank_top if rerank_top is None else rerank_top
@@ -633,7 +634,9 @@ class Recommender:
             weights["asked_for"] = self.weights.asked_for
         reranker = self.reranker
         if reranker is not None and context.queries and self.weights.reranker > 0 and self.rerank_top > 0:
-            signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), self.weights.reranker
+            share = reranker.mix_share if self._tuned_reranker_weight else None
+            weight = self.weights.with_reranker_share(share).reranker if share is not None else self.weights.reranker
+            signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), weight
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
         return [

@@ -222,6 +222,12 @@ class Reranker:
         """An item's side of the pair, in the format this model was trained with."""
         return self.query_format.doc(item)
 
+    @property
+    def mix_share(self) -> float | None:
+        """The share of the final score its training validated best (card: ``validation.best_mix.share``), if any."""
+        best = (self.card.get("validation") or {}).get("best_mix") or {}
+        return float(best["share"]) if "share" in best else None
+
     def score(self, query: str, docs: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probability that each doc fits the query, as float32 in [0, 1], in the order of ``docs``."""
         import torch

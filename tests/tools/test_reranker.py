@@ -19,6 +19,7 @@ from whyrec.tools.reranker import (
 )
 from whyrec.tools.reranker_backends import resolve_backend
 from whyrec.tools.reranker_training import (
+    SHARES,
     build_candidate_lists,
     split_history,
     train_reranker,
@@ -117,7 +118,9 @@ def test_training_saves_a_card_with_the_query_format_and_a_validation_against_no
     assert "the last 2 interactions are held out" in card["split_rule"]
     validation = card["validation"]
     assert validation["no_reranker"]["cases"] == 3 and validation["cross_encoder_alone"]["cases"] == 3
-    assert {row["rerank_top"] for row in validation["mix"]} == {10, 20, 30}
+    # the mix is tried at each depth the lists have (here the small catalog leaves 4 unseen candidates) and each share
+    assert {row["rerank_top"] for row in validation["mix"]} == {4}
+    assert {row["share"] for row in validation["mix"]} == set(SHARES[1:])
     assert isinstance(validation["beats_no_reranker"], bool)
     assert not list(output.parent.glob(".model.*"))  # no temporary folders left behind
     # the configured backend is exported before the first recommendation needs it (nothing to export for torch on a GPU)
@@ -154,6 +157,12 @@ def test_serving_reads_the_query_format_from_the_card(trained, list_store):
     query = recommender.reranker_query(reranker, context, "a tense heist")
     assert query.startswith("Looking for: a tense heist") and len(query) <= 60
     assert reranker.doc(ITEMS["crime1"]) == "The Heist (1994) [Crime, Thriller]"  # title, year and genres: a short pair
+
+    card["validation"]["best_mix"] = {"rerank_top": 3, "share": 1000.0}  # validation said: let the cross-encoder decide
+    (output / CARD_NAME).write_text(json.dumps(card))
+    decided = Recommender(list_store, Reranker(output), rerank_top=3).recommend("u1", k=3, diversity=0.0)
+    assert Reranker(output).mix_share == 1000.0
+    assert [r.scores["reranker"] for r in decided] == sorted((r.scores["reranker"] for r in decided), reverse=True)
 
     card.pop("query_format")  # a card from before the format was recorded: recent titles against the full text
     card["max_query_items"] = 2
