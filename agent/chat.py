@@ -38,7 +38,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
-from whyrec.agent.planning import GREETING, Plan, last_list, model_plan, rule_plan
+from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, rule_plan
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -333,6 +333,8 @@ class ChatAgent:
         graph = self._agent()
         earlier = self.messages(user_id, conversation_id)
         earlier_artifacts = [m.artifact for m in earlier if isinstance(m, ToolMessage)]
+        calls = [c for m in earlier if isinstance(m, AIMessage) for c in m.tool_calls]
+        earlier_request = next((c["args"].get("request") for c in reversed(calls) if c["name"] == "recommend"), None)
         earlier_texts = [m.text for m in earlier if isinstance(m, ToolMessage)]
         turn = Turn(
             user_id=user_id,
@@ -344,6 +346,7 @@ class ChatAgent:
             grounding=Grounding.build(self.titles, items_in(earlier_artifacts), earlier_texts, text),
             earlier_artifacts=earlier_artifacts,
             earlier_texts=earlier_texts,
+            earlier_request=earlier_request,
         )
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
@@ -496,6 +499,10 @@ class ChatAgent:
             if plan is None:
                 route = fallback.route(turn.text, self.titles)
                 plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
+        if plan.tool == "recommend" and "like_item" not in plan.args:
+            request = follow_up_request(turn.text, turn.earlier_request)
+            if request != turn.text or plan.args.get("request"):
+                plan.args["request"] = request
         turn.plan = plan
         if plan.intent == "chit_chat":
             yield from self._emit(turn, GREETING, check=False)

@@ -59,6 +59,27 @@ _RECOMMEND_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# a message that starts a new request rather than refining the last one ("Recommend me...", "I want...")
+_FRESH_REQUEST = re.compile(
+    r"^\s*(please\s+)?(recommend|suggest|show me|give me|find me|i want|i'?d like|i would like|i'?m in the mood|"
+    r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b)",
+    re.IGNORECASE,
+)
+MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
+
+
+def follow_up_request(text: str, previous: str | None) -> str:
+    """The request a recommend turn stands for: a refinement ("Make it from the 90s.", "Not Scream. Something
+    else?") adds to the conversation's last request, so what was asked before still holds; a fresh request
+    ("Recommend me a western") starts over."""
+    if not previous or _FRESH_REQUEST.match(text):
+        return text
+    combined = f"{previous.rstrip()} {text.strip()}"
+    if len(combined) > MAX_FOLLOW_UP_CHARS:  # the oldest words give way
+        combined = combined[-MAX_FOLLOW_UP_CHARS:].split(" ", 1)[-1]
+    return combined
+
+
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {

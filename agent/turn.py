@@ -56,6 +56,7 @@ class Turn:
     earlier_artifacts: list[Any] = field(default_factory=list)
     earlier_texts: list[str] = field(default_factory=list)
     plan: Plan | None = None  # plan mode only
+    earlier_request: str | None = None  # the conversation's last recommend request, which a refinement builds on
 
 
 class MessageBuffer:

@@ -120,3 +120,21 @@ def test_bad_input_gets_a_short_clear_answer_and_never_another_users_data(plan_a
         reply = agent.reply("u1", "c", text)
         assert reply.tools_called == ["recommend"] and "<script>" not in reply.text and "Traceback" not in reply.text
         assert len(reply.text) < 2000
+
+
+def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_over(plan_agent, recommender) -> None:
+    agent = plan_agent(scripted())
+
+    agent.reply("u2", "c", "Recommend me some romance")
+    refined = agent.reply("u2", "c", "Make it from the 2000s.")
+    assert refined.tool_calls[0]["args"]["request"] == "Recommend me some romance Make it from the 2000s."
+    shown = [recommender.items[i["item_id"]] for i in refined.items]
+    assert shown and all("Romance" in item.categories and item.year >= 2000 for item in shown)
+
+    rejected = shown[0].title
+    again = agent.reply("u2", "c", f"Not {rejected}. Something else?")
+    titles = [i["title"] for i in again.items]
+    assert rejected not in titles and all("Romance" in recommender.items[i["item_id"]].categories for i in again.items)
+
+    fresh = agent.reply("u2", "c", "Recommend me a crime film")
+    assert fresh.tool_calls[0]["args"]["request"] == "Recommend me a crime film"
