@@ -29,7 +29,9 @@ RERANKER_TRAINING_THREAD = "whyrec-train-reranker"  # the name ui.app gives the 
 
 
 def ranking_status_text(recommender: Recommender) -> str:
-    """What ranks the cards right now: the fine-tuned reranker, or not yet (and why)."""
+    """What ranks the cards right now: the fine-tuned reranker, or not (and why)."""
+    if recommender.settings.rerank_top == 0:
+        return "Ranking without the cross-encoder: it is off (`WHYREC_RERANK_TOP=0`, the default — on MovieLens it did not beat ranking without it)."
     if recommender.reranker is not None:
         return "Ranking with the fine-tuned reranker."
     if any(t.name == RERANKER_TRAINING_THREAD and t.is_alive() for t in threading.enumerate()):

@@ -128,7 +128,9 @@ def test_the_page_says_when_it_ranks_without_the_reranker(small_store):
     from whyrec.tools.recommender import Recommender
     from whyrec.ui.app import RERANKER_TRAINING_THREAD, ranking_status_text
 
-    recommender = Recommender(small_store)  # uses the trained reranker once one is saved: none is
+    recommender = Recommender(small_store)
+    assert "it is off (`WHYREC_RERANK_TOP=0`, the default" in ranking_status_text(recommender)
+    recommender.settings = recommender.settings.model_copy(update={"rerank_top": 30})  # turned on: uses a trained one once saved
     assert "none is trained yet" in ranking_status_text(recommender)
     stop = threading.Event()
     training = threading.Thread(target=stop.wait, name=RERANKER_TRAINING_THREAD)
