@@ -37,7 +37,8 @@ from whyrec.tools.evaluation import (
     temporal_split,
 )
 from whyrec.tools.evaluation_report import recommender_ranker
-from whyrec.tools.recommender import Recommender, ScoreWeights
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.scoring import ScoreWeights
 
 
 def validation_splits(dataset: Dataset) -> dict:

@@ -35,7 +35,8 @@ from whyrec.tools.evaluation import (
     temporal_split,
 )
 from whyrec.tools.metrics import paired_bootstrap_ci
-from whyrec.tools.recommender import Recommender, ScoreWeights
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.scoring import ScoreWeights
 from whyrec.tools.reranker import Reranker, is_trained
 
 log = logging.getLogger(__name__)

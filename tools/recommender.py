@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Literal
 
 import numpy as np
@@ -27,12 +27,8 @@ from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
 from whyrec.tools.explanation import (
-    CoLikedItem,
     Explanation,
-    ServedInterest,
-    SimilarPastItem,
     explanation_sentences,
-    item_card,
 )
 from whyrec.tools.profile import InterestProfile, InterestProfiler, template_summary
 from whyrec.tools.request_understanding import (
@@ -41,7 +37,11 @@ from whyrec.tools.request_understanding import (
     RequestParser,
     YearRange,
 )
+from whyrec.tools.evidence import add_evidence
+from whyrec.tools.popularity import PopularityTimeline
 from whyrec.tools.reranker import Reranker, is_trained, liked_items
+from whyrec.tools.scoring import Ranking, Recommendation, RecommendationList, ScoreWeights
+from whyrec.tools.user_context import UserContext
 from whyrec.tools.retrieval import (
     Candidate,
     CatalogFacets,
@@ -59,165 +59,8 @@ PROFILE_CACHE_KEY = "profile-v1"
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
 RECENT_SOURCE = "popular lately"
-RECENT_WINDOW_DAYS = 30.0
-"""The window of "popular lately": the same 30 days as the temporal protocol's recent-popularity baseline."""
-
-
-class PopularityTimeline:
-    """Distinct users per item in the ``window_days`` before any moment of a log: "popular at the time".
-
-    The recommender scores with the log's present (what a live user meets, and the temporal
-    protocol's cut); any other moment can be asked for. Counts are kept per day (cumulative), so a
-    moment costs one subtraction over the catalog, cached per day. A log spanning less than two windows has no
-    "lately" to set apart from "ever": every moment is then empty (all-time popularity is its own signal).
-    """
-
-    def __init__(self, interactions: list[Interaction], window_days: float = RECENT_WINDOW_DAYS):
-        self.window_days = window_days
-        self.items: list[str] = []
-        self._cache: dict[int, tuple[dict[str, float], list[str]]] = {}
-        first: dict[tuple[str, str], float] = {}
-        for x in interactions:  # one person counts once per item
-            key = (x.user_id, x.item_id)
-            first[key] = min(first.get(key, math.inf), float(x.timestamp))
-        if not first:
-            return
-        stamps = np.fromiter(first.values(), dtype=np.float64, count=len(first))
-        self.start, self.end = float(stamps.min()), float(stamps.max())
-        if self.end - self.start < 2 * window_days * 86400.0:
-            return
-        self.items = sorted({i for _, i in first})
-        index = {i: n for n, i in enumerate(self.items)}
-        days = ((stamps - self.start) // 86400.0).astype(np.int64)
-        counts = np.zeros((len(self.items), int(days.max()) + 2), dtype=np.int32)
-        np.add.at(counts, (np.array([index[i] for _, i in first]), days + 1), 1)
-        self._cumulative = counts.cumsum(axis=1)
-
-    def at(self, now: float | None = None) -> tuple[dict[str, float], list[str]]:
-        """(item -> log-scaled distinct users in the window before ``now``, in [0, 1]; those items, most popular first).
-
-        ``now`` defaults to the log's newest interaction and is clamped to the log's span."""
-        if not self.items:
-            return {}, []
-        now = self.end if now is None else min(max(float(now), self.start), self.end)
-        day = int((now - self.start) // 86400.0) + 1
-        if day not in self._cache:
-            window = self._cumulative[:, day] - self._cumulative[:, max(0, day - round(self.window_days))]
-            top = int(window.max())
-            order = [int(n) for n in np.argsort(-window, kind="stable") if window[n] > 0]
-            scores = {self.items[n]: math.log1p(int(window[n])) / math.log1p(top) for n in order}
-            self._cache[day] = (scores, [self.items[n] for n in order])
-        return self._cache[day]
-
-
-def recent_popularity(interactions: list[Interaction], window_days: float = RECENT_WINDOW_DAYS) -> dict[str, float]:
-    """Each item's distinct users in the last ``window_days`` (whole days) up to the log's newest interaction, log-scaled to [0, 1].
-
-    "Now" is the log's own newest timestamp, not the wall clock, so an old dataset (or an evaluation
-    that sees only the past) still has a recent window. Items nobody touched in the window are absent;
-    a log spanning less than two windows gives nothing (see :class:`PopularityTimeline`).
-    """
-    return PopularityTimeline(interactions, window_days).at()[0]
-
-
-@dataclass(frozen=True)
-class ScoreWeights:
-    """How the final score mixes the signals (each in [0, 1]; weights renormalised over those present).
-
-    Tuned on validation of both protocols of MovieLens-100K (benchmarks/tune_weights.py): the
-    collaborative signal carries most of the accuracy, content similarity adds a little on
-    top, all-time popularity adds nothing once the collaborative model is there, and
-    recent popularity (0.6) lifts the temporal validation NDCG@10 from 0.069 to 0.082 at
-    a leave-one-out cost within noise (0.144 -> 0.143).
-    """
-
-    collaborative: float = 1.0
-    retrieval: float = 0.2
-    short_term: float = 0.15
-    popularity: float = 0.0
-    recent_popularity: float = 0.6  # popular in the last 30 days of the log: what people watch next on a time split
-    reranker: float = 0.3
-    request: float = 2.0  # only present when the user asked for something: what they asked for comes first
-    asked_for: float = 1.0  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
-
-    def with_reranker_share(self, share: float) -> ScoreWeights:
-        """These weights with the cross-encoder at ``share`` of the other signals' final score.
-
-        Training validates "pipeline final score + share x the cross-encoder's probability"; the final
-        score is renormalised over the weights present, so that mix is this reranker weight.
-        """
-        others = self.collaborative + self.retrieval + self.short_term + self.popularity + self.recent_popularity
-        return replace(self, reranker=share * others)
-
-
-@dataclass
-class Recommendation:
-    rank: int
-    item: Item
-    scores: dict[str, float]
-    interest: ServedInterest | None
-    because: list[SimilarPastItem]
-    liked_together: list[CoLikedItem] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return {
-            "rank": self.rank,
-            **item_card(self.item),
-            "scores": {k: round(v, 4) for k, v in self.scores.items()},
-            "interest": asdict(self.interest) if self.interest else None,
-            "because": [asdict(b) for b in self.because],
-            "liked_together": [asdict(b) for b in self.liked_together],
-        }
-
-
 def _items(n: int) -> str:
     return f"{n} unseen item" if n == 1 else f"{n} unseen items"
-
-
-class RecommendationList(list):
-    """The recommendations, best first (a plain list to old callers), and what the request was understood to ask.
-
-    ``understood`` is the :class:`~whyrec.tools.request_understanding.ParsedRequest` (None without a
-    request or with request parsing off); ``notes`` are its plain-word notes for the person.
-    """
-
-    def __init__(self, recommendations=(), understood: ParsedRequest | None = None):
-        super().__init__(recommendations)
-        self.understood = understood
-
-    @property
-    def notes(self) -> list[str]:
-        return list(self.understood.notes) if self.understood else []
-
-    def to_dict(self) -> dict:
-        """``{"items": [...], "understood": {...} or None}`` for a UI or an API to show."""
-        return {"items": [r.to_dict() for r in self], "understood": self.understood.to_dict() if self.understood else None}
-
-
-@dataclass
-class UserContext:
-    """Everything about one user that a ranking needs, fetched once."""
-
-    profile: InterestProfile
-    history: list[Interaction]  # with feedback folded in: likes added, dislikes removed
-    vectors: dict[str, np.ndarray]
-    seen: set[str]
-    disliked: set[str]
-    queries: list[RetrievalQuery] = field(default_factory=list)
-    collaborative: dict[str, float] = field(default_factory=dict)  # item_id -> score in [0, 1]
-    recent: dict[str, float] = field(default_factory=dict)  # item_id -> popular lately at the user's moment, in [0, 1]
-    popular_lately: list[str] = field(default_factory=list)  # those items, most popular first
-
-
-@dataclass
-class Ranking:
-    context: UserContext
-    candidates: list[Candidate]
-    ranked: list[Recommendation]  # every candidate, best first, before the cut to k
-    shown: list[Recommendation]  # the k returned, after diversity
-    where: dict | None
-    timings: dict[str, float]
-    understood: ParsedRequest | None = None
 
 
 class Recommender:
@@ -464,7 +307,7 @@ class Recommender:
         timings["diversity"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        self._add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0])
+        add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0], self.items, self.collaborative)
         timings["evidence"] = time.perf_counter() - clock
         return Ranking(context, candidates, ranked, shown, where, timings, understood)
 
@@ -644,25 +487,6 @@ class Recommender:
             for n, item in enumerate(items)
         ]
 
-    def _add_evidence(self, context: UserContext, recs: list[Recommendation], vectors: np.ndarray) -> None:
-        """Fill in the interest each item serves and the past items it is most similar to.
-
-        Evidence cites what the user liked (rated 4+ or liked in the app) when there is any.
-        Done only for the items shown or explained, not for every candidate.
-        """
-        liked = [x.item_id for x in context.history if x.item_id in context.vectors and x.liked]
-        history_ids = liked or [x.item_id for x in context.history if x.item_id in context.vectors]
-        history_matrix = np.stack([context.vectors[i] for i in history_ids]) if history_ids else None
-        ratings = {x.item_id: x.rating for x in context.history}
-        for rec, vector in zip(recs, vectors, strict=True):
-            rec.interest = self._served_interest(context.profile, vector)
-            rec.because = self._similar_past(history_ids, history_matrix, ratings, vector, exclude=rec.item.item_id)
-            if self.collaborative and context.collaborative.get(rec.item.item_id, 0.0) > 0:
-                rec.liked_together = [
-                    CoLikedItem(i, self.items[i].title, share, ratings.get(i))
-                    for i, share in self.collaborative.contributions(context.history, rec.item.item_id)
-                ]
-
     def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict) -> np.ndarray:
         """Cross-encoder scores for the ``rerank_top`` best candidates by the other signals.
 
@@ -678,23 +502,6 @@ class Recommender:
     def reranker_query(self, reranker: Reranker, context: UserContext, request: str | None) -> str:
         """The cross-encoder's query for this user, in the format its card records (training builds it the same way)."""
         return reranker.query(template_summary(context.profile, self.items), liked_items(context.history, self.items), request)
-
-    @staticmethod
-    def _served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInterest | None:
-        options = [("long-term", i) for i in profile.long_term] + [("short-term", i) for i in profile.short_term]
-        if not options:
-            return None
-        sims = [float(np.dot(vector, np.asarray(i.centroid, dtype=np.float32))) for _, i in options]
-        best = int(np.argmax(sims))
-        term, interest = options[best]
-        return ServedInterest(term, interest.label, interest.weight, sims[best])
-
-    def _similar_past(self, ids, matrix, ratings, vector, exclude: str, n: int = 3) -> list[SimilarPastItem]:
-        if matrix is None:
-            return []
-        sims = matrix @ vector
-        order = [i for i in np.argsort(-sims) if ids[i] != exclude][:n]
-        return [SimilarPastItem(ids[i], self.items[ids[i]].title, float(sims[i]), ratings.get(ids[i])) for i in order]
 
     # --- public verbs ------------------------------------------------------
 
@@ -728,7 +535,7 @@ class Recommender:
                 candidate = Candidate(item.item_id, similarity=self._query_similarities(context, vector))
                 rec = self._score(context, request, [candidate], vector)[0]
             status = self._status(item, ranking, vector[0])
-            self._add_evidence(context, [rec], vector)
+            add_evidence(context, [rec], vector, self.items, self.collaborative)
         matched = {c: context.profile.distribution[c] for c in item.categories if c in context.profile.distribution}
         understood = ranking.understood
         request_notes = [understood.summary()] if understood and understood.summary() else []

@@ -20,7 +20,8 @@ from whyrec.tools.title_matching import TitleIndex
 from whyrec.tools.tool_text import card, neutralise, tool_data
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommendation, Recommender
+    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.scoring import Recommendation
 
 ToolAnswer = tuple[str, dict[str, Any]]
 """(content for a model, artifact for code): LangChain's ``content_and_artifact`` shape."""

@@ -6,12 +6,9 @@ import numpy as np
 import pytest
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction
-from whyrec.tools.recommender import (
-    PopularityTimeline,
-    Recommender,
-    ScoreWeights,
-    recent_popularity,
-)
+from whyrec.tools.popularity import PopularityTimeline, recent_popularity
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.scoring import ScoreWeights
 
 from tests.conftest import SMALL_INTERACTIONS
 

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from whyrec.store.records import Item
-from whyrec.tools.recommender import RecommendationList, Recommender
+from whyrec.tools.recommender import Recommender
+from whyrec.tools.scoring import RecommendationList
 from whyrec.tools.request_understanding import RequestParser
 from whyrec.tools.retrieval import CatalogFacets, ItemFilter
 
