@@ -30,7 +30,13 @@ def torch_scores(model_dir):
     return Reranker(model_dir, backend="torch").score(QUERY, DOCS)
 
 
-@pytest.mark.parametrize(("backend", "tolerance"), [("onnx", 1e-5), ("openvino", 1e-4), ("onnx-int8", 0.05)])
+# How close each exported backend stays to torch. OpenVINO's fp32 kernels sum in an order that depends on the threads
+# they get: under CPU contention a score moved by 1.3e-4 (a loaded 2-core CI-like box); 5e-4 still catches a wrong
+# export or a thread race (those move scores by far more) and is far below any gap a ranking acts on.
+FP32_ATOL = {"onnx": 1e-5, "openvino": 5e-4}
+
+
+@pytest.mark.parametrize(("backend", "tolerance"), [*FP32_ATOL.items(), ("onnx-int8", 0.05)])
 def test_exported_backends_score_like_torch(backend, tolerance, model_dir, torch_scores, tmp_path):
     reranker = Reranker(model_dir, backend=backend, cache_dir=tmp_path)
     assert reranker.backend == backend and reranker.device == "cpu"
@@ -49,7 +55,7 @@ def test_exported_backends_are_safe_across_threads(backend, model_dir, torch_sco
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda n: reranker.score(QUERY, DOCS[n:]), range(8)))
     for n, scores in enumerate(results):
-        np.testing.assert_allclose(scores, torch_scores[n:], atol=1e-4)
+        np.testing.assert_allclose(scores, torch_scores[n:], atol=FP32_ATOL[backend])
 
 
 def test_export_happens_once_and_again_after_the_model_changes(model_dir, tmp_path):
