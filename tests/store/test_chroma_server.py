@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from whyrec.store.catalog import Store
@@ -28,16 +25,11 @@ from whyrec.store.records import Dataset
 from whyrec.store.settings import Settings
 from whyrec.ui.cli import main
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
+from tests.servers import free_port, wait_until_answers
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists() and shutil.which("chroma") is None, reason="the chroma CLI (chromadb) is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ChromaServer:
@@ -54,18 +46,12 @@ class ChromaServer:
         command = [str(CHROMA if CHROMA.exists() else shutil.which("chroma")), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.process.returncode}: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"chroma run did not answer its heartbeat within {timeout:.0f} s")
+        try:
+            wait_until_answers(self.process, f"{self.url}/api/v2/heartbeat", self.log, "chroma run", timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -15,10 +15,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
@@ -28,18 +26,13 @@ import httpx
 import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
+from tests.servers import free_port, wait_until_answers
 from whyrec.ui.cli import main
 
 WHYREC = Path(sys.executable).with_name("whyrec")
 FEEDBACK_CALLS = 48
 CLIENTS = 8
 CHAT_TURNS = ["recommend some sci-fi movies", "something romantic instead", "why Nebula Run?"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_dataset(folder: Path) -> tuple[Path, Path]:
@@ -81,17 +74,8 @@ class Served:
             )
 
     def wait_ready(self, timeout: float = 90.0) -> Served:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"whyrec serve exited with {self.process.returncode}:\n{self.log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"whyrec serve did not answer within {timeout:.0f} s:\n{self.log.read_text(errors='replace')[-3000:]}")
+        wait_until_answers(self.process, f"{self.url}/v1/models", self.log, "whyrec serve", timeout)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
