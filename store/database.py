@@ -130,6 +130,16 @@ class Database:
             conn.execute("INSERT INTO feedback (user_id, item_id, kind, timestamp) VALUES (?, ?, ?, ?)", (feedback.user_id, feedback.item_id, feedback.kind, feedback.timestamp))
         return feedback
 
+    def clear_feedback(self, user_id: str | None = None) -> None:
+        """Forget the feedback (and the cached profiles built on it) of one user, or of everyone.
+
+        Only the conversation simulator's scratch store calls this: a product store never loses feedback.
+        """
+        where, args = (" WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
+        with self._connect() as conn:
+            conn.execute("DELETE FROM feedback" + where, args)
+            conn.execute("DELETE FROM profiles" + where, args)
+
     def save_profile(self, user_id: str, key: str, data: dict) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))

@@ -19,7 +19,6 @@ import json
 import logging
 import platform
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -182,10 +181,7 @@ def forget_feedback(store: Store, user_id: str | None = None) -> None:
     each session starts from the user's history as the dataset left it."""
     if store.settings.data_dir.name != SIMULATION_DIR:
         raise ValueError(f"{store.settings.data_dir} is not a simulation store — feedback is only ever dropped there")
-    where, args = (" WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
-    with sqlite3.connect(store.settings.sqlite_path, timeout=30) as conn:
-        conn.execute("DELETE FROM feedback" + where, args)
-        conn.execute("DELETE FROM profiles" + where, args)
+    store.db.clear_feedback(user_id)
 
 
 # --- a run --------------------------------------------------------------------------------------

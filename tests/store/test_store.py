@@ -94,3 +94,11 @@ def test_cli_bad_ingest_reports_one_line_and_keeps_the_store(small_store, tmp_pa
 def test_the_store_answers_metadata_questions_without_callers_reaching_into_sqlite_or_chroma(small_store):
     assert small_store.db.dataset_name() == "small"
     assert small_store.index.ids({"year": {"$lt": 1993}}) == {"space1", "rom1"}
+
+
+def test_clearing_one_users_feedback_leaves_everyone_elses(small_store):
+    db = small_store.db
+    db.add_feedback("u1", "space3", "liked")
+    db.add_feedback("u2", "rom1", "disliked")
+    db.clear_feedback("u1")
+    assert db.feedback("u1") == [] and [f.item_id for f in db.feedback("u2")] == ["rom1"]
