@@ -503,6 +503,8 @@ class ChatAgent:
             request = follow_up_request(turn.text, turn.earlier_request)
             if request != turn.text or plan.args.get("request"):
                 plan.args["request"] = request
+        elif plan.tool == "explain_recommendation" and turn.earlier_request:
+            plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
         turn.plan = plan
         if plan.intent == "chit_chat":
             yield from self._emit(turn, GREETING, check=False)

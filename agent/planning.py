@@ -74,7 +74,8 @@ def follow_up_request(text: str, previous: str | None) -> str:
     ("Recommend me a western") starts over."""
     if not previous or _FRESH_REQUEST.match(text):
         return text
-    combined = f"{previous.rstrip()} {text.strip()}"
+    previous = previous.rstrip()
+    combined = f"{previous}{'' if previous[-1:] in '.!?' else '.'} {text.strip()}"  # sentences stay sentences
     if len(combined) > MAX_FOLLOW_UP_CHARS:  # the oldest words give way
         combined = combined[-MAX_FOLLOW_UP_CHARS:].split(" ", 1)[-1]
     return combined

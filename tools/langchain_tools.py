@@ -98,7 +98,7 @@ class RecommendArgs(_Args):
         return value
 
 
-class ExplainArgs(_Args):
+class ItemArgs(_Args):
     item_id: str = Field(description="The item's id (or exact title).")
 
     @field_validator("item_id", mode="before")
@@ -107,11 +107,15 @@ class ExplainArgs(_Args):
         return str(value) if isinstance(value, int | float) else value
 
 
+class ExplainArgs(ItemArgs):
+    request: str | None = Field(None, description="The request the list being explained answered, if any.")
+
+
 class SearchArgs(_Args):
     text: str = Field(description="What to look for in the catalog: a title or a description.")
 
 
-class FeedbackArgs(ExplainArgs):
+class FeedbackArgs(ItemArgs):
     kind: FeedbackKind = Field(description=", ".join(FEEDBACK_KINDS[:-1]) + f" or {FEEDBACK_KINDS[-1]}.")
 
 
@@ -150,9 +154,9 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
             "recommend", runtime, lambda user: answers.recommend(user, request, categories, year_min, year_max, diversity, like_item, k)
         )
 
-    def explain_recommendation(item_id: str, runtime: Runtime = None) -> ToolAnswer:
+    def explain_recommendation(item_id: str, request: str | None = None, runtime: Runtime = None) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
-        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id))
+        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request))
 
     def search_catalog(text: str) -> ToolAnswer:
         """Find catalog items by title or description, to get an item's id."""

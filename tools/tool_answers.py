@@ -143,12 +143,12 @@ class ToolAnswers:
             "notes": notes,
         }
 
-    def explain_recommendation(self, user_id: str, item_id: str) -> ToolAnswer:
-        """Evidence for why an item is, or is not, recommended to the user."""
+    def explain_recommendation(self, user_id: str, item_id: str, request: str | None = None) -> ToolAnswer:
+        """Evidence for why an item is, or is not, recommended to the user (in the list for ``request``, when given)."""
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
-            explanation = recommender.explain(user_id, item.item_id)
+            explanation = recommender.explain(user_id, item.item_id, request or None)
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
         shown = {

@@ -79,7 +79,7 @@ def test_a_sure_turn_calls_no_model_and_why_gets_the_real_evidence(plan_agent, r
 
     assert first.llm_calls == 0 and first.tools_called == ["recommend"] and first.text.startswith("Here is what I recommend:")
     assert why.llm_calls == 0 and why.tools_called == ["explain_recommendation"] and why.intent == "explain"
-    assert second_title in why.text
+    assert second_title in why.text and "It is #2 in your current recommendations" in why.text  # the list on screen
     history = {recommender.items[x.item_id].title for x in recommender.store.db.history("u1")}
     assert any(title in why.text for title in history), "the explanation cites an item u1 really watched"
 
@@ -127,7 +127,7 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
 
     agent.reply("u2", "c", "Recommend me some romance")
     refined = agent.reply("u2", "c", "Make it from the 2000s.")
-    assert refined.tool_calls[0]["args"]["request"] == "Recommend me some romance Make it from the 2000s."
+    assert refined.tool_calls[0]["args"]["request"] == "Recommend me some romance. Make it from the 2000s."
     shown = [recommender.items[i["item_id"]] for i in refined.items]
     assert shown and all("Romance" in item.categories and item.year >= 2000 for item in shown)
 
