@@ -38,7 +38,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
-from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, rule_plan
+from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, rule_plan, wants_more
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -510,20 +510,28 @@ class ChatAgent:
             yield from self._emit(turn, GREETING, check=False)
             self._remember(graph, turn, GREETING)
             return
-        yield from self._answer(graph, turn, plan.tool, plan.args, separator=False)
+        # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it
+        then = None
+        if plan.intent == "feedback" and plan.args.get("kind") != "liked" and wants_more(turn.text):
+            then = Plan("recommend", "recommend", {"request": turn.earlier_request} if turn.earlier_request else {})
+        yield from self._answer(graph, turn, plan.tool, plan.args, separator=False, then=then)
 
-    def _answer(self, graph: Any, turn: Turn, tool: str, args: dict[str, Any], separator: bool) -> Iterator[str]:
-        """Run one tool and answer with its template (the items first), or ask which item when there is no tool."""
+    def _answer(self, graph: Any, turn: Turn, tool: str, args: dict[str, Any], separator: bool, then: Plan | None = None) -> Iterator[str]:
+        """Run one tool (and ``then`` a second, e.g. a new list after a dislike) and answer with their templates (the
+        items first), or ask which item when there is no tool."""
         steps: list[BaseMessage] = []
-        if tool:
-            message = fallback.call_tool(self.tools_by_name, tool, args, turn.user_id)
-            turn.tool_calls.append({"name": tool, "args": args})
+        answers = []
+        for name, arguments in [(tool, args), *([(then.tool, then.args)] if then else [])]:
+            if not name:
+                answers.append(fallback.NO_ITEM_HINT)
+                continue
+            message = fallback.call_tool(self.tools_by_name, name, arguments, turn.user_id)
+            turn.tool_calls.append({"name": name, "args": arguments})
             self._take_tool_results(turn, [message])
-            answer = fallback.phrase(tool, message.artifact) or NO_ANSWER
+            answers.append(fallback.phrase(name, message.artifact) or NO_ANSWER)
             # kept in the conversation, so the next turn can point into this one ("why the second one?")
-            steps = [AIMessage(content="", tool_calls=[{"name": tool, "args": args, "id": message.tool_call_id}]), message]
-        else:
-            answer = fallback.NO_ITEM_HINT
+            steps += [AIMessage(content="", tool_calls=[{"name": name, "args": arguments, "id": message.tool_call_id}]), message]
+        answer = "\n\n".join(answers)
         yield from self._emit(turn, ("\n" if separator else "") + answer, check=False)
         self._remember(graph, turn, answer, steps)
 

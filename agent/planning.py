@@ -65,6 +65,7 @@ _FRESH_REQUEST = re.compile(
     r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b)",
     re.IGNORECASE,
 )
+_MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 
 
@@ -79,6 +80,11 @@ def follow_up_request(text: str, previous: str | None) -> str:
     if len(combined) > MAX_FOLLOW_UP_CHARS:  # the oldest words give way
         combined = combined[-MAX_FOLLOW_UP_CHARS:].split(" ", 1)[-1]
     return combined
+
+
+def wants_more(text: str) -> bool:
+    """Whether a message also asks for new items ("I didn't like X, show me others")."""
+    return bool(_MORE.search(text))
 
 
 PLAN_SCHEMA: dict[str, Any] = {

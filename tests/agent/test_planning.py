@@ -138,3 +138,18 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
 
     fresh = agent.reply("u2", "c", "Recommend me a crime film")
     assert fresh.tool_calls[0]["args"]["request"] == "Recommend me a crime film"
+
+
+def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_same_request(plan_agent, recommender) -> None:
+    agent = plan_agent(scripted())
+    first = agent.reply("u2", "c", "Recommend me some romance")
+    disliked = first.items[0]
+
+    reply = agent.reply("u2", "c", f"I didn't like {disliked['title']}, show me others.")
+
+    assert reply.tools_called == ["record_feedback", "recommend"] and reply.llm_calls == 0
+    assert [f.kind for f in recommender.store.db.feedback("u2")] == ["disliked"]
+    noted, new_list = reply.text.split("Here is what I recommend:")
+    assert noted.startswith("Noted: you did not like") and disliked["title"] not in new_list
+    shown = [recommender.items[i["item_id"]] for i in reply.items if i["item_id"] != disliked["item_id"]]
+    assert shown and all("Romance" in item.categories for item in shown)  # the request still holds
