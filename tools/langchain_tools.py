@@ -108,7 +108,7 @@ class ItemArgs(_Args):
 
 
 class ExplainArgs(ItemArgs):
-    request: str | None = Field(None, description="The request the list being explained answered, if any.")
+    request: str | SkipJsonSchema[None] = Field(None, description="The request the list being explained answered, if any.")
 
 
 class SearchArgs(_Args):
@@ -151,12 +151,14 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
     ) -> ToolAnswer:
         """Recommend items for the user, best first, each with the interest it serves and similar past items."""
         return as_user(
-            "recommend", runtime, lambda user: answers.recommend(user, request, categories, year_min, year_max, diversity, like_item, k)
+            "recommend", runtime, lambda user: answers.recommend(
+                user, request=request, categories=categories, year_min=year_min, year_max=year_max, diversity=diversity, like_item=like_item, k=k
+            )
         )
 
     def explain_recommendation(item_id: str, request: str | None = None, runtime: Runtime = None) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
-        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request))
+        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request=request))
 
     def search_catalog(text: str) -> ToolAnswer:
         """Find catalog items by title or description, to get an item's id."""
