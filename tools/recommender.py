@@ -141,7 +141,8 @@ class Recommender:
         """Load the embedding model, the request parser's vocabulary and the reranker now, so the
         first request a person makes does not wait ~10 s for them (front ends call this in the background)."""
         self.understand("something funny from the 90s")
-        _ = self.reranker
+        if self.rerank_top > 0:
+            _ = self.reranker
 
     def understand(self, request: str | None) -> ParsedRequest:
         """What ``request`` asks for, in this catalog's vocabulary, before any user's filters apply."""
@@ -475,8 +476,9 @@ class Recommender:
         if understood is not None and understood.has_soft and self.weights.asked_for > 0:
             signals["asked_for"] = np.array([understood.soft_match(i) for i in items], dtype=np.float32)
             weights["asked_for"] = self.weights.asked_for
-        reranker = self.reranker
-        if reranker is not None and context.queries and self.weights.reranker > 0 and self.rerank_top > 0:
+        # off (rerank_top 0, the default) means the saved model is never even loaded
+        reranker = self.reranker if self.rerank_top > 0 and self.weights.reranker > 0 else None
+        if reranker is not None and context.queries:
             share = reranker.mix_share if self._tuned_reranker_weight else None
             weight = self.weights.with_reranker_share(share).reranker if share is not None else self.weights.reranker
             signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), weight
