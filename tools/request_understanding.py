@@ -64,7 +64,8 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "whodunit": ("Mystery",), "detective": ("Mystery", "Crime"), "gangster": ("Crime",), "gangsters": ("Crime",),
     "heist": ("Crime",), "mafia": ("Crime",), "cowboy": ("Western",), "cowboys": ("Western",),
     "noir": ("Film-Noir",), "sad": ("Drama",), "tearjerker": ("Drama",), "dramatic": ("Drama",),
-    "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
+    "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
+    "emotional": ("Drama",), "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
     "musicals": ("Musical",), "singing": ("Musical",), "documentaries": ("Documentary",), "epic": ("Adventure",),
 }
 # lexicon words too loose to filter on: they favour their category instead
@@ -376,9 +377,12 @@ class RequestParser:
                 continue  # "I'd like a funny movie", "I like horror": the verb, not a comparison
             if not free(m.start("phrase"), m.end()):
                 continue
-            phrase = m["phrase"].strip(" '\"“”‘’")
-            if self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase"))):
-                take(m.start("phrase"), m.end())
+            raw = m["phrase"]
+            phrase = raw.strip(" '\"“”‘’")
+            read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")))
+            if read:  # only the title's words: "like The Terminator and an action movie" still asks for Action
+                start = m.start("phrase") + len(raw) - len(raw.lstrip(" '\"“”‘’"))
+                take(m.start("phrase"), m.end() if read == len(phrase) else start + read)
 
         # 2b. titles named outright ("Recommend me Inception and The Dark Knight"): capitalised runs that are
         # not the sentence's first word, a category or a pronoun; a catalog title is "more like it", others lend their words
@@ -450,27 +454,30 @@ class RequestParser:
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
             parsed.notes.append(f"'{_clip(phrase)}' (after 'not') is not a title or category of this catalog, so nothing was left out for it.")
 
-    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool) -> bool:
-        words = phrase.split()
+    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool) -> int:
+        """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).
+
+        A catalog title uses only its own words, so what follows it ("and an action movie") is read
+        on its own; a category or a title outside the catalog uses the whole phrase."""
+        words = list(re.finditer(r"\S+", phrase))
         for n in range(len(words), 0, -1):  # the longest leading run of words that is a title
-            candidate = " ".join(words[:n])
-            found = self._title_items(candidate)
+            found = self._title_items(phrase[: words[n - 1].end()])
             if found:
                 item = found[0]
                 if item.item_id not in parsed.like_item_ids:
                     parsed.like_item_ids.append(item.item_id)
                     parsed.titles[item.item_id] = item.title
-                return True
+                return words[n - 1].end()
         ask = self._category_in(phrase)
         if ask is not None:
             _add_ask(parsed.boost_categories, CategoryAsk(ask.categories, ask.source, ask.how))
-            return True
+            return len(phrase)
         if quoted or phrase[:1].isupper():
             title = _clip(phrase.strip(" '\"“”‘’"), 80)
             parsed.unknown_titles.append(title)
             parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
-            return True
-        return False
+            return len(phrase)
+        return 0
 
     def _categories_in(self, phrase: str) -> list[CategoryAsk]:
         """Every category a phrase names outright or by a lexicon word, in the order named."""

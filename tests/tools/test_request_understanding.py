@@ -85,6 +85,17 @@ def test_like_a_catalog_title_is_more_like_this(parser):
     assert parser.parse("like Star Voyge").like_item_ids == ["space1"]  # misspelt
 
 
+def test_what_follows_a_liked_title_is_still_read(parser):
+    parsed = parser.parse("something like Star Voyage and a love story")
+    assert parsed.like_item_ids == ["space1"]
+    assert [ask.categories for ask in parsed.categories] == [("Romance",)]
+
+
+def test_serious_and_moving_asks_for_drama(parser):
+    parsed = parser.parse("Can you suggest something serious and moving?")
+    assert [ask.categories for ask in parsed.categories] == [("Drama",)]
+
+
 def test_not_a_title_excludes_it_and_its_sequel(parser):
     parsed = parser.parse("not Nebula Run")
     assert set(parsed.exclude_item_ids) == {"space4", "space5"}
