@@ -85,7 +85,10 @@ DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "s
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
-_BREAK = r"(?=\s*(?:[,.;:!?()]|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
+# a colon before a capital continues a title ("Not Mission: Impossible"); elsewhere it ends the phrase
+_TITLE_COLON = r":(?=\s*(?-i:[A-Z0-9]))"
+_PHRASE = rf"(?P<phrase>(?:[^,.;:!?()]|{_TITLE_COLON})+?)"
+_BREAK = r"(?=\s*(?:[,.;!?()]|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,7 @@ class RequestParser:
             return not any(s < end and start < e for s, e in removed)
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|anything\s+)?(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()):
                 continue
@@ -371,7 +374,7 @@ class RequestParser:
             self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"))
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
-        for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+(?P<phrase>[^,.;:!?()]+?)" + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
             lead = (m["lead"] or "").strip().lower()
             if lead in {"i", "we", "you", "they", "would", "d", "'d", "’d", "to", "really", "also", "don't", "dont", "do", "not", "i'd", "we'd"}:
                 continue  # "I'd like a funny movie", "I like horror": the verb, not a comparison

@@ -102,6 +102,14 @@ def test_not_a_title_excludes_it_and_its_sequel(parser):
     assert parsed.query_text == ""  # embedding "Nebula Run" would pull towards it
 
 
+def test_a_colon_inside_a_title_does_not_cut_it(embedder):
+    spy = Item("spy1", "Mission: Impossible", "An agent is framed for a failed mission.", ("Action", "Thriller"), 1996)
+    parser = RequestParser({**CATALOG, spy.item_id: spy}, embedder)
+    assert parser.parse("From the 90s. Not Mission: Impossible. Something else?").exclude_item_ids == ["spy1"]
+    assert parser.parse("something like Mission: Impossible").like_item_ids == ["spy1"]
+    assert [a.categories for a in parser.parse("no comedy: something else").exclude_categories] == [("Comedy",)]
+
+
 def test_not_a_genre_excludes_the_genre(parser):
     parsed = parser.parse("no romance, something from the 90s")
     assert [ask.categories for ask in parsed.exclude_categories] == [("Romance",)]
