@@ -499,7 +499,7 @@ class ChatAgent:
             if plan is None:
                 route = fallback.route(turn.text, self.titles)
                 plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
-        if plan.tool == "recommend" and "like_item" not in plan.args:
+        if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
             request = follow_up_request(turn.text, turn.earlier_request)
             if request != turn.text or plan.args.get("request"):
                 plan.args["request"] = request

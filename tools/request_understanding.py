@@ -85,10 +85,12 @@ DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "s
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
-# a colon before a capital continues a title ("Not Mission: Impossible"); elsewhere it ends the phrase
+# a colon before a capital continues a title ("Not Mission: Impossible"), and so does the dot of an initial or a
+# title's abbreviation ("G.I. Jane", "Mr. Holland's Opus"); elsewhere they end the phrase
 _TITLE_COLON = r":(?=\s*(?-i:[A-Z0-9]))"
-_PHRASE = rf"(?P<phrase>(?:[^,.;:!?()]|{_TITLE_COLON})+?)"
-_BREAK = r"(?=\s*(?:[,.;!?()]|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
+_TITLE_DOT = r"(?:(?<=\b(?-i:[A-Z]))|(?<=\b(?-i:Mr|Dr|St|Jr|Ms))|(?<=\b(?-i:Mrs)))\."
+_PHRASE = rf"(?P<phrase>(?:[^,.;:!?()]|{_TITLE_COLON}|{_TITLE_DOT})+?)"
+_BREAK = rf"(?=\s*(?:[,;!?()]|(?!{_TITLE_DOT})\.|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
 
 
 @dataclass(frozen=True)

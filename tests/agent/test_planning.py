@@ -136,6 +136,9 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     titles = [i["title"] for i in again.items]
     assert rejected not in titles and all("Romance" in recommender.items[i["item_id"]].categories for i in again.items)
 
+    more = agent.reply("u2", "c", "More like Love Letters, please.")
+    assert more.items and all("Romance" in recommender.items[i["item_id"]].categories for i in more.items)
+
     fresh = agent.reply("u2", "c", "Recommend me a crime film")
     assert fresh.tool_calls[0]["args"]["request"] == "Recommend me a crime film"
 

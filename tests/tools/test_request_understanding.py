@@ -102,10 +102,12 @@ def test_not_a_title_excludes_it_and_its_sequel(parser):
     assert parsed.query_text == ""  # embedding "Nebula Run" would pull towards it
 
 
-def test_a_colon_inside_a_title_does_not_cut_it(embedder):
+def test_a_colon_or_an_initial_inside_a_title_does_not_cut_it(embedder):
     spy = Item("spy1", "Mission: Impossible", "An agent is framed for a failed mission.", ("Action", "Thriller"), 1996)
-    parser = RequestParser({**CATALOG, spy.item_id: spy}, embedder)
+    soldier = Item("war1", "G.I. Jane", "A woman trains with the Navy SEALs.", ("Action", "War"), 1997)
+    parser = RequestParser({**CATALOG, spy.item_id: spy, soldier.item_id: soldier}, embedder)
     assert parser.parse("From the 90s. Not Mission: Impossible. Something else?").exclude_item_ids == ["spy1"]
+    assert parser.parse("A drama. No, not G.I. Jane.").exclude_item_ids == ["war1"]
     assert parser.parse("something like Mission: Impossible").like_item_ids == ["spy1"]
     assert [a.categories for a in parser.parse("no comedy: something else").exclude_categories] == [("Comedy",)]
 
