@@ -85,7 +85,7 @@ def main() -> None:
         store.settings = settings
         recommender = Recommender(store, reranker)
         recommender.fit_interactions(split.train_interactions())
-        quality = evaluate(recommender_ranker(recommender), split, k=10, users=args.users, stage="test", seed=0, progress=True)
+        quality = evaluate(recommender_ranker(recommender, split), split, k=10, users=args.users, stage="test", seed=0, progress=True)
         row = {
             "backend": backend,
             "load_s": round(load_s, 1),

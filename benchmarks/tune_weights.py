@@ -66,7 +66,7 @@ def main() -> None:
         recommender.fit_interactions(split.train_interactions())
         for recent, popular in grid:
             recommender.weights = replace(ScoreWeights(), recent_popularity=recent, popularity=popular, reranker=0.0)
-            result = evaluate(recommender_ranker(recommender), split, users=args.users, stage=stage, seed=1)
+            result = evaluate(recommender_ranker(recommender, split), split, users=args.users, stage=stage, seed=1)
             rows[(recent, popular)][f"{name} NDCG@10"] = round(result["NDCG@10"], 4)
             rows[(recent, popular)][f"{name} Recall@10"] = round(result["Recall@10"], 4)
             print(name, recent, popular, round(result["NDCG@10"], 4), flush=True)

@@ -48,6 +48,9 @@ Offline Evaluation", TOIS 2023). This split ends training at one point in time:
   validation stage: settings are chosen on leave-one-out validation, then measured here.
 * **Baseline** "popular in the last window": items by distinct users in the 30 days before the
   newest train interaction (``tools.baselines.RecentPopularityRanker``).
+* **The moment of the request** (:meth:`LeaveOneOutSplit.request_time`): T for every user here; in
+  leave-one-out, the time of the user's newest history item. Our pipeline counts "popular lately"
+  in the window before it, as a live user's request counts it before now.
 
 Both splits order each user's interactions with :func:`time_ordered` and the leave-one-out rule
 for one user is :func:`split_user_history`; reranker training and the conversation simulator
@@ -131,6 +134,16 @@ class LeaveOneOutSplit:
     def target(self, user_id: str, stage: str = "test") -> Interaction:
         _check_stage(stage)
         return (self.test if stage == "test" else self.valid)[user_id]
+
+    def request_time(self, history: list[Interaction]) -> float | None:
+        """The moment the user asks: :func:`asked_after`. Leave-one-out replays each user at their own
+        moment; the log's end instead would rank by what became popular after the user left."""
+        return asked_after(history)
+
+
+def asked_after(history: list[Interaction]) -> float | None:
+    """When a replayed user with this history asks for items: right after their newest one (None: no history)."""
+    return max((float(x.timestamp) for x in history), default=None)
 
 
 def _check_stage(stage: str) -> None:
@@ -238,6 +251,10 @@ class TemporalSplit(LeaveOneOutSplit):
         if stage != "test":
             raise ValueError('the temporal split has a test stage only — use stage="test"')
         return list(self.train.get(user_id, []))
+
+    def request_time(self, history: list[Interaction]) -> float | None:
+        """Every evaluated user asks at the cutoff T, the present of what the models saw."""
+        return self.cutoff
 
 
 def temporal_split(

@@ -51,11 +51,12 @@ class Row:
     cross_encoder: bool = False  # slow on a CPU (~0.6 s a user): may be scored on a seeded subset of the users
 
 
-def recommender_ranker(recommender: Recommender, diversity: float = 0.0) -> Ranker:
-    """Our pipeline as an evaluation ranker: it sees only the history the protocol hands it."""
+def recommender_ranker(recommender: Recommender, split: LeaveOneOutSplit, diversity: float = 0.0) -> Ranker:
+    """Our pipeline as an evaluation ranker: it sees only the history the protocol hands it, at the
+    moment the protocol says the user asks (``split.request_time``)."""
 
     def rank(user_id: str, history: list[Interaction], exclude: set[str], n: int) -> list[str]:
-        recs = recommender.recommend(user_id, k=n, diversity=diversity, history=history)
+        recs = recommender.recommend(user_id, k=n, diversity=diversity, history=history, now=split.request_time(history))
         return [r.item.item_id for r in recs]
 
     return rank
@@ -72,7 +73,7 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     def pipeline(reranker: Reranker | None, weights: ScoreWeights | None, diversity: float = 0.0, rerank_top: int | None = None) -> Ranker:
         recommender = Recommender(store, reranker, weights=weights, rerank_top=rerank_top)  # None: defaults, the card's reranker share
         recommender.fit_interactions(split.train_interactions())
-        return recommender_ranker(recommender, diversity)
+        return recommender_ranker(recommender, split, diversity)
 
     default = ScoreWeights()
     settings = store.settings

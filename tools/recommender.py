@@ -250,6 +250,7 @@ class Recommender:
         exclude_seen: bool = True,
         like_item_id: str | None = None,
         history: list[Interaction] | None = None,
+        now: float | None = None,
     ) -> Ranking:
         if k < 1:
             raise InputError(f"k={k} — ask for at least one recommendation")
@@ -268,10 +269,9 @@ class Recommender:
         if self.collaborative and context.history:
             context.collaborative = self.collaborative.scores(context.history)
         if self.weights.recent_popularity > 0:
-            # "now" is the log's present. Tried: the end of each user's own history (no look past it in leave-one-out):
-            # validation NDCG@10 0.1457 leave-one-out / 0.0739 temporal at weight 0.3, against 0.1428 / 0.0820 here
-            # at 0.6 (benchmarks/README.md); the temporal protocol's "now" is its cut, the log's present.
-            context.recent, context.popular_lately = self.timeline.at()
+            # popular in the window before the moment of the request: the log's present for a live user (and the
+            # temporal protocol's cut); an evaluation that replays an older moment passes it as ``now``
+            context.recent, context.popular_lately = self.timeline.at(now)
         timings["profile"] = time.perf_counter() - clock  # reading the request is counted here
 
         clock = time.perf_counter()
@@ -511,8 +511,10 @@ class Recommender:
         """Top-``k`` items for the user, as a list that also carries what the request was understood to ask.
 
         Options: ``categories``, ``year_min``, ``year_max``, ``diversity``, ``exclude_seen``,
-        ``like_item_id``, and ``history`` — a list of Interactions to use instead of the stored
-        history and feedback (for evaluation, or a chatbot that keeps its own history).
+        ``like_item_id``, ``history`` — a list of Interactions to use instead of the stored
+        history and feedback (for evaluation, or a chatbot that keeps its own history) — and ``now``,
+        the moment of the request in Unix seconds ("popular lately" is counted before it; default: the
+        log's newest interaction, which is what a live user meets).
         With request parsing on (the default), the request's decades, categories, titles and
         exclusions filter or boost the list; explicit options win a conflict; see
         ``RecommendationList.understood`` and ``.notes``.

@@ -40,7 +40,7 @@ from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction
 from whyrec.store.settings import Settings
-from whyrec.tools.evaluation import split_user_history
+from whyrec.tools.evaluation import asked_after, split_user_history
 from whyrec.tools.metrics import paired_bootstrap_ci
 from whyrec.tools.reranker import CARD_NAME, QueryFormat, Reranker
 from whyrec.tools.reranker_backends import resolve_backend
@@ -200,7 +200,7 @@ def build_candidate_lists(
 
     def one(user: str, cut: int, request: str | None) -> CandidateList:
         history = prefixes[user][:cut]
-        ranking = recommender._rank(user, request, k=list_size, diversity=0.0, history=history)
+        ranking = recommender._rank(user, request, k=list_size, diversity=0.0, history=history, now=asked_after(history))
         ranked = [r for r in ranking.ranked if r.item.item_id not in held_out[user]][:list_size]  # not even as negatives
         ids = [r.item.item_id for r in ranked]
         summary = template_summary(ranking.context.profile, items)

@@ -233,6 +233,19 @@ def test_temporal_split_trains_on_the_past_and_tests_each_user_on_their_first_ne
     assert result["Recall@1"] == 1.0 and result["n_users"] == 1
 
 
+def test_each_protocol_says_when_its_users_ask():
+    from whyrec.tools.evaluation import leave_one_out, temporal_split
+
+    data = _temporal_data()
+    temporal = temporal_split(data, cutoff_quantile=0.7, min_history=3)
+    assert temporal.request_time(temporal.history("a")) == temporal.cutoff  # everyone asks at T
+    loo = leave_one_out(data)
+    user = loo.users[0]
+    history = loo.history(user, "valid")
+    assert loo.request_time(history) == max(x.timestamp for x in history) < loo.target(user, "valid").timestamp
+    assert loo.request_time([]) is None
+
+
 def test_temporal_split_refuses_a_cutoff_outside_the_data():
     from whyrec.tools.evaluation import temporal_split
 

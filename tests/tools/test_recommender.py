@@ -141,6 +141,16 @@ def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store
     assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0
 
 
+def test_a_request_made_earlier_counts_what_was_popular_then(small_store):
+    last = max(x.timestamp for x in SMALL_INTERACTIONS)
+    watched_now = [Interaction(f"fan{n}", "cook1", last + 90 * 86400.0 + n) for n in range(5)]
+    lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=5.0))
+    lately.fit_interactions(SMALL_INTERACTIONS + watched_now)
+    assert ids(lately.recommend("u3", k=1, diversity=0.0)) == ["cook1"]  # asked now: the documentary everyone watches
+    before = lately.recommend("u3", k=1, diversity=0.0, now=last)  # asked before anyone watched it
+    assert ids(before) != ["cook1"]
+
+
 def test_popular_at_the_time_of_the_users_history():
     day = 86400.0
     log = [Interaction(f"a{n}", "spring_hit", (5 + n) * day) for n in range(4)]  # everyone watched it in the first weeks
