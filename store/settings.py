@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -19,6 +19,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from whyrec.store.errors import SetupError
+
+CollaborativeChoice = Literal["auto", "ease", "item_knn", "als"]
+"""The collaborative models ``tools.collaborative`` has, and ``auto`` (pick by catalog size and memory)."""
 
 
 def _default_data_dir() -> Path:
@@ -58,6 +62,11 @@ class Settings(BaseSettings):
         "auto", description="How the cross-encoder runs: auto = torch on a GPU, ONNX Runtime on a CPU."
     )
     diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = pure relevance, 1 = pure novelty.")
+    collaborative: CollaborativeChoice = Field(
+        "auto",
+        description="The 'people who liked X also liked' model: auto = EASE while its items x items matrix fits in memory, "
+        "item-kNN past that (benchmarks/README.md, 'Past one small catalog'); ease, item_knn or als force one.",
+    )
 
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; empty = the embedded local model.")
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
@@ -78,6 +87,14 @@ class Settings(BaseSettings):
         """``WHYREC_API_KEYS="k1,k2:42"`` is one string; the TOML file and keyword arguments give a list."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("collaborative", mode="before")
+    @classmethod
+    def _known_collaborative(cls, value: object) -> object:
+        """One line a person can act on, not pydantic's report (raised past pydantic: not a ValueError)."""
+        if value not in get_args(CollaborativeChoice):
+            raise SetupError(f"collaborative={value!r} (WHYREC_COLLABORATIVE) is not a model whyrec has — use one of {', '.join(get_args(CollaborativeChoice))}")
         return value
 
     @classmethod

@@ -8,7 +8,8 @@ per-user state. All of them treat every interaction as an implicit positive.
 * :class:`RandomRanker`: uniform random order, the floor.
 * :class:`PopularityRanker`: most-interacted items first.
 * :class:`ItemKNNRanker`: item-item cosine on the binary user-item matrix, top-``neighbours``
-  per item, optional recency weighting of the history.
+  per item, optional recency weighting of the history; the pipeline's own
+  :class:`tools.collaborative.ItemKNN`.
 * :class:`EASERanker`: EASE (Steck, 2019), closed-form linear item-item model; the
   implementation is the pipeline's own, :class:`tools.collaborative.EASE`.
 * :class:`RecentPopularityRanker`: most-interacted items in the last window before the
@@ -28,6 +29,7 @@ import scipy.sparse as sp
 from whyrec.store.records import Interaction
 from whyrec.tools.collaborative import (
     EASE,
+    ItemKNN,
     catalog_order,
     history_weights,
     implicit_matrix,
@@ -135,42 +137,25 @@ class RecentPopularityRanker(_ScoreRanker):
 
 
 class ItemKNNRanker(_ScoreRanker):
-    """Item-item cosine neighbourhood model on the binary user-item matrix.
+    """Item-kNN as an evaluation ranker: :class:`tools.collaborative.ItemKNN` (the pipeline's own model,
+    implicit's cosine neighbours) behind the ranker interface.
 
     ``score(j) = sum_h w_h * sim(h, j)`` over history items ``h``, where ``sim`` keeps the
-    ``neighbours`` most similar items of each ``h`` (cosine with ``shrink`` added to the
-    denominator) and ``w_h`` decays with age if ``half_life`` (in interactions) is set.
+    ``neighbours`` most similar items of each ``h`` and ``w_h`` decays with age if ``half_life``
+    (in interactions) is set.
     """
 
-    def __init__(self, neighbours: int = 20, shrink: float = 0.0, half_life: float | None = 5.0) -> None:
+    def __init__(self, neighbours: int = 20, half_life: float | None = 5.0) -> None:
         super().__init__()
-        if neighbours < 1:
-            raise ValueError(f"neighbours must be >= 1, got {neighbours}")
-        self.neighbours = neighbours
-        self.shrink = shrink
-        self.half_life = half_life
+        self.model = ItemKNN(neighbours=neighbours, half_life=half_life)  # checks neighbours at once
 
     def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> ItemKNNRanker:
-        interactions = list(interactions)
-        self._index_items(interactions, items)
-        x = self._matrix(interactions)
-        co = (x.T @ x).toarray()
-        norms = np.sqrt(np.diag(co))
-        sim = co / (np.outer(norms, norms) + self.shrink + 1e-12)
-        np.fill_diagonal(sim, 0.0)
-        k = min(self.neighbours, sim.shape[1] - 1)
-        if 0 < k < sim.shape[1] - 1:
-            # keep each row's k largest similarities (row h = neighbours of item h)
-            cut = np.argpartition(-sim, k, axis=1)[:, k:]
-            np.put_along_axis(sim, cut, 0.0, axis=1)
-        self.similarity = sp.csr_matrix(sim)
+        self.model.fit(list(interactions), items)
+        self.items, self.index = self.model.items, self.model.index
         return self
 
     def scores(self, history: Sequence[Interaction]) -> np.ndarray:
-        idx, w = history_weights(self.index, history, self.half_life)
-        if not idx.size:
-            return np.zeros(len(self.items))
-        return np.asarray(self.similarity[idx].T @ w).ravel()
+        return self.model.scores(history)
 
 
 class EASERanker(_ScoreRanker):

@@ -113,7 +113,7 @@ class Recommender:
 
     def fit_interactions(self, interactions: list[Interaction]) -> None:
         """Popularity and the collaborative model from these interactions (evaluation passes the train split only)."""
-        self.collaborative = CollaborativeModel.fit(interactions, list(self.items))
+        self.collaborative = CollaborativeModel.fit(interactions, list(self.items), self.settings.collaborative)
         counts = Counter(x.item_id for x in interactions)
         top = max(counts.values(), default=1)
         self.popularity = {i: math.log1p(c) / math.log1p(top) for i, c in counts.items()}

@@ -269,11 +269,11 @@ def test_the_evaluation_ease_is_the_pipelines_ease():
 
     data = [_x(f"u{n}", f"i{(n + j) % 6}", j) for n in range(8) for j in range(3)]
     items = [f"i{j}" for j in range(6)]
-    ranker = EASERanker(l2=5.0).fit(data, items)
-    pipeline = CollaborativeModel(data, items, l2=5.0)
-    assert isinstance(ranker.model, EASE) and isinstance(pipeline.ease, EASE)
+    ranker = EASERanker().fit(data, items)
+    pipeline = CollaborativeModel.fit(data, items, "ease")
+    assert isinstance(ranker.model, EASE) and isinstance(pipeline.model, EASE)
     history = data[:2]
-    assert np.allclose(ranker.scores(history), pipeline.ease.scores(history))
+    assert np.allclose(ranker.scores(history), pipeline.model.scores(history))
 
 
 def test_per_user_ndcg_averages_to_the_reported_ndcg():
