@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     collaborative: CollaborativeChoice = Field(
         "auto",
         description="The 'people who liked X also liked' model: auto = EASE while its items x items matrix fits in memory, "
-        "item-kNN past that (benchmarks/README.md, 'Past one small catalog'); ease, item_knn or als force one.",
+        "ALS past that (benchmarks/README.md, 'Past one small catalog'); ease, item_knn or als force one.",
     )
 
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; empty = the embedded local model.")
