@@ -9,8 +9,13 @@ that evidence; an LLM that rewords it is given the same evidence and nothing els
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 
 from whyrec.store.records import Item
+from whyrec.tools.popularity import Trend
+
+TREND_WORTH_SAYING = 0.2
+"""A trending score (tools/popularity.py) from which "it is trending" is a reason worth a sentence."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Explanation:
     # ("Filtered to 1980–1989 and Horror because you asked for 'scary from the 80s'.")
     request_notes: list[str] = field(default_factory=list)
     understood: dict | None = None  # ParsedRequest.to_dict() of the request, for a UI to show
+    trend: Trend | None = None  # the counts behind its trending score, when people took it up lately
 
     @property
     def text(self) -> str:
@@ -108,6 +114,12 @@ def explanation_sentences(e: Explanation) -> list[str]:
     if e.matched_categories:
         shares = ", ".join(f"{c} ({share:.0%} of your history)" for c, share in e.matched_categories.items())
         sentences.append(f"Its categories match yours: {shares}.")
+    if e.trend and e.trend.score >= TREND_WORTH_SAYING:
+        until = datetime.fromtimestamp(e.trend.until, UTC).date().isoformat()
+        sentences.append(
+            f"It is trending: {e.trend.recent_users} people took it up in the {e.trend.window_days:g} days up to {until}, "
+            f"{e.trend.recent_users} of the {e.trend.all_users} who have so far (trending score {e.trend.score:.2f})."
+        )
     if "reranker" in e.scores:
         sentences.append(f"Reranker score {e.scores['reranker']:.2f}, final score {e.scores['final']:.2f}.")
     return sentences

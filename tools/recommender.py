@@ -557,6 +557,7 @@ class Recommender:
             matched_categories=matched,
             request_notes=request_notes,
             understood=understood.to_dict() if understood else None,
+            trend=self.timeline.trend(item.item_id, options.get("now")) if "recent_popularity" in rec.scores else None,
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction
-from whyrec.tools.popularity import PopularityTimeline, recent_popularity
+from whyrec.tools.popularity import PopularityTimeline
 from whyrec.tools.recommender import Recommender
 from whyrec.tools.scoring import ScoreWeights
 
@@ -117,16 +117,29 @@ def test_bad_arguments_are_clear(recommender, small_store):
     assert small_store.db.stats() == before
 
 
-def test_recent_popularity_counts_distinct_users_in_the_logs_last_window():
+def test_trending_counts_distinct_users_in_the_logs_last_window():
     day = 86400.0
     log = [Interaction(u, "classic", n * day) for n, u in enumerate("abcde")]  # popular, but long ago
     log += [Interaction("a", "hit", 95 * day), Interaction("b", "hit", 99 * day), Interaction("c", "hit", 100 * day)]
     log += [Interaction("a", "cult", 90 * day, 5.0), Interaction("a", "cult", 91 * day, 4.0)]  # one person twice counts once
-    scores = recent_popularity(log, window_days=30)
+    scores, order = PopularityTimeline(log, window_days=30).at()
     assert "classic" not in scores  # "recent" is the last 30 days before the log's newest event, not the wall clock
-    assert scores["hit"] == 1.0 and 0.0 < scores["cult"] < scores["hit"]
-    assert recent_popularity([]) == {}
-    assert recent_popularity(log[-5:], window_days=30) == {}  # 10 days of log: no "lately" apart from "ever"
+    assert order == ["hit", "cult"] and scores["hit"] == 1.0 and 0.0 < scores["cult"] < scores["hit"]
+    assert PopularityTimeline([]).at() == ({}, [])
+    assert PopularityTimeline(log[-5:], window_days=30).at() == ({}, [])  # 10 days of log: no "lately" apart from "ever"
+
+
+def test_a_new_release_trends_above_an_old_favourite_as_busy_this_month():
+    day = 86400.0
+    log = [Interaction(f"old{n}", "favourite", n * day) for n in range(20)]  # twenty people over the years
+    log += [Interaction(f"now{n}", "favourite", (90 + n) * day) for n in range(4)]  # and four this month
+    log += [Interaction(f"new{n}", "release", (90 + n) * day) for n in range(4)]  # four this month, all new
+    timeline = PopularityTimeline(log, window_days=30)
+    scores, order = timeline.at()
+    assert order == ["release", "favourite"] and scores["release"] > 4 * scores["favourite"]
+    trend = timeline.trend("release")
+    assert (trend.recent_users, trend.all_users, trend.window_days) == (4, 4, 30)
+    assert timeline.trend("favourite").all_users == 24 and timeline.trend("nobody") is None
 
 
 def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store):
@@ -139,6 +152,9 @@ def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store
     assert ids(plain.recommend("u3", k=3, diversity=0.0))[0] == "space5"  # sci-fi fan: the sci-fi film first
     top = lately.recommend("u3", k=3, diversity=0.0)
     assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0
+    why = lately.explain("u3", "cook1").text
+    assert "It is trending: 5 people took it up in the 30 days up to" in why and "5 of the 5 who have so far" in why
+    assert "trending" not in plain.explain("u3", "cook1").text  # no trending signal, no trending claim
 
 
 def test_a_request_made_earlier_counts_what_was_popular_then(small_store):
