@@ -295,15 +295,14 @@ class ALS:
         return idx, np.array([by_item.get(int(i), 0.0) for i in idx])
 
 
-def build_model(name: str) -> ItemScorer:
-    """An unfitted model by its setting name, with the defaults the benchmarks chose."""
-    if name == "ease":
-        return EASE()
-    if name == "item_knn":
-        return ItemKNN()
-    if name == "als":
-        return ALS()
-    raise InputError(f"unknown collaborative model {name!r} — use auto, {', '.join(MODELS)}")
+MODEL_CLASSES: dict[str, type] = {"ease": EASE, "item_knn": ItemKNN, "als": ALS}
+
+
+def known_model(setting: str) -> str:
+    """The setting as it is, or a one-line error naming the choices."""
+    if setting != "auto" and setting not in MODELS:
+        raise InputError(f"unknown collaborative model {setting!r} — use auto, {', '.join(MODELS)}")
+    return setting
 
 
 def available_memory() -> int | None:
@@ -346,9 +345,7 @@ def choose_model(items: int, setting: str = "auto", memory: int | None = None) -
     """EASE while it fits (``items`` <= :data:`EASE_MAX_ITEMS` and its matrix within
     :data:`EASE_MEMORY_SHARE` of ``memory``, default: what is available now), else
     :data:`LARGE_CATALOG_MODEL`; a setting other than ``auto`` is obeyed as it is."""
-    if setting != "auto":
-        if setting not in MODELS:
-            raise InputError(f"unknown collaborative model {setting!r} — use auto, {', '.join(MODELS)}")
+    if known_model(setting) != "auto":
         return ModelChoice(setting, f"the setting collaborative={setting}")
     needed = ease_memory(items)
     if items > EASE_MAX_ITEMS:
@@ -382,14 +379,13 @@ class CollaborativeModel:
         """The model :func:`choose_model` picks for this catalog, fitted; None when there is nothing to learn from.
 
         ``memory`` (bytes) replaces the memory available now in the choice."""
-        if model != "auto" and model not in MODELS:
-            raise InputError(f"unknown collaborative model {model!r} — use auto, {', '.join(MODELS)}")
+        known_model(model)  # a bad setting fails even before there is anything to fit
         if not interactions:
             return None
         ordered = catalog_order(interactions, items)
         choice = choose_model(len(ordered), model, memory)
         start = time.perf_counter()
-        fitted = build_model(choice.name).fit(interactions, ordered)
+        fitted = MODEL_CLASSES[choice.name]().fit(interactions, ordered)  # each with the defaults the benchmarks chose
         seconds = time.perf_counter() - start
         log.info("collaborative model: %s, because %s; fitted in %.1f s", choice.name, choice.reason, seconds)
         return cls(fitted, choice.reason, seconds)
