@@ -45,7 +45,8 @@ MODELS: tuple[str, ...] = tuple(c for c in get_args(CollaborativeChoice) if c !=
 
 EASE_BYTES_PER_ITEM_PAIR = 10
 """EASE holds one float64 items x items matrix (8 bytes a pair), inverted in place, and the sparse
-blocks that build it; 10 leaves room for those."""
+blocks that build it: the pipeline's fit peaked 3.4 GB above its start at 20,000 items (8.6 a pair,
+``benchmarks/scale.json``); 10 leaves room."""
 
 EASE_MEMORY_SHARE = 0.5
 """EASE may take at most this share of the memory available when it is fitted: the rest is the
@@ -53,8 +54,8 @@ embedding model's, Chroma's and the app's."""
 
 EASE_MAX_ITEMS = 20_000
 """Past this, EASE's fit (a Cholesky inverse, items^3, on one BLAS thread) takes longer than a
-recommender should take to start, even with memory to spare: 5 minutes at 20,000 items on the
-shared 2-core box, so about 17 at 30,000."""
+recommender should take to start, even with memory to spare: 2 minutes at 20,000 items on the shared
+2-core box (``benchmarks/scale.json``), so about 7 at 30,000."""
 
 LARGE_CATALOG_MODEL = "als"
 """The model past EASE's limits, chosen by measurement (benchmarks/README.md, "Past one small catalog"):
@@ -261,6 +262,7 @@ class ALS:
         self.items: list[str] = []
         self.index: dict[str, int] = {}
         self.model = None
+        self._factor: tuple[tuple[bytes, bytes], tuple] | None = None  # (history, its Cholesky factor): one tuple, swapped whole
 
     def fit(self, interactions: Sequence[Interaction], items: Sequence[str] | None = None) -> ALS:
         # the CPU class itself, not implicit.als's factory, which picks CUDA when it finds it
@@ -290,7 +292,11 @@ class ALS:
         idx, row = self._folded(history)
         if not idx.size:
             return idx, np.zeros(0)
-        _, top, _ = self.model.explain(0, row, column, N=len(idx))
+        # a list's evidence explains up to 10 items for one history: the history's Cholesky factor is kept for the next
+        key = (idx.tobytes(), row.data.tobytes())
+        last = self._factor
+        _, top, factor = self.model.explain(0, row, column, user_weights=last[1] if last and last[0] == key else None, N=len(idx))
+        self._factor = (key, factor)
         by_item = dict(top)
         return idx, np.array([by_item.get(int(i), 0.0) for i in idx])
 
