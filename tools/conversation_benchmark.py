@@ -232,7 +232,7 @@ def write_rows(path: Path, rows: Sequence[dict], dataset: str) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)
         report = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
         kept = [r for r in report.get("rows", []) if r.get("system") not in {row["system"] for row in rows}]
-        order = {"api": 0, "router": 1, "agent": 2}
+        order = {"api-unparsed": 0, "api": 1, "router": 2, "agent": 3}
         merged = sorted([*kept, *rows], key=lambda r: order.get(r.get("system"), 9))
         report = {"dataset": dataset, "protocol": PROTOCOL, "rows": merged}
         tmp = path.with_name(path.name + ".tmp")

@@ -167,7 +167,7 @@ def summarize(system: str, records: Sequence[SessionRecord], items: Mapping[str,
             fell.append(t.reply.fallback)
             if t.reply.planned_by is not None:
                 by_model.append(t.reply.planned_by == "model")
-            if system != "api":  # the plain API has no tools to pick: the caller picks the method
+            if not system.startswith("api"):  # the plain API has no tools to pick: the caller picks the method
                 intent.append(t.turn.expected_tool in t.reply.tools)
             if t.turn.asks_for_items:
                 if t.reply.first_item_seconds is not None:

@@ -79,8 +79,8 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     settings = store.settings
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
-        Row("whyrec without recent popularity (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
-        Row("whyrec: retrieval + collaborative + short-term + recent popularity (no reranker)", lambda: pipeline(None, None)),
+        Row("whyrec without trending (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
+        Row("whyrec: retrieval + collaborative + short-term + trending (no reranker)", lambda: pipeline(None, None)),
     ]
     if reranker_path and is_trained(reranker_path):
         trained = lambda: Reranker.load(reranker_path, settings)

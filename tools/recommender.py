@@ -473,9 +473,13 @@ class Recommender:
         weights = {name: getattr(self.weights, name) for name in signals}
         if not context.queries:  # cold start: popularity is all we know
             signals, weights = {"popularity": popularity}, {"popularity": 1.0}
+        # what the person asks for is weighed against the other signals together, so it leads however those are tuned
+        others = sum(w for name, w in weights.items() if name != "request")
+        if "request" in weights:
+            weights["request"] = self.weights.request * others
         if understood is not None and understood.has_soft and self.weights.asked_for > 0:
             signals["asked_for"] = np.array([understood.soft_match(i) for i in items], dtype=np.float32)
-            weights["asked_for"] = self.weights.asked_for
+            weights["asked_for"] = self.weights.asked_for * others
         # off (rerank_top 0, the default) means the saved model is never even loaded
         reranker = self.reranker if self.rerank_top > 0 and self.weights.reranker > 0 else None
         if reranker is not None and context.queries:

@@ -189,11 +189,13 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     names = [n for value in args.system for n in value.split(",") if n]
     systems, details = [], {}
     for name in names:
-        if name == "api":
-            systems.append(RecommenderSystem(recommender, k=args.k))
+        if name in ("api", "api-unparsed"):  # api-unparsed: the request embedded as text, nothing read from it
+            api = recommender if name == "api" else Recommender(store, request_parsing=False)
+            systems.append(RecommenderSystem(api, k=args.k))
+            systems[-1].name = name
             details[name] = {
-                "reranker": "trained" if recommender.reranker is not None else "none",
-                "request_parsing": getattr(recommender, "request_parsing", None),  # as the product ships it
+                "reranker": "trained" if api.reranker is not None else "none",
+                "request_parsing": api.request_parsing,
             }
         elif name in ("router", "agent"):
             from whyrec.agent.simulated_systems import agent_system, router_system
@@ -210,7 +212,7 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
             if name == "agent":
                 details[systems[-1].name].update(model=systems[-1].agent.model_location, mode=systems[-1].agent.mode)
         else:
-            raise InputError(f"--system {name!r} is not known — use api, router or agent")
+            raise InputError(f"--system {name!r} is not known — use api, api-unparsed, router or agent")
     paraphrase = None
     if args.paraphrase and not settings.llm_base_url:
         raise InputError("--paraphrase rewords lines with an LLM — set WHYREC_LLM_BASE_URL (and WHYREC_LLM_MODEL) first")
@@ -300,7 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cross-encoder-users", type=int, default=0, help="score the cross-encoder rows on a seeded sample of this many users (0 = the same users as the rest)")
     p.add_argument("--output", type=Path, default=Path("benchmarks/quality.json"), help="the JSON report (its folder is created)")
     p = sub.add_parser("simulate", help=simulate_command.__doc__)
-    p.add_argument("--system", action="append", default=[], required=True, help="api, router or agent (repeatable, or comma-separated)")
+    p.add_argument(
+        "--system", action="append", default=[], required=True,
+        help="api, api-unparsed (no request parsing), router or agent (repeatable, or comma-separated)",
+    )
     p.add_argument("--users", type=int, default=200, help="sessions per system (one per sampled user)")
     p.add_argument("--turns", type=int, default=5, help="turns that ask for items, per session (why turns come on top)")
     p.add_argument("-k", type=int, default=10, help="items the API shows per turn (the chat shows what its answer names)")

@@ -19,7 +19,7 @@ def ids(recs) -> list[str]:
 
 def test_recommends_unseen_items_near_the_users_interests(small_store, reranker):
     # three users make co-occurrence meaningless here, so rank on content alone
-    recommender = Recommender(small_store, reranker, weights=ScoreWeights(collaborative=0.0))
+    recommender = Recommender(small_store, reranker, weights=ScoreWeights(collaborative=0.0, popularity=0.0, recent_popularity=0.0))
     recs = recommender.recommend("u3", k=4, diversity=0.0)
     seen = {x.item_id for x in small_store.db.history("u3")}
     assert len(recs) == 4 and not set(ids(recs)) & seen
@@ -145,7 +145,7 @@ def test_a_new_release_trends_above_an_old_favourite_as_busy_this_month():
 def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store):
     last = max(x.timestamp for x in SMALL_INTERACTIONS)
     watched_now = [Interaction(f"fan{n}", "cook1", last + 90 * 86400.0 + n) for n in range(5)]  # three months on, everyone watches the documentary
-    plain = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=0.0))
+    plain = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, popularity=0.0, recent_popularity=0.0))
     lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=5.0))
     for rec in (plain, lately):
         rec.fit_interactions(SMALL_INTERACTIONS + watched_now)
