@@ -17,6 +17,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
 from whyrec.store.records import Item
+from whyrec.tools.explanation import TREND_WORTH_SAYING
 from whyrec.tools.langchain_tools import WhyrecContext
 from whyrec.tools.title_matching import TitleIndex, normalise_title
 
@@ -163,6 +164,8 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
                 why.append(f"fits your {r['interest']['term']} interest in {r['interest']['label']}")
             if r.get("because"):
                 why.append("similar to " + ", ".join(f"'{b['title']}'" for b in r["because"][:2]))
+            if (trend := r.get("trend")) and trend["score"] >= TREND_WORTH_SAYING:
+                why.append(f"trending: {trend['recent_users']} people took it up in the last {trend['window_days']:g} days")
             lines.append(f"{r['rank']}. {_label(r)}" + (f" — {'; '.join(why)}" if why else ""))
         if understood:  # after the items, so they come first; says what the request was taken to mean
             lines.append("(" + " ".join(n.rstrip(".") + "." for n in understood) + ")")

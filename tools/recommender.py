@@ -309,6 +309,8 @@ class Recommender:
 
         clock = time.perf_counter()
         add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0], self.items, self.collaborative)
+        for rec in shown:
+            rec.trend = self.timeline.trend(rec.item.item_id, now) if "recent_popularity" in rec.scores else None
         timings["evidence"] = time.perf_counter() - clock
         return Ranking(context, candidates, ranked, shown, where, timings, understood)
 
@@ -561,7 +563,7 @@ class Recommender:
             matched_categories=matched,
             request_notes=request_notes,
             understood=understood.to_dict() if understood else None,
-            trend=self.timeline.trend(item.item_id, options.get("now")) if "recent_popularity" in rec.scores else None,
+            trend=rec.trend or (self.timeline.trend(item.item_id, options.get("now")) if "recent_popularity" in rec.scores else None),
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from whyrec.store.records import Item
 from whyrec.tools.explanation import CoLikedItem, ServedInterest, SimilarPastItem, item_card
+from whyrec.tools.popularity import Trend
 from whyrec.tools.request_understanding import ParsedRequest
 from whyrec.tools.retrieval import Candidate
 from whyrec.tools.user_context import UserContext
@@ -52,6 +53,7 @@ class Recommendation:
     interest: ServedInterest | None
     because: list[SimilarPastItem]
     liked_together: list[CoLikedItem] = field(default_factory=list)
+    trend: Trend | None = None  # the counts behind its trending score, when people took it up lately
 
     def to_dict(self) -> dict:
         return {
@@ -61,6 +63,7 @@ class Recommendation:
             "interest": asdict(self.interest) if self.interest else None,
             "because": [asdict(b) for b in self.because],
             "liked_together": [asdict(b) for b in self.liked_together],
+            "trend": asdict(self.trend) if self.trend else None,
         }
 
 

@@ -70,3 +70,14 @@ def test_a_recommendation_answer_lists_the_items_first_then_what_the_request_was
     assert lines[-1] == "(Filtered to 1980–1989 and Horror because you asked for 'scary from the 80s'.)"
     nothing = phrase("recommend", {"recommendations": [], "understood": ["Nothing is both from the 1950s and from 1995."]})
     assert nothing.startswith("Nothing is both from the 1950s and from 1995.")
+
+
+def test_a_trending_item_says_so_with_its_counts_and_a_barely_trending_one_does_not():
+    trend = {"item_id": "h1", "recent_users": 12, "all_users": 15, "window_days": 30.0, "until": 0.0, "score": 0.8}
+    artifact = {"recommendations": [
+        {"rank": 1, "item_id": "h1", "title": "The Thing", "year": 1982, "trend": trend},
+        {"rank": 2, "item_id": "h2", "title": "The Fog", "year": 1980, "trend": {**trend, "item_id": "h2", "score": 0.05}},
+    ]}
+    lines = phrase("recommend", artifact).splitlines()
+    assert lines[1] == "1. The Thing (1982) — trending: 12 people took it up in the last 30 days"
+    assert lines[2] == "2. The Fog (1980)"

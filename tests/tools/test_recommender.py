@@ -152,6 +152,7 @@ def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store
     assert ids(plain.recommend("u3", k=3, diversity=0.0))[0] == "space5"  # sci-fi fan: the sci-fi film first
     top = lately.recommend("u3", k=3, diversity=0.0)
     assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0
+    assert top[0].to_dict()["trend"]["recent_users"] == 5  # the card carries the counts behind the score
     why = lately.explain("u3", "cook1").text
     assert "It is trending: 5 people took it up in the 30 days up to" in why and "5 of the 5 who have so far" in why
     assert "trending" not in plain.explain("u3", "cook1").text  # no trending signal, no trending claim
