@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from whyrec.tools.explanation import TREND_WORTH_SAYING
 from whyrec.ui.api import MAX_ITEMS
 from whyrec.ui.notices import Problem, notice_box
 
@@ -79,6 +80,8 @@ def card_markdown(rec: dict) -> str:
     because = rec.get("because") or []
     if because:
         lines.append(f"<span class='card-meta'>like '{html.escape(because[0]['title'])}'</span>")
+    if (trend := rec.get("trend")) and trend["score"] >= TREND_WORTH_SAYING:
+        lines.append(f"<span class='card-meta'>trending: {trend['recent_users']} people in the last {trend['window_days']:g} days</span>")
     return head + "\n" + "<br>".join(lines)
 
 
@@ -90,6 +93,7 @@ SCORE_NAMES = {
     "short_term": "recent taste",
     "request": "your request",
     "popularity": "popularity",
+    "recent_popularity": "trending",
 }
 
 

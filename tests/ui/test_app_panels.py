@@ -34,6 +34,12 @@ def test_a_reordered_list_says_so_and_each_moved_card_gives_its_place_by_relevan
     assert reordered_note(in_order) == ""
 
 
+def test_a_trending_card_says_how_many_people_took_it_up_lately():
+    trend = {"item_id": "a", "recent_users": 12, "all_users": 15, "window_days": 30.0, "until": 0.0, "score": 0.8}
+    assert "trending: 12 people in the last 30 days" in card_markdown({**rec(1, "A", 0.9), "trend": trend})
+    assert "trending" not in card_markdown({**rec(1, "A", 0.9), "trend": {**trend, "score": 0.05}})
+
+
 def test_a_title_with_html_is_shown_as_text_on_its_card():
     assert "<img" not in card_markdown(rec(1, "<img src=x onerror=alert(1)>", 0.5))
 
