@@ -1,7 +1,7 @@
 """Past one small catalog: each collaborative model by catalog size, through the whole pipeline (issue #13).
 
 Run:  .venv/bin/python benchmarks/scale.py                     (MovieLens-100K, then 20k items x 1M and 100k x 5M synthetic)
-      .venv/bin/python benchmarks/scale.py --items 300 --interactions 20000 --no-movielens --eval-users 10   (seconds)
+      .venv/bin/python benchmarks/scale.py --items 300 --interactions 20000 --no-movielens --eval-users 10   (~30 s)
 
 For each dataset (MovieLens-100K, and seeded synthetic logs from ``store.synthetic``):
 
@@ -213,6 +213,9 @@ def add_paired(rows: list[dict]) -> None:
 
 
 def table(sections: list[dict]) -> str:
+    def number(value: float | None, digits: int) -> str | None:
+        return None if value is None else f"{value:,.{digits}f}"
+
     lines = []
     for s in sections:
         for r in s["rows"]:
@@ -220,16 +223,16 @@ def table(sections: list[dict]) -> str:
             lines.append({
                 "dataset": f"{s['dataset']} ({s['items']:,} items)",
                 "row": r["row"],
-                "fit s": r.get("fit_s"),
-                "fit peak MB": r.get("fit_peak_mb"),
-                "latency p50 ms": r.get("latency_p50_ms"),
-                "NDCG@10 (pipeline)": r.get("ndcg10"),
-                "model alone": r.get("model_alone_ndcg10"),
+                "fit s": number(r.get("fit_s"), 1),
+                "fit peak MB": number(r.get("fit_peak_mb"), 0),
+                "latency p50 ms": number(r.get("latency_p50_ms"), 1),
+                "NDCG@10 (pipeline)": number(r.get("ndcg10"), 4),
+                "model alone": number(r.get("model_alone_ndcg10"), 4),
                 f"Δ vs {REFERENCE} [95% CI]": f"{paired['ndcg10_delta']:+.4f} [{paired['ci95'][0]:+.4f}, {paired['ci95'][1]:+.4f}]" if paired else None,
                 "users": r.get("users"),
                 "note": r.get("skipped") or r.get("failed"),
             })
-    return format_table(lines, digits=4)
+    return format_table(lines)
 
 
 def main() -> None:
@@ -242,6 +245,7 @@ def main() -> None:
     parser.add_argument("--eval-users", type=int, default=500, help="seeded sample of the evaluated users per dataset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("scale.json"))
+    parser.add_argument("--workdir", type=Path, help="keep the stores here (default: a temporary folder): a rerun embeds nothing again")
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--row-output", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -260,7 +264,9 @@ def main() -> None:
     load_start = os.getloadavg()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="whyrec-scale-") as tmp:
-        sections = [run_dataset(spec, args.models, args.eval_users, Path(tmp)) for spec in specs]
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        sections = [run_dataset(spec, args.models, args.eval_users, workdir) for spec in specs]
     print("\n" + table(sections))
     memory = available_memory()
     report = {
