@@ -35,6 +35,19 @@ GGUF_SIZE = 1_117_320_768
 GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 PART_COUNT = 22
 MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
+# llama.cpp settings chosen by benchmarks/llm_settings.py on the prompts whyrec sends (2 shared CPU cores; the tables
+# are in benchmarks/README.md, "Local model settings"). Batch size (64, 256, 512) did not change prompt speed beyond
+# the noise of the other jobs (paired ratios 0.99-1.03), and 256-token batches need half the compute buffer of 512
+# (38 against 76 MiB; 227 MiB without flash attention). Flash attention read prompts ~7 % faster (14 of 18 paired
+# rounds). 1 or 2 threads were equally fast while other jobs kept the cores busy, and when they were idle 2 threads
+# read and wrote 1.5x as fast as 1, so threads stay at all cores. Reusing cached chunks after the shared start
+# (n_cache_reuse 64: KV shifting) cut what turns 5 and 6 of a react conversation re-read once the window of recent
+# turns slides (391 -> 170 and 283 -> 103 tokens), but a shifted chunk keeps keys and values computed after the turn
+# that was dropped, so the model no longer reads exactly what it is sent: off, as llama.cpp has it, until a benchmark
+# shows that costs no right tools.
+DEFAULT_BATCH_SIZE = 256
+DEFAULT_FLASH_ATTN = True
+DEFAULT_CACHE_REUSE = 0
 
 _INSTALL_HINT = "pip install 'whyrec[local]'"
 _CHUNK = 16 * 1024 * 1024
@@ -147,6 +160,13 @@ class LocalModelServer:
     Use as a context manager (or ``start()``/``stop()``) and point an OpenAI client
     at :attr:`base_url`. The server lives in native threads owned by ``xllamacpp``;
     it stops when its ``Server`` object is freed, which :meth:`stop` forces.
+
+    ``threads`` generate (0 = all cores) and ``batch_threads`` read the prompt (0 = as many as
+    ``threads``); ``batch_size`` is llama.cpp's ``n_batch`` and ``n_ubatch`` (prompt tokens per
+    step); ``flash_attn`` None lets llama.cpp decide; ``cache_reuse`` is ``n_cache_reuse``, the
+    smallest cached chunk reused by shifting it into place when a prompt leaves the cached one
+    after their common start (0 = only the common start). The defaults are measured (see the
+    constants above).
     """
 
     def __init__(
@@ -155,7 +175,11 @@ class LocalModelServer:
         *,
         cache_dir: Path | None = None,
         threads: int = 0,
+        batch_threads: int = 0,
         ctx_size: int = 8192,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        flash_attn: bool | None = DEFAULT_FLASH_ATTN,
+        cache_reuse: int = DEFAULT_CACHE_REUSE,
         host: str = "127.0.0.1",
         port: int | None = None,
         model_alias: str = MODEL_ALIAS,
@@ -168,7 +192,11 @@ class LocalModelServer:
         self.model_path = Path(model_path) if model_path is not None else None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.threads = threads or os.cpu_count() or 1
+        self.batch_threads = batch_threads or self.threads
         self.ctx_size = ctx_size
+        self.batch_size = batch_size
+        self.flash_attn = flash_attn
+        self.cache_reuse = cache_reuse
         self.host = host
         self.port = port
         self.model_alias = model_alias
@@ -216,8 +244,16 @@ class LocalModelServer:
         params.use_jinja = True  # the GGUF's own chat template, which knows about tools
         params.n_ctx = self.ctx_size
         params.n_parallel = 1  # one chat at a time gets the whole context
+        params.n_batch = params.n_ubatch = self.batch_size  # prompt tokens per step, logical and physical alike
+        flash = xllamacpp.llama_flash_attn_type
+        params.flash_attn_type = (
+            flash.LLAMA_FLASH_ATTN_TYPE_AUTO if self.flash_attn is None
+            else flash.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.flash_attn
+            else flash.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
+        params.n_cache_reuse = self.cache_reuse
         params.cpuparams.n_threads = self.threads
-        params.cpuparams_batch.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.batch_threads
         params.verbosity = self.verbosity  # llama.cpp logs straight to stderr; 3 (its default) is chatty
         params.hostnames = [self.host]
         params.port = self.port
