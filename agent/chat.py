@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
-from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, rule_plan, wants_more
+from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, plan_messages, rule_plan, wants_more
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -59,6 +59,10 @@ _ECHOED_DATA = re.compile(r"</?\s*tool_data[^>]*>|" + re.escape(DATA_NOTE), re.I
 # raw tool data pasted into an answer ('{"items":[{"title": ...'), or a list marker with nothing after it
 _RAW_DATA = re.compile(r"\{\s*\"|\"(?:item_id|items|title|fits|like_past)\"\s*:")
 _EMPTY_LIST_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*$")
+# what a call that must call a tool may write with the embedded model: the model fills every recommend argument
+# (~66 tokens), and a recommend call with all of them inside <tool_call> tags is 91
+# (see middleware.ToolPolicyMiddleware for why the embedded model needs a cap at all)
+LOCAL_CALL_MAX_TOKENS = 96
 NO_ANSWER = "Sorry, I could not answer that from the catalog. Ask me for recommendations, why an item was (not) recommended, or what your interests are."
 
 
@@ -247,7 +251,7 @@ class ChatAgent:
                     system_prompt=SYSTEM_PROMPT,
                     middleware=[
                         RecentTurnsMiddleware(self.history_turns),
-                        ToolPolicyMiddleware(self.max_tool_rounds),
+                        ToolPolicyMiddleware(self.max_tool_rounds, LOCAL_CALL_MAX_TOKENS if self._serves_locally() else None),
                         FeedbackGuardMiddleware(),
                         TextToolCallMiddleware(),
                     ],
@@ -258,12 +262,41 @@ class ChatAgent:
 
     _graph_model: BaseChatModel | None = None
 
+    def _serves_locally(self) -> bool:
+        """Whether the model is the embedded llama.cpp server (``settings.llm_base_url`` wins over a server)."""
+        return self._server is not None and self._server.running and not self.settings.llm_base_url
+
     def start(self) -> str:
-        """Get the model ready now (instead of on the first message); returns :attr:`model_location`."""
+        """Get the model ready now (instead of on the first message); returns :attr:`model_location`.
+
+        With the embedded model this also has it read the start that every prompt of this mode
+        shares (:meth:`_prefill_prompt_cache`), so the first turn is as quick as the later ones.
+        """
         self._agent()
         if self.mode == "plan" and not self.fallback_only:
             self._chat_model()
+        self._prefill_prompt_cache()
         return self.model_location
+
+    def _prefill_prompt_cache(self) -> None:
+        """Send the embedded model this mode's fixed prompt start once (one token back): llama.cpp keeps it in its
+        prompt cache, and every later prompt that starts the same way reads only what follows.
+
+        The start is what a turn sends first: the plan prompt (plan mode), or the system prompt and the five tool
+        schemas (react mode). benchmarks/llm_settings.py measured what it saves on 2 shared cores: the first react
+        call on a fresh server read all 1,026 prompt tokens (28-48 s to its first token), one after a cached start
+        read 9 (under 1 s); a plan call read 108 tokens against 14. A hosted endpoint is left alone: it caches on
+        its own terms.
+        """
+        if self._model is None or not self._serves_locally():
+            return
+        try:
+            if self.mode == "plan":
+                self._model.bind(max_tokens=1).invoke(plan_messages("hi", []))
+            else:
+                self._model.bind_tools(self.tools, max_tokens=1).invoke([SystemMessage(content=SYSTEM_PROMPT), HumanMessage(content="hi")])
+        except Exception as err:  # a cold cache only costs time on the first turn
+            logger.info("could not prefill the local model's prompt cache: %s", err)
 
     def close(self) -> None:
         """Stop the local model this agent started and close the chat database."""

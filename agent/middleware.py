@@ -61,11 +61,19 @@ class ToolPolicyMiddleware(AgentMiddleware):
     Small models otherwise answer "recommend me something" from memory. Sent as OpenAI's
     ``tool_choice`` ("required" / "none"), which llama.cpp enforces with a grammar; an
     endpoint that rejects ``tool_choice`` gets requests without it from then on.
+
+    ``call_max_tokens`` caps what a call that must call a tool may write. The embedded 1.5B model
+    writes its call (~66 tokens for a ``recommend`` call with every argument filled) and then does
+    not stop: it adds more calls or blank lines until ``max_tokens``, and on 2 CPU cores every token
+    costs 0.1-0.2 s (benchmarks/README.md, "Agent turns": the cap made react turns ~9 s faster).
+    Hosted models stop on their own and may need the room to reason first, so the cap is for the
+    embedded model only.
     """
 
-    def __init__(self, max_tool_rounds: int = 3) -> None:
+    def __init__(self, max_tool_rounds: int = 3, call_max_tokens: int | None = None) -> None:
         super().__init__()
         self.max_tool_rounds = max_tool_rounds
+        self.call_max_tokens = call_max_tokens
         self.supported = True
 
     def _choice(self, request: ModelRequest) -> str | None:
@@ -84,12 +92,17 @@ class ToolPolicyMiddleware(AgentMiddleware):
             return True
         return False
 
+    def _with_choice(self, request: ModelRequest, choice: str) -> ModelRequest:
+        if choice == "required" and self.call_max_tokens is not None:
+            return request.override(tool_choice=choice, model_settings={**request.model_settings, "max_tokens": self.call_max_tokens})
+        return request.override(tool_choice=choice)
+
     def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
         choice = self._choice(request)
         if choice is None:
             return handler(request)
         try:
-            return handler(request.override(tool_choice=choice))
+            return handler(self._with_choice(request, choice))
         except Exception as err:
             if self._rejected(err):
                 return handler(request)
@@ -100,7 +113,7 @@ class ToolPolicyMiddleware(AgentMiddleware):
         if choice is None:
             return await handler(request)
         try:
-            return await handler(request.override(tool_choice=choice))
+            return await handler(self._with_choice(request, choice))
         except Exception as err:
             if self._rejected(err):
                 return await handler(request)

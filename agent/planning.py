@@ -209,12 +209,17 @@ def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list
     return Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "model")
 
 
+def plan_messages(text: str, shown: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The planning call's messages. :data:`PLAN_PROMPT` comes first and never changes, so llama.cpp serves it from
+    its prompt cache; what varies (the last list, the message) comes after it."""
+    listed = "; ".join(f"{n}. {card['title']}" for n, card in enumerate(shown[:10], 1))
+    return [("system", PLAN_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:2000])]
+
+
 def model_plan(model: BaseChatModel, text: str, titles: TitleIndex, shown: list[dict[str, Any]], config: dict[str, Any]) -> Plan:
     """ONE schema-constrained call for the intent and the items as written, then :func:`checked_plan`."""
-    listed = "; ".join(f"{n}. {card['title']}" for n, card in enumerate(shown[:10], 1))
-    messages = [("system", PLAN_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:2000])]
     constrained = model.bind(response_format={"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": PLAN_SCHEMA}})
-    answer = constrained.invoke(messages, config=config).text
+    answer = constrained.invoke(plan_messages(text, shown), config=config).text
     try:
         raw = json.loads(answer[answer.find("{") : answer.rfind("}") + 1])
     except ValueError:

@@ -17,16 +17,19 @@ class ScriptedChatModel(GenericFakeChatModel):
     """Replies with the next step of a script; a step may be a function of the messages it is sent.
 
     ``seen`` keeps every list of messages the model was sent; ``bind_tools`` is a no-op, as
-    for a local model that writes its tool calls as text.
+    for a local model that writes its tool calls as text, that records the ``tool_choice`` and
+    ``max_tokens`` each call was bound with.
     """
 
     script: list[Any] = []
     seen: list[list[BaseMessage]] = []
     tool_choices: list[Any] = []
+    max_tokens: list[Any] = []
     messages: Any = iter(())
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
         self.tool_choices.append(kwargs.get("tool_choice"))
+        self.max_tokens.append(kwargs.get("max_tokens"))
         return self
 
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
@@ -40,7 +43,7 @@ class ScriptedChatModel(GenericFakeChatModel):
 
 
 def scripted(*steps: Step) -> ScriptedChatModel:
-    return ScriptedChatModel(script=list(steps), seen=[], tool_choices=[])
+    return ScriptedChatModel(script=list(steps), seen=[], tool_choices=[], max_tokens=[])
 
 
 def tool_payload(message: ToolMessage) -> dict[str, Any]:

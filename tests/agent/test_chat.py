@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from whyrec.agent.chat import ChatAgent, stream_reply
+from whyrec.agent.chat import LOCAL_CALL_MAX_TOKENS, ChatAgent, stream_reply
 from whyrec.agent.middleware import recent_turns
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Item
@@ -116,6 +116,47 @@ def test_the_first_call_of_a_turn_must_call_a_tool_and_the_next_may_answer(chat)
     model = scripted(CALL_FORMS["json"], answer_with_titles(1))
     chat(model).reply("u1", "c", "Something with spaceships?")
     assert model.tool_choices == ["required", None]
+
+
+class RunningLocalServer:
+    """Stands in for a started LocalModelServer: the agent then treats its model as the embedded one."""
+
+    running = True
+    base_url = "http://127.0.0.1:9/v1"
+
+
+def test_the_embedded_model_may_write_only_a_call_long_when_it_must_call_a_tool(chat) -> None:
+    # it writes its call and then keeps going until max_tokens; a hosted model keeps all its room
+    local = scripted(CALL_FORMS["json"], answer_with_titles(1))
+    hosted = scripted(CALL_FORMS["json"], answer_with_titles(1))
+
+    chat(local, server=RunningLocalServer(), mode="react").reply("u1", "c", "Something with spaceships?")
+    chat(hosted, mode="react").reply("u1", "c", "Something with spaceships?")
+
+    assert local.tool_choices == ["required", None] and local.max_tokens == [LOCAL_CALL_MAX_TOKENS, None]
+    assert hosted.max_tokens == [None, None]
+
+
+@pytest.mark.parametrize("mode", ["react", "plan"])
+def test_start_has_the_embedded_model_read_the_prompt_start_a_turn_sends(chat, mode: str) -> None:
+    # llama.cpp keeps what it read in its prompt cache: the first turn then reads only what follows that start
+    turn = CALL_FORMS["json"] if mode == "react" else json.dumps({"intent": "recommend", "items": []})
+    model = scripted("", turn, answer_with_titles(1))
+    agent = chat(model, server=RunningLocalServer(), mode=mode)
+
+    agent.start()
+    sent_at_start, tools_bound_at_start = len(model.seen), len(model.tool_choices)
+    agent.reply("u1", "c", "Something with spaceships?" if mode == "react" else "I'm bored, surprise me")
+
+    prefill, first_call = model.seen[0], model.seen[1]
+    assert sent_at_start == 1 and prefill[0].type == "system" and prefill[0].content == first_call[0].content
+    assert tools_bound_at_start == (1 if mode == "react" else 0)  # react's start includes the tool schemas
+
+
+def test_a_hosted_model_is_not_prefilled(chat) -> None:
+    model = scripted()  # any call would fail the test: the script is empty
+    chat(model, mode="react").start()
+    assert model.seen == []
 
 
 def test_after_three_tool_rounds_the_model_must_answer(chat) -> None:
