@@ -76,6 +76,14 @@ def catalog_order(interactions: Sequence[Interaction], items: Sequence[str] | No
     return ordered
 
 
+def columns(interactions: Sequence[Interaction], items: Sequence[str] | None, model: str) -> tuple[list[str], dict[str, int]]:
+    """A model's item ids in column order (:func:`catalog_order`) and their column numbers; a one-line error when there are none."""
+    ordered = catalog_order(interactions, items)
+    if not ordered:
+        raise ValueError(f"cannot fit {model} on no items — pass train interactions or a catalog")
+    return ordered, {item_id: i for i, item_id in enumerate(ordered)}
+
+
 def implicit_matrix(interactions: Sequence[Interaction], index: dict[str, int]) -> sp.csr_matrix:
     """Users x items, 1 where the user interacted with the item (every interaction an implicit positive)."""
     users: dict[str, int] = {}
@@ -135,10 +143,7 @@ class EASE:
 
     def fit(self, interactions: Sequence[Interaction], items: Sequence[str] | None = None) -> EASE:
         interactions = list(interactions)
-        self.items = catalog_order(interactions, items)
-        if not self.items:
-            raise ValueError("cannot fit EASE on no items — pass train interactions or a catalog")
-        self.index = {item_id: i for i, item_id in enumerate(self.items)}
+        self.items, self.index = columns(interactions, items, "EASE")
         self.weights = ease_weights(implicit_matrix(interactions, self.index), self.l2)
         return self
 
@@ -212,10 +217,7 @@ class ItemKNN:
         from implicit.utils import ParameterWarning
 
         interactions = list(interactions)
-        self.items = catalog_order(interactions, items)
-        if not self.items:
-            raise ValueError("cannot fit item-kNN on no items — pass train interactions or a catalog")
-        self.index = {item_id: i for i, item_id in enumerate(self.items)}
+        self.items, self.index = columns(interactions, items, "item-kNN")
         model = CosineRecommender(K=self.neighbours, num_threads=self.threads)
         with warnings.catch_warnings():  # it normalises into a COO matrix, then warns about converting its own matrix
             warnings.simplefilter("ignore", ParameterWarning)
@@ -271,10 +273,7 @@ class ALS:
         from implicit.cpu.als import AlternatingLeastSquares
 
         interactions = list(interactions)
-        self.items = catalog_order(interactions, items)
-        if not self.items:
-            raise ValueError("cannot fit ALS on no items — pass train interactions or a catalog")
-        self.index = {item_id: i for i, item_id in enumerate(self.items)}
+        self.items, self.index = columns(interactions, items, "ALS")
         with threadpool_limits(1, "blas"):
             self.model = AlternatingLeastSquares(**self.settings, num_threads=self.threads, random_state=self.seed)
             self.model.fit(implicit_matrix(interactions, self.index), show_progress=False)
