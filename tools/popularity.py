@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from whyrec.store.records import Interaction
 
 RECENT_WINDOW_DAYS = 30.0
@@ -46,7 +45,7 @@ class PopularityTimeline:
     def __init__(self, interactions: list[Interaction], window_days: float = RECENT_WINDOW_DAYS):
         self.window_days = window_days
         self.items: list[str] = []
-        self._cache: dict[int, tuple[dict[str, float], list[str]]] = {}
+        self._cache: dict[int, _Day] = {}
         first: dict[tuple[str, str], float] = {}
         for x in interactions:  # one person counts once per item
             key = (x.user_id, x.item_id)
@@ -71,31 +70,40 @@ class PopularityTimeline:
         ``now`` defaults to the log's newest interaction and is clamped to the log's span."""
         if not self.items:
             return {}, []
-        day = self._day(now)
-        if day not in self._cache:
-            window, total = self._counts(day)
-            top = int(window.max())
-            score = (window / top) * (window / np.maximum(total, 1))
-            order = [int(n) for n in np.argsort(-score, kind="stable") if window[n] > 0]
-            self._cache[day] = ({self.items[n]: float(score[n]) for n in order}, [self.items[n] for n in order])
-        return self._cache[day]
+        day = self._on(now)
+        return day.scores, day.order
 
     def trend(self, item_id: str, now: float | None = None) -> Trend | None:
         """The counts behind ``item_id``'s score at ``now``; None when nobody took it up in the window."""
-        scores, _ = self.at(now)
-        if item_id not in scores:
+        if not self.items:
             return None
-        window, total = self._counts(self._day(now))
+        day = self._on(now)
+        if item_id not in day.scores:
+            return None
         n = self._index[item_id]
-        return Trend(item_id, int(window[n]), int(total[n]), self.window_days, self._moment(now), scores[item_id])
+        return Trend(item_id, int(day.window[n]), int(day.total[n]), self.window_days, self._moment(now), day.scores[item_id])
+
+    def _on(self, now: float | None) -> _Day:
+        """The counts and scores of the window before ``now``, computed once a day and kept."""
+        day = int((self._moment(now) - self.start) // 86400.0) + 1
+        if day not in self._cache:
+            total = self._cumulative[:, day]
+            window = total - self._cumulative[:, max(0, day - round(self.window_days))]
+            score = (window / int(window.max())) * (window / np.maximum(total, 1))
+            order = [int(n) for n in np.argsort(-score, kind="stable") if window[n] > 0]
+            scores = {self.items[n]: float(score[n]) for n in order}
+            self._cache[day] = _Day(scores, [self.items[n] for n in order], window, total)
+        return self._cache[day]
 
     def _moment(self, now: float | None) -> float:
         return self.end if now is None else min(max(float(now), self.start), self.end)
 
-    def _day(self, now: float | None) -> int:
-        return int((self._moment(now) - self.start) // 86400.0) + 1
 
-    def _counts(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct users in the window ending on ``day``, distinct users up to ``day``), per item."""
-        total = self._cumulative[:, day]
-        return total - self._cumulative[:, max(0, day - round(self.window_days))], total
+@dataclass(frozen=True)
+class _Day:
+    """One day's window: the scores and their order (what :meth:`PopularityTimeline.at` returns), and the counts behind them."""
+
+    scores: dict[str, float]
+    order: list[str]
+    window: np.ndarray  # distinct users in the window, per item
+    total: np.ndarray  # distinct users up to the window's end, per item
