@@ -215,14 +215,23 @@ class InterestProfiler:
     def effective_history(self, history: list[Interaction], feedback: list[Feedback]) -> tuple[list[Interaction], list[str]]:
         """History with feedback folded in: a 'liked' counts as a top rating, a dislike removes the item.
 
-        The latest word on an item wins, so liking something after disliking it restores it.
+        The latest word on an item wins, so liking something after disliking it restores it. A like given
+        after the last interaction counts as of that interaction: feedback is stamped with today's clock,
+        a history may come from years earlier (MovieLens ends in 1998), and the decay measures ages from
+        the newest event, so one "I loved it" would otherwise make the whole history decades old and the
+        profile that single item.
         """
         verdict: dict[str, Feedback] = {}
         for f in feedback:
             verdict[f.item_id] = f
         disliked = [i for i, f in verdict.items() if f.kind in NEGATIVE_FEEDBACK]
         kept = [x for x in history if x.item_id not in disliked]
-        liked = [Interaction(f.user_id, f.item_id, f.timestamp, 5.0, "liked") for f in verdict.values() if f.kind == "liked"]
+        latest = max((x.timestamp for x in history), default=None)
+        liked = [
+            Interaction(f.user_id, f.item_id, f.timestamp if latest is None else min(f.timestamp, latest), 5.0, "liked")
+            for f in verdict.values()
+            if f.kind == "liked"
+        ]
         return sorted(kept + liked, key=lambda x: x.timestamp), disliked
 
     def profile(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from whyrec.tools.profile import jensen_shannon
+from whyrec.tools.recommender import PROFILE_CACHE_KEY
 
 
 def test_recent_genre_switch_shows_in_short_term_not_long_term(recommender):
@@ -27,7 +30,7 @@ def test_evolution_is_plot_ready_and_ordered(recommender):
 def test_profile_is_cached_until_the_history_changes(recommender, small_store):
     first = recommender.profile("u1")
     version = small_store.db.history_version("u1")
-    assert small_store.db.cached_profile("u1", f"profile-v1:{version}") is not None
+    assert small_store.db.cached_profile("u1", f"{PROFILE_CACHE_KEY}:{version}") is not None
     assert recommender.profile("u1").summary == first.summary
     recommender.feedback("u1", "space1", "disliked")
     after = recommender.profile("u1")
@@ -44,3 +47,13 @@ def test_new_user_has_an_empty_profile(recommender):
 def test_jensen_shannon_bounds():
     assert jensen_shannon({"a": 1.0}, {"a": 1.0}) == 0
     assert abs(jensen_shannon({"a": 1.0}, {"b": 1.0}) - 1.0) < 1e-9
+
+
+def test_liking_one_item_today_keeps_a_history_from_long_ago(recommender):
+    # u1's history is from 1970; feedback is stamped with today's clock
+    before = recommender.profile("u1")
+    recommender.feedback("u1", "crime2", "liked")
+    after = recommender.profile("u1")
+    assert max(after.distribution, key=after.distribution.get) == "Romance"
+    assert after.distribution["Romance"] > 0.3 and after.distribution["Crime"] < 0.5
+    assert len(after.long_term) >= min(2, len(before.long_term)) and not re.search(r"\(0%", after.summary["long_term"])
