@@ -556,7 +556,7 @@ class ChatAgent:
         answers = []
         for name, arguments in [(tool, args), *([(then.tool, then.args)] if then else [])]:
             if not name:
-                answers.append(fallback.NO_ITEM_HINT)
+                answers.append(fallback.SEEN_HINT if turn.plan is not None and turn.plan.intent == "seen" else fallback.NO_ITEM_HINT)
                 continue
             message = fallback.call_tool(self.tools_by_name, name, arguments, turn.user_id)
             turn.tool_calls.append({"name": name, "args": arguments})

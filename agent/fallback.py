@@ -188,4 +188,13 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
     return ""
 
 
-NO_ITEM_HINT = "I could not tell which item you mean — name it by its exact title or id (search the catalog to find it)."
+NO_ITEM_HINT = (
+    "I could not tell which item you mean — name it by its title, its place in the list (\"the second one\") "
+    "or its id (search the catalog to find it)."
+)
+SEEN_HINT = (
+    "Did you like it? Say \"I liked <title>\" or \"I didn't like <title>\" (or \"the second one\"): "
+    "either way it leaves your recommendations, and your next list learns from it."
+)
+SEEN = re.compile(r"\b(?:(?:have|'ve|already|just)\s+(?:seen|watched)|seen\s+(?:it|that|this|them|those)|saw\s+(?:it|that|this))\b", re.IGNORECASE)
+"""'seen it', 'I've watched that one': no feedback kind says it, so the answer asks whether they liked it."""

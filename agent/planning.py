@@ -166,6 +166,11 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Pla
     route = fallback.route(text, titles)
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
+    if item is None and fallback.SEEN.search(text):
+        return Plan("seen", "")  # no feedback kind says "seen": the answer asks whether they liked it
+    if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
+        # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
+        return Plan("feedback", "")
     if route.intent == "feedback" or (item is not None and (kind := fallback.feedback_kind(text))):
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
@@ -181,7 +186,9 @@ def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list
     """A model's plan, kept only as far as the message supports it.
 
     The intent must be one we know; an item counts only when its title's words appear in the
-    message or it is in the last list, so an invented title never reaches a tool.
+    message or it is in the last list, so an invented title never reaches a tool. Feedback, which
+    writes to the user's history, needs more: the message itself must name the item or its place
+    ("I loved it" after a list of five is not the model's to guess).
     """
     intent = raw.get("intent") if raw.get("intent") in INTENTS else "recommend"
     mentioned = normalise_title(text)
@@ -197,8 +204,10 @@ def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list
         if item is None:
             return Plan(intent, "", decided_by="model")
         return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")
-    if intent == "feedback" and item is not None and (kind := fallback.feedback_kind(text)):
-        return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind}, "model")
+    if intent == "feedback" and (kind := fallback.feedback_kind(text)):
+        if (named := referenced_item(text, titles, shown)) is None:
+            return Plan("feedback", "", decided_by="model")
+        return Plan("feedback", "record_feedback", {"item_id": named.item_id, "kind": kind}, "model")
     if intent == "profile":
         return Plan("profile", "get_interest_profile", {}, "model")
     if intent == "search":

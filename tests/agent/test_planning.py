@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import SMALL_CATALOG
 from tests.agent.chat_fakes import scripted
 from whyrec.agent.chat import ChatAgent
+from whyrec.agent.fallback import NO_ITEM_HINT, SEEN_HINT
 from whyrec.agent.planning import GREETING, checked_plan, rule_plan
 from whyrec.tools.title_matching import TitleIndex
 
@@ -156,3 +157,20 @@ def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_
     assert noted.startswith("Noted: you did not like") and disliked["title"] not in new_list
     shown = [recommender.items[i["item_id"]] for i in reply.items if i["item_id"] != disliked["item_id"]]
     assert shown and all("Romance" in item.categories for item in shown)  # the request still holds
+
+
+def test_feedback_on_an_unnamed_item_asks_which_instead_of_guessing(plan_agent, recommender) -> None:
+    # "it" after a list of several items names none of them; a model's guess from the list is not enough to store a verdict
+    assert rule_plan("I loved it", TITLES, LIST).tool == ""
+    assert checked_plan({"intent": "feedback", "items": ["Love Letters"]}, "that one was great", TITLES, LIST).tool == ""
+    assert checked_plan({"intent": "feedback", "items": ["Love Letters"]}, "the second one was great", TITLES, LIST).args == {
+        "item_id": "rom3", "kind": "liked"}
+    agent = plan_agent(scripted())  # no model call either
+    agent.reply("u2", "c", "Recommend me some romance")
+
+    loved, seen = agent.reply("u2", "c", "I loved it"), agent.reply("u2", "c", "seen it")
+
+    assert loved.text == NO_ITEM_HINT and seen.text == SEEN_HINT
+    assert loved.tools_called == seen.tools_called == [] and recommender.store.db.feedback("u2") == []
+    after = agent.reply("u2", "c", "I loved the second one")
+    assert after.tools_called == ["record_feedback"] and [f.kind for f in recommender.store.db.feedback("u2")] == ["liked"]
