@@ -131,8 +131,10 @@ class ToolAnswers:
             shown.append(entry)
         past = [card(recommender.items[b.item_id]) for r in recs for b in r.because[:2] if b.item_id in recommender.items]
         payload: dict[str, Any] = {"items": shown}
-        if understood := [neutralise(n, 160) for n in recs.notes]:  # what the request was taken to mean, for the answer
-            payload["understood"] = understood
+        # what the request was taken to mean: clipped for the model, whole for the person (a clipped note ends "(from 'old….")
+        understood = [neutralise(n) for n in recs.notes]
+        if understood:
+            payload["understood"] = [neutralise(n, 160) for n in recs.notes]
         if notes or not shown:
             payload["note"] = "; ".join(notes) or "the catalog has nothing left to recommend"
         return tool_data("recommend", payload), {

@@ -275,3 +275,12 @@ def test_unknown_categories_are_ignored_and_empty_filters_lifted(tools) -> None:
 
     data = payload(run(tools["recommend"], categories=["Documentary"], year_min=2030, k=2))
     assert len(data["items"]) == 2 and "ignore them" in data["note"]
+
+
+def test_what_the_request_was_taken_to_mean_reaches_the_person_whole(tools) -> None:
+    request = "a funny sci-fi movie from the 90s, like Star Voyage, not Orbit Station, without drama, something older and romantic"
+    message = run(tools["recommend"], request=request, k=3)
+
+    understood = message.artifact["understood"]
+    assert understood[0].startswith("Understood:") and len(understood[0]) > 160
+    assert "…" not in understood[0] and understood[0].endswith(".")
