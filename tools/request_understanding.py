@@ -366,6 +366,8 @@ class RequestParser:
         def free(start: int, end: int) -> bool:
             return not any(s < end and start < e for s, e in removed)
 
+        said_at: dict[tuple[str, str], int] = {}  # ("not" | "like", item id) -> where the request says it
+
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
         for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
@@ -373,7 +375,10 @@ class RequestParser:
                 continue
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             take(m.start(), end)
+            before = len(parsed.exclude_item_ids)
             self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"))
+            for i in parsed.exclude_item_ids[before:]:
+                said_at[("not", i)] = m.start()
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -384,7 +389,10 @@ class RequestParser:
                 continue
             raw = m["phrase"]
             phrase = raw.strip(" '\"“”‘’")
+            before = len(parsed.like_item_ids)
             read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")))
+            for i in parsed.like_item_ids[before:]:
+                said_at[("like", i)] = m.start()
             if read:  # only the title's words: "like The Terminator and an action movie" still asks for Action
                 start = m.start("phrase") + len(raw) - len(raw.lstrip(" '\"“”‘’"))
                 take(m.start("phrase"), m.end() if read == len(phrase) else start + read)
@@ -397,8 +405,12 @@ class RequestParser:
                 continue
             # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
             parts = [phrase] if self._title_items(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
+            before = len(parsed.like_item_ids)
             if any([self._read_like(parsed, part, quoted=False) for part in parts if part]):
                 take(m.start(), m.end())
+            for i in parsed.like_item_ids[before:]:
+                said_at[("like", i)] = m.start()
+        self._settle_like_and_not(parsed, said_at)
         # "I love Nolan", "we enjoyed": verbs about the person, not a mood ("love" is not a wish for Romance)
         for m in re.finditer(r"\b(?:i|we)\s+(?:really\s+|just\s+|absolutely\s+)?(?:love|loved|adore|enjoy|enjoyed|like|liked)\b", text, re.IGNORECASE):
             take(m.start(), m.end())
@@ -431,6 +443,17 @@ class RequestParser:
         self._embed(parsed, candidates)
         self._notes(parsed)
         return parsed
+
+    @staticmethod
+    def _settle_like_and_not(parsed: ParsedRequest, said_at: dict[tuple[str, str], int]) -> None:
+        """An item both liked and left out keeps only what the request said last: a chat's refinements are
+        appended to its request, so "like Toy Story. Not Toy Story, something older" must stop asking for more
+        like Toy Story (and "not X. Actually, more like X" must stop leaving X out)."""
+        for item_id in set(parsed.like_item_ids) & set(parsed.exclude_item_ids):
+            if said_at.get(("like", item_id), -1) > said_at.get(("not", item_id), -1):
+                parsed.exclude_item_ids.remove(item_id)
+            else:
+                parsed.like_item_ids.remove(item_id)
 
     def _list_end(self, text: str, end: int) -> int:
         """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""

@@ -271,3 +271,12 @@ def test_why_not_the_item_asked_to_be_like(recommender):
     explanation = recommender.explain("u2", "space1", "something like Star Voyage")
     assert "You asked for items like it" in explanation.text
     assert "space1" not in ids(recommender.recommend("u2", "something like Star Voyage", k=10))
+
+
+def test_in_a_refined_request_the_last_word_on_an_item_wins(parser) -> None:
+    # a chat appends refinements to the request: "not X" after "like X" stops asking for more like X, and the reverse
+    turned = parser.parse("a space movie. More like Star Voyage. Not Star Voyage, something older")
+    assert turned.exclude_item_ids == ["space1"] and turned.like_item_ids == []
+    assert "more like" not in turned.notes[0] and "not 'Star Voyage'" in turned.notes[0]
+    back = parser.parse("Not Star Voyage. Actually, more like Star Voyage")
+    assert back.like_item_ids == ["space1"] and back.exclude_item_ids == []
