@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -369,16 +369,20 @@ class RequestParser:
         said_at: dict[tuple[str, str], int] = {}  # ("not" | "like", item id) -> where the request says it
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()):
                 continue
+            if m["how"].lower() == "less" and not self._categories_in(phrase):
+                continue  # "less than two hours": only "less scary" (as "not too scary") asks to leave a category out
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             take(m.start(), end)
-            before = len(parsed.exclude_item_ids)
+            before, before_categories = len(parsed.exclude_item_ids), len(parsed.exclude_categories)
             self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"))
             for i in parsed.exclude_item_ids[before:]:
                 said_at[("not", i)] = m.start()
+            for ask in parsed.exclude_categories[before_categories:]:
+                said_at.update({("not", c): m.start() for c in ask.categories})
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -426,6 +430,7 @@ class RequestParser:
                 if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
                     covered.append((m.start(), m.end()))
                     _add_ask(parsed.categories, CategoryAsk((category,), m[0], "name"))
+                    said_at.setdefault(("ask", category), m.start())
         if self._lexicon_pattern:
             for m in self._lexicon_pattern.finditer(text):
                 if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
@@ -433,6 +438,8 @@ class RequestParser:
                     key = re.sub(r"[\s-]+", " ", m[0].lower())
                     target = parsed.boost_categories if key in LEANING_WORDS else parsed.categories
                     _add_ask(target, CategoryAsk(self.lexicon[key], m[0], "lexicon"))
+                    said_at.update({("ask", c): m.start() for c in self.lexicon[key] if ("ask", c) not in said_at})
+        self._settle_asked_and_left_out(parsed, said_at)
 
         # 5. the rest of the words: gibberish/language check, then mood words by embedding
         rest = _blank(text, removed + covered)
@@ -454,6 +461,25 @@ class RequestParser:
                 parsed.exclude_item_ids.remove(item_id)
             else:
                 parsed.like_item_ids.remove(item_id)
+
+    @staticmethod
+    def _settle_asked_and_left_out(parsed: ParsedRequest, said_at: dict[tuple[str, str], int]) -> None:
+        """A category both asked for and left out keeps only what the request said last ("something scary from the
+        80s. Not too scary": 80s films that are not Horror or Thriller; "no horror. OK, horror then": Horror). Both at
+        once filtered to it and away from it, so nothing matched and the notes said so twice."""
+        for asks in (parsed.categories, parsed.boost_categories):
+            for ask in list(asks):
+                dropped = {c for c in ask.categories if said_at.get(("not", c), -1) > said_at.get(("ask", c), len(parsed.text))}
+                if dropped:
+                    kept = tuple(c for c in ask.categories if c not in dropped)
+                    asks[asks.index(ask)] = replace(ask, categories=kept)
+        parsed.categories = [a for a in parsed.categories if a.categories]
+        parsed.boost_categories = [a for a in parsed.boost_categories if a.categories]
+        for ask in list(parsed.exclude_categories):
+            kept = tuple(c for c in ask.categories if said_at.get(("ask", c), -1) < said_at.get(("not", c), len(parsed.text)))
+            if kept != ask.categories:
+                parsed.exclude_categories[parsed.exclude_categories.index(ask)] = replace(ask, categories=kept)
+        parsed.exclude_categories = [a for a in parsed.exclude_categories if a.categories]
 
     def _list_end(self, text: str, end: int) -> int:
         """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""
@@ -783,7 +809,7 @@ def _query_text(text: str, removed: list[tuple[int, int]]) -> str:
 
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
-    return bool(re.match(r"(?:not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
+    return bool(re.match(r"(?:less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
 
 
 def _is_quoted(text: str, start: int) -> bool:

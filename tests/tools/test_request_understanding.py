@@ -280,3 +280,15 @@ def test_in_a_refined_request_the_last_word_on_an_item_wins(parser) -> None:
     assert "more like" not in turned.notes[0] and "not 'Star Voyage'" in turned.notes[0]
     back = parser.parse("Not Star Voyage. Actually, more like Star Voyage")
     assert back.like_item_ids == ["space1"] and back.exclude_item_ids == []
+
+
+def test_a_category_asked_for_and_then_left_out_keeps_the_last_word(parser) -> None:
+    # before: Horror or Thriller was both the filter and excluded, so nothing matched and the notes contradicted each other
+    milder = parser.parse("something scary from the 80s. Not too scary")
+    assert milder.categories == [] and [a.categories for a in milder.exclude_categories] == [("Horror", "Thriller")]
+    assert milder.years is not None and milder.years.label == "1980–1989"
+    less = parser.parse("something less scary")
+    assert less.categories == [] and [a.categories for a in less.exclude_categories] == [("Horror", "Thriller")]
+    back = parser.parse("no horror. OK, horror then")
+    assert [a.categories for a in back.categories] == [("Horror",)] and back.exclude_categories == []
+    assert parser.parse("a film less than two hours long").exclude_categories == []
