@@ -67,10 +67,12 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
     "emotional": ("Drama",), "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
     "musicals": ("Musical",), "singing": ("Musical",), "documentaries": ("Documentary",), "epic": ("Adventure",),
+    "light": ("Comedy",), "lighter": ("Comedy",), "light hearted": ("Comedy",), "feel good": ("Comedy",),
+    "upbeat": ("Comedy",), "cheerful": ("Comedy",),
 }
 # lexicon words too loose to filter on: they favour their category instead
 LEANING_WORDS = frozenset(
-    ["space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
+    ["light", "lighter", "light hearted", "feel good", "upbeat", "cheerful", "space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
 )
 # words never matched to a category by embedding: they name the request, not a category
 FILLER = frozenset(
@@ -316,6 +318,7 @@ class RequestParser:
         self.year_min = years[0] if years else None
         self.year_max = years[-1] if years else None
         self.old_year = int(np.percentile(years, 20)) if years else None
+        self.new_year = int(np.percentile(years, 80)) if years else None
         self._category_vectors: np.ndarray | None = None
         self._word_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocab: set[str] | None = None
@@ -625,6 +628,10 @@ class RequestParser:
                 if free(m.start(), m.end()):
                     take(m.start(), m.end())
                     asks.append(YearRange(None, self.old_year, m[0].strip() + "~soft"))
+            for m in re.finditer(r"\b(?:newer|more modern)\b", text, re.IGNORECASE):  # the mirror of "older": a leaning, not a filter
+                if free(m.start(), m.end()):
+                    take(m.start(), m.end())
+                    asks.append(YearRange(self.new_year, None, m[0].strip() + "~soft"))
         return asks
 
     def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:

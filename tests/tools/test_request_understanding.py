@@ -292,3 +292,13 @@ def test_a_category_asked_for_and_then_left_out_keeps_the_last_word(parser) -> N
     back = parser.parse("no horror. OK, horror then")
     assert [a.categories for a in back.categories] == [("Horror",)] and back.exclude_categories == []
     assert parser.parse("a film less than two hours long").exclude_categories == []
+
+
+def test_lighter_and_newer_lean_the_list_without_filtering_it(parser) -> None:
+    # before, "something lighter" and "something newer" were read as nothing at all
+    lighter = parser.parse("something lighter")
+    assert [a.categories for a in lighter.boost_categories] == [("Comedy",)] and lighter.categories == []
+    assert [a.categories for a in parser.parse("a feel-good, light-hearted film").boost_categories] == [("Comedy",)]
+    newer = parser.parse("something newer")
+    assert newer.years is None and len(newer.boost_years) == 1 and newer.boost_years[0].end is None
+    assert newer.soft_match(CATALOG["rom4"]) > newer.soft_match(CATALOG["rom1"])  # 2008 leans ahead of 1992
