@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from whyrec.store.errors import InputError, SetupError
 
 log = logging.getLogger(__name__)
@@ -121,10 +120,17 @@ def export_onnx(model: Any, tokenizer: Any, model_path: str | Path, cache_dir: P
 
 
 def onnxruntime_runner(path: Path) -> Runner:
-    """Run an exported model with ONNX Runtime's CPU provider."""
+    """Run an exported model with ONNX Runtime's CPU provider, on the calling thread alone.
+
+    One intra-op thread: inside the recommender's process ONNX Runtime's own pool competes with
+    torch's and the BLAS threads, and 10 pairs took 157-166 ms with the default pool against
+    70-82 ms on one thread (2 cores, the pipeline's top 10, benchmarks/README.md "Latency").
+    """
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     wanted = [i.name for i in session.get_inputs()]
     return lambda features: session.run(None, {name: features[name] for name in wanted})[0].reshape(-1)
 
