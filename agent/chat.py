@@ -533,7 +533,8 @@ class ChatAgent:
                 route = fallback.route(turn.text, self.titles)
                 plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
-            request = follow_up_request(turn.text, turn.earlier_request)
+            names_categories = bool(turn.earlier_request and self.recommender.understand(turn.text).categories)
+            request = follow_up_request(turn.text, turn.earlier_request, names_categories)
             if request != turn.text or plan.args.get("request"):
                 plan.args["request"] = request
         elif plan.tool == "explain_recommendation" and turn.earlier_request:

@@ -65,15 +65,19 @@ _FRESH_REQUEST = re.compile(
     r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b)",
     re.IGNORECASE,
 )
+# words that add a category to the last request rather than change the subject ("but funny", "sci-fi too")
+_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with)\b|\b(too|also|as well)\b", re.IGNORECASE)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 
 
-def follow_up_request(text: str, previous: str | None) -> str:
+def follow_up_request(text: str, previous: str | None, names_categories: bool = False) -> str:
     """The request a recommend turn stands for: a refinement ("Make it from the 90s.", "Not Scream. Something
-    else?") adds to the conversation's last request, so what was asked before still holds; a fresh request
-    ("Recommend me a western") starts over."""
-    if not previous or _FRESH_REQUEST.match(text):
+    else?", "something lighter") adds to the conversation's last request, so what was asked before still holds; a
+    fresh request ("Recommend me a western", or any message that ``names_categories`` of its own, such as "a romantic
+    comedy", unless it says it adds them: "but funny", "sci-fi too") starts over. Without that, every later request
+    carried all the earlier ones: "a romantic comedy" after "a 1950s movie from 1995" still leaned to those years."""
+    if not previous or _FRESH_REQUEST.match(text) or (names_categories and not _ADDS_TO.search(text)):
         return text
     previous = previous.rstrip()
     combined = f"{previous}{'' if previous[-1:] in '.!?' else '.'} {text.strip()}"  # sentences stay sentences

@@ -143,6 +143,14 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     fresh = agent.reply("u2", "c", "Recommend me a crime film")
     assert fresh.tool_calls[0]["args"]["request"] == "Recommend me a crime film"
 
+    # a message with categories of its own is a new request too, unless it says it adds them
+    other = agent.reply("u2", "c", "a romantic drama")
+    assert other.tool_calls[0]["args"]["request"] == "a romantic drama"
+    added = agent.reply("u2", "c", "sci-fi too")
+    assert added.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too"
+    lighter = agent.reply("u2", "c", "something lighter")
+    assert lighter.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. something lighter"
+
 
 def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_same_request(plan_agent, recommender) -> None:
     agent = plan_agent(scripted())
