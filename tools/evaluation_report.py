@@ -36,8 +36,8 @@ from whyrec.tools.evaluation import (
 )
 from whyrec.tools.metrics import paired_bootstrap_ci
 from whyrec.tools.recommender import Recommender
-from whyrec.tools.scoring import ScoreWeights
 from whyrec.tools.reranker import Reranker, is_trained
+from whyrec.tools.scoring import ScoreWeights
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ def fitted(ranker, split: LeaveOneOutSplit):
     return ranker
 
 
+NO_RERANKER = "whyrec: retrieval + collaborative + short-term + trending (no reranker)"
+"""The shipped pipeline without the cross-encoder: the row a cross-encoder row has to beat."""
+
+
 def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None) -> list[Row]:
     """Our pipeline with each stage added in turn; popularity is fitted on the train part only."""
 
@@ -80,7 +84,7 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
     rows = [
         Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
         Row("whyrec without trending (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
-        Row("whyrec: retrieval + collaborative + short-term + trending (no reranker)", lambda: pipeline(None, None)),
+        Row(NO_RERANKER, lambda: pipeline(None, None)),
     ]
     if reranker_path and is_trained(reranker_path):
         trained = lambda: Reranker.load(reranker_path, settings)
@@ -125,13 +129,17 @@ def add_paired(rows: list[dict], per_user: dict[str, dict[str, float]], k: int =
     if not references:
         return
     best = max(references, key=lambda r: r[f"NDCG@{k}"])
-    reference = per_user[best["model"]]
     for row in rows:
         if is_whyrec(row["model"]):
-            mine = per_user[row["model"]]
-            common = [u for u in mine if u in reference]
-            delta, low, high = paired_bootstrap_ci([mine[u] for u in common], [reference[u] for u in common], seed=seed)
-            row["paired"] = {"vs": best["model"], "users": len(common), "ndcg_delta": round(delta, 4), "ci95": [round(low, 4), round(high, 4)]}
+            row["paired"] = paired_delta(per_user[row["model"]], per_user[best["model"]], best["model"], seed)
+
+
+def paired_delta(mine: dict[str, float], reference: dict[str, float], name: str, seed: int = 0) -> dict:
+    """Per-user NDCG of ``mine`` minus ``reference`` (named ``name``) over the users both were scored on, with its
+    paired bootstrap 95% interval."""
+    common = [u for u in mine if u in reference]
+    delta, low, high = paired_bootstrap_ci([mine[u] for u in common], [reference[u] for u in common], seed=seed)
+    return {"vs": name, "users": len(common), "ndcg_delta": round(delta, 4), "ci95": [round(low, 4), round(high, 4)]}
 
 
 def score_rows(
@@ -151,6 +159,9 @@ def score_rows(
         results.append({"model": row.name, **result, "setup_seconds": round(time.perf_counter() - start - result["seconds"], 1)})
         log.info("%s: %s", row.name, result)
     add_paired(results, per_user, k, seed)
+    for row, result in zip(rows, results, strict=True):
+        if row.cross_encoder and NO_RERANKER in per_user:
+            result["vs_no_reranker"] = paired_delta(per_user[row.name], per_user[NO_RERANKER], NO_RERANKER, seed)
     return results
 
 
@@ -193,7 +204,8 @@ def write_report(report: dict, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     k = report["k"]
-    columns = ["model", "n_users", f"Recall@{k}", f"NDCG@{k}", "NDCG@10 Δ vs", "Δ 95% CI", f"MRR@{k}", f"Coverage@{k}", f"ILD@{k}", "ms_per_user"]
+    columns = ["model", "n_users", f"Recall@{k}", f"NDCG@{k}", "NDCG@10 Δ vs", "Δ 95% CI", "Δ vs no reranker [95% CI]",
+               f"MRR@{k}", f"Coverage@{k}", f"ILD@{k}", "ms_per_user"]
     tables = []
     for name, section in report["protocols"].items():
         lines = []
@@ -202,6 +214,8 @@ def write_report(report: dict, path: Path) -> str:
             cells = {c: row.get(c) for c in columns}
             cells["NDCG@10 Δ vs"] = f"{paired['ndcg_delta']:+.4f} vs {paired['vs']}" if paired else None
             cells["Δ 95% CI"] = f"[{paired['ci95'][0]:+.4f}, {paired['ci95'][1]:+.4f}]" if paired else None
+            if against := row.get("vs_no_reranker"):
+                cells["Δ vs no reranker [95% CI]"] = f"{against['ndcg_delta']:+.4f} [{against['ci95'][0]:+.4f}, {against['ci95'][1]:+.4f}]"
             lines.append(cells)
         tables.append(f"### {name} ({section['users']} users)\n\n" + format_table(lines))
     return "\n\n".join(tables)

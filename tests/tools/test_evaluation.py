@@ -313,3 +313,16 @@ def test_the_report_writes_both_protocols_into_a_new_folder(tmp_path):
     path = tmp_path / "new" / "folder" / "quality.json"
     table = write_report(report, path)
     assert path.exists() and "### temporal" in table and "+0.1000 vs EASE" in table
+
+
+def test_a_cross_encoder_row_is_paired_with_the_pipeline_without_it(tmp_path):
+    """The reranker's target is against its absence, so its row carries that difference on the users both saw."""
+    from whyrec.tools.evaluation_report import NO_RERANKER, paired_delta, write_report
+
+    without = {"1": 0.5, "2": 0.0, "3": 0.3}
+    with_it = {"1": 0.6, "3": 0.3}  # scored on a subset of the users
+    against = paired_delta(with_it, without, NO_RERANKER)
+    assert against["vs"] == NO_RERANKER and against["users"] == 2 and against["ndcg_delta"] == pytest.approx(0.05)
+    rows = [{"model": "whyrec + fine-tuned cross-encoder", "NDCG@10": 0.45, "vs_no_reranker": against}]
+    table = write_report({"k": 10, "protocols": {"leave_one_out": {"users": 3, "rows": rows}}}, tmp_path / "q.json")
+    assert "+0.0500 [" in table
