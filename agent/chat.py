@@ -38,7 +38,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
-from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_list, model_plan, plan_messages, rule_plan, wants_more
+from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_focus, last_list, model_plan, plan_messages, rule_plan, wants_more
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -517,8 +517,8 @@ class ChatAgent:
 
     def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
-        shown = last_list(turn.earlier_artifacts)
-        plan = rule_plan(turn.text, self.titles, shown)
+        shown, focus = last_list(turn.earlier_artifacts), last_focus(turn.earlier_artifacts)
+        plan = rule_plan(turn.text, self.titles, shown, focus)
         if plan is None and self.recommender.understand(turn.text).has_hard:
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": turn.text})
@@ -526,7 +526,7 @@ class ChatAgent:
             model = None if self.fallback_only else self._chat_model()
             if model is not None:
                 try:
-                    plan = model_plan(model, turn.text, self.titles, shown, {"callbacks": [turn.counter]})
+                    plan = model_plan(model, turn.text, self.titles, shown, {"callbacks": [turn.counter]}, focus)
                 except Exception as err:  # the model is down or returned garbage: the default plan answers
                     logger.warning("the planning call failed, recommending: %s", err)
             if plan is None:

@@ -119,27 +119,41 @@ class Plan:
 
 
 def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
-    """The item cards of the most recent tool result that showed any (the list "the second one" points into)."""
+    """The item cards of the most recent list shown (the list "the second one" points into).
+
+    An explanation or a feedback note names one item but is not a list: "why the first one?" then "why the
+    second one?" still points into the recommendations on screen.
+    """
     for artifact in reversed(artifacts):
-        if isinstance(artifact, dict) and artifact.get("items"):
+        if isinstance(artifact, dict) and artifact.get("items") and not ({"explanation", "recorded"} & artifact.keys()):
             return list(artifact["items"])
     return []
 
 
-def referenced_item(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Item | None:
-    """The item a message points at: a title or id, a position in the last list, "that one", or a near-miss title."""
+def last_focus(artifacts: list[Any]) -> dict[str, Any] | None:
+    """The one item the conversation was last about ("that one", "it"): the card of the most recent tool result that
+    named exactly one item (an explanation, a feedback note, a list of one); None when the last result named several."""
+    for artifact in reversed(artifacts):
+        if isinstance(artifact, dict) and artifact.get("items"):
+            return dict(artifact["items"][0]) if len(artifact["items"]) == 1 else None
+    return None
+
+
+def referenced_item(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None) -> Item | None:
+    """The item a message points at: a title or id, a position in the last list, "that one" (``focus``), or a
+    near-miss title."""
     if (item := fallback.find_item(text, titles)) is not None:
         return item
-    if shown:
-        position = None
-        if match := _POSITION.search(text):
-            position = _ORDINALS[match["ord"].lower()]
-        elif match := _NUMBER.search(text):
-            position = int(match["n"]) - 1
-        elif len(shown) == 1 and _THAT_ONE.search(text):
-            position = 0
-        if position is not None and -len(shown) <= position < len(shown):
-            return titles.items.get(str(shown[position]["item_id"]))
+    focus = focus or (shown[0] if len(shown) == 1 else None)  # a list of one is what the conversation is about
+    position = None
+    if match := _POSITION.search(text):
+        position = _ORDINALS[match["ord"].lower()]
+    elif match := _NUMBER.search(text):
+        position = int(match["n"]) - 1
+    elif focus is not None and _THAT_ONE.search(text):
+        return titles.items.get(str(focus["item_id"]))
+    if position is not None and -len(shown) <= position < len(shown):
+        return titles.items.get(str(shown[position]["item_id"]))
     return _near_title(text, titles)
 
 
@@ -157,12 +171,13 @@ def _near_title(text: str, titles: TitleIndex) -> Item | None:
     return best[1] if best else None
 
 
-def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Plan | None:
-    """The plan when the rules are sure of it, else None (then :func:`model_plan` decides)."""
+def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None) -> Plan | None:
+    """The plan when the rules are sure of it, else None (then :func:`model_plan` decides); ``shown`` is the last list,
+    ``focus`` the one item the conversation was last about (:func:`last_focus`)."""
     if _CHIT_CHAT.match(text):
         return Plan("chit_chat", "")
     asks_why = bool(fallback.EXPLAIN.search(text))
-    item = referenced_item(text, titles, shown)
+    item = referenced_item(text, titles, shown, focus)
     if asks_why:
         if item is None:
             return Plan("explain", "")  # "why?" about nothing we can name: the answer asks which
@@ -186,7 +201,9 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Pla
     return None
 
 
-def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list[dict[str, Any]]) -> Plan:
+def checked_plan(
+    raw: dict[str, Any], text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None
+) -> Plan:
     """A model's plan, kept only as far as the message supports it.
 
     The intent must be one we know; an item counts only when its title's words appear in the
@@ -196,20 +213,20 @@ def checked_plan(raw: dict[str, Any], text: str, titles: TitleIndex, shown: list
     """
     intent = raw.get("intent") if raw.get("intent") in INTENTS else "recommend"
     mentioned = normalise_title(text)
-    shown_ids = {str(card["item_id"]) for card in shown}
+    shown_ids = {str(card["item_id"]) for card in [*shown, *([focus] if focus else [])]}
     item = None
     for reference in raw.get("items") or []:
         candidate = titles.resolve(str(reference)) if isinstance(reference, str) else None
         if candidate is not None and (normalise_title(candidate.title) in mentioned or candidate.item_id in shown_ids):
             item = candidate
             break
-    item = item or referenced_item(text, titles, shown)
+    item = item or referenced_item(text, titles, shown, focus)
     if intent in ("explain", "why_not"):
         if item is None:
             return Plan(intent, "", decided_by="model")
         return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")
     if intent == "feedback" and (kind := fallback.feedback_kind(text)):
-        if (named := referenced_item(text, titles, shown)) is None:
+        if (named := referenced_item(text, titles, shown, focus)) is None:
             return Plan("feedback", "", decided_by="model")
         return Plan("feedback", "record_feedback", {"item_id": named.item_id, "kind": kind}, "model")
     if intent == "profile":
@@ -229,7 +246,9 @@ def plan_messages(text: str, shown: list[dict[str, Any]]) -> list[tuple[str, str
     return [("system", PLAN_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:2000])]
 
 
-def model_plan(model: BaseChatModel, text: str, titles: TitleIndex, shown: list[dict[str, Any]], config: dict[str, Any]) -> Plan:
+def model_plan(
+    model: BaseChatModel, text: str, titles: TitleIndex, shown: list[dict[str, Any]], config: dict[str, Any], focus: dict[str, Any] | None = None
+) -> Plan:
     """ONE schema-constrained call for the intent and the items as written, then :func:`checked_plan`."""
     constrained = model.bind(response_format={"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": PLAN_SCHEMA}})
     answer = constrained.invoke(plan_messages(text, shown), config=config).text
@@ -238,4 +257,4 @@ def model_plan(model: BaseChatModel, text: str, titles: TitleIndex, shown: list[
     except ValueError:
         logger.info("the plan was not JSON, recommending: %r", answer[:200])
         raw = {}
-    return checked_plan(raw if isinstance(raw, dict) else {}, text, titles, shown)
+    return checked_plan(raw if isinstance(raw, dict) else {}, text, titles, shown, focus)

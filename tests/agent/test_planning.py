@@ -10,7 +10,7 @@ from tests.conftest import SMALL_CATALOG
 from tests.agent.chat_fakes import scripted
 from whyrec.agent.chat import ChatAgent
 from whyrec.agent.fallback import NO_ITEM_HINT, SEEN_HINT
-from whyrec.agent.planning import GREETING, checked_plan, rule_plan
+from whyrec.agent.planning import GREETING, checked_plan, last_focus, last_list, rule_plan
 from whyrec.tools.title_matching import TitleIndex
 
 TITLES = TitleIndex({item.item_id: item for item in SMALL_CATALOG})
@@ -182,3 +182,18 @@ def test_feedback_on_an_unnamed_item_asks_which_instead_of_guessing(plan_agent, 
     assert loved.tools_called == seen.tools_called == [] and recommender.store.db.feedback("u2") == []
     after = agent.reply("u2", "c", "I loved the second one")
     assert after.tools_called == ["record_feedback"] and [f.kind for f in recommender.store.db.feedback("u2")] == ["liked"]
+
+
+def test_after_an_explanation_positions_still_point_into_the_list_and_that_one_at_the_explained_item(plan_agent) -> None:
+    explained = {"explanation": {}, "items": [{"item_id": "space1", "title": "Star Voyage"}]}
+    artifacts = [{"recommendations": [], "items": LIST}, explained]
+    shown, focus = last_list(artifacts), last_focus(artifacts)
+    assert rule_plan("why the second one?", TITLES, shown, focus).args == {"item_id": "rom3"}
+    assert rule_plan("more like that", TITLES, shown, focus).args == {"like_item": "space1"}
+
+    agent = plan_agent(scripted())
+    first = agent.reply("u1", "c", "Recommend me some space adventures")
+    agent.reply("u1", "c", "Why the first one?")
+    second = agent.reply("u1", "c", "Why the second one?")  # before: "the second" of a one-item explanation, so no item
+    assert second.tools_called == ["explain_recommendation"] and first.items[1]["title"] in second.text
+    assert "It is #2 in your current recommendations" in second.text
