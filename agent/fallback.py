@@ -21,7 +21,9 @@ from whyrec.tools.explanation import TREND_WORTH_SAYING
 from whyrec.tools.langchain_tools import WhyrecContext
 from whyrec.tools.title_matching import TitleIndex, normalise_title
 
-EXPLAIN = re.compile(r"\b(why|explain|how come|reason|because)\b", re.IGNORECASE)
+# "because" is not here: people give reasons in requests ("not too long, because the kids are tired") far more
+# often than they ask with it, and such a request was answered with an explanation of whatever title it contained
+EXPLAIN = re.compile(r"\b(why|explain|how come|reason)\b", re.IGNORECASE)
 _PROFILE = re.compile(
     r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me|"
     r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly )?(like|watch|enjoy))\b",

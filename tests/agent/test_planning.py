@@ -197,3 +197,9 @@ def test_after_an_explanation_positions_still_point_into_the_list_and_that_one_a
     second = agent.reply("u1", "c", "Why the second one?")  # before: "the second" of a one-item explanation, so no item
     assert second.tools_called == ["explain_recommendation"] and first.items[1]["title"] in second.text
     assert "It is #2 in your current recommendations" in second.text
+
+
+def test_a_request_that_gives_a_reason_is_a_request_not_a_why() -> None:
+    text = "I want something romantic for tonight because my wife loves love letters and old films"
+    plan = rule_plan(text, TITLES, LIST)
+    assert plan is not None and plan.intent == "recommend" and plan.tool == "recommend"
