@@ -38,7 +38,18 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from whyrec.agent import fallback
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
-from whyrec.agent.planning import GREETING, Plan, follow_up_request, last_focus, last_list, model_plan, plan_messages, rule_plan, wants_more
+from whyrec.agent.planning import (
+    GREETING,
+    Plan,
+    follow_up_request,
+    last_focus,
+    last_list,
+    model_plan,
+    plan_messages,
+    rule_plan,
+    wants_more,
+    why_reference,
+)
 from whyrec.agent.prompts import SYSTEM_PROMPT
 from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
@@ -537,7 +548,14 @@ class ChatAgent:
             request = follow_up_request(turn.text, turn.earlier_request, names_categories)
             if request != turn.text or plan.args.get("request"):
                 plan.args["request"] = request
-        elif plan.tool == "explain_recommendation" and turn.earlier_request:
+        elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
+            # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
+            found = self.recommender.request_parser.resolve_title(reference, nearest=0)
+            if found.item is not None:
+                plan = Plan(plan.intent, "explain_recommendation", {"item_id": found.item.item_id}, plan.decided_by)
+            else:
+                plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"
+        if plan.tool == "explain_recommendation" and turn.earlier_request:
             plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
         turn.plan = plan
         if plan.intent == "chit_chat":
@@ -557,7 +575,7 @@ class ChatAgent:
         answers = []
         for name, arguments in [(tool, args), *([(then.tool, then.args)] if then else [])]:
             if not name:
-                answers.append(fallback.SEEN_HINT if turn.plan is not None and turn.plan.intent == "seen" else fallback.NO_ITEM_HINT)
+                answers.append(turn.plan.reply if turn.plan is not None and turn.plan.reply else fallback.NO_ITEM_HINT)
                 continue
             message = fallback.call_tool(self.tools_by_name, name, arguments, turn.user_id)
             turn.tool_calls.append({"name": name, "args": arguments})

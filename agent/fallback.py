@@ -194,6 +194,7 @@ NO_ITEM_HINT = (
     "I could not tell which item you mean — name it by its title, its place in the list (\"the second one\") "
     "or its id (search the catalog to find it)."
 )
+ASK_BY_TITLE = "Ask \"why <title>?\" with a title from the list, or by its place (\"why the second one?\")."
 SEEN_HINT = (
     "Did you like it? Say \"I liked <title>\" or \"I didn't like <title>\" (or \"the second one\"): "
     "either way it leaves your recommendations, and your next list learns from it."

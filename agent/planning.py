@@ -86,6 +86,26 @@ def follow_up_request(text: str, previous: str | None, names_categories: bool = 
     return combined
 
 
+_WHY_ABOUT = re.compile(
+    r"^\W*(?:so\s+|and\s+|but\s+)?(?:why|how come)\s+(?:not\s+)?(?:(?:did|didn'?t|do|don'?t|would|wouldn'?t|will|won'?t|should|shouldn'?t)\s+"
+    r"(?:you|i)\s+(?:recommend|suggest|pick|choose|show|list|like|love|enjoy|watch)(?:\s+me)?\s+|is\s+|was\s+|isn'?t\s+|wasn'?t\s+)?"
+    r"(?P<ref>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def why_reference(text: str) -> str | None:
+    """The words a "why X?" names when they are not an item we found ("why Inception?" → "Inception"), so the
+    answer can say that X is not in the catalog; None for "why?" or a pointer ("why that one?", "why the 2nd?")."""
+    match = _WHY_ABOUT.match(text)
+    if match is None:
+        return None
+    reference = match["ref"].strip(" '\"“”‘’")
+    if not reference or _THAT_ONE.fullmatch(reference) or _POSITION.search(reference) or _NUMBER.search(reference):
+        return None
+    return reference
+
+
 def wants_more(text: str) -> bool:
     """Whether a message also asks for new items ("I didn't like X, show me others")."""
     return bool(_MORE.search(text))
@@ -116,6 +136,7 @@ class Plan:
     tool: str
     args: dict[str, Any] = field(default_factory=dict)
     decided_by: Literal["rules", "model", "default"] = "rules"
+    reply: str = ""  # what the answer says when no tool runs (empty: ask which item is meant)
 
 
 def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
@@ -186,7 +207,7 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
     if item is None and fallback.SEEN.search(text):
-        return Plan("seen", "")  # no feedback kind says "seen": the answer asks whether they liked it
+        return Plan("seen", "", reply=fallback.SEEN_HINT)  # no feedback kind says "seen": ask whether they liked it
     if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")

@@ -203,3 +203,15 @@ def test_a_request_that_gives_a_reason_is_a_request_not_a_why() -> None:
     text = "I want something romantic for tonight because my wife loves love letters and old films"
     plan = rule_plan(text, TITLES, LIST)
     assert plan is not None and plan.intent == "recommend" and plan.tool == "recommend"
+
+
+def test_why_about_a_title_written_loosely_or_missing_from_the_catalog_gets_a_straight_answer(plan_agent) -> None:
+    agent = plan_agent(scripted())
+
+    pointer = agent.reply("u1", "c", "why that one?")  # nothing shown yet: ask which
+    loose = agent.reply("u1", "c", "why heist?")  # "The Heist"
+    missing = agent.reply("u1", "c", "Why did you recommend Inception?")
+
+    assert loose.tools_called == ["explain_recommendation"] and loose.text.startswith("About The Heist (1994):")
+    assert missing.tools_called == [] and missing.text.startswith("'Inception' is not in the catalog (the catalog covers 1990–2010).")
+    assert pointer.text == NO_ITEM_HINT
