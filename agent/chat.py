@@ -47,6 +47,7 @@ from whyrec.agent.planning import (
     model_plan,
     plan_messages,
     rule_plan,
+    spell_out_pointers,
     wants_more,
     why_reference,
 )
@@ -545,7 +546,8 @@ class ChatAgent:
                 plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
             names_categories = bool(turn.earlier_request and self.recommender.understand(turn.text).categories)
-            request = follow_up_request(turn.text, turn.earlier_request, names_categories)
+            text = spell_out_pointers(turn.text, self.titles, shown, focus)
+            request = follow_up_request(text, turn.earlier_request, names_categories)
             if request != turn.text or plan.args.get("request"):
                 plan.args["request"] = request
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):

@@ -106,6 +106,23 @@ def why_reference(text: str) -> str | None:
     return reference
 
 
+_NOT_POINTER = re.compile(
+    r"\b(?P<not>not|no|except|without)\s+(?P<ref>that one|this one|(?:the\s+)?(?:" + "|".join(_ORDINALS) + r")(?:\s+one)?|number\s*\d{1,2})\b",
+    re.IGNORECASE,
+)
+
+
+def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None) -> str:
+    """"Not that one, something older" with the item written out ("not 'Unforgiven', something older"), so the request
+    leaves out the item the person points at; the request parser reads titles, not the conversation."""
+
+    def title(match: re.Match[str]) -> str:
+        item = referenced_item(match["ref"], titles, shown, focus)
+        return f"{match['not']} '{item.title}'" if item is not None else match[0]
+
+    return _NOT_POINTER.sub(title, text)
+
+
 def wants_more(text: str) -> bool:
     """Whether a message also asks for new items ("I didn't like X, show me others")."""
     return bool(_MORE.search(text))

@@ -215,3 +215,15 @@ def test_why_about_a_title_written_loosely_or_missing_from_the_catalog_gets_a_st
     assert loose.tools_called == ["explain_recommendation"] and loose.text.startswith("About The Heist (1994):")
     assert missing.tools_called == [] and missing.text.startswith("'Inception' is not in the catalog (the catalog covers 1990–2010).")
     assert pointer.text == NO_ITEM_HINT
+
+
+def test_not_that_one_leaves_out_the_item_pointed_at(plan_agent) -> None:
+    agent = plan_agent(scripted())
+    first = agent.reply("u2", "c", "Recommend me some romance")
+    second = first.items[1]
+
+    again = agent.reply("u2", "c", "not the second one, something else")
+
+    assert again.tool_calls[0]["args"]["request"] == f"Recommend me some romance. not '{second['title']}', something else"
+    assert second["item_id"] not in [i["item_id"] for i in again.items]
+    assert f"not '{second['title']}'" in again.text  # the Understood line says what was left out
