@@ -34,7 +34,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FEEDBACK_KINDS, FeedbackKind
-from whyrec.tools.tool_answers import ToolAnswer, ToolAnswers, failure
+from whyrec.tools.tool_answers import LIST_LENGTH, ToolAnswer, ToolAnswers, failure
 from whyrec.tools.tool_text import TOOL_NAMES
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
         year_max: int | None = None,
         diversity: float | None = None,
         like_item: str | None = None,
-        k: int = 5,
+        k: int = LIST_LENGTH,
         runtime: Runtime = None,
     ) -> ToolAnswer:
         """Recommend items for the user, best first, each with the interest it serves and similar past items."""

@@ -39,6 +39,11 @@ def _interest(rec: Recommendation) -> str | None:
     return f"{rec.interest.term} interest in {rec.interest.label}" if rec.interest else None
 
 
+LIST_LENGTH = 5
+"""Items a recommend call shows unless asked otherwise. An explanation ranks the same length of list, so "#N in your
+current recommendations" is the N the person saw, and an item below the list is never called recommended."""
+
+
 class ToolAnswers:
     """The tools' bodies over one recommender. The caller says which user; nothing here picks one."""
 
@@ -97,7 +102,7 @@ class ToolAnswers:
         year_max: int | None = None,
         diversity: float | None = None,
         like_item: str | None = None,
-        k: int = 5,
+        k: int = LIST_LENGTH,
     ) -> ToolAnswer:
         """Items for the user, best first, each with the interest it serves and similar past items.
 
@@ -150,7 +155,7 @@ class ToolAnswers:
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
-            explanation = recommender.explain(user_id, item.item_id, request or None)
+            explanation = recommender.explain(user_id, item.item_id, request or None, k=LIST_LENGTH)
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
         shown = {

@@ -284,3 +284,16 @@ def test_what_the_request_was_taken_to_mean_reaches_the_person_whole(tools) -> N
     understood = message.artifact["understood"]
     assert understood[0].startswith("Understood:") and len(understood[0]) > 160
     assert "…" not in understood[0] and understood[0].endswith(".")
+
+
+def test_why_gives_the_rank_the_person_saw_and_never_calls_an_item_below_the_list_recommended(tools, recommender) -> None:
+    shown = run(tools["recommend"]).artifact["items"]
+    seen = {x.item_id for x in recommender.store.db.history("u1")}
+    below = [i for i in recommender.items if i not in seen and i not in {c["item_id"] for c in shown}]
+    assert len(shown) == 5 and below
+
+    for rank, entry in enumerate(shown, 1):
+        assert f"It is #{rank} in your current recommendations" in run(tools["explain_recommendation"], item_id=entry["item_id"]).text
+    for item_id in below:  # before: the explanation ranked a list of 10, so the 6th unseen item was "#6 in your current recommendations"
+        explanation = run(tools["explain_recommendation"], item_id=item_id).artifact["explanation"]
+        assert explanation["status"] != "recommended" and "in your current recommendations" not in explanation["text"]
