@@ -45,6 +45,7 @@ from whyrec.agent.planning import (
     last_focus,
     last_list,
     model_plan,
+    not_understood_reply,
     plan_messages,
     rule_plan,
     spell_out_pointers,
@@ -531,9 +532,11 @@ class ChatAgent:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
         shown, focus = last_list(turn.earlier_artifacts), last_focus(turn.earlier_artifacts)
         plan = rule_plan(turn.text, self.titles, shown, focus)
-        if plan is None and self.recommender.understand(turn.text).has_hard:
+        if plan is None and (understood := self.recommender.understand(turn.text)).has_hard:
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": turn.text})
+        elif plan is None and understood.problem == "gibberish":  # "asdkjh qwe zxcv": nothing to plan, no model to wait for
+            plan = Plan("chit_chat", "", reply=not_understood_reply(understood.quoted(40)))
         if plan is None:
             model = None if self.fallback_only else self._chat_model()
             if model is not None:
@@ -561,8 +564,9 @@ class ChatAgent:
             plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
         turn.plan = plan
         if plan.intent == "chit_chat":
-            yield from self._emit(turn, GREETING, check=False)
-            self._remember(graph, turn, GREETING)
+            answer = plan.reply or GREETING
+            yield from self._emit(turn, answer, check=False)
+            self._remember(graph, turn, answer)
             return
         # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it
         then = None

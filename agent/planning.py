@@ -36,10 +36,24 @@ logger = logging.getLogger(__name__)
 Intent = Literal["recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat"]
 INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat")
 
-GREETING = (
-    "Hello! I recommend items from the catalog and say why. Ask for something (\"a funny 90s movie\"), "
-    "ask \"why <title>?\", or tell me what you liked."
-)
+HOW_TO_ASK = "Ask for something (\"a funny 90s movie\"), ask \"why <title>?\", or tell me what you liked."
+GREETING = f"Hello! I recommend items from the catalog and say why. {HOW_TO_ASK}"
+_THANKS = re.compile(r"^\W*(thanks?|thank you|cheers)\b", re.IGNORECASE)
+_BYE = re.compile(r"^\W*(bye|goodbye)\b", re.IGNORECASE)
+
+
+def small_talk_reply(text: str) -> str:
+    """The answer to small talk: thanks and goodbyes get their own short line, not the greeting's instructions."""
+    if _THANKS.match(text):
+        return "You're welcome! Ask for more whenever you like."
+    if _BYE.match(text):
+        return "Bye! Your conversation is kept, so you can pick it up later."
+    return GREETING
+
+
+def not_understood_reply(quoted: str) -> str:
+    """The answer to a message the request parser could not read as words ("asdkjh qwe"), without a model call."""
+    return f"I could not make sense of {quoted}. {HOW_TO_ASK}"
 _CHIT_CHAT = re.compile(
     r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?( you)?|thank you|ok(ay)?|cool|great|bye|goodbye|"
     r"who are you|what can you do|how are you|help)\b[\s!.?,]*(there|whyrec|so much|a lot)?[\s!.?]*$",
@@ -213,7 +227,7 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     """The plan when the rules are sure of it, else None (then :func:`model_plan` decides); ``shown`` is the last list,
     ``focus`` the one item the conversation was last about (:func:`last_focus`)."""
     if _CHIT_CHAT.match(text):
-        return Plan("chit_chat", "")
+        return Plan("chit_chat", "", reply=small_talk_reply(text))
     asks_why = bool(fallback.EXPLAIN.search(text))
     item = referenced_item(text, titles, shown, focus)
     if asks_why:

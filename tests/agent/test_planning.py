@@ -227,3 +227,13 @@ def test_not_that_one_leaves_out_the_item_pointed_at(plan_agent) -> None:
     assert again.tool_calls[0]["args"]["request"] == f"Recommend me some romance. not '{second['title']}', something else"
     assert second["item_id"] not in [i["item_id"] for i in again.items]
     assert f"not '{second['title']}'" in again.text  # the Understood line says what was left out
+
+
+def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_model(plan_agent) -> None:
+    agent = plan_agent(scripted())  # an empty script: any model call fails the test
+
+    thanks, bye, noise = (agent.reply("u1", "c", text) for text in ("thanks!", "bye", "asdkjh qwe zxcv"))
+
+    assert thanks.text.startswith("You're welcome") and bye.text.startswith("Bye")  # before: the greeting's instructions
+    assert noise.text.startswith("I could not make sense of 'asdkjh qwe zxcv'.") and noise.llm_calls == 0
+    assert thanks.tools_called == bye.tools_called == noise.tools_called == []
