@@ -137,6 +137,16 @@ def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]
     return _NOT_POINTER.sub(title, text)
 
 
+def titles_starting_with(reference: str, titles: TitleIndex, limit: int = 5) -> list[Item]:
+    """Catalog items whose title starts with ``reference``'s words ("star trek" → the Star Trek films), oldest first,
+    for a "why X?" that names a series rather than one title."""
+    key = normalise_title(reference)
+    if not key:
+        return []
+    found = [item for title, items in titles.by_title.items() if title.startswith((f"{key} ", f"the {key} ")) for item in items]
+    return sorted(found, key=lambda item: (item.year or 0, item.title))[:limit]
+
+
 def wants_more(text: str) -> bool:
     """Whether a message also asks for new items ("I didn't like X, show me others")."""
     return bool(_MORE.search(text))
