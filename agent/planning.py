@@ -38,6 +38,7 @@ INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "searc
 
 HOW_TO_ASK = "Ask for something (\"a funny 90s movie\"), ask \"why <title>?\", or tell me what you liked."
 GREETING = f"Hello! I recommend items from the catalog and say why. {HOW_TO_ASK}"
+OFF_TOPIC = f"I can only help with the catalog: recommendations and why. {HOW_TO_ASK}"
 _THANKS = re.compile(r"^\W*(thanks?|thank you|cheers)\b", re.IGNORECASE)
 _BYE = re.compile(r"^\W*(bye|goodbye)\b", re.IGNORECASE)
 
@@ -284,6 +285,9 @@ def checked_plan(
             break
     item = item or referenced_item(text, titles, shown, focus)
     if intent in ("explain", "why_not"):
+        if item is None and not fallback.EXPLAIN.search(text):
+            # "what do you think about politics?": the small model calls it explain; "which item do you mean?" would baffle
+            return Plan("chit_chat", "", decided_by="model", reply=OFF_TOPIC)
         if item is None:
             return Plan(intent, "", decided_by="model")
         return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")

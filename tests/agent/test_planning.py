@@ -52,6 +52,9 @@ def test_a_model_plan_keeps_only_what_the_message_supports() -> None:
     # a title from the last list counts
     plan = checked_plan({"intent": "explain", "items": ["Love Letters"]}, "tell me more about that", TITLES, LIST)
     assert plan.args == {"item_id": "rom3"} and plan.decided_by == "model"
+    # a question about nothing in the catalog is not a "why" about an unnamed item
+    off_topic = checked_plan({"intent": "explain", "items": []}, "what do you think about politics?", TITLES, LIST)
+    assert off_topic.intent == "chit_chat" and off_topic.reply.startswith("I can only help with the catalog")
     # an unknown intent is a recommendation
     assert checked_plan({"intent": "launch_rockets", "items": []}, "whatever", TITLES, []).intent == "recommend"
 
