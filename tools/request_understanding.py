@@ -579,12 +579,17 @@ class RequestParser:
         return found
 
     def _read_years(self, text: str, take, free) -> list[YearRange]:
+        """Year asks; of the hard ones, only the last sentence's count. A chat appends each refinement as a sentence,
+        so "something scary from the 80s. A 1950s movie from 1995" asks for what the newest sentence says (it used to
+        contradict all three, 80s included), while one sentence's own contradiction still says so."""
         asks: list[YearRange] = []
+        sentence_of: dict[int, int] = {}  # id of a hard ask -> the sentence it is in
 
         def add(m: re.Match, start: int | None, end: int | None) -> None:
             if free(m.start(), m.end()):
                 take(m.start(), m.end())
                 asks.append(YearRange(start, end, m[0].strip()))
+                sentence_of[id(asks[-1])] = len(re.findall(r"[.!?](?:\s|$)", text[: m.start()]))
 
         for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
             a, b = int(m[1] or m[3]), int(m[2] or m[4])
@@ -632,7 +637,8 @@ class RequestParser:
                 if free(m.start(), m.end()):
                     take(m.start(), m.end())
                     asks.append(YearRange(self.new_year, None, m[0].strip() + "~soft"))
-        return asks
+        last = max(sentence_of.values(), default=0)
+        return [a for a in asks if sentence_of.get(id(a), last) == last]
 
     def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
         if full:

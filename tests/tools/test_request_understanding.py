@@ -302,3 +302,13 @@ def test_lighter_and_newer_lean_the_list_without_filtering_it(parser) -> None:
     newer = parser.parse("something newer")
     assert newer.years is None and len(newer.boost_years) == 1 and newer.boost_years[0].end is None
     assert newer.soft_match(CATALOG["rom4"]) > newer.soft_match(CATALOG["rom1"])  # 2008 leans ahead of 1992
+
+
+def test_a_later_sentence_with_years_replaces_the_earlier_years(parser) -> None:
+    # a chat appends refinements as sentences: "make it from the 90s" after "a funny 80s movie" means the 90s
+    moved = parser.parse("a funny 80s movie. Make it from the 90s.")
+    assert moved.years is not None and moved.years.label == "1990–1999" and moved.problem is None
+    assert [a.categories for a in moved.categories] == [("Comedy",)]
+    # one sentence's own contradiction still says so, and the earlier decade is not part of it
+    both = parser.parse("something scary from the 80s. a 1950s movie from 1995")
+    assert both.problem == "contradiction" and "1980" not in both.notes[-1]
