@@ -138,8 +138,11 @@ class ToolAnswers:
         payload: dict[str, Any] = {"items": shown}
         # what the request was taken to mean: clipped for the model, whole for the person (a clipped note ends "(from 'old….")
         understood = [neutralise(n) for n in recs.notes]
+        if like_item and (like := options.get("like_item_id")) and like not in (recs.understood.like_item_ids if recs.understood else []):
+            # "more like that" after "why the second one?" names no title in its words: say which item it was taken to mean
+            understood.append(f"More like '{neutralise(recommender.items[like].title, 120)}', as you asked.")
         if understood:
-            payload["understood"] = [neutralise(n, 160) for n in recs.notes]
+            payload["understood"] = [neutralise(n, 160) for n in understood]
         if notes or not shown:
             payload["note"] = "; ".join(notes) or "the catalog has nothing left to recommend"
         return tool_data("recommend", payload), {

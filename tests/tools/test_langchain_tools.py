@@ -297,3 +297,10 @@ def test_why_gives_the_rank_the_person_saw_and_never_calls_an_item_below_the_lis
     for item_id in below:  # before: the explanation ranked a list of 10, so the 6th unseen item was "#6 in your current recommendations"
         explanation = run(tools["explain_recommendation"], item_id=item_id).artifact["explanation"]
         assert explanation["status"] != "recommended" and "in your current recommendations" not in explanation["text"]
+
+
+def test_a_list_more_like_an_item_says_which_item(tools) -> None:
+    # "more like that" carries the item as an argument, not in the request's words: the list must say which it was
+    message = run(tools["recommend"], like_item="space3", request="something funnier")
+    assert "More like 'Alien Frontier', as you asked." in message.artifact["understood"]
+    assert "Alien Frontier" in payload(message)["understood"][-1]
