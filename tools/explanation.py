@@ -103,13 +103,14 @@ def explanation_sentences(e: Explanation) -> list[str]:
     if e.liked_together and "collaborative" in e.scores:
         together = ", ".join(f"'{c.title}' ({c.share:.0%})" for c in e.liked_together)
         sentences.append(
-            f"People whose histories include {together} also liked {title}: "
-            f"collaborative score {e.scores['collaborative']:.2f} (shares of that score in brackets)."
+            f"People whose histories include {together} also liked {title}: its score from people with tastes like "
+            f"yours is {e.scores['collaborative']:.2f} (each title's share of it in brackets)."
         )
     if e.interest:
         sentences.append(
             f"It fits your {e.interest.term} interest in {e.interest.label} "
-            f"({e.interest.weight:.0%} of that profile, similarity {e.interest.similarity:.2f})."
+            f"({e.interest.weight:.0%} of your {'recent ' if e.interest.term == 'short-term' else ''}history, "
+            f"similarity {e.interest.similarity:.2f})."  # the profile summary's words; "of that profile" said nothing
         )
     if e.matched_categories:
         shares = ", ".join(f"{c} ({share:.0%} of your history)" for c, share in e.matched_categories.items())

@@ -242,7 +242,8 @@ class ParsedRequest:
         return float(np.mean(scores)) if scores else None
 
     def item_fit(self, item: Item) -> str | None:
-        """How one item stands against the request, in words (for "why?" and "why not?")."""
+        """How one item stands against the request, in words (for "why?" and "why not?"), said after :meth:`summary`:
+        "that request" refers back to it, so a long chat request is not quoted twice in a row."""
         if item.item_id in self.like_item_ids:
             return f"You asked for items like it ({self.quoted()}), so it is not listed itself."
         if not (self.has_hard or self.has_soft):
@@ -255,14 +256,14 @@ class ParsedRequest:
         if item.item_id in self.exclude_item_ids:
             misses.append("you asked to leave it out")
         if misses:
-            return f"Your request {self.quoted()} rules it out: " + "; ".join(misses) + "."
+            return "That request rules it out: " + "; ".join(misses) + "."  # after summary(), which quotes the request
         met = []
         if self.years:
             met.append(f"from {item.year}")
         met += [c for ask in self.categories + self.boost_categories for c in ask.categories if c in item.categories]
         if not met:
             return None
-        return f"It fits your request {self.quoted()}: " + ", ".join(dict.fromkeys(met)) + "."
+        return "It fits that request: " + ", ".join(dict.fromkeys(met)) + "."
 
 
 def _ask_dict(ask: CategoryAsk) -> dict:

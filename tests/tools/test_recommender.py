@@ -177,3 +177,10 @@ def test_popular_at_the_time_of_the_users_history():
     now, order_now = timeline.at()  # the log's present
     assert order_then == ["spring_hit"] and "autumn_hit" not in then  # nothing from after that moment is used
     assert order_now == ["autumn_hit"] and now["autumn_hit"] == 1.0
+
+
+def test_a_why_answer_quotes_the_request_once_and_speaks_plainly(recommender):
+    why = recommender.explain("u3", "crime1", "a crime film before 2000").text
+    assert why.count("'a crime film before 2000'") == 1  # before: quoted again in "It fits your request '…'"
+    assert "It fits that request: " in why
+    assert "of that profile" not in why and "collaborative score" not in why and "shares of that score" not in why
