@@ -581,8 +581,8 @@ class Recommender:
             return "disliked"
         if item.item_id in context.seen:
             return "seen"
-        if ranking.understood and item.item_id in ranking.understood.exclude_item_ids:
-            return "filtered"
+        if ranking.understood and item.item_id in ranking.understood.exclude_item_ids + ranking.understood.like_item_ids:
+            return "filtered"  # "more like X" leaves X itself out: not "not among the candidates retrieved"
         if ranking.where and item.item_id not in self._allowed(ranking.where):
             return "filtered"
         if any(r.item.item_id == item.item_id for r in ranking.ranked):

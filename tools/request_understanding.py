@@ -441,6 +441,8 @@ class RequestParser:
                     covered.append((m.start(), m.end()))
                     key = re.sub(r"[\s-]+", " ", m[0].lower())
                     target = parsed.boost_categories if key in LEANING_WORDS else parsed.categories
+                    if target is parsed.boost_categories and any(set(self.lexicon[key]) <= set(a.categories) for a in parsed.categories):
+                        continue  # "funny … lighter": already filtered to Comedy, "leaning to Comedy" would only repeat it
                     _add_ask(target, CategoryAsk(self.lexicon[key], m[0], "lexicon"))
                     said_at.update({("ask", c): m.start() for c in self.lexicon[key] if ("ask", c) not in said_at})
         self._settle_asked_and_left_out(parsed, said_at)

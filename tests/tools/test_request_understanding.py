@@ -312,3 +312,14 @@ def test_a_later_sentence_with_years_replaces_the_earlier_years(parser) -> None:
     # one sentence's own contradiction still says so, and the earlier decade is not part of it
     both = parser.parse("something scary from the 80s. a 1950s movie from 1995")
     assert both.problem == "contradiction" and "1980" not in both.notes[-1]
+
+
+def test_a_leaning_word_does_not_repeat_a_category_already_asked_for(parser) -> None:
+    refined = parser.parse("a funny movie. something lighter")
+    assert [a.categories for a in refined.categories] == [("Comedy",)] and refined.boost_categories == []
+    assert "leaning to Comedy" not in refined.notes[0]
+
+
+def test_why_the_item_a_list_is_like_says_it_was_left_out_on_purpose(recommender):
+    why = recommender.explain("u2", "space1", "more like Star Voyage")
+    assert why.status == "filtered" and "not among the candidates" not in why.text and "You asked for items like it" in why.text
