@@ -190,8 +190,12 @@ class ParsedRequest:
         return bool(self.boost_categories or self.boost_years)
 
     def quoted(self, limit: int = 60) -> str:
+        """The request in quotes; a long one keeps its end, where a chat's newest refinement is (its start is older)."""
         text = " ".join(self.text.split())
-        return f"'{text if len(text) <= limit else text[: limit - 1].rstrip() + '…'}'"
+        if len(text) <= limit:
+            return f"'{text}'"
+        tail = text[-(limit - 1) :]
+        return f"'…{tail.split(' ', 1)[-1] if ' ' in tail else tail}'"
 
     def summary(self) -> str:
         """One sentence: what the request filtered and boosted, and why ("because you asked for …")."""
@@ -382,7 +386,7 @@ class RequestParser:
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             take(m.start(), end)
             before, before_categories = len(parsed.exclude_item_ids), len(parsed.exclude_categories)
-            self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"))
+            self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower())
             for i in parsed.exclude_item_ids[before:]:
                 said_at[("not", i)] = m.start()
             for ask in parsed.exclude_categories[before_categories:]:
@@ -496,7 +500,7 @@ class RequestParser:
         named = sum(len(a.source.split()) for a in self._categories_in(m[1]))
         return end + m.end() if words and named >= len(words) else end
 
-    def _read_exclusion(self, parsed: ParsedRequest, phrase: str) -> None:
+    def _read_exclusion(self, parsed: ParsedRequest, phrase: str, how: str = "not") -> None:
         """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title."""
         exact = self._title_items(phrase, prefix=True, fuzzy=False)
         asks = [] if exact else self._categories_in(phrase)
@@ -512,7 +516,8 @@ class RequestParser:
                     parsed.titles[item.item_id] = item.title
             return
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
-            parsed.notes.append(f"'{_clip(phrase)}' (after 'not') is not a title or category of this catalog, so nothing was left out for it.")
+            # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
+            parsed.notes.append(f"'{_clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
 
     def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool) -> int:
         """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).

@@ -323,3 +323,9 @@ def test_a_leaning_word_does_not_repeat_a_category_already_asked_for(parser) -> 
 def test_why_the_item_a_list_is_like_says_it_was_left_out_on_purpose(recommender):
     why = recommender.explain("u2", "space1", "more like Star Voyage")
     assert why.status == "filtered" and "not among the candidates" not in why.text and "You asked for items like it" in why.text
+
+
+def test_notes_quote_the_newest_words_and_the_word_the_person_wrote(parser) -> None:
+    chat = parser.parse("a romantic film for a rainy sunday afternoon with my sister. something older. no drama please")
+    assert chat.summary().endswith("because you asked for '…afternoon with my sister. something older. no drama please'.")
+    assert any("'Meg Ryan' (after 'no')" in n for n in parser.parse("a romantic comedy but no Meg Ryan").notes)
