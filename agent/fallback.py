@@ -199,5 +199,15 @@ SEEN_HINT = (
     "Did you like it? Say \"I liked <title>\" or \"I didn't like <title>\" (or \"the second one\"): "
     "either way it leaves your recommendations, and your next list learns from it."
 )
+
+
+def seen_reply(title: str | None) -> str:
+    """The answer to "seen it" / "I have seen <title>": whyrec records likes and dislikes, not views, so it asks."""
+    if title is None:
+        return SEEN_HINT
+    return (
+        f"Did you like '{title}'? Say \"I liked {title}\" or \"I didn't like {title}\": "
+        "either way it leaves your recommendations, and your next list learns from it."
+    )
 SEEN = re.compile(r"\b(?:(?:have|'ve|already|just)\s+(?:seen|watched)|seen\s+(?:it|that|this|them|those)|saw\s+(?:it|that|this))\b", re.IGNORECASE)
 """'seen it', 'I've watched that one': no feedback kind says it, so the answer asks whether they liked it."""

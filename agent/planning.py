@@ -248,8 +248,9 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     route = fallback.route(text, titles)
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
-    if item is None and fallback.SEEN.search(text):
-        return Plan("seen", "", reply=fallback.SEEN_HINT)  # no feedback kind says "seen": ask whether they liked it
+    if fallback.SEEN.search(text) and not fallback.feedback_kind(text):
+        # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search)
+        return Plan("seen", "", reply=fallback.seen_reply(item.title if item is not None else None))
     if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")

@@ -183,6 +183,8 @@ def test_feedback_on_an_unnamed_item_asks_which_instead_of_guessing(plan_agent, 
 
     assert loved.text == NO_ITEM_HINT and seen.text == SEEN_HINT
     assert loved.tools_called == seen.tools_called == [] and recommender.store.db.feedback("u2") == []
+    named = agent.reply("u2", "c", "I have seen Star Voyage")  # before: a catalog search for the whole sentence
+    assert named.tools_called == [] and named.text.startswith("Did you like 'Star Voyage'?")
     after = agent.reply("u2", "c", "I loved the second one")
     assert after.tools_called == ["record_feedback"] and [f.kind for f in recommender.store.db.feedback("u2")] == ["liked"]
 
