@@ -51,9 +51,20 @@ def served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInter
 
 
 def similar_past(ids, matrix, ratings, vector, items: dict[str, Item], exclude: str, n: int = 3) -> list[SimilarPastItem]:
-    """The ``n`` past items most similar to the item (cosine), with the user's rating of each."""
+    """The ``n`` past items most similar to the item (cosine), with the user's rating of each.
+
+    Each title is cited once: a catalog may hold one film under two ids (MovieLens-100K has 'Money Talks' as 876
+    and 881), and "similar to 'Money Talks', 'Money Talks'" reads as a bug and wastes a place.
+    """
     if matrix is None:
         return []
     sims = matrix @ vector
-    order = [i for i in np.argsort(-sims) if ids[i] != exclude][:n]
+    order, titles = [], set()
+    for i in np.argsort(-sims):
+        title = items[ids[i]].title
+        if ids[i] != exclude and title not in titles and title != items[exclude].title:
+            order.append(i)
+            titles.add(title)
+        if len(order) == n:
+            break
     return [SimilarPastItem(ids[i], items[ids[i]].title, float(sims[i]), ratings.get(ids[i])) for i in order]
