@@ -49,7 +49,7 @@ from whyrec.agent.planning import (
     plan_messages,
     rule_plan,
     spell_out_pointers,
-    titles_starting_with,
+    titles_with_words,
     wants_more,
     why_reference,
 )
@@ -557,12 +557,13 @@ class ChatAgent:
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)
-            series = titles_starting_with(reference, self.titles) if found.item is None else []
+            series = titles_with_words(reference, self.titles) if found.item is None else []
             item = found.item or (series[0] if len(series) == 1 else None)
             if item is not None:
                 plan = Plan(plan.intent, "explain_recommendation", {"item_id": item.item_id}, plan.decided_by)
-            elif series:  # "why star trek?": several titles start so; naming them beats "not in the catalog"
-                plan.reply = f"Several titles start with '{reference}': " + ", ".join(f"'{i.title}'" for i in series) + ". Which one?"
+            elif series:  # "why star trek?": several titles hold those words; naming them beats "not in the catalog"
+                named = ", ".join(f"'{i.title}'" for i in series[:5]) + (f" and {len(series) - 5} more" if len(series) > 5 else "")
+                plan.reply = f"Several titles have '{reference}' in them: {named}. Which one?"
             else:
                 plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"
         if plan.tool == "explain_recommendation" and turn.earlier_request:

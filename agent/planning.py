@@ -138,14 +138,17 @@ def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]
     return _NOT_POINTER.sub(title, text)
 
 
-def titles_starting_with(reference: str, titles: TitleIndex, limit: int = 5) -> list[Item]:
-    """Catalog items whose title starts with ``reference``'s words ("star trek" → the Star Trek films), oldest first,
-    for a "why X?" that names a series rather than one title."""
+def titles_with_words(reference: str, titles: TitleIndex) -> list[Item]:
+    """Catalog items whose title holds ``reference``'s words, those that start with them first, then oldest first:
+    for a "why X?" that names a series ("star trek") or part of a title ("lebowski"), where saying "X is not in the
+    catalog" would be false."""
     key = normalise_title(reference)
     if not key:
         return []
-    found = [item for title, items in titles.by_title.items() if title.startswith((f"{key} ", f"the {key} ")) for item in items]
-    return sorted(found, key=lambda item: (item.year or 0, item.title))[:limit]
+    words = re.compile(rf"(?:^|\s){re.escape(key)}(?:\s|$)")
+    found = [item for title, items in titles.by_title.items() if words.search(title) for item in items]
+    starts = {item.item_id for title, items in titles.by_title.items() if title.startswith((key, f"the {key}")) for item in items}
+    return sorted(found, key=lambda item: (item.item_id not in starts, item.year or 0, item.title))
 
 
 def wants_more(text: str) -> bool:

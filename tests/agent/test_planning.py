@@ -219,7 +219,9 @@ def test_why_about_a_title_written_loosely_or_missing_from_the_catalog_gets_a_st
 
     assert loose.tools_called == ["explain_recommendation"] and loose.text.startswith("About The Heist (1994):")
     series = agent.reply("u1", "c", "why nebula?")  # before: "'nebula' is not in the catalog", though two titles start so
-    assert series.text == "Several titles start with 'nebula': 'Nebula Run', 'Nebula Run II'. Which one?"
+    assert series.text == "Several titles have 'nebula' in them: 'Nebula Run', 'Nebula Run II'. Which one?"
+    part = agent.reply("u1", "c", "why frontier?")  # a word inside one title: that title ("Alien Frontier")
+    assert part.tools_called == ["explain_recommendation"] and part.text.startswith("About Alien Frontier (2001):")
     assert missing.tools_called == [] and missing.text.startswith("'Inception' is not in the catalog (the catalog covers 1990–2010).")
     assert pointer.text == NO_ITEM_HINT
 
