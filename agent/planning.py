@@ -81,7 +81,8 @@ _FRESH_REQUEST = re.compile(
     re.IGNORECASE,
 )
 # words that add a category to the last request rather than change the subject ("but funny", "sci-fi too")
-_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with)\b|\b(too|also|as well)\b", re.IGNORECASE)
+# ("too" and "as well" only at the end: "not too long", "too old for cartoons" add nothing)
+_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with)\b|\b(too|as well)\W*$|\balso\b", re.IGNORECASE)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 

@@ -153,6 +153,8 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     assert added.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too"
     lighter = agent.reply("u2", "c", "something lighter")
     assert lighter.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. something lighter"
+    family = "a documentary for the family, not too long: the kids are too old for cartoons"
+    assert agent.reply("u2", "c", family).tool_calls[0]["args"]["request"] == family  # "too" inside it adds nothing
 
 
 def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_same_request(plan_agent, recommender) -> None:
