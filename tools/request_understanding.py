@@ -67,12 +67,13 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
     "emotional": ("Drama",), "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
     "musicals": ("Musical",), "singing": ("Musical",), "documentaries": ("Documentary",), "epic": ("Adventure",),
-    "light": ("Comedy",), "lighter": ("Comedy",), "light hearted": ("Comedy",), "feel good": ("Comedy",),
-    "upbeat": ("Comedy",), "cheerful": ("Comedy",),
+    # comparatives and compounds only: a plain "light" or "dark" would also hide titles ("The Dark Knight") from step 2b
+    "lighter": ("Comedy",), "light hearted": ("Comedy",), "feel good": ("Comedy",), "upbeat": ("Comedy",),
+    "cheerful": ("Comedy",), "darker": ("Thriller", "Crime", "Film-Noir"), "gritty": ("Crime", "Thriller"),
 }
 # lexicon words too loose to filter on: they favour their category instead
 LEANING_WORDS = frozenset(
-    ["light", "lighter", "light hearted", "feel good", "upbeat", "cheerful", "space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
+    ["darker", "gritty", "lighter", "light hearted", "feel good", "upbeat", "cheerful", "space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
 )
 # words never matched to a category by embedding: they name the request, not a category
 FILLER = frozenset(
@@ -592,12 +593,16 @@ class RequestParser:
         contradict all three, 80s included), while one sentence's own contradiction still says so."""
         asks: list[YearRange] = []
         sentence_of: dict[int, int] = {}  # id of a hard ask -> the sentence it is in
+        soft_sentence_of: dict[int, int] = {}  # the same for leanings ("older", "newer")
+
+        def sentence(at: int) -> int:
+            return len(re.findall(r"[.!?](?:\s|$)", text[:at]))
 
         def add(m: re.Match, start: int | None, end: int | None) -> None:
             if free(m.start(), m.end()):
                 take(m.start(), m.end())
                 asks.append(YearRange(start, end, m[0].strip()))
-                sentence_of[id(asks[-1])] = len(re.findall(r"[.!?](?:\s|$)", text[: m.start()]))
+                sentence_of[id(asks[-1])] = sentence(m.start())
 
         for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
             a, b = int(m[1] or m[3]), int(m[2] or m[4])
@@ -641,12 +646,15 @@ class RequestParser:
                 if free(m.start(), m.end()):
                     take(m.start(), m.end())
                     asks.append(YearRange(None, self.old_year, m[0].strip() + "~soft"))
+                    soft_sentence_of[id(asks[-1])] = sentence(m.start())
             for m in re.finditer(r"\b(?:newer|more modern)\b", text, re.IGNORECASE):  # the mirror of "older": a leaning, not a filter
                 if free(m.start(), m.end()):
                     take(m.start(), m.end())
                     asks.append(YearRange(self.new_year, None, m[0].strip() + "~soft"))
-        last = max(sentence_of.values(), default=0)
-        return [a for a in asks if sentence_of.get(id(a), last) == last]
+                    soft_sentence_of[id(asks[-1])] = sentence(m.start())
+        last, last_soft = max(sentence_of.values(), default=0), max(soft_sentence_of.values(), default=0)
+        # "something older. something newer" leans newer: a leaning, too, is what the newest sentence says
+        return [a for a in asks if sentence_of.get(id(a), last) == last and soft_sentence_of.get(id(a), last_soft) == last_soft]
 
     def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
         if full:

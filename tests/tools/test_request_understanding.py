@@ -329,3 +329,10 @@ def test_notes_quote_the_newest_words_and_the_word_the_person_wrote(parser) -> N
     chat = parser.parse("a romantic film for a rainy sunday afternoon with my sister. something older. no drama please")
     assert chat.summary().endswith("because you asked for '…afternoon with my sister. something older. no drama please'.")
     assert any("'Meg Ryan' (after 'no')" in n for n in parser.parse("a romantic comedy but no Meg Ryan").notes)
+
+
+def test_darker_leans_and_the_newest_year_leaning_wins(parser) -> None:
+    darker = parser.parse("something darker")  # before: read as nothing
+    assert darker.categories == [] and darker.boost_categories and "Thriller" in darker.boost_categories[0].categories
+    turned = parser.parse("something older. something newer")  # before: leaning both ways at once
+    assert len(turned.boost_years) == 1 and turned.boost_years[0].end is None
