@@ -84,6 +84,8 @@ _FRESH_REQUEST = re.compile(
 # ("too" and "as well" only at the end: "not too long", "too old for cartoons" add nothing)
 _ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with)\b|\b(too|as well)\W*$|\balso\b", re.IGNORECASE)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
+# "more", "others?", "another one": a list follows a list, no model call needed to see that
+_MORE_ONLY = re.compile(r"^\W*(some\s+)?(more|others?|another( one)?|next|again)(\s+(please|pls|ones?))?\W*$", re.IGNORECASE)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 
 
@@ -262,9 +264,9 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
         return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
-    if re.search(r"\b(more like|similar to|another like)\b", text, re.IGNORECASE) and item is not None:
+    if re.search(r"\b(more like|similar to|(another|one|something|anything)( one)? like)\b", text, re.IGNORECASE) and item is not None:
         return Plan("recommend", "recommend", {"like_item": item.item_id})
-    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item"):
+    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and _MORE_ONLY.match(text)):
         return Plan("recommend", route.tool, route.args)
     return None
 

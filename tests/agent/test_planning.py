@@ -29,6 +29,8 @@ LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "t
         ("Thanks", "chit_chat", {}),
         ("What are my interests?", "profile", {}),
         ("more like the first one", "recommend", {"like_item": "space3"}),
+        ("another one like the first one", "recommend", {"like_item": "space3"}),  # before: the model, and no like_item
+        ("more please", "recommend", {}),  # before: a model call
         ("Recommend me a funny sci-fi movie", "recommend", {"request": "Recommend me a funny sci-fi movie"}),
         ("I loved Orbit Station", "feedback", {"item_id": "space2", "kind": "liked"}),
     ],
