@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from typing import Literal
 
@@ -26,10 +26,12 @@ from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.diversity import mmr
+from whyrec.tools.evidence import add_evidence
 from whyrec.tools.explanation import (
     Explanation,
     explanation_sentences,
 )
+from whyrec.tools.popularity import PopularityTimeline, continues_session
 from whyrec.tools.profile import InterestProfile, InterestProfiler, template_summary
 from whyrec.tools.request_understanding import (
     CategoryAsk,
@@ -37,11 +39,7 @@ from whyrec.tools.request_understanding import (
     RequestParser,
     YearRange,
 )
-from whyrec.tools.evidence import add_evidence
-from whyrec.tools.popularity import PopularityTimeline
 from whyrec.tools.reranker import Reranker, is_trained, liked_items
-from whyrec.tools.scoring import Ranking, Recommendation, RecommendationList, ScoreWeights
-from whyrec.tools.user_context import UserContext
 from whyrec.tools.retrieval import (
     Candidate,
     CatalogFacets,
@@ -51,6 +49,13 @@ from whyrec.tools.retrieval import (
     metadata_filter,
     retrieve_candidates,
 )
+from whyrec.tools.scoring import (
+    Ranking,
+    Recommendation,
+    RecommendationList,
+    ScoreWeights,
+)
+from whyrec.tools.user_context import UserContext
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +256,7 @@ class Recommender:
         like_item_id: str | None = None,
         history: list[Interaction] | None = None,
         now: float | None = None,
+        exclude_item_ids: Iterable[str] = (),
     ) -> Ranking:
         if k < 1:
             raise InputError(f"k={k} — ask for at least one recommendation")
@@ -261,6 +267,7 @@ class Recommender:
         clock = time.perf_counter()
         context = self._context(str(user_id), history)
         exclude = (context.seen if exclude_seen else set()) | context.disliked | ({str(like_item_id)} if like_item_id else set())
+        exclude = exclude | {str(i) for i in exclude_item_ids}  # items already shown, when a chat asks for "more"
         understood = self.understand(request) if self.request_parsing and request and request.strip() else None
         item_filter, tiers = self._request_filter(understood, exclude, categories, year_min, year_max, k)
         if understood is not None:
@@ -268,9 +275,10 @@ class Recommender:
         context.queries = self._queries(context, request, like_item_id, understood)
         if self.collaborative and context.history:
             context.collaborative = self.collaborative.scores(context.history)
-        if self.weights.recent_popularity > 0:
+        if self.weights.recent_popularity > 0 and not continues_session(context.history, now):
             # popular in the window before the moment of the request: the log's present for a live user (and the
-            # temporal protocol's cut); an evaluation that replays an older moment passes it as ``now``
+            # temporal protocol's cut); an evaluation that replays an older moment passes it as ``now``.
+            # Mid-session it is left out: the session's own taste leads (tools.popularity.continues_session)
             context.recent, context.popular_lately = self.timeline.at(now)
         timings["profile"] = time.perf_counter() - clock  # reading the request is counted here
 
@@ -465,7 +473,7 @@ class Recommender:
         short_term = vectors @ short if short is not None else np.zeros(len(candidates))
         popularity = np.array([self.popularity.get(i.item_id, 0.0) for i in items])
         signals = {"retrieval": retrieval, "short_term": short_term, "popularity": popularity}
-        if self.weights.recent_popularity > 0:
+        if context.recent:
             signals["recent_popularity"] = np.array([context.recent.get(i.item_id, 0.0) for i in items])
         if context.collaborative:
             signals["collaborative"] = np.array([context.collaborative.get(i.item_id, 0.0) for i in items])
@@ -476,7 +484,7 @@ class Recommender:
         if not context.queries:  # cold start: popularity is all we know
             signals, weights = {"popularity": popularity}, {"popularity": 1.0}
         # what the person asks for is weighed against the other signals together, so it leads however those are tuned
-        others = sum(w for name, w in weights.items() if name != "request")
+        others = self.weights.from_history
         if "request" in weights:
             weights["request"] = self.weights.request * others
         if understood is not None and understood.has_soft and self.weights.asked_for > 0:
@@ -517,6 +525,7 @@ class Recommender:
         """Top-``k`` items for the user, as a list that also carries what the request was understood to ask.
 
         Options: ``categories``, ``year_min``, ``year_max``, ``diversity``, ``exclude_seen``,
+        ``exclude_item_ids`` (items to leave out, e.g. those already shown when a chat asks for more),
         ``like_item_id``, ``history`` — a list of Interactions to use instead of the stored
         history and feedback (for evaluation, or a chatbot that keeps its own history) — and ``now``,
         the moment of the request in Unix seconds ("popular lately" is counted before it; default: the
@@ -545,6 +554,8 @@ class Recommender:
                 candidate = Candidate(item.item_id, similarity=self._query_similarities(context, vector))
                 rec = self._score(context, request, [candidate], vector)[0]
             status = self._status(item, ranking, vector[0])
+            if status == "not_retrieved" and item.item_id in {str(i) for i in options.get("exclude_item_ids", ())}:
+                status = "shown_before"
             add_evidence(context, [rec], vector, self.items, self.collaborative)
         matched = {c: context.profile.distribution[c] for c in item.categories if c in context.profile.distribution}
         understood = ranking.understood

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from whyrec.store.records import Item
-from whyrec.tools.explanation import CoLikedItem, ServedInterest, SimilarPastItem, item_card
+from whyrec.tools.explanation import (
+    CoLikedItem,
+    ServedInterest,
+    SimilarPastItem,
+    item_card,
+)
 from whyrec.tools.popularity import Trend
 from whyrec.tools.request_understanding import ParsedRequest
 from whyrec.tools.retrieval import Candidate
@@ -35,14 +40,23 @@ class ScoreWeights:
     request: float = 1.0  # only present when the user asked for something: as much as everything else, so it comes first
     asked_for: float = 0.5  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
 
+    @property
+    def from_history(self) -> float:
+        """The configured weights of the signals drawn from the history and the log, together.
+
+        What a request weighs is a multiple of this, whichever of those signals a ranking has (trending
+        sits out mid-session, a new catalog has no collaborative model): a request must not weigh less
+        against the rest because one of them is absent.
+        """
+        return self.collaborative + self.retrieval + self.short_term + self.popularity + self.recent_popularity
+
     def with_reranker_share(self, share: float) -> ScoreWeights:
         """These weights with the cross-encoder at ``share`` of the other signals' final score.
 
         Training validates "pipeline final score + share x the cross-encoder's probability"; the final
         score is renormalised over the weights present, so that mix is this reranker weight.
         """
-        others = self.collaborative + self.retrieval + self.short_term + self.popularity + self.recent_popularity
-        return replace(self, reranker=share * others)
+        return replace(self, reranker=share * self.from_history)
 
 
 @dataclass

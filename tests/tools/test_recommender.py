@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction
-from whyrec.tools.popularity import PopularityTimeline
+from whyrec.tools.popularity import PopularityTimeline, continues_session
 from whyrec.tools.recommender import Recommender
 from whyrec.tools.scoring import ScoreWeights
 
@@ -166,6 +166,29 @@ def test_a_request_made_earlier_counts_what_was_popular_then(small_store):
     assert ids(lately.recommend("u3", k=1, diversity=0.0)) == ["cook1"]  # asked now: the documentary everyone watches
     before = lately.recommend("u3", k=1, diversity=0.0, now=last)  # asked before anyone watched it
     assert ids(before) != ["cook1"]
+
+
+def test_mid_session_the_users_taste_leads_and_trending_waits_for_their_return(small_store):
+    last = max(x.timestamp for x in SMALL_INTERACTIONS)
+    back_at = last + 91 * 86400.0
+    watched_now = [Interaction(f"fan{n}", "cook1", last + 90 * 86400.0 + n) for n in range(5)]  # everyone watches the documentary
+    lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, popularity=0.0, recent_popularity=5.0))
+    lately.fit_interactions(SMALL_INTERACTIONS + watched_now)
+    history = [x for x in SMALL_INTERACTIONS if x.user_id == "u3"]
+    returning = lately.recommend("u3", k=1, diversity=0.0, history=history, now=back_at)  # away for months
+    assert ids(returning) == ["cook1"] and returning[0].trend is not None
+    rated_just_now = [*history, Interaction("u3", "rom2", back_at - 600.0)]  # ten minutes ago, in this session
+    going_on = lately.recommend("u3", k=1, diversity=0.0, history=rated_just_now, now=back_at)
+    assert ids(going_on) != ["cook1"]
+    assert "recent_popularity" not in going_on[0].scores and going_on[0].trend is None  # no trending signal, no trending claim
+
+
+def test_a_request_within_an_hour_of_the_last_interaction_continues_the_session():
+    history = [Interaction("u", "a", 1000.0), Interaction("u", "b", 5000.0)]
+    assert continues_session(history, 5000.0) and continues_session(history, 5000.0 + 3599)
+    assert not continues_session(history, 5000.0 + 3600) and not continues_session([], 5000.0)
+    assert not continues_session(history, None)  # asked now, decades after the log
+    assert not continues_session(history, 100.0)  # a moment before the history (a replay): not its session
 
 
 def test_popular_at_the_time_of_the_users_history():
