@@ -41,11 +41,13 @@ from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddlewa
 from whyrec.agent.planning import (
     GREETING,
     Plan,
+    asks_for_more,
     follow_up_request,
     last_focus,
     last_list,
     model_plan,
     not_understood_reply,
+    only_asks_for_more,
     plan_messages,
     rule_plan,
     spell_out_pointers,
@@ -381,7 +383,8 @@ class ChatAgent:
         earlier = self.messages(user_id, conversation_id)
         earlier_artifacts = [m.artifact for m in earlier if isinstance(m, ToolMessage)]
         calls = [c for m in earlier if isinstance(m, AIMessage) for c in m.tool_calls]
-        earlier_request = next((c["args"].get("request") for c in reversed(calls) if c["name"] == "recommend"), None)
+        last_recommend = next((c["args"] for c in reversed(calls) if c["name"] == "recommend"), {})
+        earlier_request, earlier_exclude = last_recommend.get("request"), list(last_recommend.get("exclude") or [])
         earlier_texts = [m.text for m in earlier if isinstance(m, ToolMessage)]
         turn = Turn(
             user_id=user_id,
@@ -394,6 +397,7 @@ class ChatAgent:
             earlier_artifacts=earlier_artifacts,
             earlier_texts=earlier_texts,
             earlier_request=earlier_request,
+            earlier_exclude=earlier_exclude,
         )
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
@@ -551,9 +555,12 @@ class ChatAgent:
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
             names_categories = bool(turn.earlier_request and self.recommender.understand(turn.text).categories)
             text = spell_out_pointers(turn.text, self.titles, shown, focus)
-            request = follow_up_request(text, turn.earlier_request, names_categories)
-            if request != turn.text or plan.args.get("request"):
+            more = asks_for_more(turn.text) and shown and not plan.args.get("like_item")
+            request = turn.earlier_request if more and only_asks_for_more(turn.text) else follow_up_request(text, turn.earlier_request, names_categories)
+            if request and (request != turn.text or plan.args.get("request")):
                 plan.args["request"] = request
+            if more:  # "more", "something else?": the same request, less every item already shown for it
+                plan.args["exclude"] = list(dict.fromkeys([*turn.earlier_exclude, *(str(card["item_id"]) for card in shown)]))
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)
@@ -568,6 +575,8 @@ class ChatAgent:
                 plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"
         if plan.tool == "explain_recommendation" and turn.earlier_request:
             plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
+        if plan.tool == "explain_recommendation" and turn.earlier_exclude:
+            plan.args["exclude"] = turn.earlier_exclude  # … after "more", the list without the items shown before it
         turn.plan = plan
         if plan.intent == "chit_chat":
             answer = plan.reply or GREETING

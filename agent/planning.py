@@ -154,6 +154,20 @@ def titles_with_words(reference: str, titles: TitleIndex) -> list[Item]:
     return sorted(found, key=lambda item: (item.item_id not in starts, item.year or 0, item.title))
 
 
+_MORE_ITEMS = re.compile(r"\b(something|anything) else\b|\bshow me (some )?more\b|\bmore (of them|options|please)\b|\bother ones\b", re.IGNORECASE)
+
+
+def only_asks_for_more(text: str) -> bool:
+    """A bare "more" / "others?": the last request stands as it was, word for word."""
+    return bool(_MORE_ONLY.match(text))
+
+
+def asks_for_more(text: str) -> bool:
+    """Whether a recommend message asks for items beyond the list shown ("more", "something else?"), which then
+    leaves that list out; "more like X" and "more romantic" ask for something else and are not this."""
+    return bool(_MORE_ONLY.match(text) or _MORE_ITEMS.search(text))
+
+
 def wants_more(text: str) -> bool:
     """Whether a message also asks for new items ("I didn't like X, show me others")."""
     return bool(_MORE.search(text))

@@ -57,6 +57,7 @@ class Turn:
     earlier_texts: list[str] = field(default_factory=list)
     plan: Plan | None = None  # plan mode only
     earlier_request: str | None = None  # the conversation's last recommend request, which a refinement builds on
+    earlier_exclude: list[str] = field(default_factory=list)  # what that recommend call left out as already shown ("more")
 
 
 class MessageBuffer:

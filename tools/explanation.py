@@ -48,7 +48,7 @@ class ServedInterest:
 class Explanation:
     user_id: str
     item: Item
-    status: str  # recommended | candidate | seen | disliked | filtered | not_retrieved | cold_start
+    status: str  # recommended | candidate | seen | disliked | filtered | not_retrieved | cold_start | shown_before
     rank: int | None
     scores: dict[str, float]
     similar_past_items: list[SimilarPastItem]
@@ -86,6 +86,7 @@ STATUS_SENTENCES = {
     "filtered": "Your current filters (category, year or your request) exclude it.",
     "not_retrieved": "It was not among the candidates retrieved for your interests.",
     "cold_start": "You have no history yet, so it is suggested by popularity.",
+    "shown_before": "It was in an earlier list, so this one, which you asked to show more, leaves it out.",
 }
 
 

@@ -88,7 +88,8 @@ class RecommendArgs(_Args):
     year_max: int | SkipJsonSchema[None] = Field(None, description="Latest year.")
     diversity: float | SkipJsonSchema[None] = Field(None, ge=0, le=1, description="0 = most relevant, 1 = most varied.")
     like_item: str | SkipJsonSchema[None] = Field(None, description="Id or exact title of an item the user wants more like.")
-    k: int = Field(5, ge=1, le=20, description="How many items.")
+    k: int = Field(LIST_LENGTH, ge=1, le=20, description="How many items.")
+    exclude: list[str] | SkipJsonSchema[None] = Field(None, description="Ids or exact titles already shown, when the user asks for more.")
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -109,6 +110,7 @@ class ItemArgs(_Args):
 
 class ExplainArgs(ItemArgs):
     request: str | SkipJsonSchema[None] = Field(None, description="The request the list being explained answered, if any.")
+    exclude: list[str] | SkipJsonSchema[None] = Field(None, description="The items that list left out as already shown, if any.")
 
 
 class SearchArgs(_Args):
@@ -147,18 +149,22 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
         diversity: float | None = None,
         like_item: str | None = None,
         k: int = LIST_LENGTH,
+        exclude: list[str] | None = None,
         runtime: Runtime = None,
     ) -> ToolAnswer:
         """Recommend items for the user, best first, each with the interest it serves and similar past items."""
         return as_user(
             "recommend", runtime, lambda user: answers.recommend(
-                user, request=request, categories=categories, year_min=year_min, year_max=year_max, diversity=diversity, like_item=like_item, k=k
+                user, request=request, categories=categories, year_min=year_min, year_max=year_max, diversity=diversity,
+                like_item=like_item, k=k, exclude=exclude,
             )
         )
 
-    def explain_recommendation(item_id: str, request: str | None = None, runtime: Runtime = None) -> ToolAnswer:
+    def explain_recommendation(item_id: str, request: str | None = None, exclude: list[str] | None = None, runtime: Runtime = None) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
-        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request=request))
+        return as_user(
+            "explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude)
+        )
 
     def search_catalog(text: str) -> ToolAnswer:
         """Find catalog items by title or description, to get an item's id."""

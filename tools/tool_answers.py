@@ -103,6 +103,7 @@ class ToolAnswers:
         diversity: float | None = None,
         like_item: str | None = None,
         k: int = LIST_LENGTH,
+        exclude: list[str] | None = None,
     ) -> ToolAnswer:
         """Items for the user, best first, each with the interest it serves and similar past items.
 
@@ -117,6 +118,8 @@ class ToolAnswers:
         if unknown:
             notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
         try:
+            if exclude:  # ids or exact titles of items already shown ("more"): unknown ones are skipped, not an error
+                options["exclude_item_ids"] = [item.item_id for ref in exclude if (item := self.titles.resolve(str(ref))) is not None]
             if like_item:
                 options["like_item_id"] = self._resolve(like_item).item_id
             recs = recommender.recommend(user_id, request or None, k, **options)
@@ -153,12 +156,14 @@ class ToolAnswers:
             "notes": notes,
         }
 
-    def explain_recommendation(self, user_id: str, item_id: str, request: str | None = None) -> ToolAnswer:
-        """Evidence for why an item is, or is not, recommended to the user (in the list for ``request``, when given)."""
+    def explain_recommendation(self, user_id: str, item_id: str, request: str | None = None, exclude: list[str] | None = None) -> ToolAnswer:
+        """Evidence for why an item is, or is not, recommended to the user (in the list for ``request``, less the items
+        in ``exclude``, when given: the list on screen after "more")."""
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
-            explanation = recommender.explain(user_id, item.item_id, request or None, k=LIST_LENGTH)
+            left_out = [i.item_id for ref in exclude or [] if (i := self.titles.resolve(str(ref))) is not None]
+            explanation = recommender.explain(user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=left_out)
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
         shown = {

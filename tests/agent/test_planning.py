@@ -250,3 +250,16 @@ def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_mode
     assert thanks.text.startswith("You're welcome") and bye.text.startswith("Bye")  # before: the greeting's instructions
     assert noise.text.startswith("I could not make sense of 'asdkjh qwe zxcv'.") and noise.llm_calls == 0
     assert thanks.tools_called == bye.tools_called == noise.tools_called == []
+
+
+def test_more_shows_new_items_for_the_same_request_and_why_speaks_of_that_list(plan_agent) -> None:
+    agent = plan_agent(scripted())
+    first = agent.reply("u2", "c", "Recommend me something")
+
+    more = agent.reply("u2", "c", "more")  # before: the same five items again (after a model call)
+    why = agent.reply("u2", "c", "why the first one?")
+
+    assert more.items and not {i["item_id"] for i in first.items} & {i["item_id"] for i in more.items}
+    assert more.items[0]["title"] in why.text and "It is #1 in your current recommendations" in why.text
+    earlier = agent.reply("u2", "c", f"why {first.items[0]['title']}?")
+    assert "It was in an earlier list" in earlier.text
