@@ -540,7 +540,8 @@ class ChatAgent:
         if plan is None and (understood := self.recommender.understand(turn.text)).has_hard:
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": turn.text})
-        elif plan is None and understood.problem == "gibberish":  # "asdkjh qwe zxcv": nothing to plan, no model to wait for
+        elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", turn.text)):
+            # "asdkjh qwe zxcv", "?", "🎬🍿": nothing to plan, no model to wait for, nothing to add to the request
             plan = Plan("chit_chat", "", reply=not_understood_reply(understood.quoted(40)))
         if plan is None:
             model = None if self.fallback_only else self._chat_model()

@@ -82,7 +82,7 @@ _FRESH_REQUEST = re.compile(
 )
 # words that add a category to the last request rather than change the subject ("but funny", "sci-fi too")
 # ("too" and "as well" only at the end: "not too long", "too old for cartoons" add nothing)
-_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with)\b|\b(too|as well)\W*$|\balso\b", re.IGNORECASE)
+_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with|(a\s+(little|bit)\s+)?(more|less))\b|\b(too|as well)\W*$|\balso\b", re.IGNORECASE)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 # "more", "others?", "another one": a list follows a list, no model call needed to see that
 _MORE_ONLY = re.compile(r"^\W*(some\s+)?(more|others?|another( one)?|next|again)(\s+(please|pls|ones?))?\W*$", re.IGNORECASE)

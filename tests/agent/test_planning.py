@@ -153,8 +153,10 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     assert other.tool_calls[0]["args"]["request"] == "a romantic drama"
     added = agent.reply("u2", "c", "sci-fi too")
     assert added.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too"
+    warmer = agent.reply("u2", "c", "more romantic")  # a category after "more" adds to the request
+    assert warmer.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. more romantic"
     lighter = agent.reply("u2", "c", "something lighter")
-    assert lighter.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. something lighter"
+    assert lighter.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. more romantic. something lighter"
     family = "a documentary for the family, not too long: the kids are too old for cartoons"
     assert agent.reply("u2", "c", family).tool_calls[0]["args"]["request"] == family  # "too" inside it adds nothing
 
@@ -246,6 +248,8 @@ def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_mode
     agent = plan_agent(scripted())  # an empty script: any model call fails the test
 
     thanks, bye, noise = (agent.reply("u1", "c", text) for text in ("thanks!", "bye", "asdkjh qwe zxcv"))
+    marks = agent.reply("u1", "c", "?")  # before: a model call, and "?" appended to the next request
+    assert marks.text.startswith("I could not make sense of '?'.") and marks.tools_called == []
 
     assert thanks.text.startswith("You're welcome") and bye.text.startswith("Bye")  # before: the greeting's instructions
     assert noise.text.startswith("I could not make sense of 'asdkjh qwe zxcv'.") and noise.llm_calls == 0
