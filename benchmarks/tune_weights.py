@@ -15,7 +15,8 @@ trending), all-time popularity (0.15, chosen by the previous grid) and the conte
 at their defaults.
 The cross-encoder's share is tuned on its own validation lists by ``whyrec train-reranker`` (its
 card). Writes benchmarks/tune_weights.json; the shipped ``ScoreWeights`` take the row with the best
-mean NDCG@10 over the two protocols. Popular-in-the-last-30-days on the same validation sets is
+mean NDCG@10 over the two protocols, unless they are within 0.005 of it (about one temporal user's
+hit): a move inside the noise is churn. Popular-in-the-last-30-days on the same validation sets is
 printed and saved with it: the bar the temporal column has to clear.
 """
 
