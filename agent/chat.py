@@ -398,6 +398,7 @@ class ChatAgent:
             earlier_texts=earlier_texts,
             earlier_request=earlier_request,
             earlier_exclude=earlier_exclude,
+            earlier_like_item=last_recommend.get("like_item"),
         )
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
@@ -578,6 +579,8 @@ class ChatAgent:
             plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
         if plan.tool == "explain_recommendation" and turn.earlier_exclude:
             plan.args["exclude"] = turn.earlier_exclude  # … after "more", the list without the items shown before it
+        if plan.tool == "explain_recommendation" and turn.earlier_like_item:
+            plan.args["like_item"] = turn.earlier_like_item  # … after "more like that", the list like that item
         turn.plan = plan
         if plan.intent == "chit_chat":
             answer = plan.reply or GREETING

@@ -111,6 +111,7 @@ class ItemArgs(_Args):
 class ExplainArgs(ItemArgs):
     request: str | SkipJsonSchema[None] = Field(None, description="The request the list being explained answered, if any.")
     exclude: list[str] | SkipJsonSchema[None] = Field(None, description="The items that list left out as already shown, if any.")
+    like_item: str | SkipJsonSchema[None] = Field(None, description="Id or exact title of the item that list was asked to be like, if any.")
 
 
 class SearchArgs(_Args):
@@ -160,10 +161,13 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
             )
         )
 
-    def explain_recommendation(item_id: str, request: str | None = None, exclude: list[str] | None = None, runtime: Runtime = None) -> ToolAnswer:
+    def explain_recommendation(
+        item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None, runtime: Runtime = None
+    ) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
         return as_user(
-            "explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude)
+            "explain_recommendation", runtime,
+            lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude, like_item=like_item),
         )
 
     def search_catalog(text: str) -> ToolAnswer:

@@ -156,14 +156,19 @@ class ToolAnswers:
             "notes": notes,
         }
 
-    def explain_recommendation(self, user_id: str, item_id: str, request: str | None = None, exclude: list[str] | None = None) -> ToolAnswer:
+    def explain_recommendation(
+        self, user_id: str, item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None
+    ) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user (in the list for ``request``, less the items
-        in ``exclude``, when given: the list on screen after "more")."""
+        in ``exclude``, more like ``like_item``, when given: the list on screen, so its ranks are the ones shown)."""
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
             left_out = [i.item_id for ref in exclude or [] if (i := self.titles.resolve(str(ref))) is not None]
-            explanation = recommender.explain(user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=left_out)
+            like = self.titles.resolve(str(like_item)) if like_item else None
+            explanation = recommender.explain(
+                user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=left_out, like_item_id=like.item_id if like else None
+            )
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
         shown = {

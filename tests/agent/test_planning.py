@@ -267,3 +267,14 @@ def test_more_shows_new_items_for_the_same_request_and_why_speaks_of_that_list(p
     assert more.items[0]["title"] in why.text and "It is #1 in your current recommendations" in why.text
     earlier = agent.reply("u2", "c", f"why {first.items[0]['title']}?")
     assert "It was in an earlier list" in earlier.text
+
+
+def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
+    agent = plan_agent(scripted())
+    agent.reply("u2", "c", "Recommend me something")
+    agent.reply("u2", "c", "why the second one?")
+    like = agent.reply("u2", "c", "more like that")  # a list like the item just explained
+
+    for rank, card in enumerate(like.items, 1):  # before: the explanation ranked the list without "like that"
+        why = agent.reply("u2", "c", f"why the {['first', 'second', 'third', 'fourth', 'fifth'][rank - 1]} one?")
+        assert card["title"] in why.text and f"It is #{rank} in your current recommendations" in why.text
