@@ -120,7 +120,7 @@ def explanation_sentences(e: Explanation) -> list[str]:
         until = datetime.fromtimestamp(e.trend.until, UTC).date().isoformat()
         sentences.append(
             f"It is trending: {e.trend.recent_users} people took it up in the {e.trend.window_days:g} days up to {until}, "
-            f"{e.trend.recent_users} of the {e.trend.all_users} who have so far (trending score {e.trend.score:.2f})."
+            f"out of {e.trend.all_users} so far (trending score {e.trend.score:.2f})."
         )
     if "reranker" in e.scores:
         sentences.append(f"Reranker score {e.scores['reranker']:.2f}, final score {e.scores['final']:.2f}.")

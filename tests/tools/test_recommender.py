@@ -154,7 +154,7 @@ def test_popular_lately_reaches_a_user_whose_taste_it_does_not_match(small_store
     assert ids(top)[0] == "cook1" and top[0].scores["recent_popularity"] == 1.0
     assert top[0].to_dict()["trend"]["recent_users"] == 5  # the card carries the counts behind the score
     why = lately.explain("u3", "cook1").text
-    assert "It is trending: 5 people took it up in the 30 days up to" in why and "5 of the 5 who have so far" in why
+    assert "It is trending: 5 people took it up in the 30 days up to" in why and ", out of 5 so far (trending score 1.00)." in why
     assert "trending" not in plain.explain("u3", "cook1").text  # no trending signal, no trending claim
 
 
