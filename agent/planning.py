@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-
 from whyrec.agent import fallback
 from whyrec.store.records import Item
 from whyrec.tools.title_matching import TitleIndex, normalise_title
@@ -80,9 +79,14 @@ _FRESH_REQUEST = re.compile(
     r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b)",
     re.IGNORECASE,
 )
-# words that add a category to the last request rather than change the subject ("but funny", "sci-fi too")
+# words that add a category to the last request rather than change the subject ("but funny", "sci-fi too",
+# "I'd rather have something funny", "it should be scary": said of the list on screen, so what was asked before holds)
 # ("too" and "as well" only at the end: "not too long", "too old for cartoons" add nothing)
-_ADDS_TO = re.compile(r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with|(a\s+(little|bit)\s+)?(more|less))\b|\b(too|as well)\W*$|\balso\b", re.IGNORECASE)
+_ADDS_TO = re.compile(
+    r"^\s*(but|and|also|plus|make it|only|just|preferably|ideally|with|(a\s+(little|bit)\s+)?(more|less))\b|\b(too|as well)\W*$"
+    r"|\b(also|rather|prefer|should)\b",
+    re.IGNORECASE,
+)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 # "more", "others?", "another one": a list follows a list, no model call needed to see that
 _MORE_ONLY = re.compile(r"^\W*(some\s+)?(more|others?|another( one)?|next|again)(\s+(please|pls|ones?))?\W*$", re.IGNORECASE)
@@ -278,7 +282,9 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
         return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
-    if re.search(r"\b(more like|similar to|(another|one|something|anything)( one)? like)\b", text, re.IGNORECASE) and item is not None:
+    # "another one like the first one": the item is the whole ask; "something like Fargo from the 70s" says more,
+    # so it goes through the request understanding below, which reads the title and the years together
+    if re.search(r"\b(more like|similar to|(another|one)( one)? like)\b", text, re.IGNORECASE) and item is not None:
         return Plan("recommend", "recommend", {"like_item": item.item_id})
     if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and _MORE_ONLY.match(text)):
         return Plan("recommend", route.tool, route.args)

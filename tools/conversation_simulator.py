@@ -323,7 +323,10 @@ class SimulatedUser:
             facet = state.left.pop(0)
             state.constraints = facet.add_to(state.constraints)
             return UserTurn("refine", self._say(self._refinement(facet, rng), session), state.constraints)
-        candidates = [i for i in state.last_shown if i != session.target.item_id and i not in state.constraints.excluded and i in self.items]
+        candidates = [  # never the target, nor another copy of it under its title (MovieLens lists some films twice)
+            i for i in state.last_shown
+            if i != session.target.item_id and i not in state.constraints.excluded and i in self.items and not names_item(spoken_title(self.items[i]), session.target)
+        ]
         if not candidates:
             return UserTurn("refine", self._say("Show me something else.", session), state.constraints)
         rejected = self.items[candidates[0]]

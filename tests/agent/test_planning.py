@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.conftest import SMALL_CATALOG
-from tests.agent.chat_fakes import scripted
 from whyrec.agent.chat import ChatAgent
 from whyrec.agent.fallback import NO_ITEM_HINT, SEEN_HINT
-from whyrec.agent.planning import GREETING, checked_plan, last_focus, last_list, rule_plan
+from whyrec.agent.planning import (
+    GREETING,
+    checked_plan,
+    last_focus,
+    last_list,
+    rule_plan,
+)
 from whyrec.tools.title_matching import TitleIndex
+
+from tests.agent.chat_fakes import scripted
+from tests.conftest import SMALL_CATALOG
 
 TITLES = TitleIndex({item.item_id: item for item in SMALL_CATALOG})
 LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "title": "Love Letters"}, {"item_id": "crime2", "title": "Detective Noir"}]
@@ -31,6 +37,9 @@ LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "t
         ("more like the first one", "recommend", {"like_item": "space3"}),
         ("another one like the first one", "recommend", {"like_item": "space3"}),  # before: the model, and no like_item
         ("more please", "recommend", {}),  # before: a model call
+        # the years stay with the title (it was like_item alone, and the list came from any decade)
+        ("Show me something like Star Voyage from the 80s.", "recommend",
+         {"like_item": "space1", "request": "Show me something like Star Voyage from the 80s."}),
         ("Recommend me a funny sci-fi movie", "recommend", {"request": "Recommend me a funny sci-fi movie"}),
         ("I loved Orbit Station", "feedback", {"item_id": "space2", "kind": "liked"}),
     ],
@@ -157,6 +166,8 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     assert warmer.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. more romantic"
     lighter = agent.reply("u2", "c", "something lighter")
     assert lighter.tool_calls[0]["args"]["request"] == "a romantic drama. sci-fi too. more romantic. something lighter"
+    rather = agent.reply("u2", "c", "I'd rather have something scary.")  # said of the list on screen: a refinement
+    assert rather.tool_calls[0]["args"]["request"].endswith("something lighter. I'd rather have something scary.")
     family = "a documentary for the family, not too long: the kids are too old for cartoons"
     assert agent.reply("u2", "c", family).tool_calls[0]["args"]["request"] == family  # "too" inside it adds nothing
 
