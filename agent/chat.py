@@ -41,6 +41,7 @@ from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddlewa
 from whyrec.agent.planning import (
     GREETING,
     Plan,
+    asked_count,
     asks_for_more,
     follow_up_request,
     last_focus,
@@ -563,6 +564,8 @@ class ChatAgent:
                 plan.args["request"] = request
             if more:  # "more", "something else?": the same request, less every item already shown for it
                 plan.args["exclude"] = list(dict.fromkeys([*turn.earlier_exclude, *(str(card["item_id"]) for card in shown)]))
+            if count := asked_count(turn.text):  # "recommend 20 movies" shows 20, not the usual 5
+                plan.args["k"] = count
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)

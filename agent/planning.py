@@ -93,6 +93,27 @@ _MORE_ONLY = re.compile(r"^\W*(some\s+)?(more|others?|another( one)?|next|again)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 
 
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                 "twelve": 12, "fifteen": 15, "twenty": 20}
+_COUNT = re.compile(
+    r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:(?:more|other|good|great|new|best)\s+)?"
+    r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?)\b",
+    re.IGNORECASE,
+)
+MAX_LIST_LENGTH = 20  # the recommend tool's own limit
+
+
+def asked_count(text: str) -> int | None:
+    """How many items a message asks for ("recommend 20 movies", "give me ten films"), at most
+    :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list length then)."""
+    match = _COUNT.search(text)
+    if match is None:
+        return None
+    word = match["n"].lower()
+    count = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word)
+    return min(count, MAX_LIST_LENGTH) if count > 0 else None
+
+
 def follow_up_request(text: str, previous: str | None, names_categories: bool = False) -> str:
     """The request a recommend turn stands for: a refinement ("Make it from the 90s.", "Not Scream. Something
     else?", "something lighter") adds to the conversation's last request, so what was asked before still holds; a

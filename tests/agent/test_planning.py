@@ -9,6 +9,7 @@ from whyrec.agent.chat import ChatAgent
 from whyrec.agent.fallback import NO_ITEM_HINT, SEEN_HINT
 from whyrec.agent.planning import (
     GREETING,
+    asked_count,
     checked_plan,
     last_focus,
     last_list,
@@ -289,3 +290,17 @@ def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
     for rank, card in enumerate(like.items, 1):  # before: the explanation ranked the list without "like that"
         why = agent.reply("u2", "c", f"why the {['first', 'second', 'third', 'fourth', 'fifth'][rank - 1]} one?")
         assert card["title"] in why.text and f"It is #{rank} in your current recommendations" in why.text
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("recommend 20 movies", 20), ("Give me ten good films from the 90s", 10), ("show me 3 more titles", 3),
+     ("50 movies please", 20), ("a movie from the 90s", None), ("something like 2001: A Space Odyssey", None)],
+)
+def test_a_number_of_items_asked_for_is_read(text, count) -> None:
+    assert asked_count(text) == count
+
+
+def test_recommend_twenty_movies_shows_more_than_the_usual_five(plan_agent) -> None:
+    reply = plan_agent(scripted()).reply("u2", "c", "Recommend me 8 movies")
+    assert reply.tool_calls[0]["args"]["k"] == 8 and len(reply.items) == 8  # before: 5, the number was not read
