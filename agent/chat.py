@@ -53,6 +53,7 @@ from whyrec.agent.planning import (
     rule_plan,
     spell_out_pointers,
     titles_with_words,
+    unresolved_pointer,
     wants_more,
     why_reference,
 )
@@ -555,6 +556,9 @@ class ChatAgent:
             if plan is None:
                 route = fallback.route(turn.text, self.titles)
                 plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
+        if plan.tool == "recommend" and shown and (vague := unresolved_pointer(turn.text, self.titles, shown, focus)):
+            # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
+            plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
             names_categories = bool(turn.earlier_request and self.recommender.understand(turn.text).categories)
             text = spell_out_pointers(turn.text, self.titles, shown, focus)

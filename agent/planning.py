@@ -166,6 +166,15 @@ def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]
     return _NOT_POINTER.sub(title, text)
 
 
+def unresolved_pointer(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None) -> str | None:
+    """The words of a "not that one" / "not number 9" that point at no single item (several on screen and none
+    explained, or past the list's end): the chat asks which one instead of silently leaving nothing out."""
+    for match in _NOT_POINTER.finditer(text):
+        if referenced_item(match["ref"], titles, shown, focus) is None:
+            return match[0]
+    return None
+
+
 def titles_with_words(reference: str, titles: TitleIndex) -> list[Item]:
     """Catalog items whose title holds ``reference``'s words, those that start with them first, then oldest first:
     for a "why X?" that names a series ("star trek") or part of a title ("lebowski"), where saying "X is not in the

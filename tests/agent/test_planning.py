@@ -256,6 +256,18 @@ def test_not_that_one_leaves_out_the_item_pointed_at(plan_agent) -> None:
     assert f"not '{second['title']}'" in again.text  # the Understood line says what was left out
 
 
+def test_not_that_one_with_several_items_on_screen_asks_which_one(plan_agent) -> None:
+    agent = plan_agent(scripted())  # an empty script: any model call fails the test
+    first = agent.reply("u2", "c", "Recommend me some romance")
+    assert len(first.items) > 1
+
+    vague = agent.reply("u2", "c", "not that one, something older")  # before: a new list that left nothing out
+
+    assert vague.tools_called == [] and vague.text == "Which one do you mean by 'not that one'? Name it, or say 'not the second one'."
+    again = agent.reply("u2", "c", "not the second one, something older")  # the list on screen still counts
+    assert first.items[1]["item_id"] not in [i["item_id"] for i in again.items]
+
+
 def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_model(plan_agent) -> None:
     agent = plan_agent(scripted())  # an empty script: any model call fails the test
 
