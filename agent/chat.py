@@ -20,6 +20,7 @@ When no model can run, :mod:`agent.fallback` answers from the same tools with te
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -540,7 +541,8 @@ class ChatAgent:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
         shown, focus = last_list(turn.earlier_artifacts), last_focus(turn.earlier_artifacts)
         plan = rule_plan(turn.text, self.titles, shown, focus)
-        if plan is None and (understood := self.recommender.understand(turn.text)).has_hard:
+        read = functools.cache(lambda: self.recommender.understand(turn.text))  # the message parsed once, if at all
+        if plan is None and (understood := read()).has_hard:
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": turn.text})
         elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", turn.text)):
@@ -560,7 +562,7 @@ class ChatAgent:
             # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
             plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
-            names_categories = bool(turn.earlier_request and self.recommender.understand(turn.text).categories)
+            names_categories = bool(turn.earlier_request and read().categories)
             text = spell_out_pointers(turn.text, self.titles, shown, focus)
             more = asks_for_more(turn.text) and shown and not plan.args.get("like_item")
             request = turn.earlier_request if more and only_asks_for_more(turn.text) else follow_up_request(text, turn.earlier_request, names_categories)
@@ -582,12 +584,13 @@ class ChatAgent:
                 plan.reply = f"Several titles have '{reference}' in them: {named}. Which one?"
             else:
                 plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"
-        if plan.tool == "explain_recommendation" and turn.earlier_request:
-            plan.args["request"] = turn.earlier_request  # "why the first one?" explains the list on screen
-        if plan.tool == "explain_recommendation" and turn.earlier_exclude:
-            plan.args["exclude"] = turn.earlier_exclude  # … after "more", the list without the items shown before it
-        if plan.tool == "explain_recommendation" and turn.earlier_like_item:
-            plan.args["like_item"] = turn.earlier_like_item  # … after "more like that", the list like that item
+        if plan.tool == "explain_recommendation":  # "why the first one?" explains the list on screen:
+            if turn.earlier_request:
+                plan.args["request"] = turn.earlier_request  # the request it answered,
+            if turn.earlier_exclude:
+                plan.args["exclude"] = turn.earlier_exclude  # after "more", without the items shown before it,
+            if turn.earlier_like_item:
+                plan.args["like_item"] = turn.earlier_like_item  # after "more like that", like that item
         turn.plan = plan
         if plan.intent == "chit_chat":
             answer = plan.reply or GREETING

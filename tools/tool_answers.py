@@ -65,6 +65,11 @@ class ToolAnswers:
             raise InputError(f"no catalog item has the id or exact title {neutralise(reference, 80)!r}")
         return item
 
+    def _known_ids(self, references: list[str] | None) -> list[str]:
+        """Ids of the references that name catalog items (ids or exact titles); unknown ones are skipped, not an error:
+        they list items already shown, and a stale one must not cost the person their answer."""
+        return [item.item_id for ref in references or [] if (item := self.titles.resolve(str(ref))) is not None]
+
     def _suggestions(self, reference: str | None, n: int = 3) -> list[dict[str, Any]]:
         if not reference:
             return []
@@ -118,8 +123,8 @@ class ToolAnswers:
         if unknown:
             notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
         try:
-            if exclude:  # ids or exact titles of items already shown ("more"): unknown ones are skipped, not an error
-                options["exclude_item_ids"] = [item.item_id for ref in exclude if (item := self.titles.resolve(str(ref))) is not None]
+            if exclude:  # items already shown, when the person asks for more
+                options["exclude_item_ids"] = self._known_ids(exclude)
             if like_item:
                 options["like_item_id"] = self._resolve(like_item).item_id
             recs = recommender.recommend(user_id, request or None, k, **options)
@@ -164,10 +169,10 @@ class ToolAnswers:
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
-            left_out = [i.item_id for ref in exclude or [] if (i := self.titles.resolve(str(ref))) is not None]
             like = self.titles.resolve(str(like_item)) if like_item else None
             explanation = recommender.explain(
-                user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=left_out, like_item_id=like.item_id if like else None
+                user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=self._known_ids(exclude),
+                like_item_id=like.item_id if like else None,
             )
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
