@@ -96,7 +96,8 @@ MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest wor
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "twelve": 12, "fifteen": 15, "twenty": 20}
 _COUNT = re.compile(
-    r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:(?:more|other|good|great|new|best)\s+)?"
+    # up to two describing words between ("8 sci-fi movies", "ten good old films"), but not a length ("a 2 hour movie")
+    r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:(?!(?:hours?|minutes?|mins?|years?|stars?)\b)[a-z][\w-]*\s+){0,2}"
     r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?)\b",
     re.IGNORECASE,
 )
