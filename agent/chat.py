@@ -402,6 +402,7 @@ class ChatAgent:
             earlier_request=earlier_request,
             earlier_exclude=earlier_exclude,
             earlier_like_item=last_recommend.get("like_item"),
+            earlier_k=last_recommend.get("k"),
         )
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
@@ -590,7 +591,9 @@ class ChatAgent:
             if turn.earlier_exclude:
                 plan.args["exclude"] = turn.earlier_exclude  # after "more", without the items shown before it,
             if turn.earlier_like_item:
-                plan.args["like_item"] = turn.earlier_like_item  # after "more like that", like that item
+                plan.args["like_item"] = turn.earlier_like_item  # after "more like that", like that item,
+            if turn.earlier_k:
+                plan.args["k"] = turn.earlier_k  # and as long as it was asked to be
         turn.plan = plan
         if plan.intent == "chit_chat":
             answer = plan.reply or GREETING

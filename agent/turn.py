@@ -59,6 +59,7 @@ class Turn:
     earlier_request: str | None = None  # the conversation's last recommend request, which a refinement builds on
     earlier_exclude: list[str] = field(default_factory=list)  # what that recommend call left out as already shown ("more")
     earlier_like_item: str | None = None  # the item that call's list was asked to be like ("more like that")
+    earlier_k: int | None = None  # how many items that call showed, when it was asked for a number ("8 sci-fi movies")
 
 
 class MessageBuffer:

@@ -112,6 +112,7 @@ class ExplainArgs(ItemArgs):
     request: str | SkipJsonSchema[None] = Field(None, description="The request the list being explained answered, if any.")
     exclude: list[str] | SkipJsonSchema[None] = Field(None, description="The items that list left out as already shown, if any.")
     like_item: str | SkipJsonSchema[None] = Field(None, description="Id or exact title of the item that list was asked to be like, if any.")
+    k: int = Field(LIST_LENGTH, ge=1, le=20, description="How many items that list showed.")
 
 
 class SearchArgs(_Args):
@@ -162,12 +163,13 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
         )
 
     def explain_recommendation(
-        item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None, runtime: Runtime = None
+        item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None, k: int = LIST_LENGTH,
+        runtime: Runtime = None,
     ) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
         return as_user(
             "explain_recommendation", runtime,
-            lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude, like_item=like_item),
+            lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude, like_item=like_item, k=k),
         )
 
     def search_catalog(text: str) -> ToolAnswer:

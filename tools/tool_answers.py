@@ -162,16 +162,17 @@ class ToolAnswers:
         }
 
     def explain_recommendation(
-        self, user_id: str, item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None
+        self, user_id: str, item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None,
+        k: int = LIST_LENGTH,
     ) -> ToolAnswer:
-        """Evidence for why an item is, or is not, recommended to the user (in the list for ``request``, less the items
-        in ``exclude``, more like ``like_item``, when given: the list on screen, so its ranks are the ones shown)."""
+        """Evidence for why an item is, or is not, recommended to the user (in the list of ``k`` for ``request``, less the
+        items in ``exclude``, more like ``like_item``, when given: the list on screen, so its ranks are the ones shown)."""
         recommender = self.recommender
         try:
             item = self._resolve(item_id)
             like = self.titles.resolve(str(like_item)) if like_item else None
             explanation = recommender.explain(
-                user_id, item.item_id, request or None, k=LIST_LENGTH, exclude_item_ids=self._known_ids(exclude),
+                user_id, item.item_id, request or None, k=k, exclude_item_ids=self._known_ids(exclude),
                 like_item_id=like.item_id if like else None,
             )
         except InputError as err:

@@ -315,5 +315,9 @@ def test_a_number_of_items_asked_for_is_read(text, count) -> None:
 
 
 def test_recommend_twenty_movies_shows_more_than_the_usual_five(plan_agent) -> None:
-    reply = plan_agent(scripted()).reply("u2", "c", "Recommend me 8 movies")
+    agent = plan_agent(scripted())
+    reply = agent.reply("u2", "c", "Recommend me 8 movies")
     assert reply.tool_calls[0]["args"]["k"] == 8 and len(reply.items) == 8  # before: 5, the number was not read
+    seventh = agent.reply("u2", "c", "why the seventh one?")  # explained in the list of 8 on screen
+    assert seventh.tool_calls[0]["args"]["k"] == 8
+    assert seventh.text.startswith(f"About {reply.items[6]['title']}") and "It is #7 in your current recommendations." in seventh.text
