@@ -63,7 +63,7 @@ from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
 from whyrec.store.errors import InputError
 from whyrec.tools.langchain_tools import WhyrecContext, get_tools
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.title_matching import TitleIndex, display_title
 from whyrec.tools.tool_text import DATA_NOTE, items_in
 
 if TYPE_CHECKING:
@@ -581,7 +581,7 @@ class ChatAgent:
             if item is not None:
                 plan = Plan(plan.intent, "explain_recommendation", {"item_id": item.item_id}, plan.decided_by)
             elif series:  # "why star trek?": several titles hold those words; naming them beats "not in the catalog"
-                named = ", ".join(f"'{i.title}'" for i in series[:5]) + (f" and {len(series) - 5} more" if len(series) > 5 else "")
+                named = ", ".join(f"'{display_title(i.title)}'" for i in series[:5]) + (f" and {len(series) - 5} more" if len(series) > 5 else "")
                 plan.reply = f"Several titles have '{reference}' in them: {named}. Which one?"
             else:
                 plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"

@@ -19,7 +19,7 @@ from langchain_core.tools import BaseTool
 from whyrec.store.records import Item
 from whyrec.tools.explanation import TREND_WORTH_SAYING
 from whyrec.tools.langchain_tools import WhyrecContext
-from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
 
 # "because" is not here: people give reasons in requests ("not too long, because the kids are tired") far more
 # often than they ask with it, and such a request was answered with an explanation of whatever title it contained
@@ -142,7 +142,8 @@ def call_tool(tools: dict[str, BaseTool], name: str, args: dict[str, Any], user_
 # --- templates -------------------------------------------------------------------------------
 
 def _label(card: dict[str, Any]) -> str:
-    return f"{card['title']} ({card['year']})" if card.get("year") else str(card["title"])
+    title = display_title(card["title"])  # a card stored by an older version may hold the catalog's "Fog, The"
+    return f"{title} ({card['year']})" if card.get("year") else title
 
 
 def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
@@ -165,7 +166,7 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
             if r.get("interest"):
                 why.append(f"fits your {r['interest']['term']} interest in {r['interest']['label']}")
             if r.get("because"):
-                why.append("similar to " + ", ".join(f"'{b['title']}'" for b in r["because"][:2]))
+                why.append("similar to " + ", ".join(f"'{display_title(b['title'])}'" for b in r["because"][:2]))
             if (trend := r.get("trend")) and trend["score"] >= TREND_WORTH_SAYING:
                 why.append(f"trending: {trend['recent_users']} people took it up in the last {trend['window_days']:g} days")
             lines.append(f"{r['rank']}. {_label(r)}" + (f" — {'; '.join(why)}" if why else ""))

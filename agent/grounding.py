@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
 
 _YEAR_TAGGED = re.compile(r"\((?:19|20)\d\d\)")
 _SET_OFF = re.compile(r"\*\*([^*\n]{2,80})\*\*|(?<![\w*])\*([^*\n]{2,80})\*(?![\w*])|\"([^\"\n]{2,80})\"|“([^”\n]{2,80})”")
@@ -138,7 +138,7 @@ class Grounding:
 
         def title_of(match: re.Match[str]) -> str:
             item_id = ids.get(match.group(0).lower())
-            return self.titles.items[item_id].title if item_id else match.group(0)
+            return display_title(self.titles.items[item_id].title) if item_id else match.group(0)
 
         pattern = r"(?<![\w-])(?:" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r")(?![\w-])"
         return re.sub(pattern, title_of, line, flags=re.IGNORECASE)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from whyrec.agent import fallback
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]
 
     def title(match: re.Match[str]) -> str:
         item = referenced_item(match["ref"], titles, shown, focus)
-        return f"{match['not']} '{item.title}'" if item is not None else match[0]
+        return f"{match['not']} '{display_title(item.title)}'" if item is not None else match[0]
 
     return _NOT_POINTER.sub(title, text)
 
@@ -305,7 +305,7 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
         return Plan(route.intent, route.tool, route.args)
     if fallback.SEEN.search(text) and not fallback.feedback_kind(text):
         # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search)
-        return Plan("seen", "", reply=fallback.seen_reply(item.title if item is not None else None))
+        return Plan("seen", "", reply=fallback.seen_reply(display_title(item.title) if item is not None else None))
     if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")

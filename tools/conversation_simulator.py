@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from whyrec.store.records import Interaction, Item
 from whyrec.tools.langchain_tools import normalise_title
+from whyrec.tools.title_matching import display_title
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,6 @@ class Session:
 
 # --- naming --------------------------------------------------------------------------------------
 
-_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an|les|la|le|il|das|der|die|el)$", re.IGNORECASE)
-
 
 def normalised(text: str) -> str:
     """The product's own title normalisation (case, year, punctuation, trailing article), applied to any text."""
@@ -166,14 +165,6 @@ def normalised(text: str) -> str:
 
 def _without_article(title: str) -> str:
     return re.sub(r"^(the|a|an) ", "", title)
-
-
-def spoken_title(item: Item) -> str:
-    """The title as a person says it: 'Piano, The' -> 'The Piano'."""
-    title = item.title.strip()
-    if match := _ARTICLE_SUFFIX.match(title):
-        return f"{match['article']} {match['rest']}"
-    return title
 
 
 def names_item(text: str, item: Item) -> bool:
@@ -231,7 +222,7 @@ class SimulatedUser:
                 lo, hi = target.year - rng.randint(0, 4), target.year + rng.randint(0, 4)
                 found.append(Facet("era", f"made between {lo} and {hi}", years=(lo, hi)))
         if (like := self.most_similar_liked(session)) is not None:
-            found.append(Facet("like", f"something like {spoken_title(like)}", like_item=like.item_id))
+            found.append(Facet("like", f"something like {display_title(like.title)}", like_item=like.item_id))
         found = [f for f in found if not names_item(f.phrase, target)]
         rng.shuffle(found)
         return found
@@ -325,16 +316,16 @@ class SimulatedUser:
             return UserTurn("refine", self._say(self._refinement(facet, rng), session), state.constraints)
         candidates = [  # never the target, nor another copy of it under its title (MovieLens lists some films twice)
             i for i in state.last_shown
-            if i != session.target.item_id and i not in state.constraints.excluded and i in self.items and not names_item(spoken_title(self.items[i]), session.target)
+            if i != session.target.item_id and i not in state.constraints.excluded and i in self.items and not names_item(display_title(self.items[i].title), session.target)
         ]
         if not candidates:
             return UserTurn("refine", self._say("Show me something else.", session), state.constraints)
         rejected = self.items[candidates[0]]
         state.constraints = replace(state.constraints, excluded=state.constraints.excluded | {rejected.item_id})
         if rng.random() < 0.5:
-            text = rng.choice(("Not {}. Something else?", "No, not {}.", "Anything but {}?")).format(spoken_title(rejected))
+            text = rng.choice(("Not {}. Something else?", "No, not {}.", "Anything but {}?")).format(display_title(rejected.title))
             return UserTurn("reject", self._say(text, session), state.constraints, rejected.item_id)
-        text = rng.choice(("I didn't like {}.", "I did not enjoy {}, show me others.", "I don't like {}.")).format(spoken_title(rejected))
+        text = rng.choice(("I didn't like {}.", "I did not enjoy {}, show me others.", "I don't like {}.")).format(display_title(rejected.title))
         state.disliked.add(rejected.item_id)
         return UserTurn("reject", self._say(text, session), state.constraints, rejected.item_id, feedback="disliked", expected_tool="record_feedback")
 
@@ -363,9 +354,9 @@ class SimulatedUser:
             return None
         kind, item = rng.choice(options)
         if kind == "why":
-            text = rng.choice(("Why did you recommend {}?", "Why {}?", "Why would I like {}?")).format(spoken_title(item))
+            text = rng.choice(("Why did you recommend {}?", "Why {}?", "Why would I like {}?")).format(display_title(item.title))
         else:
-            text = rng.choice(("Why not {}?", "Why didn't you recommend {}?")).format(spoken_title(item))
+            text = rng.choice(("Why not {}?", "Why didn't you recommend {}?")).format(display_title(item.title))
         return UserTurn(kind, self._say(text, session), state.constraints, item.item_id, expected_tool="explain_recommendation")
 
 

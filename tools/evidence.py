@@ -10,6 +10,7 @@ from whyrec.tools.collaborative import CollaborativeModel
 from whyrec.tools.explanation import CoLikedItem, ServedInterest, SimilarPastItem
 from whyrec.tools.profile import InterestProfile
 from whyrec.tools.scoring import Recommendation
+from whyrec.tools.title_matching import display_title
 from whyrec.tools.user_context import UserContext
 
 
@@ -34,7 +35,7 @@ def add_evidence(
         rec.because = similar_past(history_ids, history_matrix, ratings, vector, items, exclude=rec.item.item_id)
         if collaborative and context.collaborative.get(rec.item.item_id, 0.0) > 0:
             rec.liked_together = [
-                CoLikedItem(i, items[i].title, share, ratings.get(i))
+                CoLikedItem(i, display_title(items[i].title), share, ratings.get(i))
                 for i, share in collaborative.contributions(context.history, rec.item.item_id)
             ]
 
@@ -67,4 +68,4 @@ def similar_past(ids, matrix, ratings, vector, items: dict[str, Item], exclude: 
             titles.add(title)
         if len(order) == n:
             break
-    return [SimilarPastItem(ids[i], items[ids[i]].title, float(sims[i]), ratings.get(ids[i])) for i in order]
+    return [SimilarPastItem(ids[i], display_title(items[ids[i]].title), float(sims[i]), ratings.get(ids[i])) for i in order]

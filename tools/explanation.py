@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from whyrec.store.records import Item
 from whyrec.tools.popularity import Trend
+from whyrec.tools.profile import share_of_history
+from whyrec.tools.title_matching import display_title
 
 TREND_WORTH_SAYING = 0.2
 """A trending score (tools/popularity.py) from which "it is trending" is a reason worth a sentence."""
@@ -74,8 +76,8 @@ class Explanation:
 
 
 def item_card(item: Item) -> dict:
-    """The fields of an item a person or a model needs to recognise it."""
-    return {"item_id": item.item_id, "title": item.title, "year": item.year, "categories": list(item.categories)}
+    """The fields of an item a person or a model needs to recognise it (the title as people say it: "The Fog")."""
+    return {"item_id": item.item_id, "title": display_title(item.title), "year": item.year, "categories": list(item.categories)}
 
 
 STATUS_SENTENCES = {
@@ -96,7 +98,7 @@ def _rated(past: SimilarPastItem) -> str:
 
 def explanation_sentences(e: Explanation) -> list[str]:
     """Template wording: each sentence restates one piece of evidence."""
-    title = f"'{e.item.title}'"
+    title = f"'{display_title(e.item.title)}'"
     sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)] + list(e.request_notes)
     if e.similar_past_items:
         past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
@@ -110,7 +112,7 @@ def explanation_sentences(e: Explanation) -> list[str]:
     if e.interest:
         sentences.append(
             f"It fits your {e.interest.term} interest in {e.interest.label} "
-            f"({e.interest.weight:.0%} of your {'recent ' if e.interest.term == 'short-term' else ''}history, "
+            f"({share_of_history(e.interest.weight, recent=e.interest.term == 'short-term')}, "
             f"similarity {e.interest.similarity:.2f})."  # the profile summary's words; "of that profile" said nothing
         )
     if e.matched_categories:

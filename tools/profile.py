@@ -18,6 +18,7 @@ from sklearn.cluster import KMeans
 
 from whyrec.store.database import Feedback
 from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
+from whyrec.tools.title_matching import display_title
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Interest:
             "label": self.label,
             "weight": round(self.weight, 3),
             "categories": {k: round(v, 3) for k, v in self.categories.items()},
-            "examples": [items[i].title for i in self.item_ids[:3] if i in items],
+            "examples": [display_title(items[i].title) for i in self.item_ids[:3] if i in items],
             "item_ids": self.item_ids,
         }
 
@@ -157,7 +158,7 @@ def _interests(
         order = members[np.argsort(-(vectors[members] @ centroid) * weights[members])]
         ids = [item_ids[i] for i in order]
         categories = _top(category_distribution(ids, [float(weights[i]) for i in order], items))
-        label = " & ".join(list(categories)[:2]) or (items[ids[0]].title if ids[0] in items else ids[0])
+        label = " & ".join(list(categories)[:2]) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
         interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist()))
     return sorted(interests, key=lambda i: -i.weight)
 
@@ -181,6 +182,17 @@ def _evolution(history: list[Interaction], items: dict[str, Item], windows: int 
     return result
 
 
+def share_of_history(weight: float, recent: bool = False) -> str:
+    """An interest's share in words: "24% of your history", "all of your recent history" (one interest is all of it;
+    "100% of your recent history" reads like a machine), "nearly all of your history" when it rounds to 100%."""
+    whose = f"your {'recent ' if recent else ''}history"
+    if weight >= 0.9995:
+        return f"all of {whose}"
+    if round(weight, 2) >= 1.0:
+        return f"nearly all of {whose}"
+    return f"{weight:.0%} of {whose}"
+
+
 def _percent(distribution: dict[str, float], n: int = 3) -> str:
     return ", ".join(f"{c} ({p:.0%})" for c, p in list(distribution.items())[:n])
 
@@ -191,9 +203,9 @@ def template_summary(profile: InterestProfile, items: dict[str, Item]) -> dict[s
         return {"long_term": "No history yet — rate a few items to get started.", "short_term": "No recent activity."}
 
     def examples(interest: Interest) -> str:
-        return ", ".join(f"'{items[i].title}'" for i in interest.item_ids[:2] if i in items)
+        return ", ".join(f"'{display_title(items[i].title)}'" for i in interest.item_ids[:2] if i in items)
 
-    long_parts = [f"{i.label} ({i.weight:.0%} of your history, e.g. {examples(i)})" for i in profile.long_term[:3]]
+    long_parts = [f"{i.label} ({share_of_history(i.weight)}, e.g. {examples(i)})" for i in profile.long_term[:3]]
     long_term = f"Over {profile.interactions} interactions you mostly like {_percent(profile.distribution)}. Your interests: " + "; ".join(long_parts) + "."
     recent = profile.short_term[0]
     short_term = f"Lately ({len(recent.item_ids)} most recent): {_percent(profile.short_term_distribution)}, e.g. {examples(recent)}."

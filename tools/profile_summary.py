@@ -15,7 +15,7 @@ import warnings
 from pydantic import BaseModel, Field
 
 from whyrec.store.records import Item
-from whyrec.tools.profile import InterestProfile
+from whyrec.tools.profile import InterestProfile, share_of_history
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def profile_evidence(profile: InterestProfile, items: dict[str, Item]) -> dict:
     """The facts the model may use: distributions, interests with example titles, drift."""
     data = profile.to_dict(items)
     return {key: data[key] for key in ("distribution", "short_term_distribution", "rising", "fading", "drift")} | {
-        "long_term_interests": [{k: i[k] for k in ("label", "weight", "examples")} for i in data["long_term"]],
+        # the share in words ("all of your history"), so the wording never says "100% of your history"
+        "long_term_interests": [{"label": i["label"], "share": share_of_history(i["weight"]), "examples": i["examples"]} for i in data["long_term"]],
         "short_term_interests": [{k: i[k] for k in ("label", "examples")} for i in data["short_term"]],
     }
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
 
 if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
@@ -514,7 +514,7 @@ class RequestParser:
             for item in items:
                 if item.item_id not in parsed.exclude_item_ids:
                     parsed.exclude_item_ids.append(item.item_id)
-                    parsed.titles[item.item_id] = item.title
+                    parsed.titles[item.item_id] = display_title(item.title)
             return
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
             # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
@@ -532,7 +532,7 @@ class RequestParser:
                 item = found[0]
                 if item.item_id not in parsed.like_item_ids:
                     parsed.like_item_ids.append(item.item_id)
-                    parsed.titles[item.item_id] = item.title
+                    parsed.titles[item.item_id] = display_title(item.title)
                 return words[n - 1].end()
         ask = self._category_in(phrase)
         if ask is not None:
@@ -795,11 +795,11 @@ class RequestParser:
             return TitleReference(exact[0], "exact")
         fuzzy = self._title_items(reference)
         if fuzzy:
-            return TitleReference(fuzzy[0], "fuzzy", f"Taking '{_clip(reference)}' to mean '{fuzzy[0].title}'.")
+            return TitleReference(fuzzy[0], "fuzzy", f"Taking '{_clip(reference)}' to mean '{display_title(fuzzy[0].title)}'.")
         near = tuple(self.search(reference, nearest)) if self.search is not None and nearest > 0 else ()
         message = f"'{_clip(reference)}' is not in the catalog ({self.coverage()})."
         if near:
-            message += " The nearest items in it: " + ", ".join(f"'{i.title}'" for i in near) + "."
+            message += " The nearest items in it: " + ", ".join(f"'{display_title(i.title)}'" for i in near) + "."
         return TitleReference(None, "not_found", message, near)
 
 

@@ -13,15 +13,45 @@ import unicodedata
 from whyrec.store.records import Item
 
 _YEAR_SUFFIX = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")  # "Heat (1995)" -> "Heat"
-_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an|les|la|le|il|das|der|die|el)$", re.IGNORECASE)
+# a catalog's trailing article, "Usual Suspects, The", "Postino, Il", "Star Maker, The (Uomo delle stelle, L')"
+ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "lo", "gli", "das", "der", "die", "det", "den", "el", "los", "las")
+_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+?),\s*(?P<article>" + "|".join(re.escape(a) for a in ARTICLES) + r")$", re.IGNORECASE)
+_ALTERNATE = re.compile(r"^(?P<head>.*\S)\s*\((?P<alt>[^()]+)\)$")  # "Seven (Se7en)": the title, then another name
+
+
+def _article_first(part: str) -> str:
+    """'Usual Suspects, The' -> 'The Usual Suspects'; "Uomo delle stelle, L'" -> "L'Uomo delle stelle"."""
+    match = _ARTICLE_SUFFIX.match(part.strip())
+    if not match:
+        return part.strip()
+    article = match["article"]
+    return f"{article}{'' if article.endswith(chr(39)) else ' '}{match['rest'].strip()}"
+
+
+def display_title(title: str) -> str:
+    """A catalog title in the form people say and read: 'Fog, The (1980)' -> 'The Fog (1980)'.
+
+    The one rule for showing a title: MovieLens-style catalogs move a leading article to the end
+    ("Usual Suspects, The"), in the title and in an alternate title in brackets ("Blue Angel, The
+    (Blaue Engel, Der)" -> "The Blue Angel (Der Blaue Engel)"). Item ids and the stored catalog keep
+    the catalog's form; :func:`normalise_title` treats both forms as one title, so either is found.
+    A title already in natural form comes back unchanged.
+    """
+    title = " ".join(unicodedata.normalize("NFKC", str(title)).split())
+    year = _YEAR_SUFFIX.search(title)
+    body = title[: year.start()] if year else title
+    alternates: list[str] = []
+    while (match := _ALTERNATE.match(body)) and match["head"]:
+        alternates.insert(0, match["alt"])
+        body = match["head"]
+    shown = " ".join([_article_first(body), *(f"({_article_first(alt)})" for alt in alternates)])
+    return shown + (f" {year[0].strip()}" if year else "")
 
 
 def normalise_title(title: str) -> str:
     """Lower case, no year, no punctuation, 'Usual Suspects, The' == 'The Usual Suspects'."""
-    title = unicodedata.normalize("NFKC", title).strip().lower()
+    title = display_title(title).lower()
     title = _YEAR_SUFFIX.sub("", title)
-    if match := _ARTICLE_SUFFIX.match(title):
-        title = f"{match['article']} {match['rest']}"
     title = re.sub(r"[^\w\s]", " ", title)
     return re.sub(r"\s+", " ", title).strip()
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FeedbackKind, Item
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.title_matching import TitleIndex, display_title
 from whyrec.tools.tool_text import card, neutralise, tool_data
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class ToolAnswers:
         understood = [neutralise(n) for n in recs.notes]
         if like_item and (like := options.get("like_item_id")) and like not in (recs.understood.like_item_ids if recs.understood else []):
             # "more like that" after "why the second one?" names no title in its words: say which item it was taken to mean
-            understood.append(f"More like '{neutralise(recommender.items[like].title, 120)}', as you asked.")
+            understood.append(f"More like '{neutralise(display_title(recommender.items[like].title), 120)}', as you asked.")
         if understood:
             payload["understood"] = [neutralise(n, 160) for n in understood]
         if notes or not shown:

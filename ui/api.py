@@ -28,6 +28,7 @@ import gradio as gr
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.records import FeedbackKind, Interaction
 from whyrec.tools.explanation import item_card
+from whyrec.tools.title_matching import display_title
 from whyrec.ui.api_keys import ANYONE, AccessDenied, ApiKeys, Caller
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class RecommenderAPI:
             user, item = self._acting_user(user_id, http), self.recommender.item(str(item_id).strip())
             profile = self.recommender.feedback(user, item.item_id, str(kind).strip())
             return {
-                "recorded": {"user_id": user, "item_id": item.item_id, "title": item.title, "kind": kind},
+                "recorded": {"user_id": user, "item_id": item.item_id, "title": display_title(item.title), "kind": kind},
                 "profile": profile.to_dict(self.recommender.items),
             }
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from whyrec.store.errors import InputError, SetupError
+from whyrec.tools.title_matching import display_title
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
@@ -249,7 +250,7 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
     @guarded(cards.notice)
     def more_like(item_id, user_value, *control_values):
         user_value = need_user(user_value)
-        liked = {"item_id": item_id, "title": recommender.item(item_id).title}
+        liked = {"item_id": item_id, "title": display_title(recommender.item(item_id).title)}
         return {**cards_for(user_value, liked, control_values), like: liked, **like_banner(liked)}
 
     @guarded(cards.notice)

@@ -78,3 +78,20 @@ def test_an_item_written_by_its_id_is_written_by_its_title(grounding: Grounding)
     assert line == "1. Alien Frontier (2001) - first contact; see also Nebula Run."
     assert grounding.problems(line) == []
     assert grounding.correct("the space3d effects") == "the space3d effects", "only whole ids"
+
+
+def test_titles_in_the_form_people_read_are_grounded_and_invented_ones_still_cut() -> None:
+    fog = Item("fog", "Fog, The", year=1980, categories=("Horror",))
+    titles = TitleIndex({**CATALOG, "fog": fog, "thing": Item("thing", "Thing, The", year=1982)})
+    # the tools hand out cards with the title as shown ("The Fog"); the catalog stores "Fog, The"
+    grounding = Grounding.build(titles, [{"item_id": "fog", "title": "The Fog"}, {"item_id": "us", "title": "The Usual Suspects"}], [])
+
+    for line in (
+        "1. The Fog (1980) — fits your long-term interest in Horror",
+        "2. **The Usual Suspects** - a twisty crime story.",
+        "If you liked 'Fog, The', try it again.",
+    ):
+        assert grounding.problems(line) == [], line
+    assert grounding.problems("3. The Thing (1982) - more horror.")  # in the catalog, but no tool returned it
+    assert grounding.problems("4. The Shadow Hunters (1985) - a cult classic.")  # invented
+    assert ground_answer("1. The Fog (1980)\n2. The Thing (1982)", grounding)[0] == "1. The Fog (1980)"

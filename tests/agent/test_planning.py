@@ -321,3 +321,41 @@ def test_recommend_twenty_movies_shows_more_than_the_usual_five(plan_agent) -> N
     seventh = agent.reply("u2", "c", "why the seventh one?")  # explained in the list of 8 on screen
     assert seventh.tool_calls[0]["args"]["k"] == 8
     assert seventh.text.startswith(f"About {reply.items[6]['title']}") and "It is #7 in your current recommendations." in seventh.text
+
+
+@pytest.fixture
+def article_titles(empty_store, reranker, settings):
+    """A catalog written the MovieLens way ("Fog, The"), and a user who loved two of its films."""
+    from whyrec.store.records import Dataset, Item
+    from whyrec.tools.recommender import Recommender
+
+    from tests.conftest import SMALL_INTERACTIONS, history
+
+    extra = [
+        Item("fog", "Fog, The", "A ghostly fog rolls into a seaside town.", ("Horror",), 1982),
+        Item("howl", "Howling, The", "A reporter finds werewolves at a retreat.", ("Horror",), 1981),
+        Item("wolf", "American Werewolf in London, An", "Two backpackers meet a werewolf on the moors.", ("Horror", "Comedy"), 1981),
+        Item("shine", "Shining, The", "A writer and his family winter in a haunted hotel.", ("Horror",), 1980),
+    ]
+    interactions = [*SMALL_INTERACTIONS, *history("u9", ["shine", "howl", "crime1"])]
+    empty_store.ingest(Dataset("articles", [*SMALL_CATALOG, *extra], interactions), progress=False)
+    agent = ChatAgent(Recommender(empty_store, reranker), settings, model=scripted(), mode="plan")
+    yield agent
+    agent.close()
+
+
+def test_titles_read_the_way_people_say_them_and_either_spelling_finds_the_item(article_titles) -> None:
+    agent = article_titles  # an empty script: any model call fails the test
+    listed = agent.reply("u9", "c", "something scary")
+    why = agent.reply("u9", "c", "why the first one?")
+    typed = agent.reply("u9", "c", "why fog, the?")
+    spoken = agent.reply("u9", "c", "why the fog?")
+
+    shown = "\n".join(r.text for r in (listed, why, typed, spoken))
+    assert "The Fog (1982)" in listed.text and "An American Werewolf in London (1981)" in listed.text
+    assert "'The Shining'" in why.text or "'The Howling'" in why.text  # the past items it resembles
+    assert not any(form in shown for form in ("Fog, The", "Howling, The", "Shining, The", "London, An"))
+    assert "The Fog" in [i["title"] for i in listed.items]  # the cards the app and the API show
+    assert typed.tools_called == spoken.tools_called == ["explain_recommendation"]
+    assert typed.text.startswith("About The Fog (1982):") and spoken.text.startswith("About The Fog (1982):")
+    assert agent.recommender.items["fog"].title == "Fog, The"  # the catalog keeps its own form

@@ -32,10 +32,10 @@ from whyrec.tools.conversation_simulator import (
     SimulatedUser,
     UserTurn,
     names_item,
-    spoken_title,
 )
 from whyrec.tools.evaluation import leave_one_out
 from whyrec.tools.recommender import Recommender
+from whyrec.tools.title_matching import display_title
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 
@@ -68,7 +68,7 @@ def movielens():
 
 def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> None:
     _, items, vectors, split = movielens
-    leaky = lambda line: line + " — " + ", ".join(spoken_title(s.target) for s in sessions)
+    leaky = lambda line: line + " — " + ", ".join(display_title(s.target.title) for s in sessions)
     sessions = pick_sessions(split, items, 250, seed=3)
     lines = 0
     for paraphrase in (None, leaky):

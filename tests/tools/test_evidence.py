@@ -22,3 +22,18 @@ def test_a_film_stored_under_two_ids_is_cited_once() -> None:
     cited = similar_past(ids, matrix, {"876": 5.0, "881": 5.0, "50": 4.0}, np.array([1.0, 0.0], dtype=np.float32), items, exclude="1")
 
     assert [p.title for p in cited] == ["Money Talks", "Star Wars"]
+
+
+def test_an_interest_that_is_all_of_the_recent_history_says_so_in_words() -> None:
+    from whyrec.tools.explanation import Explanation, ServedInterest, explanation_sentences
+    from whyrec.tools.profile import share_of_history
+
+    fog = Item("fog", "Fog, The", year=1980, categories=("Horror",))
+    explanation = Explanation("u", fog, "recommended", 1, {"final": 0.9}, [], ServedInterest("short-term", "Horror", 1.0, 0.66), {})
+
+    text = " ".join(explanation_sentences(explanation))
+
+    # was "(100% of your recent history, similarity 0.66)"
+    assert "It fits your short-term interest in Horror (all of your recent history, similarity 0.66)." in text
+    assert "100%" not in text
+    assert share_of_history(0.24) == "24% of your history" and share_of_history(0.997, recent=True) == "nearly all of your recent history"
