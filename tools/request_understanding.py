@@ -43,6 +43,7 @@ MAX_MOOD_WORDS = 12  # words matched against the category names by embedding, pe
 MOOD_MIN_SIMILARITY = 0.5  # cosine of a word to a category name below which it is not a match …
 MOOD_MIN_MARGIN = 0.04  # … or when the runner-up category is this close (the word is not about one category)
 FUZZY_CUTOFF = 0.85  # difflib ratio for a misspelt title ("Star Wras" → Star Wars)
+TYPO_CUTOFF = 0.8  # difflib ratio for a misspelt category word ("scray" → scary 0.80, "comdy" → comedy 0.91)
 RECENT_YEARS = 3  # "recent" = the catalog's newest three years
 YEAR_BOOST_SPAN = 5.0  # a year preference ("old", or contradicting years) fades to nothing this many years outside its range
 MIN_CHARS_PER_PIECE = 2.5  # below this a word is letters, not a word: "asdkjh" 1.2, "heist" 2.5, "smugglers" 4.5
@@ -176,6 +177,7 @@ class ParsedRequest:
     boost_years: list[YearRange] = field(default_factory=list)  # soft ("old", or two year asks that contradict)
     like_item_ids: list[str] = field(default_factory=list)  # soft: more like these
     unknown_titles: list[str] = field(default_factory=list)  # soft: their words join the request's meaning
+    unread: list[str] = field(default_factory=list)  # phrases read as nothing: another language or no words at all
     notes: list[str] = field(default_factory=list)
     problem: str | None = None  # "gibberish", "language", "contradiction", or None
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -233,6 +235,7 @@ class ParsedRequest:
             "boost_years": [{"min": y.start, "max": y.end, "label": y.label, "from": y.source} for y in self.boost_years],
             "like_items": [{"item_id": i, "title": self.titles.get(i, i)} for i in self.like_item_ids],
             "unknown_titles": list(self.unknown_titles),
+            "unread": list(self.unread),
             "notes": list(self.notes),
             "problem": self.problem,
         }
@@ -450,14 +453,29 @@ class RequestParser:
                         continue  # "funny … lighter": already filtered to Comedy, "leaning to Comedy" would only repeat it
                     _add_ask(target, CategoryAsk(self.lexicon[key], m[0], "lexicon"))
                     said_at.update({("ask", c): m.start() for c in self.lexicon[key] if ("ask", c) not in said_at})
+        # 4b. a category word misspelt ("scray", "comdy", "horor"): the closest one, and a note that says so
+        for m in _WORD.finditer(text):
+            if not free(m.start(), m.end()) or any(s < m.end() and m.start() < e for s, e in covered):
+                continue
+            if (meant := self._misspelt_category_word(m[0].lower())) is None:
+                continue
+            covered.append((m.start(), m.end()))
+            categories = self._category_words[meant]
+            _add_ask(parsed.boost_categories if meant in LEANING_WORDS else parsed.categories, CategoryAsk(categories, m[0], "typo"))
+            said_at.update({("ask", c): m.start() for c in categories if ("ask", c) not in said_at})
+            parsed.notes.append(f"Taking '{m[0]}' to mean '{meant}'.")
         self._settle_asked_and_left_out(parsed, said_at)
 
         # 5. the rest of the words: gibberish/language check, then mood words by embedding
+        self._check_language(parsed, text, removed + covered)
+        unread = [] if parsed.problem else self._unread_spans(text, removed + covered)  # "something funny, très drôle"
+        for start, end in unread:
+            parsed.unread.append(text[start:end])
+            take(start, end)  # neither embedded nor matched to a category: the note says they were not read
         rest = _blank(text, removed + covered)
         words = _WORD.findall(rest)
-        self._check_language(parsed, text, removed + covered)
         candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
-        parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(text, removed)
+        parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(_blank(text, unread), removed)
         self._embed(parsed, candidates)
         self._notes(parsed)
         return parsed
@@ -491,6 +509,24 @@ class RequestParser:
             if kept != ask.categories:
                 parsed.exclude_categories[parsed.exclude_categories.index(ask)] = replace(ask, categories=kept)
         parsed.exclude_categories = [a for a in parsed.exclude_categories if a.categories]
+
+    @property
+    def _category_words(self) -> dict[str, tuple[str, ...]]:
+        """One-word ways to ask for a category: the lexicon's ("scary") and the catalog's own names ("horror")."""
+        words = {w: c for w, c in self.lexicon.items() if w.isalpha()}
+        for category in self.categories:
+            if category.isalpha():
+                words.setdefault(category.lower(), (category,))
+        return words
+
+    def _misspelt_category_word(self, word: str) -> str | None:
+        """The category word ``word`` is a typo of ("scray" -> "scary"), or None. Only for a word of 4+ letters that the
+        embedding model does not know, so real words ("scar", "crimes") keep their own meaning."""
+        vocab = self.vocabulary
+        if len(word) < 4 or not vocab or word in vocab or word in FILLER or not word.isalpha():
+            return None
+        close = difflib.get_close_matches(word, list(self._category_words), n=1, cutoff=TYPO_CUTOFF)
+        return close[0] if close and close[0][0] == word[0] else None
 
     def _list_end(self, text: str, end: int) -> int:
         """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""
@@ -699,8 +735,8 @@ class RequestParser:
         vocab = self.vocabulary
         for word in words:
             lower = word.lower()
-            if lower in FOREIGN_MARKERS or not word.isascii():
-                foreign += len(word)
+            if lower in FOREIGN_MARKERS or not word.isascii() and not (vocab and _fold(lower) in vocab):
+                foreign += len(word)  # "comédie", not "naïve" or "café": the model knows those
             elif vocab and lower not in vocab and not self._plausible(lower):
                 unknown += len(word)
         if len(words) < 2 and not foreign and not (unknown and letters > 15):
@@ -715,6 +751,40 @@ class RequestParser:
         else:
             parsed.problem = "gibberish"
             parsed.notes.append(f"I could not make sense of {parsed.quoted(40)}; {used}")
+
+    def _unread_spans(self, text: str, removed: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Runs of words in a mostly English request that whyrec cannot read: words of another language ("très
+        drôle", "muy gracioso") or no word at all ("asdkjh"). A word with an accent counts when the embedding
+        model does not know it without its accents ("drôle"; not "café"), and so does a foreign function word, an
+        accented word or one the model does not know next to one ("très" before "drôle", "gracioso" after "muy")."""
+        vocab = self.vocabulary
+        if not vocab:
+            return []
+        words = list(_WORD.finditer(_blank(text, removed)))
+
+        def unreadable(word: str) -> bool:
+            lower = word.lower()
+            if not word.isascii():
+                return _fold(lower) not in vocab
+            return lower not in vocab and not self._plausible(lower)
+
+        flagged = [unreadable(m[0]) for m in words]
+        changed = any(flagged)
+        while changed:  # "très" and "una", "de" go with the foreign word next to them
+            changed = False
+            for i, m in enumerate(words):
+                near = (i > 0 and flagged[i - 1]) or (i + 1 < len(words) and flagged[i + 1])
+                if not flagged[i] and near and (not m[0].isascii() or m[0].lower() in FOREIGN_MARKERS or m[0].lower() not in vocab):
+                    flagged[i] = changed = True
+        spans: list[tuple[int, int]] = []
+        for m, bad in zip(words, flagged, strict=True):
+            if not bad:
+                continue
+            if spans and not _WORD.search(text[spans[-1][1] : m.start()]) and not re.search(r"[,.;:!?()]", text[spans[-1][1] : m.start()]):
+                spans[-1] = (spans[-1][0], m.end())  # the next word of the same phrase
+            else:
+                spans.append((m.start(), m.end()))
+        return spans
 
     def _plausible(self, word: str) -> bool:
         """A word outside the vocabulary that splits into few word pieces ("smug·glers", "star·ship")
@@ -763,6 +833,9 @@ class RequestParser:
                 parsed.boost_categories.append(CategoryAsk((category,), word, "embedding", round(best, 3)))
 
     def _notes(self, parsed: ParsedRequest) -> None:
+        if parsed.unread:
+            words = ", ".join(f"'{_clip(w, 40)}'" for w in parsed.unread)
+            parsed.notes.append(f"I did not understand {words}, so these follow the rest of your request.")
         understood = []
         if parsed.years:
             understood.append(f"years {parsed.years.label} (from '{parsed.years.source}')")
@@ -843,6 +916,11 @@ def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
 
 def _is_quoted(text: str, start: int) -> bool:
     return start < len(text) and text[start] in "'\"“‘"
+
+
+def _fold(word: str) -> str:
+    """A word without its accents ("drôle" -> "drole"), as the embedding model's tokenizer reads it."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -148,6 +148,30 @@ def test_another_language_says_so_and_keeps_what_it_recognised(parser):
     assert (parsed.years.start, parsed.years.end) == (1980, 1989)
 
 
+def test_foreign_or_unreadable_words_in_an_english_request_are_named_not_dropped_silently(parser):
+    parsed = parser.parse("something funny, très drôle")  # before: Comedy, and not a word about 'très drôle'
+    assert parsed.problem is None and [a.categories for a in parsed.categories] == [("Comedy",)]
+    assert parsed.unread == ["très drôle"]
+    assert "I did not understand 'très drôle', so these follow the rest of your request." in parsed.notes
+    assert "drôle" not in parsed.query_text  # what the note says: the rest of the request is what was used
+    assert parser.parse("a funny movie, muy gracioso").unread == ["muy gracioso"]
+    assert parser.parse("a funny movie asdkjh").unread == ["asdkjh"]
+    # English words with accents, and plain English, are read as usual
+    for request in ("a naïve romance set in a café", "a film where people die", "a romantic comedy with a happy ending"):
+        parsed = parser.parse(request)
+        assert parsed.unread == [] and parsed.problem is None, request  # "a naïve romance" was "not English"
+
+
+def test_a_misspelt_category_word_is_read_and_the_note_says_how(parser):
+    parsed = parser.parse("somthing scray from the 80s")  # before: years only, and 'scray' dropped without a word
+    assert [a.categories for a in parsed.categories] == [("Horror", "Thriller")] and parsed.years.start == 1980
+    assert "Taking 'scray' to mean 'scary'." in parsed.notes
+    assert [a.categories for a in parser.parse("a funy romace").categories] == [("Comedy",), ("Romance",)]
+    # real words keep their own meaning: 'scar' is not 'scary', 'crimes' is Crime by its name
+    assert not parser.parse("a scar on his face").categories
+    assert not any(n.startswith("Taking") for n in parser.parse("crimes of passion").notes)
+
+
 def test_a_5000_character_request_is_read_in_part_quickly(parser):
     request = ("I want a funny film with spaceships " * 200)[:5000]
     start = time.perf_counter()
