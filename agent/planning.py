@@ -73,10 +73,15 @@ _RECOMMEND_WORDS = re.compile(
     re.IGNORECASE,
 )
 
+# "what's good?", "anything new tonight?": an open request for the usual list (it waited on a model call, 8-45 s)
+_WHATS_GOOD = re.compile(
+    r"^\W*(so\s+)?(what'?s|whats|what is|anything)\s+(good|new|hot|popular|trending)(\s+(tonight|today|now|lately|here|to watch))?\W*$",
+    re.IGNORECASE,
+)
 # a message that starts a new request rather than refining the last one ("Recommend me...", "I want...")
 _FRESH_REQUEST = re.compile(
     r"^\s*(please\s+)?(recommend|suggest|show me|give me|find me|i want|i'?d like|i would like|i'?m in the mood|"
-    r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b)",
+    r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b|(what'?s|whats|what is|anything) (good|new|hot|popular|trending)\b)",
     re.IGNORECASE,
 )
 # words that add a category to the last request rather than change the subject ("but funny", "sci-fi too",
@@ -317,7 +322,11 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     # so it goes through the request understanding below, which reads the title and the years together
     if re.search(r"\b(more like|similar to|(another|one)( one)? like)\b", text, re.IGNORECASE) and item is not None:
         return Plan("recommend", "recommend", {"like_item": item.item_id})
-    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and _MORE_ONLY.match(text)):
+    # "not that one", "no, not the third": a list without the item pointed at (the chat asks which when it points at
+    # none); the model called a bare "not that one" an explanation of the first item on screen
+    if _WHATS_GOOD.match(text):
+        return Plan("recommend", "recommend", {})  # no words to read: the user's own list, not the last request's
+    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and (_MORE_ONLY.match(text) or _NOT_POINTER.search(text))):
         return Plan("recommend", route.tool, route.args)
     return None
 

@@ -43,6 +43,8 @@ LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "t
          {"like_item": "space1", "request": "Show me something like Star Voyage from the 80s."}),
         ("Recommend me a funny sci-fi movie", "recommend", {"request": "Recommend me a funny sci-fi movie"}),
         ("I loved Orbit Station", "feedback", {"item_id": "space2", "kind": "liked"}),
+        ("what's good?", "recommend", {}),  # before: a model call (8-45 s) to see a request
+        ("Anything new tonight?", "recommend", {}),
     ],
 )
 def test_the_rules_decide_where_they_are_sure(text, intent, args) -> None:
@@ -359,3 +361,22 @@ def test_titles_read_the_way_people_say_them_and_either_spelling_finds_the_item(
     assert typed.tools_called == spoken.tools_called == ["explain_recommendation"]
     assert typed.text.startswith("About The Fog (1982):") and spoken.text.startswith("About The Fog (1982):")
     assert agent.recommender.items["fog"].title == "Fog, The"  # the catalog keeps its own form
+
+
+def test_words_the_chat_could_not_read_are_named_in_the_answer(plan_agent) -> None:
+    reply = plan_agent(scripted()).reply("u1", "c", "Recommend something funny, très drôle")
+    assert reply.tools_called == ["recommend"] and reply.llm_calls == 0
+    assert "I did not understand 'très drôle'" in reply.text.splitlines()[-1]  # one line, after the items
+
+
+def test_a_bare_not_that_one_is_a_new_list_without_it_never_an_explanation(plan_agent) -> None:
+    agent = plan_agent(scripted())  # an empty script: any model call fails the test (it was one, which explained item 1)
+    first = agent.reply("u2", "c", "Recommend me some romance")
+
+    vague = agent.reply("u2", "c", "not that one")  # five on screen, none explained: which one?
+    assert vague.tools_called == [] and vague.llm_calls == 0 and vague.text.startswith("Which one do you mean by 'not that one'?")
+
+    why = agent.reply("u2", "c", "why the first one?")
+    again = agent.reply("u2", "c", "not that one")
+    assert why.tools_called == ["explain_recommendation"] and again.tools_called == ["recommend"] and again.llm_calls == 0
+    assert first.items[0]["item_id"] not in [i["item_id"] for i in again.items]
