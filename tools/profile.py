@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.cluster import KMeans
-
 from whyrec.store.database import Feedback
 from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
 from whyrec.tools.title_matching import display_title
@@ -81,11 +80,16 @@ class InterestProfile:
     def is_empty(self) -> bool:
         return not self.long_term
 
+    def summary_text(self, items: dict[str, Item]) -> dict[str, str]:
+        """The summary to show: an LLM's wording as it was checked, a template's worded now from the profile's numbers,
+        so a profile cached by an older version reads like a new one ('The Fog', not 'Fog, The')."""
+        return template_summary(self, items) if self.summary_source == "template" else self.summary
+
     def to_dict(self, items: dict[str, Item]) -> dict:
         return {
             "user_id": self.user_id,
             "interactions": self.interactions,
-            "summary": self.summary,
+            "summary": self.summary_text(items),
             "summary_source": self.summary_source,
             "long_term": [i.to_dict(items) for i in self.long_term],
             "short_term": [i.to_dict(items) for i in self.short_term],

@@ -89,7 +89,7 @@ class ToolAnswers:
             return failure("get_interest_profile", err)
         full = profile.to_dict(recommender.items)
         shown = {
-            "summary": {k: neutralise(v, 600) for k, v in profile.summary.items()},
+            "summary": {k: neutralise(v, 600) for k, v in full["summary"].items()},
             "interests": [{"interest": neutralise(i["label"], 60), "share": f"{i['weight']:.0%}"} for i in full["long_term"]],
             "rising": full["rising"],
             "fading": full["fading"],
@@ -208,5 +208,5 @@ class ToolAnswers:
             profile = self.recommender.feedback(user_id, item.item_id, kind)
         except InputError as err:
             return failure("record_feedback", err, self._suggestions(item_id))
-        shown = {"recorded": kind, "item": card(item), "profile_now": neutralise(profile.summary.get("long_term", ""), 300)}
+        shown = {"recorded": kind, "item": card(item), "profile_now": neutralise(profile.summary_text(self.recommender.items).get("long_term", ""), 300)}
         return tool_data("record_feedback", shown), {"recorded": kind, "item_id": item.item_id, "items": [card(item)]}

@@ -127,9 +127,11 @@ def why_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("profile")
 def profile_command(args: argparse.Namespace, settings: Settings) -> int:
     """Print a user's long- and short-term interests and their drift."""
-    profile = open_recommender(settings).profile(args.user)
-    print("Long-term: " + profile.summary["long_term"])
-    print("Short-term: " + profile.summary["short_term"])
+    recommender = open_recommender(settings)
+    profile = recommender.profile(args.user)
+    summary = profile.summary_text(recommender.items)
+    print("Long-term: " + summary["long_term"])
+    print("Short-term: " + summary["short_term"])
     print(f"Drift (Jensen-Shannon, long vs short term): {profile.drift:.2f}")
     return 0
 

@@ -57,3 +57,16 @@ def test_liking_one_item_today_keeps_a_history_from_long_ago(recommender):
     assert max(after.distribution, key=after.distribution.get) == "Romance"
     assert after.distribution["Romance"] > 0.3 and after.distribution["Crime"] < 0.5
     assert len(after.long_term) >= min(2, len(before.long_term)) and not re.search(r"\(0%", after.summary["long_term"])
+
+
+def test_a_profile_cached_by_an_older_version_reads_like_a_new_one(recommender, small_store):
+    from dataclasses import asdict
+
+    fresh = recommender.profile("u1")
+    stale = asdict(fresh) | {"summary": {"long_term": "Heist, The (100% of your history)", "short_term": "Heist, The"}}
+    key = f"{PROFILE_CACHE_KEY}:{small_store.db.history_version('u1')}"
+    small_store.db.save_profile("u1", key, stale)  # as an older version wrote it, before 'The Fog' and 'all of'
+
+    shown = recommender.profile("u1").to_dict(recommender.items)["summary"]
+
+    assert shown == fresh.to_dict(recommender.items)["summary"] and "Heist, The" not in " ".join(shown.values())
