@@ -175,7 +175,9 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
         return "\n".join(lines)
     if tool == "explain_recommendation":
         e = artifact.get("explanation") or {}
-        return f"About {_label(e['item'])}: {e.get('text', '')}".strip()
+        # one line per piece of evidence: eight sentences in one paragraph read as a wall
+        sentences = [s for s in e.get("sentences") or [e.get("text", "")] if s]
+        return "\n".join([f"About {_label(e['item'])}:", *(f"- {s}" for s in sentences)])
     if tool == "get_interest_profile":
         summary = (artifact.get("profile") or {}).get("summary") or {}
         return "\n".join(s for s in (summary.get("long_term"), summary.get("short_term")) if s)

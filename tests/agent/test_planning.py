@@ -98,6 +98,10 @@ def test_a_sure_turn_calls_no_model_and_why_gets_the_real_evidence(plan_agent, r
     assert first.llm_calls == 0 and first.tools_called == ["recommend"] and first.text.startswith("Here is what I recommend:")
     assert why.llm_calls == 0 and why.tools_called == ["explain_recommendation"] and why.intent == "explain"
     assert second_title in why.text and "It is #2 in your current recommendations" in why.text  # the list on screen
+    # one line per piece of evidence (it was one paragraph of eight sentences)
+    lines = why.text.splitlines()
+    assert lines[0] == f"About {second_title} ({first.items[1]['year']}):" and lines[1] == "- It is #2 in your current recommendations."
+    assert len(lines) > 3 and all(line.startswith("- ") for line in lines[1:])
     history = {recommender.items[x.item_id].title for x in recommender.store.db.history("u1")}
     assert any(title in why.text for title in history), "the explanation cites an item u1 really watched"
 
