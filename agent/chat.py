@@ -573,6 +573,8 @@ class ChatAgent:
                 plan.args["exclude"] = list(dict.fromkeys([*turn.earlier_exclude, *(str(card["item_id"]) for card in shown)]))
             if count := asked_count(turn.text):  # "recommend 20 movies" shows 20, not the usual 5
                 plan.args["k"] = count
+            elif more and turn.earlier_k:  # "more" after "3 sci-fi films": three more, not five
+                plan.args["k"] = turn.earlier_k
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)

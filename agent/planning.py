@@ -94,7 +94,11 @@ _ADDS_TO = re.compile(
 )
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 # "more", "others?", "another one": a list follows a list, no model call needed to see that
-_MORE_ONLY = re.compile(r"^\W*(some\s+)?(more|others?|another( one)?|next|again)(\s+(please|pls|ones?))?\W*$", re.IGNORECASE)
+# ("better ones?", "any different ones?": the same ask, other items; it took a model call and showed the same list)
+_MORE_ONLY = re.compile(
+    r"^\W*(some\s+|any\s+)?(more|others?|another( one)?|next|again|(better|different|other|new)\s+ones?)(\s+(please|pls|ones?))?\W*$",
+    re.IGNORECASE,
+)
 MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest words must never be the ones cut
 
 

@@ -299,6 +299,17 @@ def test_more_shows_new_items_for_the_same_request_and_why_speaks_of_that_list(p
     assert "It was in an earlier list" in earlier.text
 
 
+def test_better_ones_are_more_and_more_keeps_the_length_asked_for(plan_agent) -> None:
+    agent = plan_agent(scripted())  # an empty script: any model call fails the test
+    first = agent.reply("u2", "c", "recommend 2 movies")
+    better = agent.reply("u2", "c", "better ones?")  # before: a model call, and the same list again
+    more = agent.reply("u2", "c", "more please")
+
+    assert better.llm_calls == more.llm_calls == 0 and len(first.items) == len(better.items) == len(more.items) == 2  # before: 5
+    shown = [{i["item_id"] for i in r.items} for r in (first, better, more)]
+    assert not shown[0] & shown[1] and not (shown[0] | shown[1]) & shown[2]
+
+
 def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
     agent = plan_agent(scripted())
     agent.reply("u2", "c", "Recommend me something")
