@@ -56,7 +56,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "scary": ("Horror", "Thriller"), "spooky": ("Horror",), "creepy": ("Horror", "Thriller"),
     "frightening": ("Horror", "Thriller"), "terrifying": ("Horror", "Thriller"), "horrifying": ("Horror",),
     "gory": ("Horror",), "slasher": ("Horror",), "zombie": ("Horror",), "zombies": ("Horror",),
-    "romantic": ("Romance",), "romcom": ("Romance", "Comedy"), "love story": ("Romance",),
+    "romantic": ("Romance",), "romcom": ("Romance", "Comedy"), "rom com": ("Romance", "Comedy"), "love story": ("Romance",),
     "sci fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "science fiction": ("Sci-Fi",), "space": ("Sci-Fi",),
     "futuristic": ("Sci-Fi",), "aliens": ("Sci-Fi",), "robots": ("Sci-Fi",),
     "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",), "anime": ("Animation",),
@@ -406,7 +406,7 @@ class RequestParser:
             raw = m["phrase"]
             phrase = raw.strip(" '\"“”‘’")
             before = len(parsed.like_item_ids)
-            read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")))
+            read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")), comparison=lead not in _NOT_A_COMPARISON)
             for i in parsed.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
             if read:  # only the title's words: "like The Terminator and an action movie" still asks for Action
@@ -556,7 +556,7 @@ class RequestParser:
             # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
             parsed.notes.append(f"'{_clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
 
-    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool) -> int:
+    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool, comparison: bool = False) -> int:
         """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).
 
         A catalog title uses only its own words, so what follows it ("and an action movie") is read
@@ -578,6 +578,11 @@ class RequestParser:
             title = _clip(phrase.strip(" '\"“”‘’"), 80)
             parsed.unknown_titles.append(title)
             parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
+            return len(phrase)
+        if comparison and _names_something(phrase):
+            # "something like the matrix", written in lower case: it was read as nothing at all, without a word
+            parsed.unknown_titles.append(phrase)
+            parsed.notes.append(f"I found no title '{_clip(phrase, 80)}' in the catalog ({self.coverage()}); I used its words to find similar items.")
             return len(phrase)
         return 0
 
@@ -737,7 +742,7 @@ class RequestParser:
             lower = word.lower()
             if lower in FOREIGN_MARKERS or not word.isascii() and not (vocab and _fold(lower) in vocab):
                 foreign += len(word)  # "comédie", not "naïve" or "café": the model knows those
-            elif vocab and lower not in vocab and not self._plausible(lower):
+            elif vocab and not self._readable(word):
                 unknown += len(word)
         if len(words) < 2 and not foreign and not (unknown and letters > 15):
             return  # one unknown word may be a rare English one ("tearjerker"); a 16-letter one is noise
@@ -763,10 +768,9 @@ class RequestParser:
         words = list(_WORD.finditer(_blank(text, removed)))
 
         def unreadable(word: str) -> bool:
-            lower = word.lower()
             if not word.isascii():
-                return _fold(lower) not in vocab
-            return lower not in vocab and not self._plausible(lower)
+                return any(_fold(p) not in vocab for p in re.split(r"['’-]", word.lower()) if p)
+            return not self._readable(word)
 
         flagged = [unreadable(m[0]) for m in words]
         changed = any(flagged)
@@ -785,6 +789,12 @@ class RequestParser:
             else:
                 spans.append((m.start(), m.end()))
         return spans
+
+    def _readable(self, word: str) -> bool:
+        """Whether the embedding model knows an (ASCII) word or it reads as a rare English one; "I'd" and "kid-friendly"
+        by their parts (whole, "I'd" fell apart into letters and read as noise)."""
+        vocab = self.vocabulary
+        return all(p in vocab or self._plausible(p) for p in re.split(r"['’-]", word.lower()) if p)
 
     def _plausible(self, word: str) -> bool:
         """A word outside the vocabulary that splits into few word pieces ("smug·glers", "star·ship")
@@ -912,6 +922,22 @@ def _query_text(text: str, removed: list[tuple[int, int]]) -> str:
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
     return bool(re.match(r"(?:less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
+
+
+# what comes before "like" when it is not a comparison with a title: "feel like crying", "looks like rain"
+_NOT_A_COMPARISON = frozenset({"feel", "feels", "felt", "feeling", "look", "looks", "looked", "sound", "sounds", "seem", "seems", "just", "more", "much"})
+# what a lower-case phrase after "like" starts with when it is not a title: "like the ones my dad likes", "like this"
+_NOT_A_TITLE_START = frozenset(
+    "a an some any this that these those it them one ones my your his her their our what how when where i you we they he she "
+    "something anything everything nothing watching seeing being".split()
+)
+
+
+def _names_something(phrase: str) -> bool:
+    """Whether a lower-case phrase after "like" may be a title the person has in mind ("the matrix", "inception"):
+    one to four words, not a pronoun or determiner first, and more than filler."""
+    words = phrase.lower().split()
+    return 0 < len(words) <= 4 and words[0] not in _NOT_A_TITLE_START and any(w not in FILLER for w in words) and phrase.replace(" ", "").replace("-", "").replace("'", "").isalnum()
 
 
 def _is_quoted(text: str, start: int) -> bool:

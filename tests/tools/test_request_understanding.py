@@ -162,6 +162,16 @@ def test_foreign_or_unreadable_words_in_an_english_request_are_named_not_dropped
         assert parsed.unread == [] and parsed.problem is None, request  # "a naïve romance" was "not English"
 
 
+def test_a_title_written_in_lower_case_after_like_is_said_and_used_for_its_words(parser):
+    parsed = parser.parse("something like the matrix")  # before: read as nothing, and nothing said
+    assert parsed.unknown_titles == ["the matrix"] and len(parsed.unknown_title_vectors) == 1
+    assert "I found no title 'the matrix' in the catalog" in " ".join(parsed.notes)
+    for request in ("I feel like crying", "movies like the ones my dad likes", "something like this", "I'd like a comedy"):
+        parsed = parser.parse(request)
+        assert parsed.unknown_titles == [] and parsed.unread == [], request  # "I'd" was 'not understood'
+    assert [a.categories for a in parser.parse("a rom-com").categories] == [("Romance", "Comedy")]  # was "could not make sense"
+
+
 def test_a_misspelt_category_word_is_read_and_the_note_says_how(parser):
     parsed = parser.parse("somthing scray from the 80s")  # before: years only, and 'scray' dropped without a word
     assert [a.categories for a in parsed.categories] == [("Horror", "Thriller")] and parsed.years.start == 1980
