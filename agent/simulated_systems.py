@@ -31,8 +31,9 @@ class ChatSystem:
         self.user_id = ""
         self.conversation_id = ""
 
-    def start(self, user_id: str, session_id: str) -> None:
+    def start(self, user_id: str, session_id: str, moment: float | None = None) -> None:
         self.user_id = user_id
+        self.agent.recommender.moment = moment
         self.conversation_id = f"{session_id}-{uuid.uuid4().hex[:8]}"
 
     def respond(self, turn: UserTurn) -> SystemReply:

@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 SIMULATION_DIR = "simulation"
 PROTOCOL = (
-    "simulated user (tools/conversation_simulator.py) with a hidden target = the leave-one-out test item; "
+    "simulated user (tools/conversation_simulator.py) with a hidden target = the leave-one-out test item, "
+    "asked at the user's own moment (right after their newest history item); "
     "the system's store holds every interaction except the targets; success@k within t turns = target among the "
     "first k items shown in one of the first t turns that ask for items (why turns come on top); "
     "request satisfaction = share of shown items (top 10) meeting every hard constraint stated so far"
@@ -57,8 +58,8 @@ class SystemUnderTest(Protocol):
 
     name: str
 
-    def start(self, user_id: str, session_id: str) -> None:
-        """A new conversation for this user."""
+    def start(self, user_id: str, session_id: str, moment: float | None = None) -> None:
+        """A new conversation for this user, asked at ``moment`` (Unix seconds; None: the present)."""
 
     def respond(self, turn: UserTurn) -> SystemReply:
         """Answer one user turn."""
@@ -80,8 +81,9 @@ class RecommenderSystem:
         self.user_id = ""
         self.said: list[str] = []
 
-    def start(self, user_id: str, session_id: str) -> None:
+    def start(self, user_id: str, session_id: str, moment: float | None = None) -> None:
         self.user_id, self.said = user_id, []
+        self.recommender.moment = moment
 
     def respond(self, turn: UserTurn) -> SystemReply:
         started = time.perf_counter()
@@ -105,11 +107,14 @@ class RecommenderSystem:
 # --- sessions -----------------------------------------------------------------------------------
 
 def pick_sessions(split: LeaveOneOutSplit, items: dict[str, Item], n: int, seed: int = 0) -> list[Session]:
-    """``n`` evaluated users drawn with ``seed``, each with their test target and the history before it."""
+    """``n`` evaluated users drawn with ``seed``, each with their test target and the history before it, asked
+    at the split's moment for that history (leave-one-out: right after the newest item, as the protocol replays it;
+    the log's end instead would offer what became popular after the person's session, often months later)."""
     users = [u for u in split.users if split.test[u].item_id in items]
     rng = np.random.default_rng(seed)
     chosen = users if n >= len(users) else sorted(rng.choice(users, size=n, replace=False).tolist(), key=_user_order)
-    return [Session(u, items[split.test[u].item_id], split.history(u, "test"), seed) for u in chosen]
+    sessions = [(u, split.history(u, "test")) for u in chosen]
+    return [Session(u, items[split.test[u].item_id], history, seed, split.request_time(history)) for u, history in sessions]
 
 
 def _user_order(user_id: str) -> tuple:
@@ -121,7 +126,7 @@ def run_session(
 ) -> SessionRecord:
     """Play one session: up to ``turns`` turns that ask for items, plus the why turns in between."""
     record = SessionRecord(session.user_id, session.target.item_id)
-    system.start(session.user_id, session_id)
+    system.start(session.user_id, session_id, session.asked_at)
     turn, state = user.open(session)
     index = 0
     history_items = [user.items[x.item_id] for x in session.history if x.item_id in user.items]

@@ -153,6 +153,7 @@ class Session:
     target: Item
     history: list[Interaction]  # what the system knows about the user (the target is not in it)
     seed: int
+    asked_at: float | None = None  # the moment the conversation replays (Unix seconds); None: the present
 
 
 # --- naming --------------------------------------------------------------------------------------

@@ -101,6 +101,10 @@ class Recommender:
         self.summarizer = summarizer
         self.request_parsing = request_parsing
         self.rerank_top = self.settings.rerank_top if rerank_top is None else rerank_top
+        self.moment: float | None = None
+        """When a call gives no ``now``, the moment it is asked at (Unix seconds); None is the present, what a live
+        user meets. A replayed conversation sets the moment it replays, so that what was trending then, and whether
+        the person was mid-session, are those of that moment (tools/conversation_benchmark.py)."""
         self.refresh_catalog()
 
     @classmethod
@@ -265,6 +269,7 @@ class Recommender:
             raise InputError(f"diversity={d} — use a number from 0 (most relevant) to 1 (most varied)")
         timings: dict[str, float] = {}
         clock = time.perf_counter()
+        now = self.moment if now is None else now
         context = self._context(str(user_id), history)
         exclude = (context.seen if exclude_seen else set()) | context.disliked | ({str(like_item_id)} if like_item_id else set())
         exclude = exclude | {str(i) for i in exclude_item_ids}  # items already shown, when a chat asks for "more"
@@ -320,7 +325,7 @@ class Recommender:
         for rec in shown:
             rec.trend = self.timeline.trend(rec.item.item_id, now) if "recent_popularity" in rec.scores else None
         timings["evidence"] = time.perf_counter() - clock
-        return Ranking(context, candidates, ranked, shown, where, timings, understood)
+        return Ranking(context, candidates, ranked, shown, where, timings, understood, now)
 
     @staticmethod
     def _pick(final: np.ndarray, tier: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -> list[int]:
@@ -574,7 +579,7 @@ class Recommender:
             matched_categories=matched,
             request_notes=request_notes,
             understood=understood.to_dict() if understood else None,
-            trend=rec.trend or (self.timeline.trend(item.item_id, options.get("now")) if "recent_popularity" in rec.scores else None),
+            trend=rec.trend or (self.timeline.trend(item.item_id, ranking.now) if "recent_popularity" in rec.scores else None),
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation

@@ -112,3 +112,4 @@ class Ranking:
     where: dict | None
     timings: dict[str, float]
     understood: ParsedRequest | None = None
+    now: float | None = None  # the moment it was asked at (None: the present)

@@ -49,9 +49,10 @@ class RandomShowingSystem:
 
     def __init__(self, items: list[str], seed: int = 0) -> None:
         self.items, self.rng = items, random.Random(seed)
+        self.moments: list[float | None] = []
 
-    def start(self, user_id: str, session_id: str) -> None:
-        pass
+    def start(self, user_id: str, session_id: str, moment: float | None = None) -> None:
+        self.moments.append(moment)
 
     def respond(self, turn: UserTurn) -> SystemReply:
         return SystemReply(self.rng.sample(self.items, 10) if turn.asks_for_items else [], "Because.")
@@ -80,6 +81,17 @@ def test_the_simulated_user_never_names_the_target_in_any_line(movielens) -> Non
                 lines += 1
                 assert not names_item(t.turn.text, session.target), f"{t.turn.text!r} names the target {session.target.title!r}"
     assert lines > 1200
+
+
+def test_each_session_is_asked_at_the_users_own_moment_not_months_later(movielens) -> None:
+    _, items, vectors, split = movielens
+    sessions = pick_sessions(split, items, 20, seed=3)
+    system = RandomShowingSystem(list(items))
+    for session in sessions:
+        run_session(SimulatedUser(items, vectors, why_rate=0.0), system, session, 1, lambda _: set(), "s")
+    newest = [max(float(x.timestamp) for x in s.history) for s in sessions]
+    assert system.moments == newest  # right after the newest item the system knows, as leave-one-out replays it
+    assert min(newest) < max(float(x.timestamp) for x in split.train_interactions())  # not everyone at the log's end
 
 
 def test_requests_use_everyday_words_and_vary_in_specificity(movielens) -> None:

@@ -168,6 +168,18 @@ def test_a_request_made_earlier_counts_what_was_popular_then(small_store):
     assert ids(before) != ["cook1"]
 
 
+def test_a_replayed_conversation_is_asked_at_its_own_moment_in_every_verb(small_store):
+    last = max(x.timestamp for x in SMALL_INTERACTIONS)
+    watched_now = [Interaction(f"fan{n}", "cook1", last + 90 * 86400.0 + n) for n in range(5)]
+    lately = Recommender(small_store, None, weights=ScoreWeights(collaborative=0.0, recent_popularity=5.0))
+    lately.fit_interactions(SMALL_INTERACTIONS + watched_now)
+    lately.moment = last  # a conversation replayed before anyone watched the documentary
+    assert ids(lately.recommend("u3", k=1, diversity=0.0)) != ["cook1"]
+    assert "trending" not in lately.explain("u3", "cook1").text  # nor does the why claim a trend of later months
+    lately.moment = None  # the present
+    assert ids(lately.recommend("u3", k=1, diversity=0.0)) == ["cook1"]
+
+
 def test_mid_session_the_users_taste_leads_and_trending_waits_for_their_return(small_store):
     last = max(x.timestamp for x in SMALL_INTERACTIONS)
     back_at = last + 91 * 86400.0
