@@ -4,9 +4,17 @@ Systems implement :class:`SystemUnderTest`; the plain :class:`Recommender` API i
 :class:`RecommenderSystem` here, and the chat systems (keyword router, full agent) live in
 ``agent/simulated_systems.py`` (dependencies point one way: tools never import agent).
 
-The **simulation store** is a copy of the data directory under ``<data_dir>/simulation``
-holding every interaction except the leave-one-out test targets, so that the router and the
-agent, which read histories from the store, never see the item the user is looking for.
+Two protocols choose the sessions, as in ``whyrec evaluate``:
+
+* **leave-one-out** (the default): the hidden target is each user's newest item, asked right after
+  the one before it: mostly in the middle of a session;
+* **temporal**: the hidden target is each user's first item after the moment T, asked at T with what
+  they did before it: a person coming back after a while, which is what a live user of the app is.
+
+The **simulation store** is a copy of the data directory under ``<data_dir>/simulation`` (``simulation-temporal``)
+holding every interaction the protocol lets a system see (all but the leave-one-out targets; everything
+before T), so that the router and the agent, which read histories from the store, never see the item
+the user is looking for.
 Each run starts it with no feedback and no cached profiles; the item vectors are copied from
 the main store, so nothing is embedded twice.
 """
@@ -39,14 +47,19 @@ from whyrec.tools.conversation_metrics import (
     why_answer_is_grounded,
 )
 from whyrec.tools.conversation_simulator import Session, SimulatedUser, UserTurn
-from whyrec.tools.evaluation import LeaveOneOutSplit, format_table, leave_one_out
+from whyrec.tools.evaluation import (
+    LeaveOneOutSplit,
+    TemporalSplit,
+    format_table,
+    leave_one_out,
+)
 
 log = logging.getLogger(__name__)
 
 SIMULATION_DIR = "simulation"
 PROTOCOL = (
     "simulated user (tools/conversation_simulator.py) with a hidden target = the leave-one-out test item, "
-    "asked at the user's own moment (right after their newest history item); "
+    "asked at the user's own moment (right after their newest history item); temporal: the first item after T, asked at T; "
     "the system's store holds every interaction except the targets; success@k within t turns = target among the "
     "first k items shown in one of the first t turns that ask for items (why turns come on top); "
     "request satisfaction = share of shown items (top 10) meeting every hard constraint stated so far"
@@ -152,15 +165,20 @@ def run_session(
 # --- the store the sessions run on --------------------------------------------------------------
 
 def without_targets(dataset: Dataset, split: LeaveOneOutSplit) -> Dataset:
-    """The dataset minus each evaluated user's test interaction (the hidden targets)."""
+    """What a system may see: the dataset minus each evaluated user's test interaction (the hidden targets);
+    on a temporal split, everything before T."""
+    if isinstance(split, TemporalSplit):
+        kept = [x for x in dataset.interactions if float(x.timestamp) < split.cutoff]
+        return Dataset(f"{dataset.name} (before T)", dataset.items, kept, dataset.users)
     hidden = {(u, x.item_id, x.timestamp) for u, x in split.test.items()}
     kept = [x for x in dataset.interactions if (x.user_id, x.item_id, x.timestamp) not in hidden]
     return Dataset(f"{dataset.name} (leave-one-out targets held out)", dataset.items, kept, dataset.users)
 
 
-def simulation_settings(settings: Settings) -> Settings:
-    """Settings for the simulation store: its own data directory, the main store's trained reranker."""
-    update: dict = {"data_dir": settings.data_dir / SIMULATION_DIR}
+def simulation_settings(settings: Settings, split: LeaveOneOutSplit | None = None) -> Settings:
+    """Settings for the simulation store of ``split``'s protocol: its own data directory, the main store's trained reranker."""
+    folder = f"{SIMULATION_DIR}-temporal" if isinstance(split, TemporalSplit) else SIMULATION_DIR
+    update: dict = {"data_dir": settings.data_dir / folder}
     if settings.trained_reranker_path.exists():
         update["reranker_path"] = settings.trained_reranker_path
     return settings.model_copy(update=update)
@@ -168,7 +186,7 @@ def simulation_settings(settings: Settings) -> Settings:
 
 def prepare_simulation_store(settings: Settings, dataset: Dataset, split: LeaveOneOutSplit) -> Store:
     """The simulation store for ``settings``, (re)built when its data differ, with no feedback left over."""
-    sim = simulation_settings(settings)
+    sim = simulation_settings(settings, split)
     if not sim.chroma_path.exists() and settings.chroma_path.exists():
         shutil.copytree(settings.chroma_path, sim.chroma_path)  # the vectors: nothing to embed again
     store = Store.open(sim)
@@ -184,7 +202,7 @@ def prepare_simulation_store(settings: Settings, dataset: Dataset, split: LeaveO
 def forget_feedback(store: Store, user_id: str | None = None) -> None:
     """Drop the feedback (and cached profiles) of one user, or of everyone, in the simulation store only:
     each session starts from the user's history as the dataset left it."""
-    if store.settings.data_dir.name != SIMULATION_DIR:
+    if not store.settings.data_dir.name.startswith(SIMULATION_DIR):
         raise ValueError(f"{store.settings.data_dir} is not a simulation store — feedback is only ever dropped there")
     store.db.clear_feedback(user_id)
 
@@ -263,9 +281,10 @@ def run_benchmark(
     paraphrase: Callable[[str], str] | None = None,
     details: dict | None = None,
     progress: bool = False,
+    split: LeaveOneOutSplit | None = None,
 ) -> list[dict]:
-    """Simulate ``users`` sessions against each system; write rows to ``output`` as sessions finish."""
-    split = leave_one_out(dataset)
+    """Simulate ``users`` sessions of ``split`` (default: leave-one-out) against each system; write rows to ``output`` as sessions finish."""
+    split = split or leave_one_out(dataset)
     items = store.db.items()
     vectors = dict(zip(items, store.index.vectors(list(items)), strict=True))
     user = SimulatedUser(items, vectors, k=k, paraphrase=paraphrase)
@@ -273,7 +292,8 @@ def run_benchmark(
     rows = []
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for system in systems:
-        extra = {"seed": seed, "k": k, "paraphrased": paraphrase is not None, **(details or {}).get(system.name, {})}
+        protocol = "temporal" if isinstance(split, TemporalSplit) else "leave_one_out"
+        extra = {"protocol": protocol, "seed": seed, "k": k, "paraphrased": paraphrase is not None, **(details or {}).get(system.name, {})}
 
         def save(records: list[SessionRecord], system=system, extra=extra) -> None:
             if output is not None:

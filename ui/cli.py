@@ -182,12 +182,14 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
         simulation_settings,
         table,
     )
-    from whyrec.tools.evaluation import leave_one_out
+    from whyrec.tools.evaluation import leave_one_out, temporal_split
     from whyrec.tools.recommender import Recommender
 
     ensure_ingested(settings)
     dataset = load_movielens_100k()
-    store = prepare_simulation_store(settings, dataset, leave_one_out(dataset))
+    split = temporal_split(dataset) if args.protocol == "temporal" else leave_one_out(dataset)
+    output = args.output or Path("benchmarks") / ("conversation_temporal.json" if args.protocol == "temporal" else "conversation.json")
+    store = prepare_simulation_store(settings, dataset, split)
     recommender = Recommender(store)
     names = [n for value in args.system for n in value.split(",") if n]
     systems, details = [], {}
@@ -228,15 +230,16 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
         ).text
     try:
         rows = run_benchmark(
-            systems, store, dataset, users=args.users, turns=args.turns, output=args.output, seed=args.seed, k=args.k,
-            paraphrase=paraphrase, details=details, progress=True,
+            systems, store, dataset, users=args.users, turns=args.turns, output=output, seed=args.seed, k=args.k,
+            paraphrase=paraphrase, details=details, progress=True, split=split,
         )
     finally:
         for system in systems:
             if hasattr(system, "agent"):
                 system.agent.close()
     print(table(rows))
-    print(f"\n{args.users} sessions per system, up to {args.turns} turns; store {simulation_settings(settings).data_dir}; JSON in {args.output}")
+    print(f"\n{rows[0]['sessions'] if rows else 0} sessions per system ({args.protocol}), up to {args.turns} turns; "
+          f"store {simulation_settings(settings, split).data_dir}; JSON in {output}")
     return 0
 
 
@@ -314,7 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="items the API shows per turn (the chat shows what its answer names)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--paraphrase", action="store_true", help="reword the user's lines with WHYREC_LLM_BASE_URL's model")
-    p.add_argument("--output", type=Path, default=Path("benchmarks/conversation.json"))
+    p.add_argument(
+        "--protocol", default="leave_one_out", choices=("leave_one_out", "temporal"),
+        help="leave_one_out: the newest item, asked right after the one before (mid-session); temporal: the first item after T, asked at T (a person coming back)",
+    )
+    p.add_argument("--output", type=Path, help="default benchmarks/conversation.json (temporal: conversation_temporal.json)")
     p = sub.add_parser("chat", help=chat_command.__doc__)
     p.add_argument("--user", required=True)
     p.add_argument("--conversation", help="conversation id to continue (default: a new one)")

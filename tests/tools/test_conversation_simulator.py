@@ -33,7 +33,7 @@ from whyrec.tools.conversation_simulator import (
     UserTurn,
     names_item,
 )
-from whyrec.tools.evaluation import leave_one_out
+from whyrec.tools.evaluation import leave_one_out, temporal_split
 from whyrec.tools.recommender import Recommender
 from whyrec.tools.title_matching import display_title
 
@@ -197,6 +197,20 @@ def test_summary_scores_scripted_sessions() -> None:
     assert row["feedback_respected"] == 0.0, "the rejected item came back"
     assert row["request_satisfaction"] == pytest.approx((0.5 + 0.5 + 1.0) / 3, abs=1e-4)
     assert row["turn_p50_s"] == 3.0 and row["first_items_p50_s"] == 1.5
+
+
+def test_temporal_sessions_see_only_what_came_before_T_and_are_asked_at_T(settings, small_store: Store, tmp_path) -> None:
+    dataset = Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS))
+    split = temporal_split(dataset, min_history=3)
+    store = prepare_simulation_store(settings, dataset, split)
+    assert store.settings.data_dir.name == "simulation-temporal"  # its own store: the leave-one-out one stays as it is
+    assert max(x.timestamp for x in store.db.all_interactions()) < split.cutoff, "a system must not see what came after T"
+    assert len(store.db.all_interactions()) < len(small_store.db.all_interactions()), "the main store is untouched"
+    items = store.db.items()
+    sessions = pick_sessions(split, items, 10)
+    assert [s.user_id for s in sessions] == ["u1", "u3"] and {s.asked_at for s in sessions} == {split.cutoff}
+    rows = run_benchmark([RecommenderSystem(Recommender(store, None), k=3)], store, dataset, users=5, turns=2, output=None, k=3, split=split)
+    assert rows[0]["protocol"] == "temporal" and rows[0]["sessions"] == 2
 
 
 def test_five_sessions_against_the_api_on_a_store_without_the_targets(settings, small_store: Store, tmp_path) -> None:
