@@ -76,7 +76,7 @@ logger = logging.getLogger(__name__)
 CHATS_FILE = "chats.sqlite3"
 _ECHOED_DATA = re.compile(r"</?\s*tool_data[^>]*>|" + re.escape(DATA_NOTE), re.IGNORECASE)
 # raw tool data pasted into an answer ('{"items":[{"title": ...'), or a list marker with nothing after it
-_RAW_DATA = re.compile(r"\{\s*\"|\"(?:item_id|items|title|fits|like_past)\"\s*:")
+_RAW_DATA = re.compile(r"\{\s*\"|\"(?:item_id|items|title|fits|nearest_interest|like_past)\"\s*:")
 _EMPTY_LIST_LINE = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*$")
 # what a call that must call a tool may write with the embedded model: the model fills every recommend argument
 # (~66 tokens), and a recommend call with all of them inside <tool_call> tags is 91

@@ -163,8 +163,10 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
         lines = ["Here is what I recommend:"]
         for r in recs:
             why = []
-            if r.get("interest"):
-                why.append(f"fits your {r['interest']['term']} interest in {r['interest']['label']}")
+            interest = r.get("interest")
+            if interest and (not interest.get("categories") or set(interest["categories"]) & set(r.get("categories") or [])):
+                # only an interest it shares a category with: a horror film is not "fitting" 'Children's & Drama'
+                why.append(f"fits your {interest['term']} interest in {interest['label']}")
             if r.get("because"):
                 why.append("similar to " + ", ".join(f"'{display_title(b['title'])}'" for b in r["because"][:2]))
             if (trend := r.get("trend")) and trend["score"] >= TREND_WORTH_SAYING:

@@ -44,6 +44,12 @@ class ServedInterest:
     label: str
     weight: float
     similarity: float
+    categories: tuple[str, ...] = ()  # the categories its label names ("Comedy & Drama"); none when a title names it
+
+    def fits(self, categories: tuple[str, ...] | list[str]) -> bool:
+        """Whether an item of ``categories`` shares one with this interest (or the interest is not named by categories):
+        the interest nearest to a horror film may be "Children's & Drama", and "it fits" would then be false."""
+        return not self.categories or bool(set(self.categories) & set(categories))
 
 
 @dataclass
@@ -96,6 +102,13 @@ def _rated(past: SimilarPastItem) -> str:
     return f"you rated it {past.rating:g}, " if past.rating is not None else ""
 
 
+def _none_of(categories: tuple[str, ...]) -> str:
+    """'not Drama', 'neither Children's nor Drama'."""
+    if len(categories) == 2:
+        return f"neither {categories[0]} nor {categories[1]}"
+    return "not " + " or ".join(categories)
+
+
 def explanation_sentences(e: Explanation) -> list[str]:
     """Template wording: each sentence restates one piece of evidence."""
     title = f"'{display_title(e.item.title)}'"
@@ -109,7 +122,13 @@ def explanation_sentences(e: Explanation) -> list[str]:
             f"People whose histories include {together} also liked {title}: its score from people with tastes like "
             f"yours is {e.scores['collaborative']:.2f} (each title's share of it in brackets)."
         )
-    if e.interest:
+    if e.interest and not e.interest.fits(e.item.categories):
+        sentences.append(
+            f"Of your interests it is nearest to your {e.interest.term} interest in {e.interest.label} "
+            f"({share_of_history(e.interest.weight, recent=e.interest.term == 'short-term')}, "
+            f"similarity {e.interest.similarity:.2f}), though it is {_none_of(e.interest.categories)}."
+        )
+    elif e.interest:
         sentences.append(
             f"It fits your {e.interest.term} interest in {e.interest.label} "
             f"({share_of_history(e.interest.weight, recent=e.interest.term == 'short-term')}, "

@@ -35,8 +35,13 @@ def failure(tool: str, err: InputError, suggestions: list[dict[str, Any]] | None
     return tool_data(tool, payload), {"error": str(err), "items": suggestions or []}
 
 
-def _interest(rec: Recommendation) -> str | None:
-    return f"{rec.interest.term} interest in {rec.interest.label}" if rec.interest else None
+def _interest(rec: Recommendation) -> tuple[str, str] | None:
+    """("fits", "long-term interest in Comedy & Drama"), or ("nearest_interest", …) when the item shares no category
+    with the interest nearest to it: a model told a horror film "fits" 'Children's & Drama' repeats it."""
+    if rec.interest is None:
+        return None
+    key = "fits" if rec.interest.fits(rec.item.categories) else "nearest_interest"
+    return key, f"{rec.interest.term} interest in {rec.interest.label}"
 
 
 LIST_LENGTH = 5
@@ -137,8 +142,8 @@ class ToolAnswers:
         shown = []
         for r in recs:
             entry = card(r.item, item_id=False)  # explain and feedback take exact titles too
-            if why := _interest(r):
-                entry["fits"] = neutralise(why, 80)
+            if interest := _interest(r):
+                entry[interest[0]] = neutralise(interest[1], 80)
             if r.because:
                 entry["like_past"] = [neutralise(b.title, 80) for b in r.because[:2]]
             shown.append(entry)

@@ -81,3 +81,14 @@ def test_a_trending_item_says_so_with_its_counts_and_a_barely_trending_one_does_
     lines = phrase("recommend", artifact).splitlines()
     assert lines[1] == "1. The Thing (1982) — trending: 12 people took it up in the last 30 days"
     assert lines[2] == "2. The Fog (1980)"
+
+
+def test_a_list_says_an_item_fits_an_interest_only_when_it_shares_a_category_with_it():
+    drama = {"term": "long-term", "label": "Children's & Drama", "weight": 0.34, "similarity": 0.66, "categories": ["Children's", "Drama"]}
+    artifact = {"recommendations": [
+        {"rank": 1, "item_id": "h1", "title": "The Shining", "year": 1980, "categories": ["Horror"], "interest": drama},
+        {"rank": 2, "item_id": "d1", "title": "Ghost", "year": 1990, "categories": ["Drama", "Romance"], "interest": drama},
+    ]}
+    lines = phrase("recommend", artifact).splitlines()
+    assert lines[1] == "1. The Shining (1980)"  # was "— fits your long-term interest in Children's & Drama"
+    assert lines[2] == "2. Ghost (1990) — fits your long-term interest in Children's & Drama"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
 from whyrec.store.records import Item
 from whyrec.tools.evidence import similar_past
+from whyrec.tools.explanation import Explanation, ServedInterest, explanation_sentences
+from whyrec.tools.profile import share_of_history
 
 
 def test_a_film_stored_under_two_ids_is_cited_once() -> None:
@@ -25,9 +26,6 @@ def test_a_film_stored_under_two_ids_is_cited_once() -> None:
 
 
 def test_an_interest_that_is_all_of_the_recent_history_says_so_in_words() -> None:
-    from whyrec.tools.explanation import Explanation, ServedInterest, explanation_sentences
-    from whyrec.tools.profile import share_of_history
-
     fog = Item("fog", "Fog, The", year=1980, categories=("Horror",))
     explanation = Explanation("u", fog, "recommended", 1, {"final": 0.9}, [], ServedInterest("short-term", "Horror", 1.0, 0.66), {})
 
@@ -37,3 +35,15 @@ def test_an_interest_that_is_all_of_the_recent_history_says_so_in_words() -> Non
     assert "It fits your short-term interest in Horror (all of your recent history, similarity 0.66)." in text
     assert "100%" not in text
     assert share_of_history(0.24) == "24% of your history" and share_of_history(0.997, recent=True) == "nearly all of your recent history"
+
+
+def test_an_item_nearest_to_an_interest_it_shares_no_category_with_is_not_said_to_fit_it() -> None:
+    shining = Item("shine", "Shining, The", year=1980, categories=("Horror",))
+    nearest = ServedInterest("long-term", "Children's & Drama", 0.34, 0.66, ("Children's", "Drama"))
+    text = " ".join(explanation_sentences(Explanation("u", shining, "recommended", 1, {"final": 0.9}, [], nearest, {})))
+
+    assert "It fits your" not in text  # was "It fits your long-term interest in Children's & Drama (34% ...)"
+    assert (
+        "Of your interests it is nearest to your long-term interest in Children's & Drama (34% of your history, "
+        "similarity 0.66), though it is neither Children's nor Drama." in text
+    )
