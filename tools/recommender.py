@@ -489,7 +489,7 @@ class Recommender:
         if not context.queries:  # cold start: popularity is all we know
             signals, weights = {"popularity": popularity}, {"popularity": 1.0}
         # what the person asks for is weighed against the other signals together, so it leads however those are tuned
-        others = self.weights.from_history
+        others = self.weights.from_history(trending="recent_popularity" in signals)
         if "request" in weights:
             weights["request"] = self.weights.request * others
         if understood is not None and understood.has_soft and self.weights.asked_for > 0:

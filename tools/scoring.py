@@ -39,18 +39,23 @@ class ScoreWeights:
     recent_popularity: float = 6.0  # trending in the 30 days before the request: what people watch next on a time split
     reranker: float = 0.3
     # the two below are multiples of the other signals' weights together, so that tuning those never drowns a request
-    request: float = 1.0  # only present when the user asked for something: as much as everything else, so it comes first
+    request: float = 2.0  # only present when the user asked for something: twice everything else, so it comes first (benchmarks/README.md)
     asked_for: float = 0.5  # share of the request's soft asks an item meets ("leaning to Comedy", "old"); only when there are some
 
-    @property
-    def from_history(self) -> float:
-        """The configured weights of the signals drawn from the history and the log, together.
+    def from_history(self, trending: bool = True) -> float:
+        """The configured weights of the signals drawn from the history and the log, together; trending's only
+        when it takes part (``trending``).
 
-        What a request weighs is a multiple of this, whichever of those signals a ranking has (trending
-        sits out mid-session, a new catalog has no collaborative model): a request must not weigh less
-        against the rest because one of them is absent.
+        What a request weighs is a multiple of this: against the person's taste, plus what is trending when they
+        come back. Mid-session trending sits out, and it must not make the request weigh more against their
+        taste then: coupled so (session 5), trending 6.0 made a mid-session request weigh 5 times the taste
+        signals, and simulated conversations found the target in the first turn 0.445 of the time against
+        0.50-0.525 at 1-3 times (benchmarks/README.md, "The request's weight"). A signal that is absent for
+        another reason (a new catalog has no collaborative model) still counts, so the request does not weigh
+        less against the rest.
         """
-        return self.collaborative + self.retrieval + self.short_term + self.popularity + self.recent_popularity
+        taste = self.collaborative + self.retrieval + self.short_term + self.popularity
+        return taste + (self.recent_popularity if trending else 0.0)
 
     def with_reranker_share(self, share: float) -> ScoreWeights:
         """These weights with the cross-encoder at ``share`` of the other signals' final score.
@@ -58,7 +63,7 @@ class ScoreWeights:
         Training validates "pipeline final score + share x the cross-encoder's probability"; the final
         score is renormalised over the weights present, so that mix is this reranker weight.
         """
-        return replace(self, reranker=share * self.from_history)
+        return replace(self, reranker=share * self.from_history())
 
 
 @dataclass
