@@ -28,8 +28,9 @@ class ScoreWeights:
     from four origins before T (420 users) trending : collaborative 3 : 1 gives NDCG@10 0.148,
     6 : 1 0.158, and 9 to 20 : 1 a plateau at 0.161-0.163, against popular-in-the-last-30-days'
     0.101; 6 is the smallest weight within noise of that plateau, which leaves the most of the
-    list to the person's own taste. Simulated conversations do not move with it: what the person
-    asks for weighs as much as all of these together.
+    list to the person's own taste. In simulated conversations of people coming back (validation)
+    3 to 12 are one plateau, far above none (success@10 in one turn 0.52-0.56 against 0.36); a
+    request weighs twice the signals taking part, so what was asked for still leads.
     """
 
     collaborative: float = 1.0
