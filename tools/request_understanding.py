@@ -369,7 +369,7 @@ class RequestParser:
             cut = raw[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] or raw[:MAX_REQUEST_CHARS]
             parsed.notes.append(f"Your request is {len(raw):,} characters long; I read the first {len(cut):,}.")
             raw = parsed.text = cut
-        text = raw
+        text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
 
         def take(start: int, end: int) -> None:

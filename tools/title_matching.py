@@ -48,6 +48,21 @@ def display_title(title: str) -> str:
     return shown + (f" {year[0].strip()}" if year else "")
 
 
+_PHRASE_ENDS = ",.;:!?()"
+_FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in _PHRASE_ENDS})  # "!" -> "！": NFKC maps it back
+
+
+def _names(title: str) -> list[str]:
+    """A catalog title, then its head and each alternate name on their own: "Like Water For Chocolate (Como
+    agua para chocolate) (1992)" is also found as "Like Water For Chocolate" and "Como agua para chocolate"."""
+    body = _YEAR_SUFFIX.sub("", title).strip()
+    names = [title]
+    while (match := _ALTERNATE.match(body)) and match["head"]:
+        names.append(match["alt"])
+        body = match["head"]
+    return names + ([body] if len(names) > 1 else [])
+
+
 def normalise_title(title: str) -> str:
     """Lower case, no year, no punctuation, 'Usual Suspects, The' == 'The Usual Suspects'."""
     title = display_title(title).lower()
@@ -63,10 +78,30 @@ class TitleIndex:
         self.items = items
         self.by_title: dict[str, list[Item]] = {}
         for item in items.values():
-            key = normalise_title(item.title)
-            if key:
-                self.by_title.setdefault(key, []).append(item)
+            for key in dict.fromkeys(normalise_title(name) for name in _names(item.title)):
+                if key:
+                    self.by_title.setdefault(key, []).append(item)
         self.max_words = max((len(k.split()) for k in self.by_title), default=0)
+        self._punctuated: re.Pattern[str] | None = None
+
+    def keep_titles_whole(self, text: str) -> str:
+        """``text`` with the punctuation inside the catalog titles it names swapped for its full-width twin.
+
+        A reader that ends a phrase at "!", "(" or "." would cut "not Hot Shots! Part Deux" or "not Like Water
+        For Chocolate (Como agua para chocolate)" short and miss the film. The result has the same length
+        (spans found in it fit the original) and NFKC, which :func:`normalise_title` applies, maps the
+        twins back, so the whole title is still found.
+        """
+        if self._punctuated is None:
+            forms = {
+                body
+                for item in self.items.values()
+                for title in (item.title, display_title(item.title))
+                if (body := _YEAR_SUFFIX.sub("", title).strip()) and any(c in _PHRASE_ENDS for c in body)
+            }
+            alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+            self._punctuated = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if forms else re.compile(r"(?!)")
+        return self._punctuated.sub(lambda m: m[0].translate(_FULL_WIDTH), text)
 
     def resolve(self, reference: str) -> Item | None:
         """The item whose id is ``reference``, or the one item titled ``reference``."""

@@ -112,6 +112,17 @@ def test_a_colon_or_an_initial_inside_a_title_does_not_cut_it(embedder):
     assert [a.categories for a in parser.parse("no comedy: something else").exclude_categories] == [("Comedy",)]
 
 
+def test_an_exclamation_mark_or_an_alternate_title_inside_a_title_does_not_cut_it(embedder):
+    spoof = Item("spoof1", "Hot Shots! Part Deux", "A spoof of action films.", ("Action", "Comedy"), 1993)
+    drama = Item("dr9", "Like Water For Chocolate (Como agua para chocolate)", "Love through cooking.", ("Drama", "Romance"), 1992)
+    parser = RequestParser({**CATALOG, spoof.item_id: spoof, drama.item_id: drama}, embedder)
+    assert parser.parse("A comedy. No, not Hot Shots! Part Deux.").exclude_item_ids == ["spoof1"]  # it came back: "!" ended the title
+    said = parser.parse("A drama. Not Like Water For Chocolate (Como agua para chocolate). Something else?")
+    assert said.exclude_item_ids == ["dr9"] and not any("not in the catalog" in n or "did not understand" in n for n in said.notes)
+    assert parser.parse("not like water for chocolate").exclude_item_ids == ["dr9"]  # the title without its other name
+    assert parser.parse("not Hot Shots! Something funny").exclude_item_ids == []  # a "!" outside a title still ends the phrase
+
+
 def test_not_a_genre_excludes_the_genre(parser):
     parsed = parser.parse("no romance, something from the 90s")
     assert [ask.categories for ask in parsed.exclude_categories] == [("Romance",)]

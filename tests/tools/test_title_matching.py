@@ -41,3 +41,20 @@ def test_every_spelling_a_person_types_finds_the_item_and_the_catalog_keeps_its_
     assert fog.title == "Fog, The"  # the stored record is untouched
     assert card(fog)["title"] == item_card(fog)["title"] == "The Fog"
     assert card(fog)["item_id"] == item_card(fog)["item_id"] == "fog"
+
+
+def test_a_title_with_another_name_is_found_by_either_name_or_both() -> None:
+    water = Item("1", "Like Water For Chocolate (Como agua para chocolate) (1992)")
+    index = TitleIndex({"1": water, "2": Item("2", "Seven (Se7en) (1995)")})
+    for said in ("Like Water For Chocolate", "Como agua para chocolate", "like water for chocolate (como agua para chocolate)"):
+        assert index.resolve(said) is water, said
+    assert index.resolve("Se7en").item_id == "2" and index.resolve("Seven").item_id == "2"
+    assert index.resolve("Chocolate") is None
+
+
+def test_punctuation_inside_a_named_title_is_kept_whole_and_nothing_else_moves() -> None:
+    index = TitleIndex({"1": Item("1", "Hot Shots! Part Deux (1993)"), "2": Item("2", "Heat (1995)")})
+    text = "no, not Hot Shots! Part Deux. Heat! Wow."
+    kept = index.keep_titles_whole(text)
+    assert len(kept) == len(text) and "Hot Shots! Part Deux" not in kept and kept.endswith(". Heat! Wow.")
+    assert index.resolve(kept[8:28]).item_id == "1"  # the twins normalise back: the span still names the film
