@@ -64,6 +64,13 @@ def gives_feedback(text: str) -> bool:
     )
 
 
+_VERDICT_OBJECT = re.compile(
+    r"\b(?:like|liked|love|loved|enjoy|enjoyed|hate|hated|dislike|disliked|adore|adored|seen|watched|saw)\s+"
+    r"(?P<title>(?-i:[A-Z0-9])[^.!?,;]{0,80}?)\s*(?:[.!?,;]|$)",
+    re.IGNORECASE,
+)
+
+
 def find_item(text: str, titles: TitleIndex) -> Item | None:
     """The catalog item ``text`` refers to: an id ('item 50', '#50'), a title, or a title in any case."""
     for match in _ITEM_REF.finditer(text):
@@ -76,6 +83,10 @@ def find_item(text: str, titles: TitleIndex) -> Item | None:
     for q in quoted:
         if (item := titles.resolve(q)) is not None:
             return item
+    # a short one-word title as the object of a verdict ("I didn't like Jaws.", "I loved Bean"): too short to count in
+    # running text, and without it "I didn't like Jaws" was read as a request for more like Jaws
+    if (verdict := _VERDICT_OBJECT.search(text)) and (item := titles.resolve(verdict["title"])) is not None:
+        return item
     # lower-case titles ("why not star voyage?"): the longest catalog title inside the words, 2+ words or 5+ letters
     words = normalise_title(text).split()
     for n in range(min(titles.max_words, len(words)), 0, -1):

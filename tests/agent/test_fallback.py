@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from whyrec.agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
+from whyrec.store.records import Item
 from whyrec.tools.title_matching import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 
-TITLES = TitleIndex({i.item_id: i for i in SMALL_CATALOG})
+TITLES = TitleIndex({i.item_id: i for i in [*SMALL_CATALOG, Item("jaws", "Jaws", year=1975)]})
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,8 @@ TITLES = TitleIndex({i.item_id: i for i in SMALL_CATALOG})
         ("What do I like?", "get_interest_profile", {}),
         ("I loved The Heist", "record_feedback", {"item_id": "crime1", "kind": "liked"}),
         ("I didn't like Mob Ties", "record_feedback", {"item_id": "crime3", "kind": "disliked"}),
+        ("I didn't like Jaws.", "record_feedback", {"item_id": "jaws", "kind": "disliked"}),  # was: more like Jaws
+        ("I loved Jaws", "record_feedback", {"item_id": "jaws", "kind": "liked"}),
         ("Not interested in Summer Kiss", "record_feedback", {"item_id": "rom4", "kind": "not_interested"}),
         ("Search for a bank robbery", "search_catalog", {"text": "a bank robbery"}),
         ("find kitchen films", "search_catalog", {"text": "kitchen films"}),
