@@ -153,8 +153,9 @@ class CategoryAsk:
         return any(c in item.categories for c in self.categories)
 
 
-# a run of capitalised words, small joining words allowed inside ("Return of the Jedi"); "I" alone is a pronoun
-_NAMED = re.compile(r"\b(?!I\b)[A-Z][\w'’:-]*(?:\s+(?:of|the|and|in|a|an|on|to|&|[A-Z][\w'’:-]*))*(?<![\s,])")
+# a run of capitalised words, small joining words allowed inside ("Return of the Jedi"), whole words only ("Como a" is
+# not a run in "Como agua"); "I" alone is a pronoun
+_NAMED = re.compile(r"\b(?!I\b)[A-Z][\w'’:-]*(?:\s+(?:(?:of|the|and|in|a|an|on|to|&)(?![\w'’])|[A-Z][\w'’:-]*))*(?<![\s,])")
 
 
 def _starts_sentence(text: str, start: int) -> bool:

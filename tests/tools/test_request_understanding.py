@@ -381,3 +381,10 @@ def test_darker_leans_and_the_newest_year_leaning_wins(parser) -> None:
     assert darker.categories == [] and darker.boost_categories and "Thriller" in darker.boost_categories[0].categories
     turned = parser.parse("something older. something newer")  # before: leaning both ways at once
     assert len(turned.boost_years) == 1 and turned.boost_years[0].end is None
+
+
+
+def test_a_capitalised_run_ends_at_a_whole_word(parser):
+    parsed = parser.parse("I want to see Como agua para chocolate")
+    # before: the run took the 'a' of 'agua' as the article "a": "'Como a' is not in the catalog", "I did not understand 'gua para'"
+    assert parsed.unknown_titles == ["Como"] and parsed.unread == ["agua para"]
