@@ -60,7 +60,7 @@ from whyrec.tools.user_context import UserContext
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
-PROFILE_CACHE_KEY = "profile-v2"  # v2: a like given today no longer ages an old history (profiles stored by v1 are rebuilt)
+PROFILE_CACHE_KEY = "profile-v3"  # v2: a like given today no longer ages an old history; v3: summaries name titles as people say them (older ones are rebuilt)
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
 RECENT_SOURCE = "popular lately"
