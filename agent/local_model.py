@@ -9,6 +9,7 @@ exactly as it would talk to any hosted model.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import hashlib
 import importlib
@@ -20,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -153,6 +155,20 @@ def _free_port(host: str) -> int:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 
+_RUNNING: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_running_servers() -> None:
+    """Stop every server still running when the interpreter exits, while it can still free them in order.
+
+    Freed later, during the interpreter's own teardown, llama.cpp's server threads were still joinable when their
+    owner went, and the process ended with "terminate called without an active exception" (exit code 134) after
+    all its work had passed (the test suite, a chat closed without ``close()``).
+    """
+    for server in list(_RUNNING):
+        server.stop()
+
 
 class LocalModelServer:
     """llama.cpp's OpenAI-compatible server for the packaged GGUF, running inside this process.
@@ -260,6 +276,7 @@ class LocalModelServer:
 
         started = time.perf_counter()
         self._server = xllamacpp.Server(params)
+        _RUNNING.add(self)
         try:
             self._wait_ready()
         except BaseException:
@@ -288,6 +305,7 @@ class LocalModelServer:
     def stop(self) -> None:
         """Shut the server down and free the model's memory."""
         server, self._server = self._server, None
+        _RUNNING.discard(self)
         if server is not None:
             del server
             gc.collect()

@@ -447,7 +447,8 @@ def launch_app(
     if store.db.stats().items == 0:
         raise InputError(f"{settings.data_dir}: the catalog is empty — run `whyrec ingest` first")
     recommender = open_recommender(settings, store)
-    threading.Thread(target=recommender.warm_up, daemon=True, name="whyrec-warm-up").start()  # models load while the page opens
+    # models load while the page opens; not a daemon thread, for the reason in ui/terminal_chat.py
+    threading.Thread(target=recommender.warm_up, name="whyrec-warm-up").start()
     if train_if_needed and settings.rerank_top > 0:  # off by default: no 15 CPU minutes for a model that is not used
         train_reranker_in_background(store)
     factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat)

@@ -60,9 +60,11 @@ def run_terminal_chat(
         if recommender is None:
             raise TypeError("run_terminal_chat needs a recommender or an agent")
         agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))
-    # load the models while the person types the first message, not after it
-    threading.Thread(target=agent.recommender.warm_up, daemon=True).start()
-    threading.Thread(target=agent.start, daemon=True).start()
+    # load the models while the person types the first message, not after it. Not daemon threads: a person who
+    # quits at once waits for them to finish, because native code (torch, llama.cpp) killed mid-load at
+    # interpreter exit aborted the process ("terminate called without an active exception", exit code 134)
+    threading.Thread(target=agent.recommender.warm_up, name="whyrec-warm-up").start()
+    threading.Thread(target=agent.start, name="whyrec-model-start").start()
     conversation_id = conversation_id or time.strftime("terminal-%Y%m%d-%H%M%S")
     user_id = str(user_id)
     try:

@@ -64,3 +64,19 @@ def test_a_command_missing_an_extra_names_the_extra_to_install(monkeypatch, caps
     assert main(["--data-dir", str(tmp_path), "chat", "--user", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: `whyrec chat` needs langgraph") and "pip install 'whyrec[agent]'" in err
+
+
+def test_quitting_at_once_exits_cleanly_while_the_models_are_still_loading(small_store, tmp_path):
+    """The models load in the background; quitting before they are ready must still end with exit code 0."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WHYREC_DATA_DIR": str(small_store.settings.data_dir), "WHYREC_AGENT_MODE": "plan"}
+    env.pop("WHYREC_LLM_BASE_URL", None)  # the embedded local model starts in the background
+    done = subprocess.run(
+        [sys.executable, "-m", "whyrec.ui.cli", "chat", "--user", "u1"], input="/quit\n", capture_output=True, text=True,
+        env=env, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "terminate called" not in done.stderr
