@@ -17,7 +17,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
 from whyrec.store.records import Item
-from whyrec.tools.explanation import TREND_WORTH_SAYING
+from whyrec.tools.explanation import TREND_WORTH_SAYING, ServedInterest
 from whyrec.tools.langchain_tools import WhyrecContext
 from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
 
@@ -174,9 +174,8 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
         lines = ["Here is what I recommend:"]
         for r in recs:
             why = []
-            interest = r.get("interest")
-            if interest and (not interest.get("categories") or set(interest["categories"]) & set(r.get("categories") or [])):
-                # only an interest it shares a category with: a horror film is not "fitting" 'Children's & Drama'
+            # only an interest it shares a category with: a horror film is not "fitting" 'Children's & Drama'
+            if (interest := r.get("interest")) and ServedInterest(**interest).fits(r.get("categories") or []):
                 why.append(f"fits your {interest['term']} interest in {interest['label']}")
             if r.get("because"):
                 why.append("similar to " + ", ".join(f"'{display_title(b['title'])}'" for b in r["because"][:2]))

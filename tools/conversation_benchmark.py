@@ -164,10 +164,15 @@ def run_session(
 
 # --- the store the sessions run on --------------------------------------------------------------
 
+def protocol_of(split: LeaveOneOutSplit | None) -> str:
+    """"temporal" (a person coming back at T) or "leave_one_out" (asked mid-session): names the rows and the store."""
+    return "temporal" if isinstance(split, TemporalSplit) else "leave_one_out"
+
+
 def without_targets(dataset: Dataset, split: LeaveOneOutSplit) -> Dataset:
     """What a system may see: the dataset minus each evaluated user's test interaction (the hidden targets);
     on a temporal split, everything before T."""
-    if isinstance(split, TemporalSplit):
+    if protocol_of(split) == "temporal":
         kept = [x for x in dataset.interactions if float(x.timestamp) < split.cutoff]
         return Dataset(f"{dataset.name} (before T)", dataset.items, kept, dataset.users)
     hidden = {(u, x.item_id, x.timestamp) for u, x in split.test.items()}
@@ -177,7 +182,7 @@ def without_targets(dataset: Dataset, split: LeaveOneOutSplit) -> Dataset:
 
 def simulation_settings(settings: Settings, split: LeaveOneOutSplit | None = None) -> Settings:
     """Settings for the simulation store of ``split``'s protocol: its own data directory, the main store's trained reranker."""
-    folder = f"{SIMULATION_DIR}-temporal" if isinstance(split, TemporalSplit) else SIMULATION_DIR
+    folder = f"{SIMULATION_DIR}-temporal" if protocol_of(split) == "temporal" else SIMULATION_DIR
     update: dict = {"data_dir": settings.data_dir / folder}
     if settings.trained_reranker_path.exists():
         update["reranker_path"] = settings.trained_reranker_path
@@ -292,8 +297,7 @@ def run_benchmark(
     rows = []
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for system in systems:
-        protocol = "temporal" if isinstance(split, TemporalSplit) else "leave_one_out"
-        extra = {"protocol": protocol, "seed": seed, "k": k, "paraphrased": paraphrase is not None, **(details or {}).get(system.name, {})}
+        extra = {"protocol": protocol_of(split), "seed": seed, "k": k, "paraphrased": paraphrase is not None, **(details or {}).get(system.name, {})}
 
         def save(records: list[SessionRecord], system=system, extra=extra) -> None:
             if output is not None:

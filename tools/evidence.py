@@ -48,8 +48,7 @@ def served_interest(profile: InterestProfile, vector: np.ndarray) -> ServedInter
     sims = [float(np.dot(vector, np.asarray(i.centroid, dtype=np.float32))) for _, i in options]
     best = int(np.argmax(sims))
     term, interest = options[best]
-    named_by = tuple(list(interest.categories)[:2]) if interest.label == " & ".join(list(interest.categories)[:2]) else ()
-    return ServedInterest(term, interest.label, interest.weight, sims[best], named_by)
+    return ServedInterest(term, interest.label, interest.weight, sims[best], interest.named_by)
 
 
 def similar_past(ids, matrix, ratings, vector, items: dict[str, Item], exclude: str, n: int = 3) -> list[SimilarPastItem]:

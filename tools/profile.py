@@ -20,6 +20,13 @@ from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
 from whyrec.tools.title_matching import display_title
 
 
+LABEL_CATEGORIES = 2  # an interest is named by its top two categories: "Comedy & Drama"
+
+
+def _category_label(categories) -> str:
+    return " & ".join(list(categories)[:LABEL_CATEGORIES])
+
+
 @dataclass
 class Interest:
     """One cluster of what the user likes."""
@@ -29,6 +36,12 @@ class Interest:
     categories: dict[str, float]
     item_ids: list[str]
     centroid: list[float] = field(repr=False)
+
+    @property
+    def named_by(self) -> tuple[str, ...]:
+        """The categories its label names ("Comedy & Drama"); none when a title names it (a cluster without categories)."""
+        top = tuple(list(self.categories)[:LABEL_CATEGORIES])
+        return top if self.label == _category_label(top) else ()
 
     def to_dict(self, items: dict[str, Item]) -> dict:
         return {
@@ -162,7 +175,7 @@ def _interests(
         order = members[np.argsort(-(vectors[members] @ centroid) * weights[members])]
         ids = [item_ids[i] for i in order]
         categories = _top(category_distribution(ids, [float(weights[i]) for i in order], items))
-        label = " & ".join(list(categories)[:2]) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
+        label = _category_label(categories) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
         interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist()))
     return sorted(interests, key=lambda i: -i.weight)
 

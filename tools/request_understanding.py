@@ -20,6 +20,7 @@ only count when the catalog has that category. The same parser resolves the titl
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import re
 import unicodedata
@@ -511,9 +512,10 @@ class RequestParser:
                 parsed.exclude_categories[parsed.exclude_categories.index(ask)] = replace(ask, categories=kept)
         parsed.exclude_categories = [a for a in parsed.exclude_categories if a.categories]
 
-    @property
+    @functools.cached_property
     def _category_words(self) -> dict[str, tuple[str, ...]]:
-        """One-word ways to ask for a category: the lexicon's ("scary") and the catalog's own names ("horror")."""
+        """One-word ways to ask for a category: the lexicon's ("scary") and the catalog's own names ("horror"); built
+        once per catalog, as the lexicon and categories are (it was rebuilt for every word of every request)."""
         words = {w: c for w, c in self.lexicon.items() if w.isalpha()}
         for category in self.categories:
             if category.isalpha():

@@ -39,13 +39,19 @@ def display_title(title: str) -> str:
     """
     title = " ".join(unicodedata.normalize("NFKC", str(title)).split())
     year = _YEAR_SUFFIX.search(title)
-    body = title[: year.start()] if year else title
+    head, alternates = _head_and_alternates(title[: year.start()] if year else title)
+    shown = " ".join([_article_first(head), *(f"({_article_first(alt)})" for alt in alternates)])
+    return shown + (f" {year[0].strip()}" if year else "")
+
+
+def _head_and_alternates(body: str) -> tuple[str, list[str]]:
+    """A title without its year, split into its head and the other names in brackets after it, in order:
+    "Like Water For Chocolate (Como agua para chocolate)" -> ("Like Water For Chocolate", ["Como agua para chocolate"])."""
     alternates: list[str] = []
     while (match := _ALTERNATE.match(body)) and match["head"]:
         alternates.insert(0, match["alt"])
         body = match["head"]
-    shown = " ".join([_article_first(body), *(f"({_article_first(alt)})" for alt in alternates)])
-    return shown + (f" {year[0].strip()}" if year else "")
+    return body, alternates
 
 
 _PHRASE_ENDS = ",.;:!?()"
@@ -55,12 +61,8 @@ _FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in _PHRASE_ENDS})  # 
 def _names(title: str) -> list[str]:
     """A catalog title, then its head and each alternate name on their own: "Like Water For Chocolate (Como
     agua para chocolate) (1992)" is also found as "Like Water For Chocolate" and "Como agua para chocolate"."""
-    body = _YEAR_SUFFIX.sub("", title).strip()
-    names = [title]
-    while (match := _ALTERNATE.match(body)) and match["head"]:
-        names.append(match["alt"])
-        body = match["head"]
-    return names + ([body] if len(names) > 1 else [])
+    head, alternates = _head_and_alternates(_YEAR_SUFFIX.sub("", title).strip())
+    return [title, *alternates, head] if alternates else [title]
 
 
 def normalise_title(title: str) -> str:
