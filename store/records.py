@@ -16,6 +16,9 @@ class Item:
     description: str = ""
     categories: tuple[str, ...] = ()
     year: int | None = None
+    keywords: tuple[str, ...] = field(default=(), kw_only=True)
+    """Short subject tags ("time travel", "heist"), in the catalogue's order. Keyword-only, so the
+    positional ``Item(id, title, description, categories, year, metadata)`` keeps its meaning."""
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
