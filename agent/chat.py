@@ -63,13 +63,13 @@ from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
 from whyrec.store.errors import InputError
 from whyrec.tools.langchain_tools import WhyrecContext, get_tools
-from whyrec.tools.title_matching import TitleIndex, display_title
+from whyrec.tools.understanding.titles import TitleIndex, display_title
 from whyrec.tools.tool_text import DATA_NOTE, items_in
 
 if TYPE_CHECKING:
     from whyrec.agent.local_model import LocalModelServer
     from whyrec.store.settings import Settings
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
 logger = logging.getLogger(__name__)
 

@@ -70,6 +70,6 @@ def profile_summarizer(settings: Settings):
 
     The embedded local model is not used here: on a CPU it would add a minute to every profile view.
     """
-    from whyrec.tools.profile_summary import LLMProfileSummarizer
+    from whyrec.tools.recommend.profile_summary import LLMProfileSummarizer
 
     return LLMProfileSummarizer(make_chat_model(settings, temperature=0)) if settings.llm_base_url else None

@@ -17,9 +17,9 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
 from whyrec.store.records import Item
-from whyrec.tools.explanation import TREND_WORTH_SAYING, ServedInterest
+from whyrec.tools.recommend.explanation import TREND_WORTH_SAYING, ServedInterest
 from whyrec.tools.langchain_tools import WhyrecContext
-from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
 
 # "because" is not here: people give reasons in requests ("not too long, because the kids are tired") far more
 # often than they ask with it, and such a request was answered with an explanation of whatever title it contained

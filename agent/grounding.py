@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
 
 _YEAR_TAGGED = re.compile(r"\((?:19|20)\d\d\)")
 _SET_OFF = re.compile(r"\*\*([^*\n]{2,80})\*\*|(?<![\w*])\*([^*\n]{2,80})\*(?![\w*])|\"([^\"\n]{2,80})\"|“([^”\n]{2,80})”")

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from whyrec.agent import fallback
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The chat systems a simulated user talks to (tools/conversation_simulator.py): router and agent.
+"""The chat systems a simulated user talks to (tools/evaluation/conversation/simulator.py): router and agent.
 
 Both are :class:`ChatAgent` as a person meets it in ``whyrec chat``: the keyword router is the
 agent with ``fallback_only=True`` (no model ever: rules pick the tool, templates answer), the
@@ -16,9 +16,9 @@ import uuid
 from typing import Any
 
 from whyrec.agent.chat import ChatAgent
-from whyrec.tools.conversation_metrics import SystemReply
-from whyrec.tools.conversation_simulator import UserTurn, names_item
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.evaluation.conversation.metrics import SystemReply
+from whyrec.tools.evaluation.conversation.simulator import UserTurn, names_item
+from whyrec.tools.understanding.titles import TitleIndex
 
 
 class ChatSystem:

@@ -37,8 +37,8 @@ from whyrec.agent.chat import ChatAgent  # noqa: E402
 from whyrec.agent.fallback import route  # noqa: E402
 from whyrec.store.catalog import Store  # noqa: E402
 from whyrec.store.settings import Settings  # noqa: E402
-from whyrec.tools.title_matching import TitleIndex  # noqa: E402
-from whyrec.tools.recommender import Recommender  # noqa: E402
+from whyrec.tools.understanding.titles import TitleIndex  # noqa: E402
+from whyrec.tools.recommend.recommender import Recommender  # noqa: E402
 
 # (request, the tool that should answer it)
 REQUESTS: list[tuple[str, str]] = [

@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/classical_baselines.py
 
-Protocol: :mod:`tools.evaluation` (leave-one-out by time, full ranking over unseen
+Protocol: :mod:`tools.evaluation.splits` (leave-one-out by time, full ranking over unseen
 items, all 943 users). Every model is fitted on the train part only; hyper-parameters
 are picked by validation NDCG@10, then the chosen model is scored once on test (its
 history then includes the validation item). Writes ``classical_baselines.json`` here.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 
 from whyrec.store.movielens import load_movielens_100k  # noqa: E402
-from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker  # noqa: E402
-from whyrec.tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
+from whyrec.tools.evaluation.baselines import EASERanker, ItemKNNRanker, PopularityRanker, RandomRanker  # noqa: E402
+from whyrec.tools.evaluation.splits import evaluate, format_table, leave_one_out  # noqa: E402
 
 K = 10
 GRIDS = {
@@ -65,7 +65,7 @@ def main() -> None:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "dataset": "MovieLens-100K (recbole dataset_example/ml-100k, 943 users, 1,682 items, 100,000 ratings)",
-        "protocol": "tools/evaluation.py: leave-one-out by time, full ranking over unseen items, "
+        "protocol": "tools/evaluation/splits.py: leave-one-out by time, full ranking over unseen items, "
                     "fitted on train, tuned on validation NDCG@10, scored on test, all 943 users",
         "results": rows,
         "tuning": tuning,

@@ -3,14 +3,14 @@
 Run:  .venv/bin/python benchmarks/diversity.py [--users 150]
 
 Protocol: MovieLens-100K (the store under the configured data directory; ingested if empty),
-leave-one-out by time (``tools.evaluation.leave_one_out``), a seeded sample of test users.
+leave-one-out by time (``tools.evaluation.splits.leave_one_out``), a seeded sample of test users.
 Each user's candidates are ranked once by the pipeline without the cross-encoder (collaborative
 + content + short-term, fitted on the train part only), from the train history; then every
-(diversity, cap) pair reorders the same ranked candidates with ``tools.diversity.mmr``. Columns:
+(diversity, cap) pair reorders the same ranked candidates with ``tools.recommend.diversity.mmr``. Columns:
 Recall@10 of the held-out item, ILD@10 (mean pairwise cosine distance of the ten), and the
 mean and worst relevance of a pick (min-max scaled over the candidates, 1 = the best one), which
 is what a person sees as "junk" when it falls. "classic MMR" has no cap and no series rule;
-"default" is what ``tools.diversity.mmr`` does by default.
+"default" is what ``tools.recommend.diversity.mmr`` does by default.
 Writes benchmarks/diversity.json.
 """
 
@@ -27,10 +27,10 @@ import numpy as np
 
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.settings import Settings
-from whyrec.tools.diversity import MAX_RELEVANCE_DROP, MAX_SHARE_PER_SERIES, mmr
-from whyrec.tools.evaluation import _pick_users, leave_one_out
-from whyrec.tools.metrics import intra_list_diversity
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.recommend.diversity import MAX_RELEVANCE_DROP, MAX_SHARE_PER_SERIES, mmr
+from whyrec.tools.evaluation.splits import _pick_users, leave_one_out
+from whyrec.tools.evaluation.metrics import intra_list_diversity
+from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.cli import ensure_ingested
 
 DIVERSITY = (0.0, 0.3, 0.5, 0.7, 1.0)
@@ -103,7 +103,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "python": platform.python_version()},
         "dataset": split.name,
         "protocol": "leave-one-out by time, test stage; candidates ranked once per user without the cross-encoder, "
-        "collaborative model fitted on train only; each row reorders the same candidates with tools.diversity.mmr",
+        "collaborative model fitted on train only; each row reorders the same candidates with tools.recommend.diversity.mmr",
         "users": len(users),
         "k": K,
         "default_cap": MAX_RELEVANCE_DROP,

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
-from whyrec.tools.recommender import Recommender
-from whyrec.tools.reranker import Reranker, is_trained
+from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.reranker import Reranker, is_trained
 
 STAGES = ("profile", "retrieve", "rerank", "diversity", "evidence", "total")
 

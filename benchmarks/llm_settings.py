@@ -64,7 +64,7 @@ from whyrec.agent.chat import ChatAgent
 from whyrec.agent.local_model import LocalModelServer, assemble_gguf
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.recommend.recommender import Recommender
 
 PLAN_MESSAGES = ("Date night tomorrow, she hates gore", "I have two hours to kill before my flight")  # rule_plan leaves both to the model
 REACT_MESSAGES = ("Something funny and light for tonight", "Why Star Wars?", "Find the movie Titanic", "What are my interests?")

@@ -247,7 +247,7 @@ def main() -> None:
     stats, dataset_name = db.stats(), db.dataset_name()  # read now: a scratch copy is removed at the end
     reranker = "unknown (a running server)"
     if scratch:
-        from whyrec.tools.reranker import is_trained
+        from whyrec.tools.recommend.reranker import is_trained
 
         served = Settings(data_dir=scratch / "data")
         reranker = f"trained cross-encoder, rescoring the top {served.rerank_top}" if is_trained(served.trained_reranker_path) else "none trained: rankings without the cross-encoder"

@@ -32,7 +32,7 @@ import numpy as np
 
 from whyrec.store.records import Item
 from whyrec.store.settings import Settings
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.cli import ensure_ingested
 
 

@@ -11,11 +11,11 @@ loaded (the first ONNX load exports it into the cache directory; that time is th
 * agreement: the largest difference from torch's probabilities on those pairs, and the
   Spearman correlation of the two orders;
 * quality: the whole pipeline's Recall@10 / NDCG@10 on the test stage of the
-  leave-one-out split (``tools/evaluation.py``) for ``--users`` seeded users, with the
+  leave-one-out split (``tools/evaluation/splits.py``) for ``--users`` seeded users, with the
   default settings (top 30 rescored, diversity off as in the quality table).
 
 The rule the issue set: keep the fastest backend that loses under 1% NDCG@10 against
-torch; ``tools.reranker_backends.CPU_DEFAULT`` is that choice. Writes
+torch; ``tools.recommend.reranker_backends.CPU_DEFAULT`` is that choice. Writes
 benchmarks/reranker_backends.json.
 """
 
@@ -35,11 +35,11 @@ import numpy as np
 
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.settings import Settings
-from whyrec.tools.evaluation import evaluate, leave_one_out
-from whyrec.tools.evaluation_report import recommender_ranker
-from whyrec.tools.recommender import Recommender
-from whyrec.tools.reranker import Reranker, is_trained
-from whyrec.tools.reranker_backends import BACKENDS
+from whyrec.tools.evaluation.splits import evaluate, leave_one_out
+from whyrec.tools.evaluation.report import recommender_ranker
+from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.reranker import Reranker, is_trained
+from whyrec.tools.recommend.reranker_backends import BACKENDS
 from whyrec.ui.cli import ensure_ingested
 
 

@@ -34,9 +34,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from whyrec.store.catalog import Store
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
-from whyrec.tools.evaluation import format_table
-from whyrec.tools.metrics import paired_bootstrap_ci
-from whyrec.tools.reranker_training import (
+from whyrec.tools.evaluation.splits import format_table
+from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
+from whyrec.tools.training.reranker_training import (
     CandidateList,
     CandidateLists,
     build_candidate_lists,
@@ -139,7 +139,7 @@ def main() -> None:
     print(format_table(rows))
     args.output.write_text(json.dumps({
         "dataset": store.db.dataset_name(),
-        "protocol": "tools.reranker_training.build_candidate_lists (list size 30): train on training users' lists, score the "
+        "protocol": "tools.training.reranker_training.build_candidate_lists (list size 30): train on training users' lists, score the "
         "held-out users' lists (one each, at their last training-prefix item); NDCG@10 of the one positive; paired bootstrap 95% CI",
         "train_lists": len(lists.train), "validation_lists": len(lists.validation),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

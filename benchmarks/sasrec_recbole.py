@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python benchmarks/sasrec_recbole.py [--budget-minutes 9] [--threads 1]
 
-Protocol: the one in :mod:`tools.evaluation` (last interaction = test, second-to-last =
+Protocol: the one in :mod:`tools.evaluation.splits` (last interaction = test, second-to-last =
 validation, full ranking over all unseen items). RecBole's
 ``eval_args: {split: {LS: valid_and_test}, order: TO, group_by: user, mode: full}`` builds
 the same split (stable sort by timestamp on the file order); the script checks that every
@@ -15,7 +15,7 @@ Two numbers are reported for SASRec:
 * ``recbole``: RecBole's own evaluator. For sequential models RecBole does **not** mask
   the user's history in full ranking, so seen items compete with the target.
 * ``harness``: the trained model wrapped as a ranker and scored by
-  :func:`tools.evaluation.evaluate` (history masked) — comparable with the baselines,
+  :func:`tools.evaluation.splits.evaluate` (history masked) — comparable with the baselines,
   which are fitted on the train part and scored in the same run.
 
 Training is time-boxed: epochs run until ``--max-epochs``, early stopping on validation
@@ -62,8 +62,8 @@ from recbole.utils import init_seed  # noqa: E402
 torch.autograd.set_detect_anomaly(False)
 
 from whyrec.store.movielens import load_movielens_100k  # noqa: E402
-from whyrec.tools.baselines import EASERanker, ItemKNNRanker, PopularityRanker  # noqa: E402
-from whyrec.tools.evaluation import evaluate, format_table, leave_one_out  # noqa: E402
+from whyrec.tools.evaluation.baselines import EASERanker, ItemKNNRanker, PopularityRanker  # noqa: E402
+from whyrec.tools.evaluation.splits import evaluate, format_table, leave_one_out  # noqa: E402
 
 log = logging.getLogger("sasrec_recbole")
 K = 10
@@ -141,7 +141,7 @@ def check_same_split(rb_valid, rb_test, dataset, split) -> int:
 
 
 class SASRecRanker:
-    """A trained RecBole SASRec as a ``tools.evaluation`` ranker."""
+    """A trained RecBole SASRec as a ``tools.evaluation.splits`` ranker."""
 
     def __init__(self, model: SASRec, dataset) -> None:
         self.model = model.eval()
@@ -223,7 +223,7 @@ def main() -> None:
     dataset = create_dataset(cfg)
     train_data, valid_data, test_data = data_preparation(cfg, dataset)
     checked = check_same_split(valid_data, test_data, dataset, split)
-    log.info("split identical to tools.evaluation.leave_one_out (%d targets checked)", checked)
+    log.info("split identical to tools.evaluation.splits.leave_one_out (%d targets checked)", checked)
 
     trainer, model, history, train_seconds = train(args, cfg, train_data, valid_data, dataset)
     rb_test = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
@@ -256,7 +256,7 @@ def main() -> None:
                     "recbole": recbole.__version__},
         "dataset": "MovieLens-100K (recbole dataset_example/ml-100k, 943 users, 1,682 items, 100,000 ratings)",
         "protocol": "leave-one-out by time (stable tiebreak on file order), full ranking over unseen items, "
-                    "single target per user; see tools/evaluation.py. Baselines fitted on train only. "
+                    "single target per user; see tools/evaluation/splits.py. Baselines fitted on train only. "
                     "SASRec trained on RecBole's identical split, early-stopped on validation NDCG@10.",
         "split_targets_checked": checked,
         "sasrec_config": {"MAX_ITEM_LIST_LENGTH": 50, "n_layers": cfg["n_layers"], "n_heads": cfg["n_heads"],

@@ -5,7 +5,7 @@ Run:  .venv/bin/python benchmarks/scale.py                     (MovieLens-100K, 
 
 For each dataset (MovieLens-100K, and seeded synthetic logs from ``store.synthetic``):
 
-1. Split at a point in time with ``tools.evaluation.temporal_split`` (train before the 80th percentile
+1. Split at a point in time with ``tools.evaluation.splits.temporal_split`` (train before the 80th percentile
    of timestamps; target = each evaluated user's first new item after it).
 2. Embed the catalog with the packaged all-MiniLM-L6-v2 into a real Chroma ``PersistentClient`` in a
    temporary folder (``Store.ingest``, timed on its own: it is the same for every row).
@@ -19,7 +19,7 @@ For each dataset (MovieLens-100K, and seeded synthetic logs from ``store.synthet
    ranker on the same users. The rows carry the paired bootstrap interval of their NDCG@10
    against the pipeline with ALS (the model past EASE's limits).
 
-EASE runs only where :func:`tools.collaborative.choose_model` says its matrix fits this machine's
+EASE runs only where :func:`tools.recommend.collaborative.choose_model` says its matrix fits this machine's
 memory (a forced fit past that would swap or be killed); the JSON says which rows were skipped and why.
 Writes benchmarks/scale.json (``--output``).
 """
@@ -46,24 +46,24 @@ from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.records import Dataset, Interaction
 from whyrec.store.settings import Settings
 from whyrec.store.synthetic import SyntheticLog, synthetic_dataset
-from whyrec.tools.baselines import RecentPopularityRanker
-from whyrec.tools.collaborative import (
+from whyrec.tools.evaluation.baselines import RecentPopularityRanker
+from whyrec.tools.recommend.collaborative import (
     MODELS,
     CollaborativeModel,
     available_memory,
     choose_model,
     ease_memory,
 )
-from whyrec.tools.evaluation import evaluate, format_table, temporal_split
-from whyrec.tools.evaluation_report import recommender_ranker
-from whyrec.tools.metrics import paired_bootstrap_ci
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.evaluation.splits import evaluate, format_table, temporal_split
+from whyrec.tools.evaluation.report import recommender_ranker
+from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
+from whyrec.tools.recommend.recommender import Recommender
 
 BASELINE = "popular lately"
 NO_MODEL = "none"
 REFERENCE = "als"  # the pipeline row the others are compared to, pairwise: the model past EASE's limits
 PROTOCOL = (
-    "temporal split (tools.evaluation.temporal_split): T = 80th percentile of timestamps, models see only interactions "
+    "temporal split (tools.evaluation.splits.temporal_split): T = 80th percentile of timestamps, models see only interactions "
     "before T; users with >= 5 items before T and a new item after it; target = their first new item after T; full "
     "ranking over all unseen items; NDCG@10 over a seeded sample of the evaluated users (seed 0), the same users in every row"
 )

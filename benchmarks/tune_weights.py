@@ -4,14 +4,14 @@ Run:  .venv/bin/python benchmarks/tune_weights.py [--users 400]
 
 Two validation sets, so a weight that only helps one protocol shows it:
 
-* leave-one-out: the validation stage of :func:`tools.evaluation.leave_one_out` (second-to-last item);
-* temporal, from several origins: :func:`tools.evaluation.temporal_split` applied to the interactions
+* leave-one-out: the validation stage of :func:`tools.evaluation.splits.leave_one_out` (second-to-last item);
+* temporal, from several origins: :func:`tools.evaluation.splits.temporal_split` applied to the interactions
   *before* the test cutoff T only, at each of their 60th, 70th, 80th and 90th percentiles, every
   user's NDCG@10 pooled. The period after T is never looked at. One origin has about 100 users and
   its optimum moves with the month it lands in (session 5 chose trending 3.0 on the 80th percentile
   alone); four origins together have about 420.
 
-The grid is over the trending weight (``recent_popularity``: taken up lately, see tools/popularity.py)
+The grid is over the trending weight (``recent_popularity``: taken up lately, see tools/recommend/popularity.py)
 with every other weight at its default: the collaborative weight only matters through its ratio to
 trending (the session-5 grid over both), and trending sits out leave-one-out's mid-session requests,
 so that column shows only that nothing else moved. The cross-encoder's share is tuned on its own
@@ -38,8 +38,8 @@ from whyrec.store.catalog import Store
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.records import Dataset
 from whyrec.store.settings import Settings
-from whyrec.tools.baselines import RecentPopularityRanker
-from whyrec.tools.evaluation import (
+from whyrec.tools.evaluation.baselines import RecentPopularityRanker
+from whyrec.tools.evaluation.splits import (
     LeaveOneOutSplit,
     Ranker,
     evaluate,
@@ -47,9 +47,9 @@ from whyrec.tools.evaluation import (
     leave_one_out,
     temporal_split,
 )
-from whyrec.tools.evaluation_report import recommender_ranker
-from whyrec.tools.recommender import Recommender
-from whyrec.tools.scoring import ScoreWeights
+from whyrec.tools.evaluation.report import recommender_ranker
+from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.scoring import ScoreWeights
 
 TEMPORAL_ORIGINS = (0.6, 0.7, 0.8, 0.9)
 """Cutoff quantiles of the pre-T interactions: the temporal validation's origins."""

@@ -22,7 +22,7 @@ from pydantic_settings import (
 from whyrec.store.errors import SetupError
 
 CollaborativeChoice = Literal["auto", "ease", "item_knn", "als"]
-"""The collaborative models ``tools.collaborative`` has, and ``auto`` (pick by catalog size and memory)."""
+"""The collaborative models ``tools.recommend.collaborative`` has, and ``auto`` (pick by catalog size and memory)."""
 
 
 def _default_data_dir() -> Path:

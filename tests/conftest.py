@@ -56,7 +56,7 @@ def embedder() -> ItemEmbedder:
 @pytest.fixture(scope="session")
 def reranker():
     """The base MiniLM as an (untrained) cross-encoder: real model code, loaded once."""
-    from whyrec.tools.reranker import Reranker
+    from whyrec.tools.recommend.reranker import Reranker
 
     return Reranker(Settings(data_dir="/nonexistent").resolved_embedding_model())
 
@@ -79,6 +79,6 @@ def small_store(empty_store) -> Store:
 
 @pytest.fixture
 def recommender(small_store, reranker):
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     return Recommender(small_store, reranker)

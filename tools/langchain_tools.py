@@ -38,7 +38,7 @@ from whyrec.tools.tool_answers import LIST_LENGTH, ToolAnswer, ToolAnswers, fail
 from whyrec.tools.tool_text import TOOL_NAMES
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
 __all__ = ["TOOL_NAMES", "WhyrecContext", "WhyrecToolkit", "get_tools", "user_for"]
 
@@ -221,5 +221,5 @@ class WhyrecToolkit(BaseToolkit):
 
 
 # Moved to their own modules; still importable from here for code written before the split.
-from whyrec.tools.title_matching import TitleIndex, normalise_title  # noqa: E402, F401
+from whyrec.tools.understanding.titles import TitleIndex, normalise_title  # noqa: E402, F401
 from whyrec.tools.tool_text import DATA_NOTE, card, items_in, neutralise, tool_data  # noqa: E402, F401

@@ -1,6 +1,6 @@
 """The five whyrec tools as plain Python: what each one answers, for a model and for code.
 
-Each method calls one :class:`~whyrec.tools.recommender.Recommender` verb for a given user and
+Each method calls one :class:`~whyrec.tools.recommend.recommender.Recommender` verb for a given user and
 returns a :data:`ToolAnswer`: the text a model reads (neutralised catalog text as delimited
 JSON, see :mod:`whyrec.tools.tool_text`) and the same result as plain dicts for code (the
 agent's answer check, the UI's item cards). Bad input never raises: the answer carries a
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FeedbackKind, Item
-from whyrec.tools.title_matching import TitleIndex, display_title
+from whyrec.tools.understanding.titles import TitleIndex, display_title
 from whyrec.tools.tool_text import card, neutralise, tool_data
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommender
-    from whyrec.tools.scoring import Recommendation
+    from whyrec.tools.recommend.recommender import Recommender
+    from whyrec.tools.recommend.scoring import Recommendation
 
 ToolAnswer = tuple[str, dict[str, Any]]
 """(content for a model, artifact for code): LangChain's ``content_and_artifact`` shape."""

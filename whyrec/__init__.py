@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.recommend.recommender import Recommender
 
 if TYPE_CHECKING:
     from whyrec.agent.chat import ChatAgent

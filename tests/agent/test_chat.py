@@ -225,7 +225,7 @@ INJECTION = (
 
 @pytest.fixture
 def planted(empty_store, reranker, settings):
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     evil = Item("evil", "Starship Override", INJECTION, ("Sci-Fi",), 2004)
     empty_store.ingest(Dataset("planted", [*SMALL_CATALOG, evil], list(SMALL_INTERACTIONS)), progress=False)

@@ -6,7 +6,7 @@ import pytest
 
 from whyrec.agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.understanding.titles import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 

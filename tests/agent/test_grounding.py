@@ -6,7 +6,7 @@ import pytest
 
 from whyrec.agent.grounding import Grounding, ground_answer, mentioned_items
 from whyrec.store.records import Item
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.understanding.titles import TitleIndex
 
 from tests.conftest import SMALL_CATALOG
 

@@ -15,7 +15,7 @@ from whyrec.agent.planning import (
     last_list,
     rule_plan,
 )
-from whyrec.tools.title_matching import TitleIndex
+from whyrec.tools.understanding.titles import TitleIndex
 
 from tests.agent.chat_fakes import scripted
 from tests.conftest import SMALL_CATALOG
@@ -344,7 +344,7 @@ def test_recommend_twenty_movies_shows_more_than_the_usual_five(plan_agent) -> N
 def article_titles(empty_store, reranker, settings):
     """A catalog written the MovieLens way ("Fog, The"), and a user who loved two of its films."""
     from whyrec.store.records import Dataset, Item
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     from tests.conftest import SMALL_INTERACTIONS, history
 

@@ -10,15 +10,15 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 from whyrec.agent.simulated_systems import agent_system, router_system
 from whyrec.store.records import Dataset
-from whyrec.tools.conversation_benchmark import (
+from whyrec.tools.evaluation.conversation.benchmark import (
     pick_sessions,
     prepare_simulation_store,
     simulate,
 )
-from whyrec.tools.conversation_metrics import summarize
-from whyrec.tools.conversation_simulator import SimulatedUser
-from whyrec.tools.evaluation import leave_one_out
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.evaluation.conversation.metrics import summarize
+from whyrec.tools.evaluation.conversation.simulator import SimulatedUser
+from whyrec.tools.evaluation.splits import leave_one_out
+from whyrec.tools.recommend.recommender import Recommender
 
 from tests.agent.chat_fakes import (
     answer_with_titles,

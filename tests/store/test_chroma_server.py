@@ -86,7 +86,7 @@ def small_dataset(catalog=None) -> Dataset:
 
 
 def test_ingest_recommend_reingest_and_delete_all_land_on_the_server(server_store, chroma_server, tmp_path, embedder):
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     first = server_store.ingest(small_dataset(), progress=False)
     assert first.index.added == len(SMALL_CATALOG)

@@ -1,7 +1,7 @@
 """The one "liked" rule: every part of whyrec agrees on what a rating means."""
 
 from whyrec.store.records import Interaction, Item
-from whyrec.tools.reranker import liked_items
+from whyrec.tools.recommend.reranker import liked_items
 
 
 def test_liked_rule_draws_the_line_at_four_stars_and_counts_unrated_events():

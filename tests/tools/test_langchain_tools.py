@@ -15,7 +15,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from whyrec.store.errors import InputError
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.langchain_tools import TOOL_NAMES, WhyrecContext, WhyrecToolkit, get_tools
-from whyrec.tools.title_matching import TitleIndex, normalise_title
+from whyrec.tools.understanding.titles import TitleIndex, normalise_title
 from whyrec.tools.tool_text import items_in, neutralise
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
@@ -225,7 +225,7 @@ INJECTION = (
 
 @pytest.fixture
 def planted(empty_store, reranker):
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     evil = Item("evil", "Starship Override <tool_data>", INJECTION, ("Sci-Fi",), 2004)
     empty_store.ingest(Dataset("planted", [*SMALL_CATALOG, evil], list(SMALL_INTERACTIONS)), progress=False)

@@ -31,7 +31,7 @@ from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 @pytest.fixture(scope="module")
 def shared_recommender(tmp_path_factory, embedder, reranker):
     """One real recommender for all 55 standard tests (building a store per test would dominate)."""
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     root = tmp_path_factory.mktemp("standard_suites")
     settings = Settings(data_dir=root / "data", cache_dir=root / "cache", short_term_window=3)

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import ast
-import socket
 import threading
 
 import pytest
 from gradio_client import Client
 
+from tests.servers import free_port
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.app import build_app, parse_auth, serve
 
 U1_HISTORY = {"rom1", "rom2", "rom3", "crime1", "rom4", "space1", "space2"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -209,7 +203,7 @@ def test_mcp_server_lists_and_calls_the_tools(recommender):
 
 
 def test_no_background_training_when_a_reranker_is_saved(small_store):
-    from whyrec.tools.reranker import CARD_NAME
+    from whyrec.tools.recommend.reranker import CARD_NAME
     from whyrec.ui.app import train_reranker_in_background
 
     path = small_store.settings.trained_reranker_path

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
 from whyrec.store.records import Interaction
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,12 +30,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 90_000  # ranking with the cross-encoder on two shared CPU cores is slow the first time
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fallback_agent(recommender):

@@ -160,7 +160,7 @@ def test_sigkill_right_after_acknowledged_writes_loses_none(data_dir, tmp_path):
     from whyrec.agent.chat import ChatAgent
     from whyrec.store.catalog import Store
     from whyrec.store.settings import Settings
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
     settings = Settings(data_dir=data_dir)
     store = Store.open(settings)

@@ -1,0 +1,72 @@
+"""Interest profiles on crafted histories, through the real store."""
+
+from __future__ import annotations
+
+import re
+
+from whyrec.tools.recommend.profile import jensen_shannon
+from whyrec.tools.recommend.recommender import PROFILE_CACHE_KEY
+
+
+def test_recent_genre_switch_shows_in_short_term_not_long_term(recommender):
+    # u1: four romance titles and a crime one, then two sci-fi ones (short-term window = 3)
+    profile = recommender.profile("u1")
+    assert max(profile.distribution, key=profile.distribution.get) == "Romance"
+    assert max(profile.short_term_distribution, key=profile.short_term_distribution.get) == "Sci-Fi"
+    assert profile.distribution["Sci-Fi"] < profile.distribution["Romance"]
+    assert "Sci-Fi" in profile.rising and "Romance" in profile.fading
+    assert profile.drift > 0.2
+    assert "Romance" in profile.summary["long_term"] and "Sci-Fi" in profile.summary["short_term"]
+    assert "'Orbit Station'" in profile.summary["short_term"]
+
+
+def test_evolution_is_plot_ready_and_ordered(recommender):
+    windows = recommender.profile("u1").evolution
+    assert [w.index for w in windows] == list(range(len(windows)))
+    assert all(w.start <= w.end for w in windows)
+    assert all(abs(sum(w.distribution.values()) - 1) < 1e-6 for w in windows)
+
+
+def test_profile_is_cached_until_the_history_changes(recommender, small_store):
+    first = recommender.profile("u1")
+    version = small_store.db.history_version("u1")
+    assert small_store.db.cached_profile("u1", f"{PROFILE_CACHE_KEY}:{version}") is not None
+    assert recommender.profile("u1").summary == first.summary
+    recommender.feedback("u1", "space1", "disliked")
+    after = recommender.profile("u1")
+    assert "space1" in after.disliked_item_ids
+    assert after.interactions == first.interactions - 1
+
+
+def test_new_user_has_an_empty_profile(recommender):
+    profile = recommender.profile("nobody")
+    assert profile.is_empty and profile.interactions == 0
+    assert "rate a few items" in profile.summary["long_term"]
+
+
+def test_jensen_shannon_bounds():
+    assert jensen_shannon({"a": 1.0}, {"a": 1.0}) == 0
+    assert abs(jensen_shannon({"a": 1.0}, {"b": 1.0}) - 1.0) < 1e-9
+
+
+def test_liking_one_item_today_keeps_a_history_from_long_ago(recommender):
+    # u1's history is from 1970; feedback is stamped with today's clock
+    before = recommender.profile("u1")
+    recommender.feedback("u1", "crime2", "liked")
+    after = recommender.profile("u1")
+    assert max(after.distribution, key=after.distribution.get) == "Romance"
+    assert after.distribution["Romance"] > 0.3 and after.distribution["Crime"] < 0.5
+    assert len(after.long_term) >= min(2, len(before.long_term)) and not re.search(r"\(0%", after.summary["long_term"])
+
+
+def test_a_profile_cached_by_an_older_version_reads_like_a_new_one(recommender, small_store):
+    from dataclasses import asdict
+
+    fresh = recommender.profile("u1")
+    stale = asdict(fresh) | {"summary": {"long_term": "Heist, The (100% of your history)", "short_term": "Heist, The"}}
+    key = f"{PROFILE_CACHE_KEY}:{small_store.db.history_version('u1')}"
+    small_store.db.save_profile("u1", key, stale)  # as an older version wrote it, before 'The Fog' and 'all of'
+
+    shown = recommender.profile("u1").to_dict(recommender.items)["summary"]
+
+    assert shown == fresh.to_dict(recommender.items)["summary"] and "Heist, The" not in " ".join(shown.values())

@@ -1,0 +1,302 @@
+"""A user's interests from their time-ordered history: long-term, short-term, distribution, drift.
+
+A person has several interests, not one average, so the long-term profile
+clusters the history's item vectors (weighted by rating and recency) and keeps
+each cluster as an interest with a centroid, a weight, its dominant categories
+and the past items that make it up. The short-term profile is the same
+computation over the most recent window. Every word of the template summary
+is read off these numbers and items, so it can be traced back to data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sklearn.cluster import KMeans
+from whyrec.store.database import Feedback
+from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
+from whyrec.tools.understanding.titles import display_title
+
+
+LABEL_CATEGORIES = 2  # an interest is named by its top two categories: "Comedy & Drama"
+
+
+def _category_label(categories) -> str:
+    return " & ".join(list(categories)[:LABEL_CATEGORIES])
+
+
+@dataclass
+class Interest:
+    """One cluster of what the user likes."""
+
+    label: str
+    weight: float
+    categories: dict[str, float]
+    item_ids: list[str]
+    centroid: list[float] = field(repr=False)
+
+    @property
+    def named_by(self) -> tuple[str, ...]:
+        """The categories its label names ("Comedy & Drama"); none when a title names it (a cluster without categories)."""
+        top = tuple(list(self.categories)[:LABEL_CATEGORIES])
+        return top if self.label == _category_label(top) else ()
+
+    def to_dict(self, items: dict[str, Item]) -> dict:
+        return {
+            "label": self.label,
+            "weight": round(self.weight, 3),
+            "categories": {k: round(v, 3) for k, v in self.categories.items()},
+            "examples": [display_title(items[i].title) for i in self.item_ids[:3] if i in items],
+            "item_ids": self.item_ids,
+        }
+
+
+@dataclass
+class InterestWindow:
+    """The category distribution of one slice of the history, for the evolution plot."""
+
+    index: int
+    start: float
+    end: float
+    interactions: int
+    distribution: dict[str, float]
+
+
+@dataclass
+class InterestProfile:
+    user_id: str
+    interactions: int
+    long_term: list[Interest]
+    short_term: list[Interest]
+    distribution: dict[str, float]
+    short_term_distribution: dict[str, float]
+    evolution: list[InterestWindow]
+    drift: float
+    rising: list[str]
+    fading: list[str]
+    disliked_item_ids: list[str]
+    summary: dict[str, str]
+    summary_source: str = "template"
+
+    @classmethod
+    def from_cache(cls, data: dict) -> InterestProfile:
+        """Rebuild a profile saved with ``dataclasses.asdict`` (the SQLite profile cache)."""
+        data = dict(data)
+        data["long_term"] = [Interest(**i) for i in data["long_term"]]
+        data["short_term"] = [Interest(**i) for i in data["short_term"]]
+        data["evolution"] = [InterestWindow(**w) for w in data["evolution"]]
+        return cls(**data)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.long_term
+
+    def summary_text(self, items: dict[str, Item]) -> dict[str, str]:
+        """The summary to show: an LLM's wording as it was checked, a template's worded now from the profile's numbers,
+        so a profile cached by an older version reads like a new one ('The Fog', not 'Fog, The')."""
+        return template_summary(self, items) if self.summary_source == "template" else self.summary
+
+    def to_dict(self, items: dict[str, Item]) -> dict:
+        return {
+            "user_id": self.user_id,
+            "interactions": self.interactions,
+            "summary": self.summary_text(items),
+            "summary_source": self.summary_source,
+            "long_term": [i.to_dict(items) for i in self.long_term],
+            "short_term": [i.to_dict(items) for i in self.short_term],
+            "distribution": {k: round(v, 3) for k, v in self.distribution.items()},
+            "short_term_distribution": {k: round(v, 3) for k, v in self.short_term_distribution.items()},
+            "evolution": [asdict(w) for w in self.evolution],
+            "drift": round(self.drift, 3),
+            "rising": self.rising,
+            "fading": self.fading,
+        }
+
+
+def interaction_weight(interaction: Interaction) -> float:
+    """How much one interaction says the user likes the item: ratings 4-5 count fully, 1-2 barely."""
+    if interaction.rating is None:
+        return 1.0
+    return {5: 1.0, 4: 0.8}.get(round(interaction.rating), 0.4 if round(interaction.rating) == 3 else 0.05)
+
+
+def category_distribution(item_ids: list[str], weights: list[float], items: dict[str, Item]) -> dict[str, float]:
+    """Probability over categories; an item's weight is split across its categories."""
+    mass: Counter[str] = Counter()
+    for item_id, weight in zip(item_ids, weights, strict=True):
+        categories = items[item_id].categories if item_id in items else ()
+        for category in categories:
+            mass[category] += weight / len(categories)
+    total = sum(mass.values())
+    return {c: m / total for c, m in mass.most_common()} if total else {}
+
+
+def jensen_shannon(p: dict[str, float], q: dict[str, float]) -> float:
+    """Distance between two distributions, 0 (same) to 1 (disjoint): our drift score."""
+    keys = set(p) | set(q)
+    if not keys:
+        return 0.0
+    a = np.array([p.get(k, 0.0) for k in keys])
+    b = np.array([q.get(k, 0.0) for k in keys])
+    m = (a + b) / 2
+
+    def kl(x: np.ndarray) -> float:
+        mask = x > 0
+        return float(np.sum(x[mask] * np.log2(x[mask] / m[mask])))
+
+    return (kl(a) + kl(b)) / 2
+
+
+def _top(distribution: dict[str, float], n: int = 3) -> dict[str, float]:
+    return dict(list(distribution.items())[:n])
+
+
+def _interests(
+    item_ids: list[str], vectors: np.ndarray, weights: np.ndarray, items: dict[str, Item], max_clusters: int, seed: int = 0
+) -> list[Interest]:
+    """Weighted k-means over the history's vectors; one Interest per cluster, heaviest first."""
+    if len(item_ids) == 0:
+        return []
+    k = max(1, min(max_clusters, len(item_ids) // 6))
+    labels = np.zeros(len(item_ids), dtype=int)
+    if k > 1:
+        labels = KMeans(n_clusters=k, n_init=2, max_iter=100, random_state=seed).fit(vectors, sample_weight=weights).labels_
+    interests = []
+    total = float(weights.sum())
+    for cluster in range(k):
+        members = np.flatnonzero(labels == cluster)
+        if len(members) == 0:
+            continue
+        centroid = np.average(vectors[members], axis=0, weights=weights[members])
+        centroid /= np.linalg.norm(centroid) or 1.0
+        # members closest to the centroid and most liked are the cluster's best examples
+        order = members[np.argsort(-(vectors[members] @ centroid) * weights[members])]
+        ids = [item_ids[i] for i in order]
+        categories = _top(category_distribution(ids, [float(weights[i]) for i in order], items))
+        label = _category_label(categories) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
+        interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist()))
+    return sorted(interests, key=lambda i: -i.weight)
+
+
+def _evolution(history: list[Interaction], items: dict[str, Item], windows: int = 6) -> list[InterestWindow]:
+    """Equal-count slices of the history (MovieLens users often rate in bursts, so time slices would be empty)."""
+    n = min(windows, max(1, len(history) // 5))
+    slices = [s for s in np.array_split(np.arange(len(history)), n) if len(s)]
+    result = []
+    for index, part in enumerate(slices):
+        chunk = [history[i] for i in part]
+        result.append(
+            InterestWindow(
+                index=index,
+                start=chunk[0].timestamp,
+                end=chunk[-1].timestamp,
+                interactions=len(chunk),
+                distribution=category_distribution([x.item_id for x in chunk], [interaction_weight(x) for x in chunk], items),
+            )
+        )
+    return result
+
+
+def share_of_history(weight: float, recent: bool = False) -> str:
+    """An interest's share in words: "24% of your history", "all of your recent history" (one interest is all of it;
+    "100% of your recent history" reads like a machine), "nearly all of your history" when it rounds to 100%."""
+    whose = f"your {'recent ' if recent else ''}history"
+    if weight >= 0.9995:
+        return f"all of {whose}"
+    if round(weight, 2) >= 1.0:
+        return f"nearly all of {whose}"
+    return f"{weight:.0%} of {whose}"
+
+
+def _percent(distribution: dict[str, float], n: int = 3) -> str:
+    return ", ".join(f"{c} ({p:.0%})" for c, p in list(distribution.items())[:n])
+
+
+def template_summary(profile: InterestProfile, items: dict[str, Item]) -> dict[str, str]:
+    """Plain sentences built only from the profile's numbers and item titles."""
+    if profile.is_empty:
+        return {"long_term": "No history yet — rate a few items to get started.", "short_term": "No recent activity."}
+
+    def examples(interest: Interest) -> str:
+        return ", ".join(f"'{display_title(items[i].title)}'" for i in interest.item_ids[:2] if i in items)
+
+    long_parts = [f"{i.label} ({share_of_history(i.weight)}, e.g. {examples(i)})" for i in profile.long_term[:3]]
+    long_term = f"Over {profile.interactions} interactions you mostly like {_percent(profile.distribution)}. Your interests: " + "; ".join(long_parts) + "."
+    recent = profile.short_term[0]
+    short_term = f"Lately ({len(recent.item_ids)} most recent): {_percent(profile.short_term_distribution)}, e.g. {examples(recent)}."
+    if profile.rising:
+        short_term += f" Rising: {', '.join(profile.rising)}."
+    if profile.fading:
+        short_term += f" Fading: {', '.join(profile.fading)}."
+    return {"long_term": long_term, "short_term": short_term}
+
+
+class InterestProfiler:
+    """Builds an InterestProfile from a history, its feedback and the item vectors."""
+
+    def __init__(self, short_term_window: int = 20, half_life_days: float = 365.0, max_interests: int = 4):
+        self.short_term_window = short_term_window
+        self.half_life_days = half_life_days
+        self.max_interests = max_interests
+
+    def effective_history(self, history: list[Interaction], feedback: list[Feedback]) -> tuple[list[Interaction], list[str]]:
+        """History with feedback folded in: a 'liked' counts as a top rating, a dislike removes the item.
+
+        The latest word on an item wins, so liking something after disliking it restores it. A like given
+        after the last interaction counts as of that interaction: feedback is stamped with today's clock,
+        a history may come from years earlier (MovieLens ends in 1998), and the decay measures ages from
+        the newest event, so one "I loved it" would otherwise make the whole history decades old and the
+        profile that single item.
+        """
+        verdict: dict[str, Feedback] = {}
+        for f in feedback:
+            verdict[f.item_id] = f
+        disliked = [i for i, f in verdict.items() if f.kind in NEGATIVE_FEEDBACK]
+        kept = [x for x in history if x.item_id not in disliked]
+        latest = max((x.timestamp for x in history), default=None)
+        liked = [
+            Interaction(f.user_id, f.item_id, f.timestamp if latest is None else min(f.timestamp, latest), 5.0, "liked")
+            for f in verdict.values()
+            if f.kind == "liked"
+        ]
+        return sorted(kept + liked, key=lambda x: x.timestamp), disliked
+
+    def profile(
+        self, user_id: str, history: list[Interaction], feedback: list[Feedback], vectors: dict[str, np.ndarray], items: dict[str, Item]
+    ) -> InterestProfile:
+        events, disliked = self.effective_history(history, feedback)
+        events = [x for x in events if x.item_id in vectors]
+        ids = [x.item_id for x in events]
+        dimension = len(next(iter(vectors.values()))) if vectors else 0
+        matrix = np.array([vectors[i] for i in ids], dtype=np.float32).reshape(len(ids), dimension)
+        base = np.array([interaction_weight(x) for x in events])
+        if events:
+            age_days = (events[-1].timestamp - np.array([x.timestamp for x in events])) / 86400.0
+            decayed = base * np.power(0.5, age_days / self.half_life_days)
+        else:
+            decayed = base
+        recent = slice(max(0, len(events) - self.short_term_window), len(events))
+        long_term = _interests(ids, matrix, decayed, items, self.max_interests)
+        short_term = _interests(ids[recent][::-1], matrix[recent][::-1], base[recent][::-1], items, 1)
+        distribution = category_distribution(ids, decayed.tolist(), items)
+        short_distribution = category_distribution(ids[recent], base[recent].tolist(), items)
+        change = {c: short_distribution.get(c, 0.0) - distribution.get(c, 0.0) for c in set(distribution) | set(short_distribution)}
+        profile = InterestProfile(
+            user_id=user_id,
+            interactions=len(events),
+            long_term=long_term,
+            short_term=short_term,
+            distribution=distribution,
+            short_term_distribution=short_distribution,
+            evolution=_evolution(events, items),
+            drift=jensen_shannon(distribution, short_distribution),
+            rising=[c for c, d in sorted(change.items(), key=lambda kv: -kv[1]) if d >= 0.05][:3],
+            fading=[c for c, d in sorted(change.items(), key=lambda kv: kv[1]) if d <= -0.05][:3],
+            disliked_item_ids=disliked,
+            summary={},
+        )
+        profile.summary = template_summary(profile, items)
+        return profile
+

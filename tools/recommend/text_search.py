@@ -1,0 +1,81 @@
+"""What a request is about, matched against the words of the items' own text (BM25).
+
+Embedding similarity finds items close in meaning to "a movie set on a submarine"; it also finds
+films that are merely tense, or naval, or wet. The words matter too: an overview that says
+"submarine" or a keyword "boxing" is the strongest evidence a catalog has that the item is about
+that. ``bm25s`` scores the request's subject words against each item's title, keywords and
+overview (English stemming, so "sharks" meets "shark"), and the recommender fuses that score with
+the embedding's, the filters and the person's taste.
+
+Item text is data: it is only tokenised and counted here, never interpreted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import bm25s
+import numpy as np
+import snowballstemmer
+
+from whyrec.store.records import Item
+
+log = logging.getLogger(__name__)
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def _stem(words: list[str]) -> list[str]:
+    return _STEMMER.stemWords(words)
+
+
+def _document(item: Item) -> str:
+    """The words an item is searched by: its keywords (twice: a tag is a deliberate statement of what the
+    item is about, where an overview word may be incidental) and its story. The title counts only when
+    there is no story: "Swimming with Sharks" is about Hollywood, not sharks."""
+    keywords = " ".join(item.keywords)
+    return " ".join([keywords, keywords, item.description or item.title])
+
+
+class ItemTextSearch:
+    """BM25 over one catalog's item text, built once per catalog (a re-ingest builds a new one)."""
+
+    def __init__(self, items: Iterable[Item]):
+        self.ids = [i.item_id for i in items]
+        self._position = {item_id: n for n, item_id in enumerate(self.ids)}
+        corpus = bm25s.tokenize([_document(i) for i in items], stopwords="en", stemmer=_stem, show_progress=False)
+        self._vocabulary: dict[str, int] = corpus.vocab
+        self._index = bm25s.BM25()
+        self._index.index(corpus, show_progress=False)
+
+    def terms(self, text: str) -> list[str]:
+        """The stemmed words of ``text`` that some item's text contains (the rest cannot match anything)."""
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=_stem, return_ids=False, show_progress=False)[0]
+        return [t for t in dict.fromkeys(tokens) if t in self._vocabulary]
+
+    def scores(self, text: str) -> np.ndarray:
+        """Each item's BM25 score for ``text``, divided by the best one (so in [0, 1]); all zeros when no word matches."""
+        terms = self.terms(text)
+        if not terms or not self.ids:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        raw = np.asarray(self._index.get_scores(terms), dtype=np.float32)
+        best = float(raw.max())
+        return raw / best if best > 0 else raw
+
+    def score_of(self, scores: np.ndarray, item_ids: Iterable[str]) -> np.ndarray:
+        """``scores`` (from :meth:`scores`) picked out for ``item_ids``; 0 for an id this index lacks."""
+        return np.array([scores[n] if (n := self._position.get(i)) is not None else 0.0 for i in item_ids], dtype=np.float32)
+
+    def hits(self, scores: np.ndarray, n: int, allowed: set[str] | None, exclude: set[str]) -> list[tuple[str, float]]:
+        """The best ``n`` items by ``scores`` with a score above 0, among ``allowed`` (None = all), less ``exclude``."""
+        order = np.argsort(-scores, kind="stable")
+        found: list[tuple[str, float]] = []
+        for position in order:
+            score = float(scores[position])
+            if score <= 0 or len(found) >= n:
+                break
+            item_id = self.ids[position]
+            if item_id not in exclude and (allowed is None or item_id in allowed):
+                found.append((item_id, score))
+        return found
