@@ -1,7 +1,7 @@
 """The JSON surface other programs use: named Gradio API endpoints and MCP tools.
 
 Each public method of :class:`RecommenderAPI` is a thin, fully typed wrapper over
-:class:`~tools.recommender.Recommender` that takes and returns plain JSON values.
+:class:`~tools.recommend.recommender.Recommender` that takes and returns plain JSON values.
 Gradio derives the endpoint's parameters from the type hints and the MCP tool
 description from the docstring (its ``Args:`` section describes each parameter),
 so the docstrings are written for a model deciding which tool to call.
@@ -27,12 +27,12 @@ import gradio as gr
 
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.records import FeedbackKind, Interaction
-from whyrec.tools.explanation import item_card
-from whyrec.tools.title_matching import display_title
+from whyrec.tools.recommend.explanation import item_card
+from whyrec.tools.understanding.titles import display_title
 from whyrec.ui.api_keys import ANYONE, AccessDenied, ApiKeys, Caller
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
 MAX_ITEMS = 50
 ENDPOINTS = ("recommend", "explain", "profile", "feedback", "search")

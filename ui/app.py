@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from whyrec.store.errors import InputError, SetupError
-from whyrec.tools.title_matching import display_title
+from whyrec.tools.understanding.titles import display_title
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
@@ -43,7 +43,7 @@ from whyrec.ui.user_picker import build_user_picker, unknown_user_text
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -475,13 +475,13 @@ def launch_app(
 
 def train_reranker_in_background(store) -> threading.Thread | None:
     """Start training the reranker in a daemon thread unless a trained one is saved; None when none was needed."""
-    from whyrec.tools.reranker import is_trained
+    from whyrec.tools.recommend.reranker import is_trained
 
     if is_trained(store.settings.trained_reranker_path):
         return None
 
     def train() -> None:
-        from whyrec.tools.reranker_training import train_reranker
+        from whyrec.tools.training.reranker_training import train_reranker
 
         try:
             log.warning("no trained reranker yet: training one in the background (rankings use it once saved)")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from whyrec.tools.explanation import TREND_WORTH_SAYING
+from whyrec.tools.recommend.explanation import TREND_WORTH_SAYING
 from whyrec.ui.api import MAX_ITEMS
 from whyrec.ui.notices import Problem, notice_box
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.settings import Settings
-from whyrec.tools.title_matching import display_title
+from whyrec.tools.understanding.titles import display_title
 
 Command = Callable[[argparse.Namespace, Settings], int]
 # the package a command may miss on a core-only install -> the extra that brings it (pyproject.toml)
@@ -139,7 +139,7 @@ def profile_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("train-reranker")
 def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     """Fine-tune the cross-encoder reranker on the pipeline's own candidate lists (CPU: 15 min; CUDA: all the data)."""
-    from whyrec.tools.reranker_training import train_reranker
+    from whyrec.tools.training.reranker_training import train_reranker
 
     budget = "auto" if args.budget is None else (args.budget or None)
     report = train_reranker(
@@ -157,7 +157,7 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
 def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Score baselines and the pipeline on MovieLens-100K: leave-one-out and a split at a point in time, full ranking."""
     from whyrec.store.movielens import load_movielens_100k
-    from whyrec.tools.evaluation_report import run_evaluation, write_report
+    from whyrec.tools.evaluation.report import run_evaluation, write_report
 
     protocols = tuple(args.protocol) if args.protocol else ("leave_one_out", "temporal")
     report = run_evaluation(
@@ -175,15 +175,15 @@ def evaluate_command(args: argparse.Namespace, settings: Settings) -> int:
 def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Simulated users with hidden targets talk to the API, the keyword router or the agent; prints a table."""
     from whyrec.store.movielens import load_movielens_100k
-    from whyrec.tools.conversation_benchmark import (
+    from whyrec.tools.evaluation.conversation.benchmark import (
         RecommenderSystem,
         prepare_simulation_store,
         run_benchmark,
         simulation_settings,
         table,
     )
-    from whyrec.tools.evaluation import leave_one_out, temporal_split
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.evaluation.splits import leave_one_out, temporal_split
+    from whyrec.tools.recommend.recommender import Recommender
 
     ensure_ingested(settings)
     dataset = load_movielens_100k()

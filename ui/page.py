@@ -19,7 +19,7 @@ from whyrec.ui.notices import hidden, in_user_words, shown
 from whyrec.ui.profile_panel import ProfilePanel, profile_view
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
     from whyrec.ui.api import RecommenderAPI
     from whyrec.ui.chat import SharedAgent
     from whyrec.ui.chat_panel import ChatPanel

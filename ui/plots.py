@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from whyrec.store.records import Interaction, Item
-from whyrec.tools.profile import category_distribution, interaction_weight
+from whyrec.tools.recommend.profile import category_distribution, interaction_weight
 
 LONG_TERM, SHORT_TERM = "all history", "recent"
 OTHER = "other"

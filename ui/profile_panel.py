@@ -12,7 +12,7 @@ import pandas as pd
 from whyrec.ui.plots import Evolution, colors_for, distribution_frame, evolution
 
 if TYPE_CHECKING:
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
     from whyrec.ui.api import RecommenderAPI
 
 PLOT_HEIGHT = 240

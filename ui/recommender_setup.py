@@ -5,7 +5,7 @@ from __future__ import annotations
 from whyrec.agent.chat_model import profile_summarizer
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
-from whyrec.tools.recommender import Recommender
+from whyrec.tools.recommend.recommender import Recommender
 
 
 def open_recommender(settings: Settings, store: Store | None = None) -> Recommender:

@@ -18,7 +18,7 @@ from whyrec.store.errors import InputError
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
-    from whyrec.tools.recommender import Recommender
+    from whyrec.tools.recommend.recommender import Recommender
 
 EXIT_WORDS = {"/quit", "/exit", "/q", "quit", "exit"}
 HELP = 'Ask for recommendations ("something funny from the 90s"), "why X?", "why not X?", "what are my interests?", or say "I loved X". /quit to leave.'
