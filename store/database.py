@@ -8,6 +8,7 @@ cheap, and this keeps the store safe to use from Gradio's worker threads.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,24 +19,35 @@ from pathlib import Path
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import FEEDBACK_KINDS, Dataset, FeedbackKind, Interaction, Item
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
+SCHEMA_VERSION = 2
+"""1: the first schema. 2: ``items.keywords`` (a JSON list)."""
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,
-    categories TEXT NOT NULL, year INTEGER, metadata TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, attributes TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS interactions (
+    categories TEXT NOT NULL, year INTEGER, metadata TEXT NOT NULL, keywords TEXT NOT NULL DEFAULT '[]')""",
+    "CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, attributes TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS interactions (
     id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, item_id TEXT NOT NULL REFERENCES items(item_id),
-    timestamp REAL NOT NULL, rating REAL, event TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS interactions_by_user ON interactions(user_id, timestamp, id);
-CREATE TABLE IF NOT EXISTS feedback (
+    timestamp REAL NOT NULL, rating REAL, event TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS interactions_by_user ON interactions(user_id, timestamp, id)",
+    f"""CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, item_id TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ({', '.join(repr(k) for k in FEEDBACK_KINDS)})), timestamp REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS feedback_by_user ON feedback(user_id, id);
-CREATE TABLE IF NOT EXISTS profiles (user_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (user_id, key));
-"""
+    kind TEXT NOT NULL CHECK (kind IN ({', '.join(repr(k) for k in FEEDBACK_KINDS)})), timestamp REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS feedback_by_user ON feedback(user_id, id)",
+    "CREATE TABLE IF NOT EXISTS profiles (user_id TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (user_id, key))",
+)
+"""The latest schema, for a new file."""
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]'",),
+}
+"""The statements that bring a store from version ``n - 1`` to ``n``, run in order in one transaction."""
+
+ITEM_COLUMNS = "item_id, title, description, categories, year, metadata, keywords"
 
 
 @dataclass(frozen=True)
@@ -60,13 +72,44 @@ class Database:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise SetupError(f"{self.path}: schema version {row[0]} is newer than this whyrec ({SCHEMA_VERSION}) — upgrade whyrec")
+        try:
+            self._create_or_upgrade()
+        except sqlite3.DatabaseError as e:
+            if "not a database" not in str(e):
+                raise
+            raise SetupError(f"{self.path}: not a readable whyrec store ({e}) — move the file aside and ingest again") from None
+
+    def _create_or_upgrade(self) -> None:
+        """Create a new file at :data:`SCHEMA_VERSION`, or upgrade an older one in place, in one transaction.
+
+        A store written by a newer whyrec is refused before anything is changed. If an upgrade
+        step fails, the transaction rolls back and the file stays at its old version, readable by
+        the whyrec that wrote it.
+        """
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # transactions by hand: DDL included
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")  # one process upgrades; the others wait, then see it done
+            try:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in tables else None
+                version = int(row[0]) if row else (1 if "items" in tables else SCHEMA_VERSION)
+                if version > SCHEMA_VERSION:
+                    raise SetupError(f"{self.path}: schema version {version} is newer than this whyrec ({SCHEMA_VERSION}) — upgrade whyrec")
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        conn.execute(statement)
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if version < SCHEMA_VERSION:
+                log.info("%s: upgraded the schema from version %d to %d", self.path, version, SCHEMA_VERSION)
+        finally:
+            conn.close()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -94,9 +137,12 @@ class Database:
             conn.execute("DELETE FROM users")
             conn.execute("DELETE FROM profiles")
             conn.executemany(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO items ({ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i.item_id, i.title, i.description, json.dumps(i.categories), i.year, json.dumps(i.metadata, default=str))
+                    (
+                        i.item_id, i.title, i.description, json.dumps(i.categories), i.year,
+                        json.dumps(i.metadata, default=str), json.dumps(i.keywords),
+                    )
                     for i in dataset.items
                 ],
             )
@@ -149,16 +195,18 @@ class Database:
 
     @staticmethod
     def _item(row: tuple) -> Item:
-        item_id, title, description, categories, year, metadata = row
-        return Item(item_id, title, description, tuple(json.loads(categories)), year, json.loads(metadata))
+        item_id, title, description, categories, year, metadata, keywords = row
+        return Item(
+            item_id, title, description, tuple(json.loads(categories)), year, json.loads(metadata), keywords=tuple(json.loads(keywords))
+        )
 
     def items(self) -> dict[str, Item]:
         with self._connect() as conn:
-            return {row[0]: self._item(row) for row in conn.execute("SELECT * FROM items ORDER BY rowid")}
+            return {row[0]: self._item(row) for row in conn.execute(f"SELECT {ITEM_COLUMNS} FROM items ORDER BY rowid")}
 
     def item(self, item_id: str) -> Item | None:
         with self._connect() as conn:
-            row = conn.execute("SELECT * FROM items WHERE item_id = ?", (item_id,)).fetchone()
+            row = conn.execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE item_id = ?", (item_id,)).fetchone()
         return self._item(row) if row else None
 
     def history(self, user_id: str) -> list[Interaction]:

@@ -7,6 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
+from whyrec.store.records import ITEM_TEXT_MAX_PIECES
 from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,12 @@ class ItemEmbedder:
         if self.device.startswith("cuda"):
             model.half()  # fp16 halves memory and roughly doubles throughput on GPUs
         log.info("loaded embedding model %s on %s", self.model_path, self.device)
+        if (model.max_seq_length or 0) < ITEM_TEXT_MAX_PIECES + 2:  # + its [CLS] and [SEP]
+            log.warning(
+                "embedding model %s reads %s word pieces, fewer than the %d item texts are cut to: the end of long item texts "
+                "(their keywords) is not embedded",
+                self.model_path, model.max_seq_length, ITEM_TEXT_MAX_PIECES,
+            )
         return model
 
     @property

@@ -1,8 +1,15 @@
 """Load a user's own catalog and interactions from CSV, JSONL or Parquet.
 
 Catalog columns: ``item_id`` and ``title`` (required); ``description``,
-``categories`` (a list, or a string split on ``|``), ``year`` (optional); any
+``categories`` (a list, or a string split on ``|``), ``keywords`` (a list, a
+JSON list, or a string split on ``|``, else on ``,``), ``year`` (optional); any
 other column is kept as item metadata.
+
+A description is read as plain text: HTML tags and Markdown markup are taken out
+(their words stay), entities decoded, whitespace collapsed. One longer than
+:data:`DESCRIPTION_MAX_CHARS` is cut at a word boundary and ends with "…", and
+the load logs a warning saying how many were cut. An empty description is fine:
+the item is embedded from its title, year, categories and keywords.
 
 Interaction columns: ``user_id``, ``item_id``, ``timestamp`` (required; Unix
 seconds or ISO 8601); ``rating`` (number) and ``event`` (e.g. view, click,
@@ -17,9 +24,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +37,18 @@ from whyrec.store.errors import InputError
 from whyrec.store.records import Dataset, Interaction, Item
 
 CATALOG_REQUIRED = ("item_id", "title")
-CATALOG_KNOWN = (*CATALOG_REQUIRED, "description", "categories", "year")
+CATALOG_KNOWN = (*CATALOG_REQUIRED, "description", "categories", "keywords", "year")
 INTERACTIONS_REQUIRED = ("user_id", "item_id", "timestamp")
 FORMATS = (".csv", ".jsonl", ".parquet")
+
+DESCRIPTION_MAX_CHARS = 2000
+"""A description is stored and shown up to this many characters; the embedded text takes less (:data:`ITEM_TEXT_MAX_PIECES`)."""
+KEYWORD_MAX_CHARS = 100
+"""A keyword is a short tag; a longer one is an error (it is usually a description in the wrong column)."""
+CSV_FIELD_MAX_CHARS = 16 * 1024 * 1024
+"""The csv module's default limit (131,072) would stop a file with one long description; we read up to this."""
+
+log = logging.getLogger(__name__)
 
 Row = tuple[str, dict[str, Any]]  # ("line 41" or "row 41", the record)
 
@@ -44,12 +63,16 @@ def _decode(path: Path) -> str:
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_MAX_CHARS))
     reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
-    if not reader.fieldnames:
-        raise InputError(f"{path.name}: the file is empty — add a header line with the column names")
-    reader.fieldnames = [name.strip() for name in reader.fieldnames]
-    for record in reader:
-        yield f"line {reader.line_num}", record
+    try:
+        if not reader.fieldnames:
+            raise InputError(f"{path.name}: the file is empty — add a header line with the column names")
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+        for record in reader:
+            yield f"line {reader.line_num}", record
+    except csv.Error as e:
+        raise InputError(f"{path.name} line {reader.line_num}: not readable as CSV ({e}) — re-export the file as CSV with quoted fields") from None
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
@@ -103,6 +126,123 @@ def _text(value: Any) -> str:
     return "" if _blank(value) else str(value).strip()
 
 
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 header hr li ol p pre section table td th tr ul".split()
+)
+_MARKUP = re.compile(r"[<>&*_`#\\\[\]~]|^[ \t]*(?:[-+=]|\d{1,9}[.)])(?:[ \t]|$)", re.MULTILINE)
+"""Characters that may be HTML or Markdown; text without any reads the same after rendering."""
+
+
+class _TextOfHtml(HTMLParser):
+    """The words of an HTML fragment: tags dropped (block tags leave a space), scripts and styles skipped, entities decoded.
+
+    Numbered lists keep their numbers, so Markdown's reading of "1995. The war ends." as a list
+    starting at 1995 gives the text back unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.words: list[str] = []
+        self._skipping = 0
+        self._numbers: list[int | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skipping += 1
+        elif tag == "ol":
+            start = dict(attrs).get("start") or "1"
+            self._numbers.append(int(start) if start.isdigit() else 1)
+        elif tag == "ul":
+            self._numbers.append(None)
+        if tag in _BLOCK_TAGS:
+            self.words.append(" ")
+        if tag == "li" and self._numbers and self._numbers[-1] is not None:
+            self.words.append(f"{self._numbers[-1]}. ")
+            self._numbers[-1] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in ("ol", "ul") and self._numbers:
+            self._numbers.pop()
+        if tag in _BLOCK_TAGS:
+            self.words.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.words.append(data)
+
+
+def plain_text(text: str) -> str:
+    """``text`` without HTML tags or Markdown markup, on one line: what a person reads when it is rendered.
+
+    Markdown is read by markdown-it-py (CommonMark, raw HTML allowed), and the HTML it gives by
+    the standard library's parser. Text with no markup character skips both.
+    """
+    if _MARKUP.search(text):
+        from markdown_it import MarkdownIt
+
+        parser = _TextOfHtml()
+        parser.feed(MarkdownIt("commonmark").render(text))
+        parser.close()
+        text = "".join(parser.words)
+    return " ".join(text.split())
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its longest run of whole words that fits with a closing "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2 and not text[limit - 1].isspace():
+        cut = cut[:space]
+    return cut.rstrip() + "\u2026"
+
+
+def _description(value: Any, where: str) -> str:
+    if isinstance(value, bytes):  # a Parquet binary column
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{where}: description is not valid UTF-8 — save the text as UTF-8") from None
+    if isinstance(value, dict | list | tuple):
+        raise InputError(f"{where}: description is a {type(value).__name__}, not text — write the description as one string")
+    return "" if _blank(value) else plain_text(str(value))
+
+
+def _keywords(value: Any, where: str) -> tuple[str, ...]:
+    """Keywords from a list, a JSON list, or a string split on ``|`` (else on ``,``); blanks and repeats dropped."""
+    if _blank(value):
+        return ()
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError(f"{where}: keywords {cut_at_word(value, 40)!r} look like a list but are not JSON — write a JSON list or 'heist|betrayal'") from None
+    if isinstance(value, list | tuple):
+        parts = value
+    elif isinstance(value, dict):
+        parts = [value]
+    else:
+        text = str(value)
+        parts = text.split("|") if "|" in text else text.split(",")
+    keywords: dict[str, str] = {}
+    for part in parts:
+        if isinstance(part, dict | list | tuple):
+            raise InputError(f"{where}: keywords hold a {type(part).__name__} — give a list of words, or a string like 'heist|betrayal'")
+        if _blank(part):
+            continue
+        keyword = " ".join(str(part).split())
+        if len(keyword) > KEYWORD_MAX_CHARS:
+            raise InputError(
+                f"{where}: keyword {cut_at_word(keyword, 40)!r} is {len(keyword):,} characters — keywords are short tags "
+                f"(at most {KEYWORD_MAX_CHARS}); put longer text in the description column"
+            )
+        keywords.setdefault(keyword.casefold(), keyword)
+    return tuple(keywords.values())
+
+
 def _categories(value: Any) -> tuple[str, ...]:
     if _blank(value):
         return ()
@@ -143,6 +283,7 @@ def load_catalog(path: Path) -> list[Item]:
     """Items from a catalog file; duplicate ids and empty titles are errors."""
     path = Path(path)
     items: dict[str, Item] = {}
+    cut: list[str] = []
     for where, record in read_rows(path, CATALOG_REQUIRED):
         where = f"{path.name} {where}"
         item_id, title = _text(record.get("item_id")), _text(record.get("title"))
@@ -153,13 +294,23 @@ def load_catalog(path: Path) -> list[Item]:
         if item_id in items:
             raise InputError(f"{where}: duplicate item_id {item_id!r} — each item id must appear once")
         metadata = {k: v for k, v in record.items() if k not in CATALOG_KNOWN and not _blank(v)}
+        description = _description(record.get("description"), where)
+        if len(description) > DESCRIPTION_MAX_CHARS:
+            cut.append(where)
+            description = cut_at_word(description, DESCRIPTION_MAX_CHARS)
         items[item_id] = Item(
             item_id=item_id,
             title=title,
-            description=_text(record.get("description")),
+            description=description,
             categories=_categories(record.get("categories")),
             year=_year(record.get("year"), where),
+            keywords=_keywords(record.get("keywords"), where),
             metadata=metadata,
+        )
+    if cut:
+        log.warning(
+            "%s: %d description%s longer than %s characters cut at a word boundary (first: %s)",
+            path.name, len(cut), "" if len(cut) == 1 else "s", f"{DESCRIPTION_MAX_CHARS:,}", cut[0].removeprefix(f"{path.name} "),
         )
     return list(items.values())
 

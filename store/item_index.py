@@ -3,7 +3,14 @@
 Embedded ``PersistentClient`` under the data directory by default; an
 ``HttpClient`` when the settings name a Chroma server. We compute vectors
 ourselves (Chroma's default embedding function downloads a model), and keep
-each item's text hash in its metadata so a re-ingest embeds only what changed.
+each item's text hash and text format (:data:`ITEM_TEXT_VERSION`) in its
+metadata, so a re-ingest embeds only the items whose text changed, whatever
+changed it: the catalogue, or the format of :attr:`Item.text`.
+
+The collection records the embedding model it was built with. After a change of
+model the old collection stays as it is; the next ingest builds a new one beside
+it (``<collection>-rebuild``) and swaps it in only once every vector is written,
+so a failed rebuild leaves the old index whole, and the next try resumes it.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlparse
 
@@ -21,7 +28,7 @@ from tqdm.auto import tqdm
 
 from whyrec.store.embeddings import ItemEmbedder
 from whyrec.store.errors import SetupError
-from whyrec.store.records import Item
+from whyrec.store.records import ITEM_TEXT_VERSION, Item
 from whyrec.store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ class SyncReport:
     updated: int
     removed: int
     unchanged: int
+    retagged: int = 0
+    """Of the unchanged, items whose vector was kept and only its recorded text format updated."""
 
     @property
     def embedded(self) -> int:
@@ -53,11 +62,15 @@ class SyncPlan:
     removed: list[str]
     added: int
     total: int
+    retagged: list[Item] = field(default_factory=list)
+    """Items whose text is unchanged but was recorded under another :data:`ITEM_TEXT_VERSION`."""
 
     @property
     def report(self) -> SyncReport:
         updated = len(self.changed) - self.added
-        return SyncReport(added=self.added, updated=updated, removed=len(self.removed), unchanged=self.total - len(self.changed))
+        return SyncReport(
+            added=self.added, updated=updated, removed=len(self.removed), unchanged=self.total - len(self.changed), retagged=len(self.retagged)
+        )
 
 
 def category_key(category: str) -> str:
@@ -66,11 +79,16 @@ def category_key(category: str) -> str:
 
 
 def item_metadata(item: Item) -> dict:
-    metadata: dict = {"title": item.title, "hash": item.text_hash}
+    metadata: dict = {"title": item.title, "hash": item.text_hash, "text_version": ITEM_TEXT_VERSION}
     if item.year is not None:
         metadata["year"] = item.year
     metadata.update({category_key(c): True for c in item.categories})
     return metadata
+
+
+def rebuild_collection_name(collection: str) -> str:
+    """Where a rebuild for a new embedding model is written before it replaces ``collection``."""
+    return f"{collection}-rebuild"
 
 
 def server_unreachable(settings: Settings) -> SetupError:
@@ -145,47 +163,102 @@ class ItemIndex:
             self._open_collection(settings, embedder)
 
     def _open_collection(self, settings: Settings, embedder: ItemEmbedder) -> None:
-        self.collection = self.client.get_or_create_collection(
-            settings.collection,
+        """Point :attr:`collection` at the vectors of this embedding model.
+
+        That is the collection named in the settings when it was built with this model; else the
+        rebuild beside it (empty, or partly written by a failed ingest), which :meth:`apply`
+        swaps in once it is complete. The old collection is never deleted before then.
+        """
+        name, rebuild_name = settings.collection, rebuild_collection_name(settings.collection)
+        live, rebuild = self._existing(name), self._existing(rebuild_name)
+        if live is None and rebuild is not None:  # a swap stopped between its two steps: finish it
+            rebuild.modify(name=name)
+            live, rebuild = rebuild, None
+        if live is None:
+            live = self._create(name)
+        self._replaces: str | None = None
+        if self._model_of(live) == embedder.model_path:
+            self.collection = live
+            return
+        log.warning(
+            "collection %s holds vectors of another embedding model (%s); the next ingest rebuilds it for %s and keeps the old one until then",
+            name, self._model_of(live), embedder.model_path,
+        )
+        if rebuild is not None and self._model_of(rebuild) != embedder.model_path:
+            self.client.delete_collection(rebuild_name)  # a rebuild for yet another model, never swapped in
+            rebuild = None
+        self.collection = rebuild if rebuild is not None else self._create(rebuild_name)
+        self._replaces = name
+
+    def _existing(self, name: str):
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self.client.get_collection(name, embedding_function=None)
+        except (NotFoundError, ValueError):  # ValueError: what older chromadb servers answer
+            return None
+
+    def _create(self, name: str):
+        return self.client.get_or_create_collection(
+            name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": embedder.model_path},
+            metadata={"embedding_model": self.embedder.model_path},
         )
-        if self.collection.metadata.get("embedding_model") != embedder.model_path:
-            log.warning("collection %s was built with another embedding model; rebuilding it", settings.collection)
-            self.client.delete_collection(settings.collection)
-            self.collection = self.client.create_collection(
-                settings.collection,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": embedder.model_path},
-            )
+
+    @staticmethod
+    def _model_of(collection) -> str | None:
+        return (collection.metadata or {}).get("embedding_model")
+
+    @property
+    def rebuilding(self) -> bool:
+        """True while this index is a rebuild for a new embedding model, not yet swapped in."""
+        return self._replaces is not None
 
     @_to_server
     def count(self) -> int:
         return self.collection.count()
 
     @_to_server
-    def stored_hashes(self) -> dict[str, str]:
+    def stored_metadata(self) -> dict[str, dict]:
+        """Each stored item's metadata: its text hash, text format version, title, year, categories."""
         got = self.collection.get(include=["metadatas"])
-        return {i: (m or {}).get("hash", "") for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+        return {i: m or {} for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def stored_hashes(self) -> dict[str, str]:
+        return {i: m.get("hash", "") for i, m in self.stored_metadata().items()}
 
     def plan(self, items: list[Item], progress: bool = False) -> SyncPlan:
-        """Embed what is new or changed, without writing: the slow, failure-prone half of a sync."""
-        stored = self.stored_hashes()
+        """Embed what is new or changed, without writing: the slow, failure-prone half of a sync.
+
+        "Changed" means the embedded text changed (its hash differs). An item whose text reads
+        the same under a new :data:`ITEM_TEXT_VERSION` keeps its vector; only its record is updated.
+        """
+        stored = self.stored_metadata()
         wanted = {item.item_id for item in items}
-        changed = [item for item in items if stored.get(item.item_id) != item.text_hash]
+        changed, retagged = [], []
+        for item in items:
+            record = stored.get(item.item_id)
+            if record is None or record.get("hash") != item.text_hash:
+                changed.append(item)
+            elif record.get("text_version") != ITEM_TEXT_VERSION:
+                retagged.append(item)
         return SyncPlan(
             changed=changed,
             vectors=self.embedder.encode([item.text for item in changed], progress=progress),
             removed=[item_id for item_id in stored if item_id not in wanted],
             added=sum(1 for item in changed if item.item_id not in stored),
             total=len(items),
+            retagged=retagged,
         )
 
     @_to_server
     def apply(self, plan: SyncPlan, progress: bool = False) -> SyncReport:
-        """Write a plan: upsert changed vectors, delete removed items."""
+        """Write a plan: upsert changed vectors, update retagged records, delete removed items.
+
+        A rebuild for a new embedding model then replaces the old collection (delete, then
+        rename; if that stops half way, the next open finishes it).
+        """
         batches = range(0, len(plan.changed), UPSERT_BATCH)
         for start in tqdm(batches, desc="writing vectors", disable=not progress or len(batches) < 2):
             chunk = plan.changed[start : start + UPSERT_BATCH]
@@ -195,8 +268,16 @@ class ItemIndex:
                 metadatas=[item_metadata(item) for item in chunk],
                 documents=[item.text for item in chunk],
             )
+        for start in range(0, len(plan.retagged), UPSERT_BATCH):
+            chunk = plan.retagged[start : start + UPSERT_BATCH]
+            self.collection.update(ids=[item.item_id for item in chunk], metadatas=[item_metadata(item) for item in chunk])
         for start in range(0, len(plan.removed), UPSERT_BATCH):
             self.collection.delete(ids=plan.removed[start : start + UPSERT_BATCH])
+        if self._replaces is not None:
+            self.client.delete_collection(self._replaces)
+            self.collection.modify(name=self._replaces)
+            log.info("swapped the rebuilt collection in as %s", self._replaces)
+            self._replaces = None
         return plan.report
 
     @_to_server

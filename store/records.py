@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -23,19 +24,108 @@ class Item:
 
     @property
     def text(self) -> str:
-        """The text we embed: title, year, categories, then the free description."""
-        head = f"{self.title} ({self.year})" if self.year else self.title
-        parts = [head]
-        if self.categories:
-            parts.append("Genres: " + ", ".join(self.categories))
-        if self.description:
-            parts.append(self.description)
-        return ". ".join(parts)
+        """The text we embed (format :data:`ITEM_TEXT_VERSION`), built by :func:`item_text`."""
+        return item_text(self.title, self.year, self.categories, self.description, self.keywords)
 
     @property
     def text_hash(self) -> str:
         """Identifies the embedded text, so an unchanged item is never embedded again."""
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+ITEM_TEXT_VERSION = 2
+"""The format of :attr:`Item.text`; the item index records it beside each vector.
+
+1. ``Title (year). Genres: A, B. Description``
+2. the same, then ``Keywords: a, b.``; the description is cut at a sentence boundary so the whole
+   text fits :data:`ITEM_TEXT_MAX_PIECES`.
+
+Vectors are keyed by the text's hash, not by this number: after a format change only the items
+whose text changed are embedded again (here, items with keywords or a long description); the
+others only have their recorded version updated."""
+
+ITEM_TEXT_MAX_PIECES = 250
+"""Word pieces the embedded text may take. The packaged all-MiniLM-L6-v2 reads 256 (two of them its
+[CLS] and [SEP] markers) and silently drops the rest, which would drop the keywords at the end."""
+KEYWORDS_MAX_PIECES = 60
+"""Of those, at most this many for keywords (about 15 typical ones); later keywords are left out."""
+
+_TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)")
+
+
+def estimated_word_pieces(text: str) -> int:
+    """At least the word pieces a BERT-style (WordPiece) tokenizer makes of natural prose.
+
+    Each punctuation mark is one piece, an ASCII word of n letters 1 + (n - 1) // 5, each digit
+    one, and each letter of a word with non-ASCII letters one (CJK is split into single
+    characters; accented words are over-counted). Cheap and model-free, so :attr:`Item.text`
+    stays a plain function of the item. Prose comes out 0-30 % over the packaged model's count
+    (the tests check it); random letter strings can come out under, and then the model drops the
+    text's tail, as it would without this budget.
+    """
+    pieces = 0
+    for token in _TOKEN.findall(text):
+        if token.isascii() and token.isalpha():
+            pieces += 1 + (len(token) - 1) // 5
+        else:
+            pieces += len(token)
+    return pieces
+
+
+def _keywords_tail(keywords: tuple[str, ...]) -> str:
+    """``Keywords: a, b.``, keeping keywords in order while the tail fits :data:`KEYWORDS_MAX_PIECES`."""
+    tail = ""
+    for n in range(1, len(keywords) + 1):
+        longer = "Keywords: " + ", ".join(keywords[:n]) + "."
+        if estimated_word_pieces(longer) > KEYWORDS_MAX_PIECES:
+            break
+        tail = longer
+    return tail
+
+
+def _fit_description(description: str, budget: int) -> str:
+    """The longest run of whole sentences within ``budget`` pieces; a lone long first sentence is cut at a word and ends with "…"."""
+    if estimated_word_pieces(description) <= budget:
+        return description
+    kept = ""
+    for end in _SENTENCE_END.finditer(description):
+        prefix = description[: end.end()]
+        if estimated_word_pieces(prefix) > budget:
+            break
+        kept = prefix
+    if kept:
+        return kept.strip()
+    cut = ""
+    for word in description.split():
+        longer = f"{cut} {word}" if cut else word
+        if estimated_word_pieces(longer) + 1 > budget:  # and the "…"
+            break
+        cut = longer
+    return f"{cut}\u2026" if cut else ""
+
+
+def item_text(title: str, year: int | None, categories: tuple[str, ...], description: str, keywords: tuple[str, ...]) -> str:
+    """Title (year), genres, the description, then keywords, within :data:`ITEM_TEXT_MAX_PIECES` word pieces.
+
+    Keywords come last but are never what gets cut for length: they are capped first at
+    :data:`KEYWORDS_MAX_PIECES`, and the description gives way to them, keeping whole sentences.
+    An item without keywords whose text fits reads exactly as format 1 did.
+    """
+    head = f"{title} ({year})" if year else title
+    parts = [head]
+    if categories:
+        parts.append("Genres: " + ", ".join(categories))
+    tail = _keywords_tail(keywords)
+    if description:
+        budget = ITEM_TEXT_MAX_PIECES - estimated_word_pieces(". ".join(parts)) - 1 - estimated_word_pieces(tail) - 1
+        description = _fit_description(description, budget)
+        if description:
+            parts.append(description)
+    text = ". ".join(parts)
+    if tail:
+        text += (" " if text[-1] in ".!?\u2026" else ". ") + tail
+    return text
 
 
 LIKED_RATING = 4.0
