@@ -51,7 +51,8 @@ KEYWORDS_MAX_PIECES = 60
 """Of those, at most this many for keywords (about 15 typical ones); later keywords are left out."""
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]|_")
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)|[\u3002\uff01\uff1f][\u300d\u300f\uff09\"'\u201d\u2019]*")
+"""Where a sentence ends: . ! ? … (and closing quotes) before a space, or the CJK 。！？ anywhere."""
 
 
 def estimated_word_pieces(text: str) -> int:
@@ -84,24 +85,31 @@ def _keywords_tail(keywords: tuple[str, ...]) -> str:
     return tail
 
 
+def _longest_fitting(text: str, ends: list[int], budget: int) -> str:
+    """The longest ``text[:end]`` over ``ends`` (ascending) within ``budget`` pieces; "" when none fits."""
+    low, high = 0, len(ends)  # binary search: the estimate only grows with the prefix
+    while low < high:
+        middle = (low + high + 1) // 2
+        if estimated_word_pieces(text[: ends[middle - 1]]) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[: ends[low - 1]].strip() if low else ""
+
+
 def _fit_description(description: str, budget: int) -> str:
-    """The longest run of whole sentences within ``budget`` pieces; a lone long first sentence is cut at a word and ends with "…"."""
+    """The longest run of whole sentences within ``budget`` pieces.
+
+    When even the first sentence is too long, it is cut after a word (or, in text without
+    spaces, after a character) and ends with "…".
+    """
     if estimated_word_pieces(description) <= budget:
         return description
-    kept = ""
-    for end in _SENTENCE_END.finditer(description):
-        prefix = description[: end.end()]
-        if estimated_word_pieces(prefix) > budget:
-            break
-        kept = prefix
+    kept = _longest_fitting(description, [m.end() for m in _SENTENCE_END.finditer(description)], budget)
     if kept:
-        return kept.strip()
-    cut = ""
-    for word in description.split():
-        longer = f"{cut} {word}" if cut else word
-        if estimated_word_pieces(longer) + 1 > budget:  # and the "…"
-            break
-        cut = longer
+        return kept
+    cut = _longest_fitting(description, [m.start() for m in re.finditer(r"\s+", description)], budget - 1)
+    cut = cut or _longest_fitting(description, list(range(1, len(description) + 1)), budget - 1)
     return f"{cut}\u2026" if cut else ""
 
 
@@ -124,7 +132,7 @@ def item_text(title: str, year: int | None, categories: tuple[str, ...], descrip
             parts.append(description)
     text = ". ".join(parts)
     if tail:
-        text += (" " if text[-1] in ".!?\u2026" else ". ") + tail
+        text += (" " if text[-1] in ".!?\u2026\u3002\uff01\uff1f" else ". ") + tail
     return text
 
 
