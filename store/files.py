@@ -72,7 +72,13 @@ def _csv_rows(path: Path) -> Iterator[Row]:
         for record in reader:
             yield f"line {reader.line_num}", record
     except csv.Error as e:
-        raise InputError(f"{path.name} line {reader.line_num}: not readable as CSV ({e}) — re-export the file as CSV with quoted fields") from None
+        line = reader.line_num + 1  # the line being read when it failed is not counted yet
+        if "field limit" in str(e):
+            raise InputError(
+                f"{path.name} line {line}: a field is longer than {CSV_FIELD_MAX_CHARS:,} characters — shorten it "
+                f"(descriptions are kept to {DESCRIPTION_MAX_CHARS:,} characters anyway)"
+            ) from None
+        raise InputError(f"{path.name} line {line}: not readable as CSV ({e}) — re-export the file as CSV with quoted fields") from None
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
