@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import sqlite3
 
+import numpy as np
 import pytest
 
+from whyrec.store import item_index
+from whyrec.store.catalog import Store
 from whyrec.store.database import Database
 from whyrec.store.errors import InputError
 from whyrec.store.item_index import ItemIndex, category_key
-from whyrec.store.records import Dataset, Interaction
+from whyrec.store.records import ITEM_TEXT_VERSION, Dataset, Interaction
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from whyrec.ui.cli import main
 
@@ -102,3 +107,114 @@ def test_clearing_one_users_feedback_leaves_everyone_elses(small_store):
     db.add_feedback("u2", "rom1", "disliked")
     db.clear_feedback("u1")
     assert db.feedback("u1") == [] and [f.item_id for f in db.feedback("u2")] == ["rom1"]
+
+
+# --- item text format and embedding model changes ---------------------------
+
+
+class HashingModel:
+    """A second embedding model for the tests: 16-d unit vectors drawn from each text's hash."""
+
+    model_path = "another-model"
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        rows = [np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).standard_normal(16) for t in texts]
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), 16)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+
+
+class BrokenModel(HashingModel):
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        raise RuntimeError("CUDA out of memory")
+
+
+def embedded_texts(index, monkeypatch) -> list[str]:
+    """Every text the index's embedder is asked to embed from now on."""
+    seen: list[str] = []
+    encode = index.embedder.encode
+
+    def spy(texts, *args, **kwargs):
+        seen.extend(texts)
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(index.embedder, "encode", spy)
+    return seen
+
+
+def test_a_new_text_format_embeds_only_the_items_whose_text_changed(small_store, monkeypatch):
+    """Upgrading whyrec to a new ITEM_TEXT_VERSION must not re-embed a whole catalog whose texts read the same."""
+    monkeypatch.setattr(item_index, "ITEM_TEXT_VERSION", ITEM_TEXT_VERSION + 1)
+    heist = dataclasses.replace(SMALL_CATALOG[9], keywords=("bank robbery", "betrayal"))
+    catalog = [*SMALL_CATALOG[:9], heist, *SMALL_CATALOG[10:]]
+    seen = embedded_texts(small_store.index, monkeypatch)
+    report = small_store.ingest(Dataset("small", catalog, list(SMALL_INTERACTIONS)), progress=False)
+    assert seen == [heist.text] and heist.text.endswith("Keywords: bank robbery, betrayal.")
+    assert report.index.retagged == len(SMALL_CATALOG) - 1
+    versions = {m["text_version"] for m in small_store.index.stored_metadata().values()}
+    assert versions == {ITEM_TEXT_VERSION + 1}  # every vector now says which format it embeds
+    small_store.ingest(Dataset("small", catalog, list(SMALL_INTERACTIONS)), progress=False)
+    assert seen == [heist.text]  # and the next ingest embeds nothing
+    query = small_store.embedder.encode(["a gang robs a bank"])
+    assert small_store.index.query(query, n=1)[0][0][0] == "crime1"
+
+
+def test_a_new_embedding_model_is_built_beside_the_old_index_and_swapped_in_only_when_complete(small_store):
+    settings, dataset = small_store.settings, Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS))
+    broken = ItemIndex(settings, BrokenModel())
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        Store(settings, small_store.db, broken.embedder, broken).ingest(dataset, progress=False)
+    old = ItemIndex(settings, small_store.embedder)  # the failed rebuild left the old index whole
+    assert old.count() == len(SMALL_CATALOG) and not old.rebuilding
+    assert old.query(small_store.embedder.encode(["astronauts in outer space"]), n=1)[0][0][0].startswith("space")
+
+    new = ItemIndex(settings, HashingModel())
+    assert new.rebuilding and new.count() == 0  # its queries never mix two models' vectors
+    Store(settings, small_store.db, new.embedder, new).ingest(dataset, progress=False)
+    reopened = ItemIndex(settings, HashingModel())
+    assert not reopened.rebuilding and reopened.count() == len(SMALL_CATALOG)
+    assert {c.name for c in reopened.client.list_collections()} == {settings.collection}
+    assert Database(settings.sqlite_path).stats().items == len(SMALL_CATALOG)
+
+
+def test_a_swap_cut_short_is_finished_by_the_next_open(small_store, monkeypatch):
+    settings = small_store.settings
+    new = ItemIndex(settings, HashingModel())
+    plan = new.plan(list(SMALL_CATALOG))
+
+    def server_gone(**kwargs):
+        raise ConnectionError("server went away")
+
+    monkeypatch.setattr(new.collection, "modify", server_gone)
+    with pytest.raises(ConnectionError):
+        new.apply(plan)
+    assert {c.name for c in new.client.list_collections()} == {item_index.rebuild_collection_name(settings.collection)}
+    reopened = ItemIndex(settings, HashingModel())
+    assert reopened.collection.name == settings.collection and not reopened.rebuilding
+    assert reopened.count() == len(SMALL_CATALOG)
+
+
+def test_cli_ingest_with_keywords_then_a_bad_description_keeps_the_store(small_store, tmp_path, capsys):
+    data_dir = str(small_store.settings.data_dir)
+    good = tmp_path / "films.jsonl"
+    good.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"item_id": "h1", "title": "Heat", "description": "<p>A <b>thief</b> and a detective.</p>", "keywords": "heist|los angeles"},
+                {"item_id": "f1", "title": "Fargo", "description": "", "keywords": ["kidnapping", "snow"]},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    assert main(["--data-dir", data_dir, "ingest", "--catalog", str(good)]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "catalog.csv"
+    bad.write_bytes(b"item_id,title,description,keywords\nx1,Fine,Plain.,a|b\nx2,Amelie,Caf" + "\u00e9".encode("latin-1") + b",c\n")
+    assert main(["--data-dir", data_dir, "ingest", "--catalog", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == "error: catalog.csv line 3: not valid UTF-8 — save the file as UTF-8"
+    items = Database(small_store.settings.sqlite_path).items()
+    assert set(items) == {"h1", "f1"}
+    assert items["h1"].description == "A thief and a detective." and items["h1"].keywords == ("heist", "los angeles")
+    assert ItemIndex(small_store.settings, small_store.embedder).count() == 2
+    assert main(["--data-dir", data_dir, "stats"]) == 0
+    assert "items:         2" in capsys.readouterr().out
