@@ -52,7 +52,10 @@ class Store:
         can fail for reasons outside the data (a Chroma server that went away): when
         they fail, SQLite still holds the previous catalog, histories and feedback.
         Chroma writes are idempotent upserts keyed by text hash, so re-running an
-        ingest converges to the same state whichever write stopped it.
+        ingest converges to the same state whichever write stopped it; only items
+        whose embedded text changed (catalogue edits, or a new ``ITEM_TEXT_VERSION``)
+        are embedded again. After a change of embedding model the vectors are written
+        to a new collection that replaces the old one only once it is complete.
         """
         start = time.perf_counter()
         plan = self.index.plan(dataset.items, progress=progress)
