@@ -60,6 +60,7 @@ CSS = """
 .rec-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px !important; }
 .rec-card .card-head h4 { margin: 0 0 2px 0; }
 .card-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.card-story { font-style: italic; font-size: 0.92em; display: block; margin: 0.2em 0; }
 .why-box { background: var(--background-fill-secondary); border-radius: 8px; padding: 6px 12px !important; font-size: 0.92em; }
 .rec-card button { min-width: 0 !important; }
 .notice { color: var(--error-text-color, #b91c1c); font-size: 0.92em; }

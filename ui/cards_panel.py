@@ -77,6 +77,10 @@ def card_markdown(rec: dict) -> str:
         if place is not None and place != rec["rank"]:
             relevance += f" · {_ordinal(place)} by relevance"
         lines.append(f"<span class='card-meta card-score'>{relevance}</span>")
+    if story := rec.get("story"):
+        lines.append(f"<span class='card-story'>“{html.escape(story)}”</span>")
+    if keywords := rec.get("keywords"):
+        lines.append(f"<span class='card-meta'>about: {html.escape(', '.join(keywords))}</span>")
     because = rec.get("because") or []
     if because:
         lines.append(f"<span class='card-meta'>like '{html.escape(because[0]['title'])}'</span>")
@@ -92,6 +96,8 @@ SCORE_NAMES = {
     "retrieval": "content match",
     "short_term": "recent taste",
     "request": "your request",
+    "about": "story matches your words",
+    "asked_for": "what you leaned to",
     "popularity": "popularity",
     "recent_popularity": "trending",
 }

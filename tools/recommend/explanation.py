@@ -8,13 +8,21 @@ that evidence; an LLM that rewords it is given the same evidence and nothing els
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from whyrec.store.records import Item
 from whyrec.tools.recommend.popularity import Trend
 from whyrec.tools.recommend.profile import share_of_history
+from whyrec.tools.recommend.text_search import stems
+from whyrec.tools.tool_text import neutralise
 from whyrec.tools.understanding.titles import display_title
+
+QUOTE_CHARS = 150
+"""The longest span of an item's story quoted in an explanation: a sentence or the start of one, never a paraphrase."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“'(\[])")
 
 TREND_WORTH_SAYING = 0.2
 """A trending score (tools/recommend/popularity.py) from which "it is trending" is a reason worth a sentence."""
@@ -52,6 +60,23 @@ class ServedInterest:
         return not self.categories or bool(set(self.categories) & set(categories))
 
 
+def story_quote(item: Item, terms: Sequence[str] = ()) -> str | None:
+    """A short verbatim span of ``item``'s story: the first sentence holding one of ``terms`` (stemmed words, e.g. what
+    a request is about), else the first sentence; cut at a word with "…" past :data:`QUOTE_CHARS`. None without a story.
+
+    Quoting, not summarising, keeps every word traceable to the catalog. The span is catalog text, so it is
+    neutralised like any other before a model or a page shows it (tools/tool_text.py)."""
+    story = neutralise(item.description)
+    if not story:
+        return None
+    sentences = _SENTENCE_END.split(story)
+    wanted = set(terms)
+    sentence = next((x for x in sentences if wanted & set(stems(x))), sentences[0]) if wanted else sentences[0]
+    if len(sentence) <= QUOTE_CHARS:
+        return sentence
+    return sentence[: QUOTE_CHARS - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 @dataclass
 class Explanation:
     user_id: str
@@ -69,6 +94,8 @@ class Explanation:
     request_notes: list[str] = field(default_factory=list)
     understood: dict | None = None  # ParsedRequest.to_dict() of the request, for a UI to show
     trend: Trend | None = None  # the counts behind its trending score, when people took it up lately
+    story: str | None = None  # a verbatim span of the item's story (story_quote), the sentence matching the request first
+    story_matches: str | None = None  # what the request is about, when the item's story says it ("shark")
 
     @property
     def text(self) -> str:
@@ -113,6 +140,11 @@ def explanation_sentences(e: Explanation) -> list[str]:
     """Template wording: each sentence restates one piece of evidence."""
     title = f"'{display_title(e.item.title)}'"
     sentences = [STATUS_SENTENCES[e.status].format(rank=e.rank)] + list(e.request_notes)
+    if e.story and e.story_matches:
+        about = f"its about-score {e.scores['about']:.2f}" if "about" in e.scores else "its words"
+        sentences.append(f"Its story says what you asked about ('{e.story_matches}', {about}): “{e.story}”")
+    elif e.story:
+        sentences.append(f"Its story: “{e.story}”")
     if e.similar_past_items:
         past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
         sentences.append(f"{title} is most similar to these items from your history: {past}.")

@@ -10,6 +10,7 @@ is read off these numbers and items, so it can be traced back to data.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -17,14 +18,51 @@ import numpy as np
 from sklearn.cluster import KMeans
 from whyrec.store.database import Feedback
 from whyrec.store.records import NEGATIVE_FEEDBACK, Interaction, Item
+from whyrec.tools.tool_text import neutralise
 from whyrec.tools.understanding.titles import display_title
 
 
 LABEL_CATEGORIES = 2  # an interest is named by its top two categories: "Comedy & Drama"
 
 
+THEMES = 2  # keywords that name an interest's subject after its categories: "Crime & Thriller: heist, con artist"
+THEME_CHARS = 40  # a longer keyword is a sentence, not a theme
+THEME_MIN_ITEMS = 2  # a theme is a keyword at least this many of the interest's items carry (one film's tag is not a theme)
+# catalog tags that say how a film was made or sold, not what it is about
+NOT_A_THEME = frozenset(
+    ["woman director", "independent film", "duringcreditsstinger", "aftercreditsstinger", "based on novel", "sequel", "remake",
+     "based on comic book", "based on play or musical", "based on true story", "black and white", "silent film", "biography",
+     "musical", "sport", "anime", "3d", "live action remake", "based on tv series", "based on short story", "new york", "los angeles"]
+)
+
+
 def _category_label(categories) -> str:
     return " & ".join(list(categories)[:LABEL_CATEGORIES])
+
+
+def _plain(keyword: str) -> bool:
+    """A keyword fit to name an interest: catalog text that neutralising leaves as it is (no markup, no planted orders)."""
+    return neutralise(keyword, THEME_CHARS) == keyword
+
+
+def _themes(ids: list[str], weights: list[float], items: dict[str, Item], taken: set[str]) -> list[str]:
+    """The keywords most particular to these items: how much of the interest carries each one, times how rare it is
+    in the catalog (tf-idf). Keywords a heavier interest already names are skipped, so two interests read apart."""
+    carried: dict[str, float] = {}
+    members: Counter[str] = Counter()
+    for item_id, weight in zip(ids, weights, strict=True):
+        for keyword in dict.fromkeys(items[item_id].keywords if item_id in items else ()):
+            carried[keyword] = carried.get(keyword, 0.0) + weight
+            members[keyword] += 1
+    if not carried:
+        return []
+    in_catalog = Counter(k for item in items.values() for k in set(item.keywords))
+    rarity = {k: math.log(len(items) / in_catalog[k]) for k in carried if in_catalog[k]}
+    ranked = sorted(
+        (k for k in carried if members[k] >= THEME_MIN_ITEMS and k in rarity and k not in NOT_A_THEME and k not in taken and _plain(k)),
+        key=lambda k: (-carried[k] * rarity[k], k),
+    )
+    return ranked[:THEMES]
 
 
 @dataclass
@@ -36,18 +74,20 @@ class Interest:
     categories: dict[str, float]
     item_ids: list[str]
     centroid: list[float] = field(repr=False)
+    themes: list[str] = field(default_factory=list)  # the items' own keywords that name what it is about (_themes)
 
     @property
     def named_by(self) -> tuple[str, ...]:
         """The categories its label names ("Comedy & Drama"); none when a title names it (a cluster without categories)."""
         top = tuple(list(self.categories)[:LABEL_CATEGORIES])
-        return top if self.label == _category_label(top) else ()
+        return top if self.label.split(": ")[0] == _category_label(top) else ()
 
     def to_dict(self, items: dict[str, Item]) -> dict:
         return {
             "label": self.label,
             "weight": round(self.weight, 3),
             "categories": {k: round(v, 3) for k, v in self.categories.items()},
+            "themes": list(self.themes),
             "examples": [display_title(items[i].title) for i in self.item_ids[:3] if i in items],
             "item_ids": self.item_ids,
         }
@@ -165,7 +205,10 @@ def _interests(
         labels = KMeans(n_clusters=k, n_init=2, max_iter=100, random_state=seed).fit(vectors, sample_weight=weights).labels_
     interests = []
     total = float(weights.sum())
-    for cluster in range(k):
+    clusters = sorted(range(k), key=lambda c: -float(weights[labels == c].sum()))  # heaviest first: it names its themes first
+    taken: set[str] = set()
+    labels_used: set[str] = set()
+    for cluster in clusters:
         members = np.flatnonzero(labels == cluster)
         if len(members) == 0:
             continue
@@ -174,9 +217,17 @@ def _interests(
         # members closest to the centroid and most liked are the cluster's best examples
         order = members[np.argsort(-(vectors[members] @ centroid) * weights[members])]
         ids = [item_ids[i] for i in order]
-        categories = _top(category_distribution(ids, [float(weights[i]) for i in order], items))
+        member_weights = [float(weights[i]) for i in order]
+        categories = _top(category_distribution(ids, member_weights, items))
+        themes = _themes(ids, member_weights, items, taken)
+        taken.update(themes)
         label = _category_label(categories) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
-        interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist()))
+        if themes:
+            label = f"{label}: {', '.join(themes)}"
+        if label in labels_used:  # two interests never carry one label: its best example (in no other cluster) tells it apart
+            label = f"{label} (like '{display_title(items[ids[0]].title) if ids[0] in items else ids[0]}')"
+        labels_used.add(label)
+        interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist(), themes))
     return sorted(interests, key=lambda i: -i.weight)
 
 

@@ -30,6 +30,7 @@ from whyrec.tools.recommend.evidence import add_evidence
 from whyrec.tools.recommend.explanation import (
     Explanation,
     explanation_sentences,
+    story_quote,
 )
 from whyrec.tools.recommend.popularity import PopularityTimeline, continues_session
 from whyrec.tools.recommend.profile import InterestProfile, InterestProfiler, template_summary
@@ -55,13 +56,13 @@ from whyrec.tools.recommend.scoring import (
     RecommendationList,
     ScoreWeights,
 )
-from whyrec.tools.recommend.text_search import ItemTextSearch
+from whyrec.tools.recommend.text_search import ItemTextSearch, stems
 from whyrec.tools.recommend.user_context import UserContext
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
-PROFILE_CACHE_KEY = "profile-v3"  # v2: a like given today no longer ages an old history; v3: summaries name titles as people say them (older ones are rebuilt)
+PROFILE_CACHE_KEY = "profile-v4"  # v2: a like given today no longer ages an old history; v3: summaries name titles as people say them; v4: interests carry themes from item keywords (older ones are rebuilt)
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
 RECENT_SOURCE = "popular lately"
@@ -338,8 +339,10 @@ class Recommender:
 
         clock = time.perf_counter()
         add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0], self.items, self.collaborative)
+        about_terms = self._about_terms(understood)
         for rec in shown:
             rec.trend = self.timeline.trend(rec.item.item_id, now) if "recent_popularity" in rec.scores else None
+            rec.story = story_quote(rec.item, about_terms)
         timings["evidence"] = time.perf_counter() - clock
         return Ranking(context, candidates, ranked, shown, where, timings, understood, now)
 
@@ -586,6 +589,8 @@ class Recommender:
         request_notes = [understood.summary()] if understood and understood.summary() else []
         if understood and (fit := understood.item_fit(item)):
             request_notes.append(fit)
+        about_terms = self._about_terms(understood)
+        story_says = bool(about_terms) and bool(set(about_terms) & set(stems(item.description)))
         explanation = Explanation(
             user_id=str(user_id),
             item=item,
@@ -599,9 +604,15 @@ class Recommender:
             request_notes=request_notes,
             understood=understood.to_dict() if understood else None,
             trend=rec.trend or (self.timeline.trend(item.item_id, ranking.now) if "recent_popularity" in rec.scores else None),
+            story=story_quote(item, about_terms),
+            story_matches=understood.about if story_says and understood else None,
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation
+
+    def _about_terms(self, understood: ParsedRequest | None) -> list[str]:
+        """The stemmed words of what the request is about that some item's story contains."""
+        return self.text_search.terms(understood.about) if understood is not None and understood.about else []
 
     @staticmethod
     def _query_similarities(context: UserContext, vector: np.ndarray) -> dict[str, float]:

@@ -68,6 +68,9 @@ class ScoreWeights:
         return replace(self, reranker=share * self.from_history())
 
 
+CARD_KEYWORDS = 5  # an item's first keywords shown on its card ("about: shark, beach, police chief")
+
+
 @dataclass
 class Recommendation:
     rank: int
@@ -77,6 +80,7 @@ class Recommendation:
     because: list[SimilarPastItem]
     liked_together: list[CoLikedItem] = field(default_factory=list)
     trend: Trend | None = None  # the counts behind its trending score, when people took it up lately
+    story: str | None = None  # a verbatim span of its story, the sentence saying what the request is about first (story_quote)
 
     def to_dict(self) -> dict:
         return {
@@ -87,6 +91,8 @@ class Recommendation:
             "because": [asdict(b) for b in self.because],
             "liked_together": [asdict(b) for b in self.liked_together],
             "trend": asdict(self.trend) if self.trend else None,
+            "story": self.story,
+            "keywords": list(self.item.keywords[:CARD_KEYWORDS]),
         }
 
 

@@ -24,10 +24,18 @@ from whyrec.store.records import Item
 log = logging.getLogger(__name__)
 
 _STEMMER = snowballstemmer.stemmer("english")
+TITLE_ONLY = 0.5
+"""What a match counts for when an item has no story and its title alone says the word: weaker evidence (a short
+title also scores high under BM25's length normalisation, and would otherwise outrank a story that says it)."""
 
 
 def _stem(words: list[str]) -> list[str]:
     return _STEMMER.stemWords(words)
+
+
+def stems(text: str) -> list[str]:
+    """The stemmed content words of ``text``, as the index counts them (English stopwords dropped)."""
+    return bm25s.tokenize([text], stopwords="en", stemmer=_stem, return_ids=False, show_progress=False)[0]
 
 
 def _document(item: Item) -> str:
@@ -42,24 +50,25 @@ class ItemTextSearch:
     """BM25 over one catalog's item text, built once per catalog (a re-ingest builds a new one)."""
 
     def __init__(self, items: Iterable[Item]):
+        items = list(items)
         self.ids = [i.item_id for i in items]
         self._position = {item_id: n for n, item_id in enumerate(self.ids)}
         corpus = bm25s.tokenize([_document(i) for i in items], stopwords="en", stemmer=_stem, show_progress=False)
         self._vocabulary: dict[str, int] = corpus.vocab
         self._index = bm25s.BM25()
         self._index.index(corpus, show_progress=False)
+        self._evidence = np.array([1.0 if i.description else TITLE_ONLY for i in items], dtype=np.float32)
 
     def terms(self, text: str) -> list[str]:
         """The stemmed words of ``text`` that some item's text contains (the rest cannot match anything)."""
-        tokens = bm25s.tokenize([text], stopwords="en", stemmer=_stem, return_ids=False, show_progress=False)[0]
-        return [t for t in dict.fromkeys(tokens) if t in self._vocabulary]
+        return [t for t in dict.fromkeys(stems(text)) if t in self._vocabulary]
 
     def scores(self, text: str) -> np.ndarray:
         """Each item's BM25 score for ``text``, divided by the best one (so in [0, 1]); all zeros when no word matches."""
         terms = self.terms(text)
         if not terms or not self.ids:
             return np.zeros(len(self.ids), dtype=np.float32)
-        raw = np.asarray(self._index.get_scores(terms), dtype=np.float32)
+        raw = np.asarray(self._index.get_scores(terms), dtype=np.float32) * self._evidence
         best = float(raw.max())
         return raw / best if best > 0 else raw
 

@@ -219,3 +219,19 @@ def test_a_why_answer_quotes_the_request_once_and_speaks_plainly(recommender):
     assert why.count("'a crime film before 2000'") == 1  # before: quoted again in "It fits your request '…'"
     assert "It fits that request: " in why
     assert "of that profile" not in why and "collaborative score" not in why and "shares of that score" not in why
+
+
+def test_a_request_about_a_subject_finds_the_story_that_tells_it_and_quotes_it(recommender):
+    recs = recommender.recommend("u3", "a movie about a bank robbery", k=3)
+
+    assert recs[0].item.item_id == "crime1", "The Heist's story is the one about a bank robbery"
+    assert recs[0].story == "A gang plans a bank robbery."
+    assert "about 'bank robbery'" in " ".join(recs.notes)
+    why = recommender.explain("u3", "crime1", request="a movie about a bank robbery")
+    assert "Its story says what you asked about ('bank robbery'" in why.text and "“A gang plans a bank robbery.”" in why.text
+
+
+def test_a_why_without_a_request_quotes_the_story_it_rests_on(recommender):
+    why = recommender.explain("u1", "space3")
+
+    assert "Its story: “First contact with aliens on a faraway planet.”" in why.sentences

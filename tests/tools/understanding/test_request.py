@@ -388,3 +388,33 @@ def test_a_capitalised_run_ends_at_a_whole_word(parser):
     parsed = parser.parse("I want to see Como agua para chocolate")
     # before: the run took the 'a' of 'agua' as the article "a": "'Como a' is not in the catalog", "I did not understand 'gua para'"
     assert parsed.unknown_titles == ["Como"] and parsed.unread == ["agua para"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "about"),
+    [
+        ("a movie about a shark", "shark"),
+        ("a movie set on a submarine", "submarine"),
+        ("a heist movie", "heist"),
+        ("a 90s movie about a serial killer", "serial killer"),
+        ("a computer that goes rogue", "computer goes rogue"),
+        ("something funny from the 90s", ""),
+        ("a horror movie, not Nebula Run", ""),
+        ("I want something like The Heist", ""),
+    ],
+)
+def test_what_a_request_is_about_is_read_apart_from_its_filters(parser, request_text: str, about: str) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.about == about
+    if about:
+        assert f"about '{about}'" in parsed.notes[0], "the Understood line says what was searched for"
+        assert f"searching the stories for '{about}'" in parsed.summary().lower()
+
+
+def test_a_courtroom_drama_filters_to_drama_and_searches_for_the_courtroom(parser) -> None:
+    parsed = parser.parse("a courtroom drama from the 90s")
+
+    assert [c.categories for c in parsed.categories] == [("Drama",)]
+    assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (1990, 1999)
+    assert parsed.about == "courtroom"
