@@ -195,7 +195,11 @@ class ItemIndex:
 
         try:
             return self.client.get_collection(name, embedding_function=None)
-        except (NotFoundError, ValueError):  # ValueError: what older chromadb servers answer
+        except NotFoundError:
+            return None
+        except ValueError as err:  # how older chromadb releases say "no such collection", and "no server"
+            if _is_connection_failure(err):
+                raise
             return None
 
     def _create(self, name: str):
