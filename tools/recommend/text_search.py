@@ -4,7 +4,7 @@ Embedding similarity finds items close in meaning to "a movie set on a submarine
 films that are merely tense, or naval, or wet. The words matter too: an overview that says
 "submarine" or a keyword "boxing" is the strongest evidence a catalog has that the item is about
 that. ``bm25s`` scores the request's subject words against each item's title, keywords and
-overview (English stemming, so "sharks" meets "shark"), and the recommender fuses that score with
+overview (plurals folded, so "sharks" meets "shark"), and the recommender fuses that score with
 the embedding's, the filters and the person's taste.
 
 Item text is data: it is only tokenised and counted here, never interpreted.
@@ -17,24 +17,36 @@ from collections.abc import Iterable
 
 import bm25s
 import numpy as np
-import snowballstemmer
 
 from whyrec.store.records import Item
 
 log = logging.getLogger(__name__)
 
-_STEMMER = snowballstemmer.stemmer("english")
 TITLE_ONLY = 0.5
 """What a match counts for when an item has no story and its title alone says the word: weaker evidence (a short
 title also scores high under BM25's length normalisation, and would otherwise outrank a story that says it)."""
 
 
+def _singular(word: str) -> str:
+    """Harman's S-stemmer: plurals only ("sharks" → "shark", "heists" → "heist", "parodies" → "parody").
+
+    A full stemmer (Porter/Snowball) reads "boxing" as "box" and finds Hellraiser's puzzle box for "a boxing
+    movie"; the words match exactly here, and meaning (boxer ≈ boxing) is the embedding's job."""
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if word.endswith("s") and not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
 def _stem(words: list[str]) -> list[str]:
-    return _STEMMER.stemWords(words)
+    return [_singular(w) for w in words]
 
 
 def stems(text: str) -> list[str]:
-    """The stemmed content words of ``text``, as the index counts them (English stopwords dropped)."""
+    """The content words of ``text`` as the index counts them: lower case, singular, English stopwords dropped."""
     return bm25s.tokenize([text], stopwords="en", stemmer=_stem, return_ids=False, show_progress=False)[0]
 
 
