@@ -30,6 +30,8 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.slow  # builds a wheel and installs it: deselect with -m 'not slow'
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "whyrec", "store", "tools", "agent", "ui")
 FOREIGN_TOP_LEVEL = {"store", "tools", "agent", "ui"}
@@ -138,6 +140,7 @@ def test_core_only_imports_the_public_api_from_the_wheel(wheel, tmp_path) -> Non
 import importlib.util, json, sys
 from whyrec import Recommender, Settings, Store
 import whyrec
+
 try:
     whyrec.get_tools
     hint = ""

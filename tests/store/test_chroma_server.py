@@ -29,7 +29,7 @@ from tests.servers import free_port, wait_until_answers
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
-pytestmark = pytest.mark.skipif(not CHROMA.exists() and shutil.which("chroma") is None, reason="the chroma CLI (chromadb) is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMA.exists() and shutil.which("chroma") is None, reason="the chroma CLI (chromadb) is not installed")]
 
 
 class ChromaServer:

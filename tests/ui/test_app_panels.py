@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -98,17 +97,18 @@ def test_a_second_turn_waits_in_line_and_knows_it_is_next():
     agent = SharedAgent(lambda: object(), max_turns=1)
     assert list(agent.wait_turn()) == []  # the first turn goes at once
     seen: list[int] = []
-    went = threading.Event()
+    waiting, went = threading.Event(), threading.Event()
 
     def second() -> None:
         for ahead in agent.wait_turn(poll_seconds=0.05):
             seen.append(ahead)
+            waiting.set()
         went.set()
 
     thread = threading.Thread(target=second)
     thread.start()
-    time.sleep(0.3)
-    assert not went.is_set() and seen and set(seen) == {1}
+    assert waiting.wait(2), "the second turn says where it stands in line"
+    assert not went.is_set() and set(seen) == {1}
     agent.end_turn()
     assert went.wait(2)
     agent.end_turn()

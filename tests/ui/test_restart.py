@@ -29,6 +29,8 @@ from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.servers import free_port, wait_until_answers
 from whyrec.ui.cli import main
 
+pytestmark = pytest.mark.slow  # starts real `whyrec serve` processes: deselect with -m 'not slow'
+
 WHYREC = Path(sys.executable).with_name("whyrec")
 FEEDBACK_CALLS = 48
 CLIENTS = 8
