@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whyrec.store.errors import InputError, SetupError
-from whyrec.store.records import FEEDBACK_KINDS, Dataset, FeedbackKind, Interaction, Item
+from whyrec.store.records import FEEDBACK_KINDS, Dataset, FeedbackKind, Interaction, Item, user_order
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class Database:
         """Every user with a history or feedback, in a stable order (numeric ids numerically)."""
         with self._connect() as conn:
             rows = conn.execute("SELECT user_id FROM users UNION SELECT user_id FROM interactions UNION SELECT user_id FROM feedback").fetchall()
-        return sorted((r[0] for r in rows), key=lambda u: (not u.isdigit(), int(u) if u.isdigit() else 0, u))
+        return sorted((r[0] for r in rows), key=user_order)
 
     def history_version(self, user_id: str) -> str:
         """Changes whenever the user's interactions or feedback change: the profile cache key."""

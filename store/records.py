@@ -136,6 +136,12 @@ def item_text(title: str, year: int | None, categories: tuple[str, ...], descrip
     return text
 
 
+def user_order(user_id: str) -> tuple:
+    """The one stable order of user ids: numeric ids numerically ("2" before "10"), then the others by name.
+    Listing users, sampling simulated sessions and splitting training users all sort with it."""
+    return (not user_id.isdigit(), int(user_id) if user_id.isdigit() else 0, user_id)
+
+
 LIKED_RATING = 4.0
 """A rating at or above this counts as "liked" (so 3.5 does not); an unrated event always does."""
 

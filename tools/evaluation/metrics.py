@@ -24,6 +24,7 @@ __all__ = [
     "intra_list_diversity",
     "mrr",
     "ndcg_at_k",
+    "ndcg_at_positions",
     "ndcg_gains",
     "paired_bootstrap_ci",
     "recall_at_k",
@@ -74,10 +75,17 @@ def hit_rate_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float
     return recall_at_k(ranked, targets, k)
 
 
+def ndcg_at_positions(positions: np.ndarray, k: int = 10) -> np.ndarray:
+    """NDCG@k of one relevant item at each 0-based position (``-1`` = not ranked): ``1 / log2(position + 2)``
+    inside the top k, else 0. The one NDCG rule: ranked lists here and scored candidate lists in training use it."""
+    positions = np.asarray(positions)
+    inside = (positions >= 0) & (positions < k)
+    return np.where(inside, 1.0 / np.log2(np.maximum(positions, 0) + 2.0), 0.0)
+
+
 def ndcg_gains(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> np.ndarray:
     """Each user's NDCG@k (one relevant item): ``1 / log2(position + 2)`` if in the top k, else 0."""
-    pos = _positions_at_k(ranked, targets, k)
-    return np.where(pos >= 0, 1.0 / np.log2(np.maximum(pos, 0) + 2.0), 0.0)
+    return ndcg_at_positions(_positions_at_k(ranked, targets, k), k)
 
 
 def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:

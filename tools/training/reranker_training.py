@@ -38,10 +38,10 @@ import numpy as np
 from whyrec.store.catalog import Store
 from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
-from whyrec.store.records import Interaction
+from whyrec.store.records import Interaction, user_order
 from whyrec.store.settings import Settings
 from whyrec.tools.evaluation.splits import asked_after, split_user_history
-from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
+from whyrec.tools.evaluation.metrics import ndcg_at_positions, paired_bootstrap_ci
 from whyrec.tools.recommend.reranker import CARD_NAME, QueryFormat, Reranker
 from whyrec.tools.recommend.reranker_backends import resolve_backend
 
@@ -140,10 +140,6 @@ def split_history(history: list[Interaction]) -> tuple[list[Interaction], list[I
     return train, [x for x in (valid, test) if x is not None]
 
 
-def _user_order(u: str) -> tuple:
-    return (not u.isdigit(), int(u) if u.isdigit() else 0, u)
-
-
 def build_candidate_lists(
     store: Store,
     *,
@@ -179,7 +175,7 @@ def build_candidate_lists(
     splits = {u: split_history(h) for u, h in histories.items()}
     prefixes = {u: [x for x in prefix if x.item_id in items] for u, (prefix, _) in splits.items()}
     held_out = {u: {x.item_id for x in tail} for u, (_, tail) in splits.items()}
-    users = sorted((u for u, p in prefixes.items() if len(p) >= MIN_CONTEXT + cuts_per_user), key=_user_order)
+    users = sorted((u for u, p in prefixes.items() if len(p) >= MIN_CONTEXT + cuts_per_user), key=user_order)
     if not users:
         raise InputError(f"no user has {MIN_CONTEXT + cuts_per_user + 2} interactions — the reranker needs longer histories to learn from")
     fit = [x for u, p in prefixes.items() for x in (p[:-cuts_per_user] if u in users else p)]
@@ -191,7 +187,7 @@ def build_candidate_lists(
     order = users[:]
     rng.shuffle(order)
     n_val = max(0, min(validation_users, len(users) // 2))
-    val_users = sorted(order[:n_val], key=_user_order)
+    val_users = sorted(order[:n_val], key=user_order)
     train_users = order[n_val:]
     if max_users is not None:
         train_users = train_users[:max_users]
@@ -233,7 +229,7 @@ def build_candidate_lists(
     seconds = time.perf_counter() - started
     log.info("built %d training lists (%d users, %d skipped: next item not proposed) and %d validation lists in %.0f s",
              len(train), len(done_users), skipped, len(validation), seconds)
-    return CandidateLists(train, validation, sorted(done_users, key=_user_order), val_users, query_format, round(seconds, 1), skipped)
+    return CandidateLists(train, validation, sorted(done_users, key=user_order), val_users, query_format, round(seconds, 1), skipped)
 
 
 def ranking_metrics(scores_per_case: list[np.ndarray], positives: list[int], k: int = 10) -> dict[str, float]:
@@ -253,8 +249,9 @@ def ranking_metrics(scores_per_case: list[np.ndarray], positives: list[int], k: 
 
 
 def per_case_ndcg(scores_per_case: list[np.ndarray], positives: list[int], k: int = 10) -> np.ndarray:
-    ranks = np.array([int(np.sum(s >= s[p])) if p >= 0 else 10**9 for s, p in zip(scores_per_case, positives, strict=True)])
-    return np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
+    """Each list's NDCG@k of its one positive, ties counted against it (its 0-based place: the others scoring at least as high)."""
+    positions = np.array([int(np.sum(s >= s[p])) - 1 if p >= 0 else -1 for s, p in zip(scores_per_case, positives, strict=True)])
+    return ndcg_at_positions(positions, k)
 
 
 def score_lists(model, lists: list[CandidateList], batch_size: int = 64) -> list[np.ndarray]:

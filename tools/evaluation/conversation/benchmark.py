@@ -36,7 +36,7 @@ from typing import Protocol
 
 import numpy as np
 from whyrec.store.catalog import Store
-from whyrec.store.records import NEGATIVE_FEEDBACK, Dataset, Item
+from whyrec.store.records import NEGATIVE_FEEDBACK, Dataset, Item, user_order
 from whyrec.store.settings import Settings
 from whyrec.tools.evaluation.conversation.metrics import (
     TABLE_COLUMNS,
@@ -125,13 +125,9 @@ def pick_sessions(split: LeaveOneOutSplit, items: dict[str, Item], n: int, seed:
     the log's end instead would offer what became popular after the person's session, often months later)."""
     users = [u for u in split.users if split.test[u].item_id in items]
     rng = np.random.default_rng(seed)
-    chosen = users if n >= len(users) else sorted(rng.choice(users, size=n, replace=False).tolist(), key=_user_order)
+    chosen = users if n >= len(users) else sorted(rng.choice(users, size=n, replace=False).tolist(), key=user_order)
     sessions = [(u, split.history(u, "test")) for u in chosen]
     return [Session(u, items[split.test[u].item_id], history, seed, split.request_time(history)) for u, history in sessions]
-
-
-def _user_order(user_id: str) -> tuple:
-    return (not user_id.isdigit(), int(user_id) if user_id.isdigit() else 0, user_id)
 
 
 def run_session(
