@@ -178,7 +178,6 @@ class ChatAgent:
         self.mode = mode
         self.tools = get_tools(recommender)
         self.tools_by_name = {t.name: t for t in self.tools}
-        self.titles = TitleIndex(recommender.items)
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.history_turns = history_turns
@@ -360,6 +359,11 @@ class ChatAgent:
         return pairs
 
     # --- a turn ------------------------------------------------------------------------------
+
+    @property
+    def titles(self) -> TitleIndex:
+        """The recommender's catalog titles: the one index per catalog, fresh after a re-ingest."""
+        return self.recommender.vocabulary.titles
 
     def reply(self, user_id: str, conversation_id: str, text: str) -> Reply:
         """Answer one message and return the whole :class:`Reply`."""

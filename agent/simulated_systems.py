@@ -18,7 +18,6 @@ from typing import Any
 from whyrec.agent.chat import ChatAgent
 from whyrec.tools.evaluation.conversation.metrics import SystemReply
 from whyrec.tools.evaluation.conversation.simulator import UserTurn, names_item
-from whyrec.tools.understanding.titles import TitleIndex
 
 
 class ChatSystem:
@@ -27,7 +26,7 @@ class ChatSystem:
     def __init__(self, agent: ChatAgent, name: str) -> None:
         self.agent = agent
         self.name = name
-        self.titles = TitleIndex(agent.recommender.items)
+        self.titles = agent.recommender.vocabulary.titles
         self.user_id = ""
         self.conversation_id = ""
 

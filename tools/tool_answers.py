@@ -54,13 +54,11 @@ class ToolAnswers:
 
     def __init__(self, recommender: Recommender):
         self.recommender = recommender
-        self.titles = TitleIndex(recommender.items)
-        # a small model writes 'crimes' or 'crime' for the catalog's 'Crime'
-        self.known_categories: dict[str, str] = {}
-        for item in recommender.items.values():
-            for category in item.categories:
-                self.known_categories.setdefault(category.lower(), category)
-                self.known_categories.setdefault(category.lower().rstrip("s"), category)
+
+    @property
+    def titles(self) -> TitleIndex:
+        """The recommender's catalog titles (a re-ingest's new ones as soon as it has refreshed)."""
+        return self.recommender.vocabulary.titles
 
     # --- naming items ------------------------------------------------------------------------
 
@@ -121,7 +119,7 @@ class ToolAnswers:
         that leave nothing are lifted (the note says so) rather than answering with an empty list.
         """
         recommender = self.recommender
-        wanted = [self.known_categories.get(c.strip().lower().rstrip("s"), self.known_categories.get(c.strip().lower())) for c in categories or []]
+        wanted = [recommender.vocabulary.category(c) for c in categories or []]  # a small model writes 'crimes' for 'Crime'
         unknown = [c for c, known in zip(categories or [], wanted, strict=True) if known is None]
         options: dict[str, Any] = {"categories": [c for c in wanted if c] or None, "year_min": year_min, "year_max": year_max, "diversity": diversity}
         notes = []

@@ -33,6 +33,14 @@ def test_a_reordered_list_says_so_and_each_moved_card_gives_its_place_by_relevan
     assert reordered_note(in_order) == ""
 
 
+def test_a_card_quotes_its_story_and_names_its_keywords_as_text():
+    card = card_markdown({**rec(1, "Jaws", 0.9), "story": "A great white shark <b>terrorizes</b> Amity.", "keywords": ["shark", "beach"]})
+
+    assert "“A great white shark &lt;b&gt;terrorizes&lt;/b&gt; Amity.”" in card
+    assert "about: shark, beach" in card
+    assert "about:" not in card_markdown(rec(1, "Heat", 0.9)), "a card without text shows no empty line"
+
+
 def test_a_trending_card_says_how_many_people_took_it_up_lately():
     trend = {"item_id": "a", "recent_users": 12, "all_users": 15, "window_days": 30.0, "until": 0.0, "score": 0.8}
     assert "trending: 12 people in the last 30 days" in card_markdown({**rec(1, "A", 0.9), "trend": trend})

@@ -358,7 +358,7 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
             page.goto(url)
             pick_user(page, user or "1")
             page.locator(".rec-card").first.wait_for()
-            question = "Something funny from the 90s?"
+            question = "A heist movie from the 90s?"
             send_chat(page, question)
             page.wait_for_function("q => (document.querySelector('#chat').innerText.split(q)[1] || '').trim().length > 40", arg=question)
             page.get_by_text("from the chat").first.wait_for()  # the chat's recommend tool set the cards

@@ -58,6 +58,7 @@ from whyrec.tools.recommend.scoring import (
 )
 from whyrec.tools.recommend.text_search import ItemTextSearch, stems
 from whyrec.tools.recommend.user_context import UserContext
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Recommender:
         self.items: dict[str, Item] = self.store.db.items()
         self._vector_cache: dict[str, np.ndarray] = {}
         self._parser: RequestParser | None = None
+        self._vocabulary: CatalogVocabulary | None = None
         self._text_search: ItemTextSearch | None = None
         self.facets = CatalogFacets.of(self.items)
         self.fit_interactions(self.store.db.all_interactions())
@@ -144,10 +146,17 @@ class Recommender:
             return self._reranker
 
     @property
+    def vocabulary(self) -> CatalogVocabulary:
+        """This catalog's titles, categories and years: the one every reader of words shares (a re-ingest builds a new one)."""
+        if self._vocabulary is None:
+            self._vocabulary = CatalogVocabulary(self.items)
+        return self._vocabulary
+
+    @property
     def request_parser(self) -> RequestParser:
         """Reads requests against this catalog (built once per catalog; a re-ingest builds a new one)."""
         if self._parser is None:
-            self._parser = RequestParser(self.items, self.store.embedder, search=lambda text, k: self.search(text, k))
+            self._parser = RequestParser(self.vocabulary, self.store.embedder, search=lambda text, k: self.search(text, k))
         return self._parser
 
     @property

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from whyrec.store.records import Item
-from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.titles import display_title, normalise_title
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
@@ -90,7 +91,6 @@ ABOUT_FILLER = frozenset(
     ["set", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
 )
 MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a description, cut to this
-CATALOG_CATEGORY_NOISE = frozenset({"unknown", "other", "misc", "none", "n/a", ""})
 # function words of other languages: a request made mostly of these (or of words the model's vocabulary lacks) is not English
 FOREIGN_MARKERS = frozenset(
     ["de", "la", "le", "les", "des", "une", "un", "du", "et", "ou", "avec", "pour", "sans", "el", "los", "las", "una", "unos", "por", "con", "sin", "que", "del", "und", "der", "die", "das", "ein", "eine", "mit", "für", "ohne", "nicht", "il", "lo", "gli", "della", "per", "che", "di", "da", "em", "um", "uma", "não", "os", "com", "para"]
@@ -308,28 +308,25 @@ class RequestParser:
 
     def __init__(
         self,
-        items: dict[str, Item],
+        catalog: CatalogVocabulary | dict[str, Item],
         embedder: ItemEmbedder | None = None,
         search: Callable[[str, int], list[Item]] | None = None,
     ):
-        """``embedder`` (the store's, e.g. all-MiniLM-L6-v2) matches mood words to category names and
-        embeds the request; without one, only names and the lexicon map words to categories.
-        ``search`` (e.g. ``Recommender.search``) finds the nearest items to a title the catalog lacks."""
-        self.items = items
+        """``catalog`` is the catalog's vocabulary (a plain items dict builds one). ``embedder`` (the store's, e.g.
+        all-MiniLM-L6-v2) matches mood words to category names and embeds the request; without one, only names and
+        the lexicon map words to categories. ``search`` (e.g. ``Recommender.search``) finds the nearest items to a
+        title the catalog lacks."""
+        self.catalog = catalog if isinstance(catalog, CatalogVocabulary) else CatalogVocabulary(catalog)
+        self.items = self.catalog.items
         self.embedder = embedder
         self.search = search
-        self.titles = TitleIndex(items)
+        self.titles = self.catalog.titles
         self._title_keys = list(self.titles.by_title)
-        counts: dict[str, int] = {}
-        for item in items.values():
-            for c in item.categories:
-                counts[c] = counts.get(c, 0) + 1
-        self.categories = [c for c in sorted(counts, key=lambda c: -counts[c]) if c.strip().lower() not in CATALOG_CATEGORY_NOISE]
-        self._by_key = {_category_key(c): c for c in self.categories}
+        self.categories = self.catalog.categories
         self._category_patterns = [(c, re.compile(_category_regex(c), re.IGNORECASE)) for c in self.categories]
         self._category_patterns.sort(key=lambda cp: -len(cp[0]))  # "Film-Noir" before "Film"
         self.lexicon = {
-            word: tuple(self._by_key[_category_key(c)] for c in targets if _category_key(c) in self._by_key)
+            word: tuple(found for c in targets if (found := self.catalog.category(c)) is not None)
             for word, targets in LEXICON.items()
         }
         self.lexicon = {w: t for w, t in self.lexicon.items() if t}
@@ -338,11 +335,8 @@ class RequestParser:
             if self.lexicon
             else None
         )
-        years = sorted(i.year for i in items.values() if i.year)
-        self.year_min = years[0] if years else None
-        self.year_max = years[-1] if years else None
-        self.old_year = int(np.percentile(years, 20)) if years else None
-        self.new_year = int(np.percentile(years, 80)) if years else None
+        self.year_min, self.year_max = self.catalog.year_min, self.catalog.year_max
+        self.old_year, self.new_year = self.catalog.old_year, self.catalog.new_year
         self._category_vectors: np.ndarray | None = None
         self._word_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vocab: set[str] | None = None
@@ -367,9 +361,7 @@ class RequestParser:
 
     def coverage(self) -> str:
         """The catalog's span in words, from its own years ("the catalog covers 1922–1998")."""
-        if self.year_max is None:
-            return f"the catalog has {len(self.items):,} items"
-        return f"the catalog covers {self.year_min}–{self.year_max}"
+        return self.catalog.coverage()
 
     # --- reading a request --------------------------------------------------------------
 
@@ -906,10 +898,6 @@ class RequestParser:
 
 
 # --- small pieces ------------------------------------------------------------------------------
-
-def _category_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
 
 def _category_regex(name: str) -> str:
     """'Sci-Fi' matches sci-fi, sci fi, scifi; "Children's" matches childrens; plurals count."""
