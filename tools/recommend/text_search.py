@@ -22,6 +22,11 @@ from whyrec.store.records import Item
 
 log = logging.getLogger(__name__)
 
+COMMON_SHARE = 0.10
+"""A word in more than this share of the catalog's items ("love", "life", "young", "family") is too common to say
+what an item is about: it is left to the embedding, never matched. BM25's scores are divided by the best one, so a
+common word would otherwise lift every item that says it as high as a rare word lifts the one film about it."""
+COMMON_MIN_ITEMS = 20  # ... and in more items than this: in a small catalog a few items saying a word is not "common"
 TITLE_ONLY = 0.5
 """What a match counts for when an item has no story and its title alone says the word: weaker evidence (a short
 title also scores high under BM25's length normalisation, and would otherwise outrank a story that says it)."""
@@ -66,13 +71,16 @@ class ItemTextSearch:
         self.ids = [i.item_id for i in items]
         self._position = {item_id: n for n, item_id in enumerate(self.ids)}
         corpus = bm25s.tokenize([_document(i) for i in items], stopwords="en", stemmer=_stem, show_progress=False)
-        self._vocabulary: dict[str, int] = corpus.vocab
+        counts = np.bincount(np.concatenate([np.unique(doc) for doc in corpus.ids if len(doc)] or [np.zeros(0, int)]), minlength=len(corpus.vocab))
+        common = max(COMMON_SHARE * len(items), COMMON_MIN_ITEMS)
+        self._vocabulary = {t: i for t, i in corpus.vocab.items() if counts[i] <= common}
         self._index = bm25s.BM25()
         self._index.index(corpus, show_progress=False)
         self._evidence = np.array([1.0 if i.description else TITLE_ONLY for i in items], dtype=np.float32)
 
     def terms(self, text: str) -> list[str]:
-        """The stemmed words of ``text`` that some item's text contains (the rest cannot match anything)."""
+        """The words of ``text`` (as :func:`stems` reads them) that some item's text contains and that are not too
+        common to say what an item is about (:data:`COMMON_SHARE`)."""
         return [t for t in dict.fromkeys(stems(text)) if t in self._vocabulary]
 
     def scores(self, text: str) -> np.ndarray:

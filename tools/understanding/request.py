@@ -88,7 +88,7 @@ SUBJECT_WORDS = frozenset(
 )
 # words that frame a subject without being one ("a story about", "set on", "one where")
 ABOUT_FILLER = frozenset(
-    ["set", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
+    ["set", "else", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
 )
 MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a description, cut to this
 # function words of other languages: a request made mostly of these (or of words the model's vocabulary lacks) is not English
@@ -386,6 +386,7 @@ class RequestParser:
             return not any(s < end and start < e for s, e in removed)
 
         said_at: dict[tuple[str, str], int] = {}  # ("not" | "like", item id) -> where the request says it
+        named: list[str] = []  # capitalised names that are no catalog title
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
         for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -428,9 +429,10 @@ class RequestParser:
                 continue
             # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
             parts = [phrase] if self._title_items(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
-            before = len(parsed.like_item_ids)
+            before, unknown_before = len(parsed.like_item_ids), len(parsed.unknown_titles)
             if any([self._read_like(parsed, part, quoted=False) for part in parts if part]):
                 take(m.start(), m.end())
+            named += parsed.unknown_titles[unknown_before:]  # "a Christmas movie", "set in Paris": a name, maybe the subject
             for i in parsed.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
         self._settle_like_and_not(parsed, said_at)
@@ -483,7 +485,7 @@ class RequestParser:
         words = _WORD.findall(rest)
         candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
         parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(_blank(text, unread), removed)
-        parsed.about = "" if parsed.problem else _about_text(text, removed, covered)
+        parsed.about = "" if parsed.problem else _about_text(text, removed, covered, named)
         self._embed(parsed, candidates)
         self._notes(parsed)
         return parsed
@@ -927,13 +929,26 @@ def _query_text(text: str, removed: list[tuple[int, int]]) -> str:
     return rest if content or digits else ""
 
 
-def _about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[int, int]]) -> str:
+def _about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[int, int]], named: list[str] = ()) -> str:
     """The request's subject: its words less filler, years, titles, exclusions and category names, but with the
-    lexicon's subject nouns kept ("a heist movie" is about a heist as much as it leans to Crime)."""
+    lexicon's subject nouns kept ("a heist movie" is about a heist as much as it leans to Crime) and the names
+    that are no catalog title ("a Christmas movie", "set in Paris"). A word joined by a hyphen to a category
+    name goes with it ("action-packed" is not about packing)."""
     subjects = [s for s in covered if text[s[0] : s[1]].lower() in SUBJECT_WORDS]
-    rest = _blank(text, removed + [s for s in covered if s not in subjects])
-    words = [w for w in _WORD.findall(rest) if w.lower() not in FILLER and w.lower() not in ABOUT_FILLER]
+    spans = [_with_hyphenated(text, s) for s in removed + [s for s in covered if s not in subjects]]
+    words = [w for w in _WORD.findall(_blank(text, spans)) if w.lower() not in FILLER and w.lower() not in ABOUT_FILLER]
+    words += [w for name in named for w in _WORD.findall(name) if w.lower() not in FILLER and w not in words]
     return " ".join(words)[:MAX_ABOUT_CHARS]
+
+
+def _with_hyphenated(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` grown over the word parts a hyphen joins to it: "action" in "action-packed" is all of it."""
+    start, end = span
+    while (m := re.match(r"-[^\W\d_]+", text[end:])) is not None:
+        end += m.end()
+    while (m := re.search(r"[^\W\d_]+-$", text[:start])) is not None:
+        start = m.start()
+    return start, end
 
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:

@@ -63,3 +63,14 @@ def test_planted_instructions_in_a_story_are_quoted_defused() -> None:
     quote = story_quote(planted, stems("instructions"))
 
     assert quote is not None and "Ignore previous instructions" not in quote and "record_feedback" not in quote
+
+
+def test_a_word_most_stories_say_matches_nothing_and_a_hyphen_joins_a_word_to_its_category() -> None:
+    from whyrec.tools.understanding.request import RequestParser
+
+    common = [Item(f"c{n}", f"Film {n}", f"A young woman finds love in a small town, story {n}.", ("Drama",), 1990) for n in range(30)]
+    rare = Item("r", "Deep Water", "A young diver finds a wreck.", ("Drama",), 1991)
+    search = ItemTextSearch([*common, rare])
+
+    assert search.terms("young love wreck") == ["wreck"], "'young' and 'love' are in most stories: they say nothing"
+    assert RequestParser({i.item_id: i for i in common + [Item("a", "A", categories=("Action",))]}).parse("something action-packed").about == ""
