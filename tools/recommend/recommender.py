@@ -244,7 +244,7 @@ class Recommender:
         queries = [RetrievalQuery(f"long-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), i.weight) for i in profile.long_term]
         queries += [RetrievalQuery(f"short-term: {i.label}", np.asarray(i.centroid, dtype=np.float32), 1.0) for i in profile.short_term]
         if understood is not None:  # the parser embedded the request less its exclusions (nothing, for "recent" or gibberish)
-            if understood.query_vector is not None:
+            if understood.query_vector is not None and understood.beyond_filters:  # all filter: the filters do the asking
                 queries.append(RetrievalQuery(REQUEST_QUERY, understood.query_vector, 2.0))
         elif request and request.strip():
             queries.append(RetrievalQuery(REQUEST_QUERY, self.store.embedder.encode([request])[0], 2.0))

@@ -201,6 +201,13 @@ class ParsedRequest:
         return bool(self.years or self.categories or self.exclude_categories or self.exclude_item_ids)
 
     @property
+    def beyond_filters(self) -> bool:
+        """Whether the words say more than the filters and boosts read from them (a subject: ``about``). Only then
+        is the request's embedding a signal: "a horror movie from the 80s" is all filter, and its embedding would
+        only rank the 80s horror films by how much their stories resemble the words "horror movie"."""
+        return bool(self.about)
+
+    @property
     def has_soft(self) -> bool:
         return bool(self.boost_categories or self.boost_years)
 
