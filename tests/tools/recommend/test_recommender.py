@@ -235,3 +235,13 @@ def test_a_why_without_a_request_quotes_the_story_it_rests_on(recommender):
     why = recommender.explain("u1", "space3")
 
     assert "Its story: “First contact with aliens on a faraway planet.”" in why.sentences
+
+
+def test_a_request_that_is_all_filter_ranks_by_taste_within_it(recommender):
+    asked = recommender.recommend("u2", "a sci-fi movie", k=4)
+    filtered = recommender.recommend("u2", k=4, categories=["Sci-Fi"])
+
+    assert not asked.understood.beyond_filters
+    assert [r.item.item_id for r in asked] == [r.item.item_id for r in filtered]
+    assert "request" not in asked[0].scores, "the words 'sci-fi movie' are not matched against the stories"
+    assert recommender.understand("a sci-fi movie about smugglers").beyond_filters
