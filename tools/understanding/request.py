@@ -88,7 +88,7 @@ SUBJECT_WORDS = frozenset(
 )
 # words that frame a subject without being one ("a story about", "set on", "one where")
 ABOUT_FILLER = frozenset(
-    ["set", "else", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
+    ["set", "else", "only", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
 )
 MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a description, cut to this
 # function words of other languages: a request made mostly of these (or of words the model's vocabulary lacks) is not English
@@ -403,6 +403,7 @@ class RequestParser:
             if m["how"].lower() == "less" and not self._categories_in(phrase):
                 continue  # "less than two hours": only "less scary" (as "not too scary") asks to leave a category out
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
+            end = max(end, self._title_end(text, m.start("phrase")))  # "not Murder in the First": a title past a break word
             take(m.start(), end)
             before, before_categories = len(parsed.exclude_item_ids), len(parsed.exclude_categories)
             self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower())
@@ -627,6 +628,18 @@ class RequestParser:
         if self._lexicon_pattern and (m := self._lexicon_pattern.search(phrase)):
             return CategoryAsk(self.lexicon[re.sub(r"[\s-]+", " ", m[0].lower())], m[0], "lexicon")
         return None
+
+    def _title_end(self, text: str, start: int, most_words: int = 10) -> int:
+        """Where the longest catalog title written from ``start`` ends (exactly spelt), or ``start`` when none does.
+
+        A phrase stops at words like "in the" or "that", which titles hold too ("Murder in the First", "I Like It Like
+        That"): without this, "not Murder in the First" left nothing out, and the title's words were searched for."""
+        words = list(re.finditer(r"\S+", text[start:]))[:most_words]
+        for n in range(len(words), 0, -1):
+            candidate = text[start : start + words[n - 1].end()].rstrip(" .,;:!?'\"”’")
+            if candidate and candidate[:1].isupper() and self._title_items(candidate, fuzzy=False):
+                return start + len(candidate)
+        return start
 
     def _title_items(self, phrase: str, prefix: bool = False, fuzzy: bool = True) -> list[Item]:
         """Items titled ``phrase`` (exactly, then misspelt); with ``prefix``, its sequels too ("Nebula Run II")."""

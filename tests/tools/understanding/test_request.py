@@ -418,3 +418,12 @@ def test_a_courtroom_drama_filters_to_drama_and_searches_for_the_courtroom(parse
     assert [c.categories for c in parsed.categories] == [("Drama",)]
     assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (1990, 1999)
     assert parsed.about == "courtroom"
+
+
+@pytest.mark.parametrize("title", ["Murder in the First", "I Like It Like That"])
+def test_a_title_holding_a_break_word_is_left_out_whole(embedder, title: str) -> None:
+    items = {**CATALOG, "t": Item("t", title, "A story.", ("Drama",), 1995)}
+    parsed = RequestParser(items, embedder).parse(f"A good drama. Not {title}. Something else?")
+
+    assert parsed.exclude_item_ids == ["t"]
+    assert parsed.about == "", "the left-out title's words are not searched for"
