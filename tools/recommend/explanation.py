@@ -96,6 +96,7 @@ class Explanation:
     trend: Trend | None = None  # the counts behind its trending score, when people took it up lately
     story: str | None = None  # a verbatim span of the item's story (story_quote), the sentence matching the request first
     story_matches: str | None = None  # what the request is about, when the item's story says it ("shark")
+    keywords_match: list[str] = field(default_factory=list)  # the item's own keywords that say what the request is about
 
     @property
     def text(self) -> str:
@@ -145,6 +146,8 @@ def explanation_sentences(e: Explanation) -> list[str]:
         sentences.append(f"Its story says what you asked about ('{e.story_matches}', {about}): “{e.story}”")
     elif e.story:
         sentences.append(f"Its story: “{e.story}”")
+    if e.keywords_match and not e.story_matches:
+        sentences.append(f"Its keywords say what you asked about: {', '.join(neutralise(k, 40) for k in e.keywords_match)}.")
     if e.similar_past_items:
         past = ", ".join(f"'{p.title}' ({_rated(p)}similarity {p.similarity:.2f})" for p in e.similar_past_items[:3])
         sentences.append(f"{title} is most similar to these items from your history: {past}.")

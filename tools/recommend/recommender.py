@@ -615,6 +615,7 @@ class Recommender:
             trend=rec.trend or (self.timeline.trend(item.item_id, ranking.now) if "recent_popularity" in rec.scores else None),
             story=story_quote(item, about_terms),
             story_matches=understood.about if story_says and understood else None,
+            keywords_match=[k for k in item.keywords if set(about_terms) & set(stems(k))],
         )
         explanation.sentences = explanation_sentences(explanation)
         return explanation

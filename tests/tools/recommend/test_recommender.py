@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from whyrec.store.errors import InputError
-from whyrec.store.records import Interaction
+from whyrec.store.records import Interaction, Item
 from whyrec.tools.recommend.popularity import PopularityTimeline, continues_session
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.recommend.scoring import ScoreWeights
@@ -245,3 +245,16 @@ def test_a_request_that_is_all_filter_ranks_by_taste_within_it(recommender):
     assert [r.item.item_id for r in asked] == [r.item.item_id for r in filtered]
     assert "request" not in asked[0].scores, "the words 'sci-fi movie' are not matched against the stories"
     assert recommender.understand("a sci-fi movie about smugglers").beyond_filters
+
+
+def test_a_why_names_the_keywords_that_matched_when_the_story_does_not_say_it(small_store, reranker):
+    from whyrec.store.records import Dataset
+
+    from tests.conftest import SMALL_CATALOG
+
+    tagged = Item("vault", "Clockwork", "Four friends meet every Sunday.", ("Crime",), 1999, keywords=("heist", "friendship"))
+    small_store.ingest(Dataset("tagged", [*SMALL_CATALOG, tagged], list(SMALL_INTERACTIONS)), progress=False)
+    why = Recommender(small_store, reranker).explain("u1", "vault", request="a heist movie")
+
+    assert "Its keywords say what you asked about: heist." in why.sentences
+    assert "Its story: “Four friends meet every Sunday.”" in why.sentences
