@@ -7,7 +7,9 @@ each item's text hash and text format (:data:`ITEM_TEXT_VERSION`) in its
 metadata, so a re-ingest embeds only the items whose text changed, whatever
 changed it: the catalogue, or the format of :attr:`Item.text`.
 
-The collection records the embedding model it was built with. After a change of
+The collection records the embedding model it was built with. The same model found at
+another path (a second virtualenv, a moved checkout) is recognised by what it does: a few
+stored texts embedded again land on their stored vectors. After a real change of
 model the old collection stays as it is; the next ingest builds a new one beside
 it (``<collection>-rebuild``) and swaps it in only once every vector is written,
 so a failed rebuild leaves the old index whole, and the next try resumes it.
@@ -84,6 +86,12 @@ def item_metadata(item: Item) -> dict:
         metadata["year"] = item.year
     metadata.update({category_key(c): True for c in item.categories})
     return metadata
+
+
+SAME_MODEL_COSINE = 0.999
+"""Stored texts embedded again by a model at another path must come out this close to their stored vectors for the
+index to count as that model's (the same weights on another CPU or install agree to ~1e-6)."""
+MODEL_CHECK_ITEMS = 3
 
 
 def rebuild_collection_name(collection: str) -> str:
@@ -177,14 +185,14 @@ class ItemIndex:
         if live is None:
             live = self._create(name)
         self._replaces: str | None = None
-        if self._model_of(live) == embedder.model_path:
+        if self._same_model(live, embedder):
             self.collection = live
             return
         log.warning(
             "collection %s holds vectors of another embedding model (%s); the next ingest rebuilds it for %s and keeps the old one until then",
             name, self._model_of(live), embedder.model_path,
         )
-        if rebuild is not None and self._model_of(rebuild) != embedder.model_path:
+        if rebuild is not None and not self._same_model(rebuild, embedder):
             self.client.delete_collection(rebuild_name)  # a rebuild for yet another model, never swapped in
             rebuild = None
         self.collection = rebuild if rebuild is not None else self._create(rebuild_name)
@@ -213,6 +221,36 @@ class ItemIndex:
     @staticmethod
     def _model_of(collection) -> str | None:
         return (collection.metadata or {}).get("embedding_model")
+
+    def _same_model(self, collection, embedder: ItemEmbedder) -> bool:
+        """Whether ``collection`` holds vectors of ``embedder``'s model, judged by what the model does, not where it lies.
+
+        The path it was built with says so at once. Another path (a second virtualenv, a moved checkout, a
+        reinstall) may hold the same model: then a few stored texts are embedded again and must come out within
+        :data:`SAME_MODEL_COSINE` of their stored vectors. An empty collection suits any model.
+        """
+        if self._model_of(collection) == embedder.model_path:
+            return True
+        stored = collection.get(limit=MODEL_CHECK_ITEMS, include=["documents", "embeddings"])
+        documents, vectors = stored.get("documents") or [], stored.get("embeddings")
+        if not stored["ids"]:
+            return True
+        if not documents or vectors is None or not all(documents):
+            return False
+        try:
+            again = embedder.encode(list(documents))
+        except Exception as err:  # noqa: BLE001 - a model that cannot run here is not shown to be the same one
+            log.warning("could not check whether %s is the model collection %s was built with: %s", embedder.model_path, collection.name, err)
+            return False
+        kept = np.asarray(vectors, dtype=np.float32)
+        if again.shape != kept.shape:  # another dimension: another model
+            return False
+        kept /= np.linalg.norm(kept, axis=1, keepdims=True).clip(1e-12)
+        similarity = float(np.min(np.sum(again * kept, axis=1)))
+        if similarity >= SAME_MODEL_COSINE:
+            log.info("collection %s was built with %s: the same model as %s (cosine %.5f), kept", collection.name, self._model_of(collection), embedder.model_path, similarity)
+            return True
+        return False
 
     @property
     def rebuilding(self) -> bool:

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,11 +78,27 @@ def test_feedback_is_validated_and_kept(small_store):
 
 
 def test_index_rebuilds_when_embedding_model_changes(small_store, embedder):
-    class OtherModel:
-        model_path = "another-model"
+    index = ItemIndex(small_store.settings, HashingModel())
+    assert index.count() == 0 and index.rebuilding
 
-    index = ItemIndex(small_store.settings, OtherModel())
-    assert index.count() == 0
+
+def test_the_same_model_at_another_path_keeps_the_index(small_store, tmp_path):
+    """A second virtualenv, a moved checkout or a reinstall finds the packaged model elsewhere: same model, same index."""
+    from whyrec.store.embeddings import ItemEmbedder
+    from whyrec.tools.recommend.recommender import Recommender
+
+    moved = tmp_path / "other-venv" / "model"
+    moved.parent.mkdir()
+    moved.symlink_to(Path(small_store.embedder.model_path), target_is_directory=True)
+    settings = small_store.settings.model_copy(update={"embedding_model": str(moved)})
+    elsewhere = ItemEmbedder(settings)
+    assert elsewhere.model_path != small_store.embedder.model_path
+
+    index = ItemIndex(settings, elsewhere)
+
+    assert not index.rebuilding and index.count() == len(SMALL_CATALOG)
+    store = Store(settings, small_store.db, elsewhere, index)
+    assert len(Recommender(store, reranker=None).recommend("u1", k=3)) == 3
 
 
 def test_cli_bad_ingest_reports_one_line_and_keeps_the_store(small_store, tmp_path, capsys):
