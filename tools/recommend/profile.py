@@ -45,7 +45,12 @@ def _plain(keyword: str) -> bool:
     return neutralise(keyword, THEME_CHARS) == keyword
 
 
-def _themes(ids: list[str], weights: list[float], items: dict[str, Item], taken: set[str]) -> list[str]:
+def keyword_counts(items: dict[str, Item]) -> Counter[str]:
+    """How many of the catalog's items carry each keyword: what makes a theme rare (counted once per profile)."""
+    return Counter(k for item in items.values() for k in set(item.keywords))
+
+
+def _themes(ids: list[str], weights: list[float], items: dict[str, Item], in_catalog: Counter[str], taken: set[str]) -> list[str]:
     """The keywords most particular to these items: how much of the interest carries each one, times how rare it is
     in the catalog (tf-idf). Keywords a heavier interest already names are skipped, so two interests read apart."""
     carried: dict[str, float] = {}
@@ -56,7 +61,6 @@ def _themes(ids: list[str], weights: list[float], items: dict[str, Item], taken:
             members[keyword] += 1
     if not carried:
         return []
-    in_catalog = Counter(k for item in items.values() for k in set(item.keywords))
     rarity = {k: math.log(len(items) / in_catalog[k]) for k in carried if in_catalog[k]}
     ranked = sorted(
         (k for k in carried if members[k] >= THEME_MIN_ITEMS and k in rarity and k not in NOT_A_THEME and k not in taken and _plain(k)),
@@ -194,7 +198,8 @@ def _top(distribution: dict[str, float], n: int = 3) -> dict[str, float]:
 
 
 def _interests(
-    item_ids: list[str], vectors: np.ndarray, weights: np.ndarray, items: dict[str, Item], max_clusters: int, seed: int = 0
+    item_ids: list[str], vectors: np.ndarray, weights: np.ndarray, items: dict[str, Item], in_catalog: Counter[str], max_clusters: int,
+    seed: int = 0,
 ) -> list[Interest]:
     """Weighted k-means over the history's vectors; one Interest per cluster, heaviest first."""
     if len(item_ids) == 0:
@@ -219,7 +224,7 @@ def _interests(
         ids = [item_ids[i] for i in order]
         member_weights = [float(weights[i]) for i in order]
         categories = _top(category_distribution(ids, member_weights, items))
-        themes = _themes(ids, member_weights, items, taken)
+        themes = _themes(ids, member_weights, items, in_catalog, taken)
         taken.update(themes)
         label = _category_label(categories) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
         if themes:
@@ -329,8 +334,9 @@ class InterestProfiler:
         else:
             decayed = base
         recent = slice(max(0, len(events) - self.short_term_window), len(events))
-        long_term = _interests(ids, matrix, decayed, items, self.max_interests)
-        short_term = _interests(ids[recent][::-1], matrix[recent][::-1], base[recent][::-1], items, 1)
+        in_catalog = keyword_counts(items)
+        long_term = _interests(ids, matrix, decayed, items, in_catalog, self.max_interests)
+        short_term = _interests(ids[recent][::-1], matrix[recent][::-1], base[recent][::-1], items, in_catalog, 1)
         distribution = category_distribution(ids, decayed.tolist(), items)
         short_distribution = category_distribution(ids[recent], base[recent].tolist(), items)
         change = {c: short_distribution.get(c, 0.0) - distribution.get(c, 0.0) for c in set(distribution) | set(short_distribution)}

@@ -580,15 +580,13 @@ class RequestParser:
 
         A catalog title uses only its own words, so what follows it ("and an action movie") is read
         on its own; a category or a title outside the catalog uses the whole phrase."""
-        words = list(re.finditer(r"\S+", phrase))
-        for n in range(len(words), 0, -1):  # the longest leading run of words that is a title
-            found = self._title_items(phrase[: words[n - 1].end()])
-            if found:
-                item = found[0]
-                if item.item_id not in parsed.like_item_ids:
-                    parsed.like_item_ids.append(item.item_id)
-                    parsed.titles[item.item_id] = display_title(item.title)
-                return words[n - 1].end()
+        length, found = self._leading_title(phrase)
+        if found:
+            item = found[0]
+            if item.item_id not in parsed.like_item_ids:
+                parsed.like_item_ids.append(item.item_id)
+                parsed.titles[item.item_id] = display_title(item.title)
+            return length
         ask = self._category_in(phrase)
         if ask is not None:
             _add_ask(parsed.boost_categories, CategoryAsk(ask.categories, ask.source, ask.how))
@@ -634,12 +632,20 @@ class RequestParser:
 
         A phrase stops at words like "in the" or "that", which titles hold too ("Murder in the First", "I Like It Like
         That"): without this, "not Murder in the First" left nothing out, and the title's words were searched for."""
-        words = list(re.finditer(r"\S+", text[start:]))[:most_words]
+        if not text[start : start + 1].isupper():
+            return start
+        length, _ = self._leading_title(text[start:], fuzzy=False, most_words=most_words)
+        return start + len(text[start : start + length].rstrip(" .,;:!?'\"”’"))
+
+    def _leading_title(self, text: str, fuzzy: bool = True, most_words: int | None = None) -> tuple[int, list[Item]]:
+        """The longest run of ``text``'s leading words (at most ``most_words``) that is a catalog title: how many
+        characters it takes, and its items; ``(0, [])`` when no run is one."""
+        words = list(re.finditer(r"\S+", text))[:most_words]
         for n in range(len(words), 0, -1):
-            candidate = text[start : start + words[n - 1].end()].rstrip(" .,;:!?'\"”’")
-            if candidate and candidate[:1].isupper() and self._title_items(candidate, fuzzy=False):
-                return start + len(candidate)
-        return start
+            found = self._title_items(text[: words[n - 1].end()], fuzzy=fuzzy)
+            if found:
+                return words[n - 1].end(), found
+        return 0, []
 
     def _title_items(self, phrase: str, prefix: bool = False, fuzzy: bool = True) -> list[Item]:
         """Items titled ``phrase`` (exactly, then misspelt); with ``prefix``, its sequels too ("Nebula Run II")."""
