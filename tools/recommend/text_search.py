@@ -20,7 +20,9 @@ import numpy as np
 
 from whyrec.store.records import Item
 
-log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported, which overrides the application's choice ("DEBUG bm25s: Building
+# index from IDs objects" reached the terminal chat): give the choice back to whoever configures logging
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 COMMON_SHARE = 0.10
 """A word in more than this share of the catalog's items ("love", "life", "young", "family") is too common to say

@@ -74,3 +74,9 @@ def test_a_word_most_stories_say_matches_nothing_and_a_hyphen_joins_a_word_to_it
 
     assert search.terms("young love wreck") == ["wreck"], "'young' and 'love' are in most stories: they say nothing"
     assert RequestParser({i.item_id: i for i in common + [Item("a", "A", categories=("Action",))]}).parse("something action-packed").about == ""
+
+
+def test_the_words_index_logs_at_the_level_the_application_chose() -> None:
+    import logging
+
+    assert logging.getLogger("bm25s").getEffectiveLevel() == logging.getLogger().getEffectiveLevel()
