@@ -176,6 +176,23 @@ class Database:
             conn.execute("INSERT INTO feedback (user_id, item_id, kind, timestamp) VALUES (?, ?, ?, ?)", (feedback.user_id, feedback.item_id, feedback.kind, feedback.timestamp))
         return feedback
 
+    def remove_feedback(self, user_id: str, item_id: str, kind: str | None = None) -> Feedback | None:
+        """Take back a user's latest feedback on an item (the latest of ``kind``, when given): the undo of
+        :meth:`add_feedback`. Earlier feedback on the item then speaks again. Returns what was removed, or None
+        when there was none; the user's cached profiles go with it."""
+        if kind is not None and kind not in FEEDBACK_KINDS:
+            raise InputError(f"feedback {kind!r} is not known — use one of {', '.join(FEEDBACK_KINDS)}")
+        where, args = "user_id = ? AND item_id = ?", [user_id, item_id]
+        if kind is not None:
+            where, args = where + " AND kind = ?", [*args, kind]
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT id, user_id, item_id, kind, timestamp FROM feedback WHERE {where} ORDER BY id DESC LIMIT 1", args).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM feedback WHERE id = ?", (row[0],))
+            conn.execute("DELETE FROM profiles WHERE user_id = ?", (user_id,))
+        return Feedback(*row[1:])
+
     def clear_feedback(self, user_id: str | None = None) -> None:
         """Forget the feedback (and the cached profiles built on it) of one user, or of everyone.
 

@@ -9,7 +9,7 @@ import pytest
 
 import whyrec.store.database as database
 from whyrec.store.database import SCHEMA_VERSION, Database
-from whyrec.store.errors import SetupError
+from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Interaction, Item
 
 # The schema whyrec wrote before keywords (version 1), verbatim.
@@ -122,3 +122,32 @@ def test_keywords_are_stored_as_a_json_list(tmp_path):
     stored = conn.execute("SELECT keywords FROM items").fetchone()[0]
     conn.close()
     assert json.loads(stored) == ["heist", "l.a."]
+
+
+def test_undoing_feedback_removes_only_the_latest_word_on_that_item(tmp_path):
+    db = Database(tmp_path / "whyrec.sqlite")
+    db.replace_dataset(Dataset("films", [Item("h1", "Heat"), Item("t1", "Toy Story")], [Interaction("u1", "h1", 1.0, 4.0)]))
+    db.add_feedback("u1", "h1", "liked", 10.0)
+    db.add_feedback("u1", "h1", "disliked", 11.0)
+    db.add_feedback("u1", "t1", "not_interested", 12.0)
+    db.add_feedback("u2", "h1", "disliked", 13.0)
+    db.save_profile("u1", "profile:x", {"cached": True})
+    before = db.history_version("u1")
+
+    removed = db.remove_feedback("u1", "h1", "disliked")
+
+    assert (removed.user_id, removed.item_id, removed.kind) == ("u1", "h1", "disliked")
+    assert [(f.item_id, f.kind) for f in db.feedback("u1")] == [("h1", "liked"), ("t1", "not_interested")]  # the earlier like speaks again
+    assert [(f.item_id, f.kind) for f in db.feedback("u2")] == [("h1", "disliked")]  # another user's feedback stays
+    assert db.cached_profile("u1", "profile:x") is None and db.history_version("u1") != before
+    assert db.remove_feedback("u1", "h1", "disliked") is None  # nothing left of that kind: nothing removed
+    assert db.remove_feedback("u1", "t1") is not None and db.feedback("u1")[-1].kind == "liked"
+
+
+def test_undoing_an_unknown_kind_of_feedback_is_refused_and_keeps_the_feedback(tmp_path):
+    db = Database(tmp_path / "whyrec.sqlite")
+    db.replace_dataset(Dataset("films", [Item("h1", "Heat")], []))
+    db.add_feedback("u1", "h1", "disliked", 10.0)
+    with pytest.raises(InputError, match="feedback 'hated' is not known — use one of"):
+        db.remove_feedback("u1", "h1", "hated")
+    assert [f.kind for f in db.feedback("u1")] == ["disliked"]
