@@ -40,6 +40,16 @@ def _category_label(categories) -> str:
     return " & ".join(list(categories)[:LABEL_CATEGORIES])
 
 
+def _naming_categories(ranked: list[str], taken: set[frozenset[str]]) -> tuple[str, ...]:
+    """The categories that name an interest: its top two, unless another interest of the profile is named by
+    the same ones (in any order: "Comedy & Drama" reads as "Drama & Comedy"); then the next pair of its top
+    four that no interest uses yet, so the label tells it apart by a category it really has. The top two
+    when every pair is taken (its themes, or its best example, then tell it apart)."""
+    top = ranked[: LABEL_CATEGORIES + 2]
+    pairs = [top[:LABEL_CATEGORIES]] + [[a, b] for n, a in enumerate(top) for b in top[n + 1 :]]
+    return tuple(next((pair for pair in pairs if frozenset(pair) not in taken), top[:LABEL_CATEGORIES]))
+
+
 def _plain(keyword: str) -> bool:
     """A keyword fit to name an interest: catalog text that neutralising leaves as it is (no markup, no planted orders)."""
     return neutralise(keyword, THEME_CHARS) == keyword
@@ -79,11 +89,12 @@ class Interest:
     item_ids: list[str]
     centroid: list[float] = field(repr=False)
     themes: list[str] = field(default_factory=list)  # the items' own keywords that name what it is about (_themes)
+    named: list[str] = field(default_factory=list)  # the categories its label names (_naming_categories)
 
     @property
     def named_by(self) -> tuple[str, ...]:
         """The categories its label names ("Comedy & Drama"); none when a title names it (a cluster without categories)."""
-        top = tuple(list(self.categories)[:LABEL_CATEGORIES])
+        top = tuple(self.named) or tuple(list(self.categories)[:LABEL_CATEGORIES])
         return top if self.label.split(": ")[0] == _category_label(top) else ()
 
     def to_dict(self, items: dict[str, Item]) -> dict:
@@ -95,6 +106,15 @@ class Interest:
             "examples": [display_title(items[i].title) for i in self.item_ids[:3] if i in items],
             "item_ids": self.item_ids,
         }
+
+
+@dataclass
+class ProfileNames:
+    """What a profile's interests are called so far, so the next one is named apart from them."""
+
+    labels: set[str] = field(default_factory=set)
+    categories: set[frozenset[str]] = field(default_factory=set)
+    themes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -199,11 +219,16 @@ def _top(distribution: dict[str, float], n: int = 3) -> dict[str, float]:
 
 def _interests(
     item_ids: list[str], vectors: np.ndarray, weights: np.ndarray, items: dict[str, Item], in_catalog: Counter[str], max_clusters: int,
-    seed: int = 0,
+    seed: int = 0, names: ProfileNames | None = None,
 ) -> list[Interest]:
-    """Weighted k-means over the history's vectors; one Interest per cluster, heaviest first."""
+    """Weighted k-means over the history's vectors; one Interest per cluster, heaviest first.
+
+    ``names`` holds what the profile's interests are already called (the long-term ones, when the
+    short-term one is named): no two interests of a profile carry the same label or the same categories.
+    """
     if len(item_ids) == 0:
         return []
+    names = names if names is not None else ProfileNames()
     k = max(1, min(max_clusters, len(item_ids) // 6))
     labels = np.zeros(len(item_ids), dtype=int)
     if k > 1:
@@ -211,8 +236,6 @@ def _interests(
     interests = []
     total = float(weights.sum())
     clusters = sorted(range(k), key=lambda c: -float(weights[labels == c].sum()))  # heaviest first: it names its themes first
-    taken: set[str] = set()
-    labels_used: set[str] = set()
     for cluster in clusters:
         members = np.flatnonzero(labels == cluster)
         if len(members) == 0:
@@ -223,16 +246,20 @@ def _interests(
         order = members[np.argsort(-(vectors[members] @ centroid) * weights[members])]
         ids = [item_ids[i] for i in order]
         member_weights = [float(weights[i]) for i in order]
-        categories = _top(category_distribution(ids, member_weights, items))
-        themes = _themes(ids, member_weights, items, in_catalog, taken)
-        taken.update(themes)
-        label = _category_label(categories) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
+        ranked = category_distribution(ids, member_weights, items)
+        named = _naming_categories(list(ranked), names.categories)
+        categories = _top(ranked) | {c: ranked[c] for c in named}
+        themes = _themes(ids, member_weights, items, in_catalog, names.themes)
+        names.themes.update(themes)
+        label = _category_label(named) or (display_title(items[ids[0]].title) if ids[0] in items else ids[0])
         if themes:
             label = f"{label}: {', '.join(themes)}"
-        if label in labels_used:  # two interests never carry one label: its best example (in no other cluster) tells it apart
+        if label in names.labels:  # two interests never carry one label: its best example (in no other cluster) tells it apart
             label = f"{label} (like '{display_title(items[ids[0]].title) if ids[0] in items else ids[0]}')"
-        labels_used.add(label)
-        interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist(), themes))
+        names.labels.add(label)
+        if named:
+            names.categories.add(frozenset(named))
+        interests.append(Interest(label, float(weights[members].sum()) / total, categories, ids, centroid.tolist(), themes, list(named)))
     return sorted(interests, key=lambda i: -i.weight)
 
 
@@ -335,8 +362,9 @@ class InterestProfiler:
             decayed = base
         recent = slice(max(0, len(events) - self.short_term_window), len(events))
         in_catalog = keyword_counts(items)
-        long_term = _interests(ids, matrix, decayed, items, in_catalog, self.max_interests)
-        short_term = _interests(ids[recent][::-1], matrix[recent][::-1], base[recent][::-1], items, in_catalog, 1)
+        names = ProfileNames()  # shared: the recent interest is named apart from the long-term ones
+        long_term = _interests(ids, matrix, decayed, items, in_catalog, self.max_interests, names=names)
+        short_term = _interests(ids[recent][::-1], matrix[recent][::-1], base[recent][::-1], items, in_catalog, 1, names=names)
         distribution = category_distribution(ids, decayed.tolist(), items)
         short_distribution = category_distribution(ids[recent], base[recent].tolist(), items)
         change = {c: short_distribution.get(c, 0.0) - distribution.get(c, 0.0) for c in set(distribution) | set(short_distribution)}

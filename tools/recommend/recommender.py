@@ -63,7 +63,7 @@ from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = 0.9  # cosine above which a candidate counts as a copy of a disliked item
-PROFILE_CACHE_KEY = "profile-v4"  # v2: a like given today no longer ages an old history; v3: summaries name titles as people say them; v4: interests carry themes from item keywords (older ones are rebuilt)
+PROFILE_CACHE_KEY = "profile-v5"  # v2: a like given today no longer ages an old history; v3: summaries name titles as people say them; v4: interests carry themes from item keywords; v5: no two interests of a profile are named by the same categories (older ones are rebuilt)
 REQUEST_QUERY = "your request"
 COLLABORATIVE_SOURCE = "people with similar histories"
 RECENT_SOURCE = "popular lately"

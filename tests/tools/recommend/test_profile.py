@@ -92,3 +92,28 @@ def test_interests_are_named_by_their_items_keywords_and_never_share_a_label():
     assert any("courtroom" in label or "lawyer" in label for label in labels)
     assert not any("Ignore" in label for label in labels), "a planted keyword never names an interest"
     assert all(i.named_by == ("Crime", "Thriller") for i in profile.long_term)
+
+
+def test_two_interests_are_never_named_by_the_same_categories_and_the_recent_one_is_named_apart():
+    """MovieLens user 650 read 'Drama & Comedy: murder, detective' and 'Drama & Comedy: jedi, animation' in one profile,
+    and user 12 a recent interest called exactly like a long-term one: a second interest is named by a category it has
+    that the first does not name."""
+    import numpy as np
+
+    from whyrec.store.records import Interaction, Item
+    from whyrec.tools.recommend.profile import InterestProfiler
+
+    whodunits = [Item(f"w{n}", f"Whodunit {n}", "", ("Drama", "Comedy", "Mystery"), 1990) for n in range(6)]
+    space = [Item(f"s{n}", f"Space {n}", "", ("Drama", "Comedy", "Sci-Fi") if n < 4 else ("Sci-Fi", "Drama"), 1990) for n in range(6)]
+    items = {i.item_id: i for i in whodunits + space}
+    history = [Interaction("u", i.item_id, 1_000_000.0 + n, 5.0) for n, i in enumerate(whodunits + space)]
+    vectors = {i.item_id: np.eye(4, dtype=np.float32)[0 if i in whodunits else 1] for i in whodunits + space}
+
+    profile = InterestProfiler(max_interests=2, short_term_window=6).profile("u", history, [], vectors, items)
+
+    heads = [i.label.split(": ")[0] for i in profile.long_term + profile.short_term]
+    assert len({frozenset(h.split(" & ")) for h in heads}) == len(heads) == 3, heads
+    assert any("Sci-Fi" in h for h in heads[:2]) and any("Mystery" in h or h == "Drama & Comedy" for h in heads[:2])
+    for interest in profile.long_term + profile.short_term:  # every named category is one the interest's items have
+        assert interest.named_by and set(interest.named_by) <= set(interest.categories)
+        assert all(any(c in items[i].categories for i in interest.item_ids) for c in interest.named_by)
