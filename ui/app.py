@@ -32,14 +32,15 @@ import gradio as gr
 from whyrec.store.errors import InputError, SetupError
 from whyrec.tools.understanding.titles import display_title
 from whyrec.ui.api import RecommenderAPI
-from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, with_relevance_rank, year_filter
+from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, undo_text, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
 from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, build_chat_panel, waiting_text
 from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
-from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_status_text
+from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_setup, ranking_status_text
 from whyrec.ui.plots import category_colors
 from whyrec.ui.profile_panel import build_profile_panel
-from whyrec.ui.user_picker import build_user_picker, unknown_user_text
+from whyrec.ui.user_picker import build_user_picker, check_new_user_id, existing_user_text, unknown_user_text
+from whyrec.ui.user_picker import user_choices as build_user_choices
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
@@ -55,6 +56,7 @@ PRIVATE = {"api_visibility": "private", "concurrency_id": "ranking"}
 CHAT = {"api_visibility": "private", "concurrency_id": "chat", "concurrency_limit": 8}
 INSTANT = {"api_visibility": "private", "queue": False}  # small UI-only steps that must show at once
 STORAGE_KEY = "whyrec-session"
+CHAT_READY = "Ask for something — e.g. *a feel-good comedy from the 90s* or *why this one?*"  # the empty chat, once a user is picked
 
 CSS = """
 .rec-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px !important; }
@@ -63,9 +65,15 @@ CSS = """
 .card-story { font-style: italic; font-size: 0.92em; display: block; margin: 0.2em 0; }
 .why-box { background: var(--background-fill-secondary); border-radius: 8px; padding: 6px 12px !important; font-size: 0.92em; }
 .rec-card button { min-width: 0 !important; }
+.card-seen { font-size: 0.85em; font-weight: 600; color: var(--body-text-color); background: var(--background-fill-secondary);
+  border-radius: 6px; padding: 0 6px; }
 .notice { color: var(--error-text-color, #b91c1c); font-size: 0.92em; }
 .notice p { margin: 2px 0; }
 #profile-summary p { margin: 4px 0; }
+.plot-legend { display: flex; flex-wrap: wrap; gap: 2px 12px; font-size: 0.85em; margin: -4px 0 6px 0; }
+.legend-entry { display: inline-flex; align-items: center; gap: 4px; }
+.legend-swatch { width: 10px; height: 10px; border-radius: 2px; display: inline-block; }
+.profile-plot { min-width: 0 !important; }
 #ranking-status p, #reordered-note p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
 """
 
@@ -86,6 +94,7 @@ def build_app(
     year_lo, year_hi = api.year_range()
     colors = category_colors(categories)
     window = recommender.settings.short_term_window
+    log.info("%s", ranking_setup(recommender))  # for whoever runs the server; the page says only what a viewer can use
 
     with gr.Blocks(title=title, analytics_enabled=False, fill_width=True) as demo:
         user = gr.State("")
@@ -131,15 +140,31 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
     cards_for, profile_outputs, like_banner = page.cards_for, page.profile_outputs, page.like_banner
 
 
+    choices_for: dict = {}  # the picker's labels, rebuilt when the store's users or interactions change
+
+    def user_choices() -> list[tuple[str, str]]:
+        stats = api.recommender.store.db.stats()
+        key = (stats.users, stats.interactions)
+        if key not in choices_for:
+            choices_for.clear()
+            choices_for[key] = build_user_choices(api.users(), api.recommender.store.db.all_interactions(), api.recommender.items)
+        return choices_for[key]
+
+    threading.Thread(target=user_choices, name="whyrec-user-labels", daemon=True).start()  # ready before the first page asks
+
+    def with_new(user_id: str) -> list[tuple[str, str]]:
+        known = user_choices()
+        return known if any(value == user_id for _, value in known) else [*known, (f"{user_id} · new user", user_id)]
+
     @guarded(picker.notice)
     def load_page(stored: dict | None):
         """Fill the picker with every user; after a reload, bring back the user, the conversation and the chat."""
         stored = stored or empty_session()
-        known = api.users()
         previous = str(stored.get("user") or "")
-        out = {picker.box: gr.update(choices=known, value=previous or None)}
+        out = {picker.box: gr.update(choices=with_new(previous) if previous else user_choices(), value=previous or None)}
         if previous:
-            out.update({user: previous, conversation: stored.get("conversation") or uuid.uuid4().hex[:12], chat.chatbot: stored.get("chat") or []})
+            out.update({user: previous, conversation: stored.get("conversation") or uuid.uuid4().hex[:12],
+                        chat.chatbot: gr.update(value=stored.get("chat") or [], placeholder=CHAT_READY)})
         return out
 
     def select_user(value, current_user, current_conversation, chat_history, current_recs, *control_values):
@@ -149,7 +174,14 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         if not value or (value == current_user and current_recs):
             return out  # the picker was set to the user already shown (after new ratings, a restore)
         if value != current_user and value not in set(api.users()):
-            out[picker.unknown] = unknown_user_text(html.escape(value))
+            try:
+                check_new_user_id(value)
+            except Problem as problem:  # no offer to start a user under an id that breaks the rule
+                out[picker.unknown] = str(problem)
+                out[picker.start_new] = gr.update(visible=False)
+            else:
+                out[picker.unknown] = unknown_user_text(html.escape(value))
+                out[picker.start_new] = gr.update(visible=True)
             out[picker.unknown_row] = gr.update(visible=True)
             return out
         return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values)}
@@ -158,8 +190,9 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         same = value == current_user and current_conversation
         conversation_id = current_conversation if same else uuid.uuid4().hex[:12]
         history = list(chat_history or []) if same else []
-        out = {user: value, conversation: conversation_id, chat.chatbot: history, like: None, **like_banner(None), picker.notice: hidden(),
-               session: {"user": value, "conversation": conversation_id, "chat": history}}
+        out = {user: value, conversation: conversation_id, chat.chatbot: gr.update(value=history, placeholder=CHAT_READY), like: None,
+               **like_banner(None), picker.notice: hidden(), session: {"user": value, "conversation": conversation_id, "chat": history},
+               cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
         try:
             out.update(cards_for(value, None, control_values))
             out.update(profile_outputs(value))
@@ -167,14 +200,17 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
             out[cards.notice] = shown(in_user_words(e, "select_user"))
         return out
 
-    def start_new_user(value, current_user, current_conversation, chat_history, *control_values):
-        value = str(value or "").strip()
+    def start_new_user(value, current_user, current_conversation, chat_history, started, *control_values):
         out = {picker.unknown_row: gr.update(visible=False)}
-        if not value:
-            return out
+        try:
+            value = check_new_user_id(value)
+        except Problem as problem:
+            return {picker.unknown: str(problem), picker.unknown_row: gr.update(visible=True), picker.start_new: gr.update(visible=False)}
+        if value in set(api.users()):
+            return {picker.unknown: existing_user_text(value), picker.unknown_row: gr.update(visible=True), picker.start_new: gr.update(visible=False)}
         out.update(use_user(value, current_user, current_conversation, chat_history, control_values))
-        out.update({picker.box: gr.update(choices=[*api.users(), value] if value not in api.users() else api.users(), value=value),
-                    picker.accordion: gr.Accordion(open=True), picker.new_user: value})
+        out.update({picker.box: gr.update(choices=with_new(value), value=value), picker.accordion: gr.Accordion(open=True),
+                    picker.new_user: value, picker.started: [*(started or []), value]})
         return out
 
     def cancel_new_user(current_user):
@@ -188,32 +224,39 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         return {picker.found: gr.update(choices=[(f"{h['title']} ({h['year']})" if h.get("year") else h["title"], h["item_id"]) for h in hits], value=[])}
 
     @guarded(picker.notice)
-    def add_ratings(new_id, picked, stars, current_user, current_conversation, chat_history, *control_values):
-        new_id = str(new_id or "").strip()
-        if not new_id:
+    def add_ratings(new_id, picked, stars, current_user, current_conversation, chat_history, started, *control_values):
+        if not str(new_id or "").strip():
             raise Problem("Type an id for the new user first (e.g. alice), then add the ratings.")
+        new_id = check_new_user_id(new_id)
+        if new_id in set(api.users()) and new_id not in (started or []):  # ratings are never added to someone else's history
+            raise Problem(existing_user_text(new_id))
         if not picked:
             raise Problem("Pick at least one item to rate — search the catalog above first.")
         n = api.rate(new_id, {item_id: float(stars) for item_id in picked})
         gr.Info(f"Added {n} rating{'s' if n != 1 else ''} for user {new_id}")
         out = use_user(new_id, current_user, current_conversation, chat_history, control_values)
-        out.update({picker.box: gr.update(choices=api.users(), value=new_id), picker.found: gr.update(value=[])})
+        out.update({picker.box: gr.update(choices=with_new(new_id), value=new_id), picker.found: gr.update(value=[]),
+                    picker.started: list(dict.fromkeys([*(started or []), new_id]))})
         return out
 
     # --- wiring
-    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list]
+    user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list,
+                    cards.last_feedback, cards.undo_text, cards.undo]
     demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
-    picker.box.change(select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row], **PRIVATE)
+    picker.box.change(
+        select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row, picker.start_new],
+        **PRIVATE,
+    )
     picker.start_new.click(
-        start_new_user, [picker.box, user, conversation, chat.chatbot, *controls],
-        [*user_outputs, picker.unknown_row, picker.box, picker.accordion, picker.new_user], **PRIVATE,
+        start_new_user, [picker.box, user, conversation, chat.chatbot, picker.started, *controls],
+        [*user_outputs, picker.unknown, picker.unknown_row, picker.start_new, picker.box, picker.accordion, picker.new_user, picker.started], **PRIVATE,
     )
     picker.cancel_new.click(cancel_new_user, [user], [picker.unknown_row, picker.box], **INSTANT)
     picker.search_button.click(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
     picker.search_text.submit(search_catalog, [picker.search_text], [picker.found, picker.notice], **PRIVATE)
     picker.rate_button.click(
-        add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, *controls],
-        [*user_outputs, picker.box, picker.found], **PRIVATE,
+        add_ratings, [picker.new_user, picker.found, picker.rating, user, conversation, chat.chatbot, picker.started, *controls],
+        [*user_outputs, picker.box, picker.found, picker.started], **PRIVATE,
     )
 
 
@@ -225,6 +268,7 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
     cards_for, profile_outputs, like_banner = page.cards_for, page.profile_outputs, page.like_banner
     year_lo, year_hi = page.years
     timer = page.timer
+    undo_outputs = [cards.last_feedback, cards.undo_text, cards.undo]
 
 
     @guarded(cards.notice)
@@ -258,8 +302,27 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
     def give_feedback(item_id, kind, user_value, like_value, *control_values):
         user_value = need_user(user_value)
         result = api.feedback(user_value, item_id, kind)
-        gr.Info(f"Recorded: {kind.replace('_', ' ')} — '{result['recorded']['title']}'")
-        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value, result["profile"])}
+        title = result["recorded"]["title"]
+        gr.Info(f"Recorded: {kind.replace('_', ' ')} — '{title}'")
+        last = {"user_id": user_value, "item_id": item_id, "kind": kind, "title": title}
+        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value, result["profile"]), **undo_shown(last)}
+
+    def undo_shown(last: dict | None) -> dict:
+        if not last:
+            return {cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
+        return {cards.last_feedback: last, cards.undo_text: gr.update(value=undo_text(last["kind"], last["title"]), visible=True),
+                cards.undo: gr.update(visible=True)}
+
+    @guarded(cards.notice)
+    def undo_feedback(last, user_value, like_value, *control_values):
+        """Take back the feedback just given (the row goes from the store): the item and the profile are as before it."""
+        user_value = need_user(user_value)
+        if not last or last.get("user_id") != user_value:
+            return undo_shown(None)
+        removed = recommender.store.db.remove_feedback(user_value, last["item_id"], last["kind"])
+        if removed is not None:
+            gr.Info(f"Undone: {last['kind'].replace('_', ' ')} — '{last['title']}'")
+        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value), **undo_shown(None)}
 
     @guarded(cards.notice)
     def clear_more_like(user_value, *control_values):
@@ -276,13 +339,14 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
         why.click(functools.partial(toggle_why, item_id), [user, explanations, *controls], [explanations, cards.notice], **PRIVATE)
         more.click(functools.partial(more_like, item_id), [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
         for button, kind in feedback:
-            button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list], **PRIVATE)
+            button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
 
     # --- wiring
     for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
                     cards.diversity.release, cards.year_min.release, cards.year_max.release):
         trigger(refresh_cards, [user, like, *controls], card_outputs, **PRIVATE)
     cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
+    cards.undo.click(undo_feedback, [cards.last_feedback, user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
     timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
     return draw
 
@@ -317,7 +381,7 @@ def wire_chat(page: Page) -> None:
         k_value, diversity_value, cats, *_ = control_values
         wanted = [c for c in arguments.get("categories") or [] if c in categories_known]
         out = {
-            recs: with_relevance_rank(items), explanations: {}, cards.status: page.status_line(user_id, items, " — from the chat"),
+            recs: page.with_marks(user_id, items), explanations: {}, cards.status: page.status_line(user_id, items, " — from the chat"),
             cards.request: arguments.get("request") or "",
             cards.year_min: min(max(int(arguments.get("year_min") or year_lo), year_lo), year_hi),
             cards.year_max: min(max(int(arguments.get("year_max") or year_hi), year_lo), year_hi),
@@ -330,7 +394,7 @@ def wire_chat(page: Page) -> None:
             out[cards.categories] = wanted  # its change event re-ranks with these same options
         return out
 
-    def run_turn(message, history, user_value, conversation_id, like_value, *control_values):
+    def run_turn(message, history, user_value, conversation_id, like_value, cards_value, *control_values):
         """Wait for the model (saying how many are ahead), stream the answer, show the tool's cards the moment they exist."""
         if not message or not user_value:
             yield {chat.chatbot: gr.skip()}  # a generator that yields nothing would blank every output
@@ -348,7 +412,8 @@ def wire_chat(page: Page) -> None:
             bubble(THINKING)
             yield {chat.chatbot: history, conversation: conversation_id}
             results = ToolResults()
-            stream = agent.stream(user_value, conversation_id, message)
+            on_screen = [{"item_id": str(r["item_id"]), "title": r.get("title", "")} for r in cards_value or [] if isinstance(r, dict) and "item_id" in r]
+            stream = agent.stream(user_value, conversation_id, message, on_screen)  # "why the second one?" means the cards
             answer, cards_shown = "", False
             for chunk in watch_tools(stream, results):
                 answer += str(chunk)
@@ -377,12 +442,17 @@ def wire_chat(page: Page) -> None:
         finally:
             agent.end_turn()
 
+    def clear_chat(user_value):
+        """🗑 starts a new conversation: no request, list or feedback of the old one carries into the next message."""
+        return {conversation: "", cards.request: "", session: {"user": user_value, "conversation": "", "chat": []}}
+
     # --- wiring
+    chat.chatbot.clear(clear_chat, [user], [conversation, cards.request, session], **INSTANT)
     for trigger in (chat.text.submit, chat.send.click):
         trigger(None, [chat.text], [chat.status], js=THINKING_JS, api_visibility="private").then(
             start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice, chat.status], **INSTANT
         ).then(
-            run_turn, [chat.pending, chat.chatbot, user, conversation, like, *controls],
+            run_turn, [chat.pending, chat.chatbot, user, conversation, like, recs, *controls],
             [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list,
              cards.request, cards.k, cards.diversity, cards.categories, cards.year_min, cards.year_max],
             show_progress="hidden", **CHAT,

@@ -37,6 +37,9 @@ class CardsPanel:
     like_text: gr.Markdown
     clear_like: gr.Button
     status: gr.Markdown
+    undo_text: gr.Markdown  # "You marked 'X' as not for you" after a feedback button
+    undo: gr.Button
+    last_feedback: gr.State  # {"user_id", "item_id", "kind", "title"} of the feedback Undo takes back, or None
 
     @property
     def controls(self) -> list:
@@ -55,6 +58,21 @@ def with_relevance_rank(recs: list[dict]) -> list[dict]:
     return [{**r, "relevance_rank": place[i]} for i, r in enumerate(recs)]
 
 
+def with_seen_marks(recs: list[dict], history: dict[str, float | None]) -> list[dict]:
+    """Each card of an item in the user's history (``item_id`` → rating, None when unrated) gets ``seen``
+    and ``your_rating``: with "Exclude what I've seen" off, a film already seen must say so."""
+    return [{**r, "seen": True, "your_rating": history[r["item_id"]]} if r["item_id"] in history else r for r in recs]
+
+
+FEEDBACK_DONE = {"liked": "as liked", "disliked": "as not for you", "not_interested": "as not interested"}
+
+
+def undo_text(kind: str, title: str) -> str:
+    """The line beside Undo after a feedback button."""
+    hidden_now = " — it is hidden from your recommendations" if kind != "liked" else ""
+    return f"You marked **{html.escape(title)}** {FEEDBACK_DONE.get(kind, kind)}{hidden_now}."
+
+
 def reordered_note(recs: list[dict]) -> str:
     moved = [r for r in recs if r.get("relevance_rank") not in (None, r["rank"])]
     if not moved:
@@ -70,6 +88,9 @@ def card_markdown(rec: dict) -> str:
     categories = " · ".join(rec.get("categories") or []) or "no category"
     head = f"#### {rec['rank']}. {html.escape(rec['title'])}{year}"
     lines = [f"<span class='card-meta'>{html.escape(categories)}</span>"]
+    if rec.get("seen"):
+        rated = f" — you rated it {rec['your_rating']:g}" if rec.get("your_rating") is not None else ""
+        lines.insert(0, f"<span class='card-seen'>✓ seen{rated}</span>")
     score = rec.get("scores", {}).get("final")
     if score is not None:
         relevance = f"relevance score {score:.2f}"
@@ -90,17 +111,31 @@ def card_markdown(rec: dict) -> str:
 
 
 SCORE_NAMES = {
-    "final": "final",
-    "reranker": "reranker",
+    # each name says which score it is, in the words the explanation's sentences use for the same number
+    "final": "relevance score (final)",
+    "reranker": "reranker score",
     "collaborative": "people like you",
-    "retrieval": "content match",
-    "short_term": "recent taste",
-    "request": "your request",
-    "about": "story matches your words",
+    "retrieval": "content-search similarity",
+    "short_term": "similarity to your recent taste",
+    "request": "similarity to your request",
+    "about": "about-score",
     "asked_for": "what you leaned to",
     "popularity": "popularity",
-    "recent_popularity": "trending",
+    "recent_popularity": "trending score",
 }
+
+
+def scores_line(scores: dict[str, float]) -> str:
+    """The scores behind a card's rank, each named for what it is: the final (relevance) score first, then the
+    signals mixed into it. Content search scores only the items it found; an item another route brought (people
+    like you, popularity) says so instead of "0.00" beside a sentence that gives its similarity to an interest."""
+    parts = [f"{SCORE_NAMES['final']} {scores['final']:.2f}"] if "final" in scores else []
+    mixed = [f"{SCORE_NAMES.get(k, k)} {v:.2f}" for k, v in scores.items() if k != "final" and not (k == "retrieval" and v <= 0)]
+    if mixed:
+        parts.append("a weighted mix of " + ", ".join(mixed))
+    if "retrieval" in scores and scores["retrieval"] <= 0:
+        parts.append("content search did not find it (another route did)")
+    return "Scores (0 to 1): " + "; ".join(parts)
 
 
 def explanation_markdown(explanation: dict) -> str:
@@ -111,7 +146,7 @@ def explanation_markdown(explanation: dict) -> str:
     lines += [f"- {html.escape(s)}" for s in sentences if s and not s.startswith("Reranker score")]
     scores = explanation.get("scores") or {}
     if scores:
-        lines += ["", "<span class='card-meta'>Scores: " + ", ".join(f"{SCORE_NAMES.get(k, k)} {v:.2f}" for k, v in scores.items()) + "</span>"]
+        lines += ["", f"<span class='card-meta why-scores'>{html.escape(scores_line(scores))}</span>"]
     return "\n".join(lines)
 
 
@@ -165,6 +200,10 @@ def build_cards_panel(
                 like_text = gr.Markdown(visible=False)
                 clear_like = gr.Button("Back to my recommendations", visible=False, size="sm", scale=0)
             status = gr.Markdown("", elem_id="rec-status")
+            with gr.Row(elem_id="undo-feedback"):
+                undo_line = gr.Markdown("", visible=False, elem_id="undo-text")
+                undo = gr.Button("Undo", visible=False, size="sm", scale=0, elem_id="undo-button")
+            last_feedback = gr.State(None)
 
             @gr.render(inputs=[recs, explanations])
             def render_cards(recs_value: list[dict], open_explanations: dict):
@@ -188,6 +227,7 @@ def build_cards_panel(
     return CardsPanel(
         filters["request"], filters["k"], filters["diversity"], filters["categories"], filters["year_min"], filters["year_max"],
         filters["exclude_seen"], filters["refresh"], filters["notice"], ranking_status, like_text, clear_like, status,
+        undo_line, undo, last_feedback,
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from whyrec.store.errors import InputError
-from whyrec.ui.cards_panel import CardsPanel, check_years, with_relevance_rank, year_filter
+from whyrec.ui.cards_panel import CardsPanel, check_years, with_relevance_rank, with_seen_marks, year_filter
 from whyrec.ui.notices import hidden, in_user_words, shown
 from whyrec.ui.profile_panel import ProfilePanel, profile_view
 
@@ -29,14 +29,25 @@ RERANKER_TRAINING_THREAD = "whyrec-train-reranker"  # the name ui.app gives the 
 
 
 def ranking_status_text(recommender: Recommender) -> str:
-    """What ranks the cards right now: the fine-tuned reranker, or not (and why)."""
+    """What ranks the cards right now, in a viewer's words: the fine-tuned reranker, or that it is still training.
+    Nothing when no reranker is part of the setup: how it is configured is for the server's log (:func:`ranking_setup`),
+    not for the people using the page."""
     if recommender.settings.rerank_top == 0:
-        return "Ranking without the cross-encoder: it is off (`WHYREC_RERANK_TOP=0`, the default — on MovieLens it did not beat ranking without it)."
+        return ""
     if recommender.reranker is not None:
         return "Ranking with the fine-tuned reranker."
     if any(t.name == RERANKER_TRAINING_THREAD and t.is_alive() for t in threading.enumerate()):
         return "⏳ Ranking without the reranker for now: it is training in the background and is used as soon as it is saved."
-    return "Ranking without the reranker: none is trained yet — run `whyrec train-reranker` to add it."
+    return ""
+
+
+def ranking_setup(recommender: Recommender) -> str:
+    """How ranking is set up, for whoever runs the server (the app logs it once when it starts)."""
+    if recommender.settings.rerank_top == 0:
+        return "ranking without the cross-encoder: WHYREC_RERANK_TOP=0 (the default; on MovieLens it did not beat ranking without it)"
+    if recommender.reranker is not None:
+        return f"ranking with the fine-tuned reranker on the top {recommender.settings.rerank_top} candidates"
+    return "ranking without the reranker: none is trained yet — run `whyrec train-reranker` to add it"
 
 
 def empty_session() -> dict:
@@ -71,7 +82,12 @@ class Page:
             year_max=year_filter(y1, year_hi), diversity=float(diversity), exclude_seen=bool(exclude_seen),
             like_item_id=(like_value or {}).get("item_id"),
         )
-        return with_relevance_rank(items)
+        return self.with_marks(user_id, items)
+
+    def with_marks(self, user_id: str, items: list[dict]) -> list[dict]:
+        """The cards as drawn: each with its place by relevance, and a "seen" mark on items in the user's history."""
+        rated = {x.item_id: x.rating for x in self.recommender.store.db.history(user_id)}
+        return with_seen_marks(with_relevance_rank(items), rated)
 
     @staticmethod
     def status_line(user_id: str, items: list[dict], source: str = "") -> str:

@@ -8,6 +8,7 @@ only the categories it draws, with a colour map restricted to them (:func:`color
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,7 +23,8 @@ OTHER = "other"
 # explicit types: an empty frame must still say "share is a number", or the plot keeps a categorical axis
 DISTRIBUTION_TYPES = {"term": "str", "category": "str", "share": "float64"}
 SLICE_TYPES = {"slice": "str", "category": "str", "share": "float64", "period": "str"}
-TIME_TYPES = {"when": "datetime64[ms]", "category": "str", "share": "float64", "period": "str", "ratings": "int64"}
+# "when" is text (the bucket in UTC, with its date and a 24-hour clock), so the axis says what the title says
+TIME_TYPES = {"when": "str", "category": "str", "share": "float64", "period": "str", "ratings": "int64"}
 # Tableau 20: enough distinct colours for MovieLens's 19 genres
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
@@ -31,6 +33,7 @@ PALETTE = [
 # Time buckets, coarsest first: the evolution plot uses the coarsest that gives at least MIN_BUCKETS points.
 BUCKETS = (("month", "MS"), ("week", "W-MON"), ("day", "D"), ("hour", "h"), ("10 minutes", "10min"))
 MIN_BUCKETS = 3
+SMOOTHING_RATINGS = 20  # the most ratings one point of the evolution plot counts (smoothing_window)
 
 
 def category_colors(categories: list[str]) -> dict[str, str]:
@@ -44,6 +47,15 @@ def colors_for(frame: pd.DataFrame, colors: dict[str, str]) -> dict[str, str]:
     """The colour map restricted to the categories a frame draws (every one of them gets a colour)."""
     drawn = list(dict.fromkeys(frame["category"])) if "category" in frame else []
     return {c: colors.get(c, PALETTE[n % len(PALETTE)]) for n, c in enumerate(drawn)}
+
+
+def legend_html(categories: list[str], colors: dict[str, str]) -> str:
+    """A plot's colour key as HTML that wraps on a narrow screen (the plot's own legend is one row, cut off at 390 px)."""
+    swatches = "".join(
+        f"<span class='legend-entry'><span class='legend-swatch' style='background:{colors.get(c, '#888')}'></span>{html.escape(c)}</span>"
+        for c in categories
+    )
+    return f"<div class='plot-legend'>{swatches}</div>"
 
 
 def top_categories(profile: dict, n: int = 5) -> list[str]:
@@ -94,12 +106,16 @@ def slice_frame(profile: dict, n: int = 5) -> pd.DataFrame:
 
 @dataclass
 class Evolution:
-    """What the evolution plot draws: a frame, its x column, and the words for its axis and title."""
+    """What the evolution plot draws: a frame, its x column, and the words for its axis, title and caption."""
 
     frame: pd.DataFrame
-    x: str  # "when" (a time axis) or "slice" (history slices, the fallback)
+    x: str  # "when" (time buckets, written out in UTC) or "slice" (history slices, the fallback)
     x_title: str
     title: str
+    y_title: str = "share of ratings"
+    caption: str = ""
+    ratings: int = 0  # how many ratings the history holds
+    buckets: int = 0  # in how many time buckets
 
     @property
     def drawable(self) -> bool:
@@ -108,9 +124,26 @@ class Evolution:
 
     @property
     def note(self) -> str:
-        n = int(self.frame["ratings"].iloc[0]) if "ratings" in self.frame and not self.frame.empty else 0
-        sitting = f"all {n} ratings are from one sitting" if n else "the history is too short"
+        if self.buckets == 1 and self.ratings:
+            sitting = f"all {self.ratings} ratings are from one sitting"
+        else:
+            sitting = "the history is too short"
         return f"*Interest over time: {sitting} — the plot appears once the history spans some time.*"
+
+
+def smoothing_window(ratings: int) -> int:
+    """How many of the latest ratings each point of the evolution plot counts: a third of the history, 2 to
+    ``SMOOTHING_RATINGS``. Never one rating, so a single rating never reads as 100 % of a genre."""
+    return min(SMOOTHING_RATINGS, max(2, ratings // 3))
+
+
+def when_label(start: pd.Timestamp, bucket: str, with_year: bool = True) -> str:
+    """A bucket's start as the time axis shows it: the date, and a 24-hour clock for buckets shorter than a day (UTC).
+    ``with_year=False`` drops the year (the axis title gives it when the whole history is in one year)."""
+    if bucket == "month":
+        return f"{start:%Y-%m}"
+    day = f"{start:%Y-%m-%d}" if with_year else f"{start:%m-%d}"
+    return day if bucket in ("week", "day") else f"{day} {start:%H:%M}"
 
 
 def evolution(profile: dict, history: list[Interaction], items: dict[str, Item], n: int = 5) -> Evolution:
@@ -118,8 +151,13 @@ def evolution(profile: dict, history: list[Interaction], items: dict[str, Item],
 
     The bucket is the coarsest of month / week / day / hour / 10 minutes that gives at least
     ``MIN_BUCKETS`` points (many MovieLens users rated everything in one sitting, so a month axis
-    would be one dot). ``history`` is the profile's history with feedback folded in; without
-    usable timestamps (all equal, or none) the plot falls back to equal-count history slices.
+    would be one dot). Each point is a moving window: the shares among the last
+    :func:`smoothing_window` ratings up to the end of its bucket (all of the bucket's own ratings when
+    it holds more), so a bucket with one rating does not jump to 100 %; the first buckets, before the
+    window fills, are left out. Times are UTC, written out with the date and a 24-hour clock on the
+    axis, the title and the caption alike (a time axis would be drawn in the browser's zone and
+    clock). ``history`` is the profile's history with feedback folded in; without usable timestamps
+    (all equal, or none) the plot falls back to equal-count history slices.
     """
     categories = top_categories(profile, n)
     stamps = np.array([x.timestamp for x in history], dtype=np.float64)
@@ -134,17 +172,31 @@ def evolution(profile: dict, history: list[Interaction], items: dict[str, Item],
         if len(set(buckets)) >= MIN_BUCKETS:
             break
     name, buckets = chosen
+    order = np.argsort(stamps, kind="stable")
+    ordered, ordered_buckets = [history[i] for i in order], [buckets[i] for i in order]
+    window = smoothing_window(len(history))
+    one_year = when.min().year == when.max().year and name != "month"
     rows = []
+    end = 0  # one past the current bucket's last rating
     for start in sorted(set(buckets)):
-        members = [x for x, b in zip(history, buckets, strict=True) if b == start]
+        own = ordered_buckets.count(start)
+        end += own
+        if end < window:
+            continue  # the window is not full yet
+        members = ordered[end - max(window, own) : end]
         shares = category_distribution([x.item_id for x in members], [interaction_weight(x) for x in members], items)
-        period = f"{name} of {start:%Y-%m-%d %H:%M}" if name in ("hour", "10 minutes") else f"{name} of {start:%Y-%m-%d}"
+        label = when_label(start, name, with_year=not one_year)
+        period = f"{name} of {when_label(start, name)} UTC: the last {len(members)} ratings"
         for c in categories:
-            rows.append({"when": start, "category": c, "share": round(float(shares.get(c, 0.0)), 4), "period": period, "ratings": len(members)})
+            rows.append({"when": label, "category": c, "share": round(float(shares.get(c, 0.0)), 4), "period": period, "ratings": len(members)})
     frame = pd.DataFrame(rows, columns=list(TIME_TYPES)).astype(TIME_TYPES)
     first, last = when.min(), when.max()
-    if (last - first).days < 2:
-        span = f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}"
-    else:
-        span = f"{first:%b %Y} – {last:%b %Y}" if (first.year, first.month) != (last.year, last.month) else f"{first:%b %Y}"
-    return Evolution(frame, "when", name, f"Interest over time, by {name} ({span})")
+    clock = "%Y-%m-%d %H:%M" if name in ("hour", "10 minutes") else "%Y-%m-%d"
+    span = f"{first:{clock}} – {last:{clock}} UTC"
+    caption = (
+        f"Ratings from {span}. Each point is the share of each genre among the last {window} ratings up to that {name} "
+        f"(a moving window, so one rating never reads as 100 %)."
+    )
+    return Evolution(
+        frame, "when", f"{name} (UTC{f', {first.year}' if one_year else ''})", f"Interest over time, by {name}", f"share of last {window} ratings", caption, len(history), len(set(buckets))
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 import pandas as pd
 
-from whyrec.ui.plots import Evolution, colors_for, distribution_frame, evolution
+from whyrec.ui.plots import Evolution, colors_for, distribution_frame, evolution, legend_html
 
 if TYPE_CHECKING:
     from whyrec.tools.recommend.recommender import Recommender
@@ -85,7 +85,7 @@ def build_profile_panel(colors: dict[str, str], short_term_window: int) -> Profi
             y="share",
             color="category",
             color_map=colors_for(current.distribution, colors),
-            color_title="genre",
+            colors_in_legend=[],  # the legend is HTML below, which wraps on a phone
             title="Interest mix: all history vs recent",
             x_title=" ",  # an empty title would show the column name
             y_title="share of ratings",
@@ -97,6 +97,7 @@ def build_profile_panel(colors: dict[str, str], short_term_window: int) -> Profi
             elem_id="distribution-plot",
             elem_classes=["profile-plot"],
         )
+        gr.HTML(legend_html(list(colors_for(current.distribution, colors)), colors), elem_id="distribution-legend")
         frame = current.evolution.frame
         if not current.evolution.drawable:
             gr.Markdown(current.evolution.note, elem_id="evolution-note")
@@ -107,16 +108,20 @@ def build_profile_panel(colors: dict[str, str], short_term_window: int) -> Profi
             y="share",
             color="category",
             color_map=colors_for(frame, colors),
-            color_title="genre",
+            colors_in_legend=[],
             title=current.evolution.title,
             x_title=current.evolution.x_title,
-            y_title="share of ratings",
+            y_title=current.evolution.y_title,
             y_axis_format=".0%",
+            x_label_angle=-40 if current.evolution.x == "when" else 0,
             tooltip=["period", "category", "share"] + (["ratings"] if "ratings" in frame else []),
-            height=PLOT_HEIGHT,
+            height=PLOT_HEIGHT + 60,
             show_label=False,
             elem_id="evolution-plot",
             elem_classes=["profile-plot"],
         )
+        gr.HTML(legend_html(list(colors_for(frame, colors)), colors), elem_id="evolution-legend")
+        if current.evolution.caption:
+            gr.Markdown(f"<span class='card-meta'>{html.escape(current.evolution.caption)}</span>", elem_id="evolution-caption")
 
     return ProfilePanel(view, summary)

@@ -7,11 +7,12 @@ import threading
 import pytest
 
 from whyrec.store.records import Interaction
-from whyrec.ui.cards_panel import card_markdown, check_years, explanation_markdown, reordered_note, with_relevance_rank
+from whyrec.ui.cards_panel import card_markdown, check_years, explanation_markdown, reordered_note, with_relevance_rank, with_seen_marks
 from whyrec.ui.chat import SharedAgent, ToolResults, watch_tools
 from whyrec.ui.notices import Problem
 from whyrec.ui.plots import evolution
 from whyrec.ui.profile_panel import profile_markdown
+from whyrec.ui.user_picker import check_new_user_id, user_choices
 
 DAY = 86400.0
 
@@ -64,6 +65,43 @@ def test_why_shows_each_piece_of_evidence_once():
     assert "people like you 0.60" in shown
 
 
+def test_the_scores_line_names_each_score_and_says_when_content_search_did_not_find_the_item():
+    explanation = {
+        "item": {"title": "Ace Ventura"},
+        "sentences": ["It fits your long-term interest in Drama & Comedy (39% of your history, similarity 0.33)."],
+        "scores": {"retrieval": 0.0, "short_term": 0.27, "popularity": 0.73, "recent_popularity": 0.02, "collaborative": 1.0, "final": 0.17},
+    }
+    line = explanation_markdown(explanation).splitlines()[-1]
+    assert "content match" not in line and "0.00" not in line
+    assert "relevance score (final) 0.17" in line and "content search did not find it" in line
+    assert "similarity to your recent taste 0.27" in line and "trending score 0.02" in line
+    found = explanation_markdown({**explanation, "scores": {"retrieval": 0.64, "final": 0.2}})
+    assert "content-search similarity 0.64" in found and "did not find" not in found
+
+
+def test_a_card_of_a_film_in_the_history_says_it_was_seen_and_how_it_was_rated():
+    shown = with_seen_marks([rec(1, "Heat", 0.9), rec(2, "Ronin", 0.8)], {"heat": 4.0})
+    assert "✓ seen — you rated it 4" in card_markdown(shown[0])
+    assert "seen" not in card_markdown(shown[1])
+    assert "✓ seen<" in card_markdown(with_seen_marks([rec(1, "Heat", 0.9)], {"heat": None})[0])  # watched, not rated
+
+
+def test_new_user_ids_follow_one_rule_said_in_one_line():
+    assert check_new_user_id("  alice_2-b ") == "alice_2-b" and check_new_user_id("99999") == "99999"
+    for bad in ("-1", "<b>x</b>", "a b", "x" * 41, "", "é"):
+        with pytest.raises(Problem, match="cannot be a user id — use letters, digits, - and _, up to 40 characters") as caught:
+            check_new_user_id(bad)
+        assert "\n" not in str(caught.value) and "<b>" not in str(caught.value)
+
+
+def test_the_picker_names_each_user_by_how_much_they_rated_and_what_they_like(recommender):
+    db = recommender.store.db
+    labels = dict((v, label) for label, v in user_choices(db.users(), db.all_interactions(), recommender.items))
+    assert labels["u1"].startswith("u1 · a few ratings · mostly Romance")
+    assert labels["u2"].startswith("u2 · a few ratings · mostly Crime")
+    assert not any(ch.isdigit() for label in labels.values() for ch in label.split(" · ", 1)[1]), "typing an id must not match another user's label"
+
+
 def test_a_reversed_year_range_is_said_in_the_users_words():
     with pytest.raises(Problem, match="“From year” 1998 is after “To year” 1930"):
         check_years(1998, 1930)
@@ -87,13 +125,13 @@ def test_evolution_is_plotted_over_calendar_time_with_the_bucket_the_history_nee
     profile = {"distribution": {"Romance": 0.6, "Sci-Fi": 0.4}, "short_term_distribution": {"Sci-Fi": 1.0}}
     months = [Interaction("m", i, 1_000_000.0 + n * 40 * DAY, 5.0) for n, i in enumerate(["rom1", "rom2", "space1", "space2"])]
     by_month = evolution(profile, months, items)
-    assert by_month.x == "when" and by_month.x_title == "month"
-    assert by_month.frame["when"].nunique() == 4
-    # the last month was all sci-fi
-    last = by_month.frame[by_month.frame["when"] == by_month.frame["when"].max()]
-    assert dict(zip(last["category"], last["share"], strict=True))["Sci-Fi"] == 1.0
+    assert by_month.x == "when" and by_month.x_title == "month (UTC)"
+    assert list(by_month.frame["when"].unique()) == ["1970-02", "1970-04", "1970-05"]  # the first month alone is one rating: left out
+    # the last point is the last two ratings, both sci-fi films (one also Adventure): no romance left
+    last = dict(zip(*by_month.frame[by_month.frame["when"] == "1970-05"][["category", "share"]].values.T, strict=True))
+    assert last == {"Romance": 0.0, "Sci-Fi": 0.75}
     one_sitting = [Interaction("s", i, 1_000_000.0 + n * 60.0, 5.0) for n, i in enumerate(["rom1", "rom2", "space1", "space2"])]
-    assert evolution(profile, one_sitting, items).x_title in ("10 minutes", "hour")
+    assert evolution(profile, one_sitting, items).x_title in ("10 minutes (UTC, 1970)", "hour (UTC, 1970)")
     no_time = [Interaction("t", i, 0.0, 5.0) for i in ["rom1", "rom2", "space1"]]
     assert evolution({**profile, "evolution": []}, no_time, items).x == "slice"
 
@@ -142,10 +180,13 @@ def test_the_page_says_when_it_ranks_without_the_reranker(small_store):
     from whyrec.tools.recommend.recommender import Recommender
     from whyrec.ui.app import RERANKER_TRAINING_THREAD, ranking_status_text
 
+    from whyrec.ui.page import ranking_setup
+
     recommender = Recommender(small_store)
-    assert "it is off (`WHYREC_RERANK_TOP=0`, the default" in ranking_status_text(recommender)
+    assert ranking_status_text(recommender) == ""  # a setting is for the server's log, not for the people using the page
+    assert "WHYREC_RERANK_TOP=0" in ranking_setup(recommender)
     recommender.settings = recommender.settings.model_copy(update={"rerank_top": 30})  # turned on: uses a trained one once saved
-    assert "none is trained yet" in ranking_status_text(recommender)
+    assert ranking_status_text(recommender) == "" and "none is trained yet" in ranking_setup(recommender)
     stop = threading.Event()
     training = threading.Thread(target=stop.wait, name=RERANKER_TRAINING_THREAD)
     training.start()
@@ -164,3 +205,19 @@ def test_a_history_from_one_sitting_says_so_instead_of_an_empty_time_plot(recomm
     assert "all 3 ratings are from one sitting" in one_sitting.note
     days = [Interaction("old", i, 1_000_000.0 + n * DAY, 5.0) for n, i in enumerate(["space1", "space2", "space3"])]
     assert evolution(profile, days, recommender.items).drawable
+
+
+def test_one_rating_never_reads_as_a_whole_share_and_the_time_axis_shows_a_24_hour_clock_in_utc(recommender):
+    """One rating an hour, alternating genres: each point is a moving window of several ratings, not one rating at 100 %."""
+    profile = {"distribution": {"Romance": 0.5, "Sci-Fi": 0.5}, "short_term_distribution": {"Sci-Fi": 1.0}}
+    ids = ["rom1", "space2", "rom4", "space2"] * 3  # one genre each
+    start = 1_000_000.0 + 5 * 3600  # 1970-01-12 18:46 UTC: the hours run past midnight
+    hourly = [Interaction("h", i, start + n * 3600.0, 5.0) for n, i in enumerate(ids)]
+    plot = evolution(profile, hourly, recommender.items)
+    assert plot.x_title == "hour (UTC, 1970)" and plot.title == "Interest over time, by hour"
+    assert plot.y_title == "share of last 4 ratings" and "moving window" in plot.caption and "1970-01-12 18:46" in plot.caption
+    assert set(plot.frame["share"]) == {0.5}, "alternating genres read as half each, never 0 % and 100 %"
+    when = list(dict.fromkeys(plot.frame["when"]))
+    assert when[:2] == ["01-12 21:00", "01-12 22:00"]  # the first three hours fill the window
+    assert "01-13 00:00" in when and when[-1] == "01-13 05:00"  # a 24-hour clock: midnight is 00:00, not 12:00
+
