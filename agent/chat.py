@@ -37,6 +37,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from whyrec.agent import fallback
+from whyrec.agent.conversation_state import ConversationState
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
 from whyrec.agent.planning import (
@@ -48,12 +49,15 @@ from whyrec.agent.planning import (
     last_focus,
     last_list,
     model_plan,
+    more_of_the_list,
+    names_new_topic,
     not_understood_reply,
     only_asks_for_more,
     plan_messages,
     rule_plan,
     spell_out_pointers,
     titles_with_words,
+    understood_note,
     unresolved_pointer,
     wants_more,
     why_reference,
@@ -63,6 +67,8 @@ from whyrec.agent.tool_call_parsing import TextToolCallMiddleware
 from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
 from whyrec.store.errors import InputError
 from whyrec.tools.langchain_tools import WhyrecContext, get_tools
+from whyrec.tools.understanding.request import ParsedRequest
+from whyrec.tools.understanding.structured import english_request, nothing_read
 from whyrec.tools.understanding.titles import TitleIndex, display_title
 from whyrec.tools.tool_text import DATA_NOTE, items_in
 
@@ -163,14 +169,19 @@ class ChatAgent:
         request_timeout: float = 600.0,
         fallback_only: bool = False,
         mode: Literal["plan", "react", "auto"] | None = None,
+        reading: Literal["hybrid", "model"] = "hybrid",
         on_status: Callable[[str], None] | None = None,
     ) -> None:
         """``mode`` (default: ``settings.agent_mode``): ``react`` lets the model call tools in a loop;
         ``plan`` decides each turn by rules, with at most one schema-constrained model call
         (:mod:`agent.planning`); ``auto`` is plan for the embedded local model, react for a given
         model, and for an endpoint whatever a one-time probe shows it can do (react when it
-        returns native tool calls, plan when it does not)."""
+        returns native tool calls, plan when it does not). ``reading`` (plan mode): ``hybrid`` lets the rules read
+        a request alone when they account for all its words and asks the model otherwise; ``model`` has the
+        model read every recommend request (to measure it against the rules)."""
         self.recommender = recommender
+        self.reading = reading
+        self._readings: dict[tuple[tuple[str, str], ...], str] = {}  # the model's answers by prompt (model_plan)
         self.settings = settings or recommender.settings
         mode = mode or self.settings.agent_mode
         if mode == "auto":
@@ -365,16 +376,17 @@ class ChatAgent:
         """The recommender's catalog titles: the one index per catalog, fresh after a re-ingest."""
         return self.recommender.vocabulary.titles
 
-    def reply(self, user_id: str, conversation_id: str, text: str) -> Reply:
+    def reply(self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> Reply:
         """Answer one message and return the whole :class:`Reply`."""
-        stream = self.stream(user_id, conversation_id, text)
+        stream = self.stream(user_id, conversation_id, text, cards)
         for _ in stream:
             pass
         assert stream.reply is not None
         return stream.reply
 
-    def stream(self, user_id: str, conversation_id: str, text: str) -> ReplyStream:
-        """Answer one message as a stream of checked text chunks (see :class:`ReplyStream`)."""
+    def stream(self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> ReplyStream:
+        """Answer one message as a stream of checked text chunks (see :class:`ReplyStream`). ``cards``: the items
+        on the person's screen when they changed after this conversation's last list (the app's cards)."""
         user_id, conversation_id = str(user_id).strip(), str(conversation_id).strip()
         if not user_id:
             raise InputError("no user id — pass the id of the user who is chatting")
@@ -382,17 +394,12 @@ class ChatAgent:
             raise InputError("no conversation id — pass any name for this conversation, e.g. 'default'")
         if not text or not text.strip():
             raise InputError("the message is empty — ask for recommendations, an explanation or your interests")
-        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip()))
+        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip(), cards))
 
-    def _run(self, holder: ReplyStream, user_id: str, conversation_id: str, text: str) -> Iterator[str]:
+    def _run(self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> Iterator[str]:
         started = time.perf_counter()
         graph = self._agent()
-        earlier = self.messages(user_id, conversation_id)
-        earlier_artifacts = [m.artifact for m in earlier if isinstance(m, ToolMessage)]
-        calls = [c for m in earlier if isinstance(m, AIMessage) for c in m.tool_calls]
-        last_recommend = next((c["args"] for c in reversed(calls) if c["name"] == "recommend"), {})
-        earlier_request, earlier_exclude = last_recommend.get("request"), list(last_recommend.get("exclude") or [])
-        earlier_texts = [m.text for m in earlier if isinstance(m, ToolMessage)]
+        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards)
         turn = Turn(
             user_id=user_id,
             conversation_id=conversation_id,
@@ -400,13 +407,8 @@ class ChatAgent:
             human=HumanMessage(content=text, id=f"human-{uuid.uuid4().hex}"),
             counter=ModelCallCounter(),
             started=started,
-            grounding=Grounding.build(self.titles, items_in(earlier_artifacts), earlier_texts, text),
-            earlier_artifacts=earlier_artifacts,
-            earlier_texts=earlier_texts,
-            earlier_request=earlier_request,
-            earlier_exclude=earlier_exclude,
-            earlier_like_item=last_recommend.get("like_item"),
-            earlier_k=last_recommend.get("k"),
+            grounding=Grounding.build(self.titles, items_in(state.artifacts), state.texts, text),
+            state=state,
         )
         error: str | None = None
         use_fallback = isinstance(self._graph_model, _NoModel) and self.mode == "react"
@@ -511,7 +513,7 @@ class ChatAgent:
             turn.artifacts.append(message.artifact)
             turn.tool_texts.append(message.text)
         turn.grounding = Grounding.build(
-            self.titles, items_in([*turn.earlier_artifacts, *turn.artifacts]), [*turn.earlier_texts, *turn.tool_texts], turn.text
+            self.titles, items_in([*turn.state.artifacts, *turn.artifacts]), [*turn.state.texts, *turn.tool_texts], turn.text
         )
 
     def _emit(self, turn: Turn, text: str, check: bool = True) -> Iterator[str]:
@@ -544,41 +546,55 @@ class ChatAgent:
 
     def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
-        shown, focus = last_list(turn.earlier_artifacts), last_focus(turn.earlier_artifacts)
+        shown, focus = last_list(turn.state.artifacts), last_focus(turn.state.artifacts)
         plan = rule_plan(turn.text, self.titles, shown, focus)
-        read = functools.cache(lambda: self.recommender.understand(turn.text))  # the message parsed once, if at all
-        if plan is None and (understood := read()).has_hard:
+        spelled = spell_out_pointers(turn.text, self.titles, shown, focus)  # "not the second one" → "not 'Unforgiven'"
+        read = functools.cache(lambda: self.recommender.understand(spelled))  # the message parsed once, if at all
+        if plan is not None and plan.tool == "recommend" and shown and (vague := unresolved_pointer(turn.text, self.titles, shown, focus)):
+            # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
+            plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
+        if plan is None and (understood := read()).has_hard and (self.fallback_only or understood.rules_sure):
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": turn.text})
         elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", turn.text)):
             # "asdkjh qwe zxcv", "?", "🎬🍿": nothing to plan, no model to wait for, nothing to add to the request
             plan = Plan("chit_chat", "", reply=not_understood_reply(understood.quoted(40)))
+        if not self.fallback_only and self._needs_reading(plan, turn.text, read) and (model := self._chat_model()) is not None:
+            try:
+                modelled = model_plan(
+                    model, turn.text, self.recommender.vocabulary, shown, {"callbacks": [turn.counter]}, focus, self._rules(read), self._readings
+                )
+            except Exception as err:  # the model is down or returned garbage: the rules' plan or the default answers
+                logger.warning("the planning call failed: %s", err)
+            else:
+                if plan is None:
+                    plan = modelled
+                elif plan.tool == "recommend":  # the rules knew the intent, not the words: the model reads them
+                    plan.read, plan.decided_by = modelled.read, "model"
         if plan is None:
-            model = None if self.fallback_only else self._chat_model()
-            if model is not None:
-                try:
-                    plan = model_plan(model, turn.text, self.titles, shown, {"callbacks": [turn.counter]}, focus)
-                except Exception as err:  # the model is down or returned garbage: the default plan answers
-                    logger.warning("the planning call failed, recommending: %s", err)
-            if plan is None:
-                route = fallback.route(turn.text, self.titles)
-                plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
-        if plan.tool == "recommend" and shown and (vague := unresolved_pointer(turn.text, self.titles, shown, focus)):
-            # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
-            plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
+            route = fallback.route(turn.text, self.titles)
+            plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
-            names_categories = bool(turn.earlier_request and read().categories)
-            text = spell_out_pointers(turn.text, self.titles, shown, focus)
-            more = asks_for_more(turn.text) and shown and not plan.args.get("like_item")
-            request = turn.earlier_request if more and only_asks_for_more(turn.text) else follow_up_request(text, turn.earlier_request, names_categories)
+            text = spelled
+            if plan.read is not None:  # what the model read, in words the rules read for sure
+                text = english_request(plan.read, self._rules(read), self.recommender.vocabulary)
+                plan.note = understood_note(turn.text, text)
+            new_topic = bool(turn.state.request) and names_new_topic(read(), plan.read)
+            if (like := plan.args.get("like_item")) in turn.state.disliked:
+                # "more like that" just after "I didn't like The Shining": not more of what they disliked
+                del plan.args["like_item"]
+                plan.note = f"You said you did not like '{display_title(self.recommender.items[like].title)}', so these are not like it."
+            more = (asks_for_more(turn.text) or (like in turn.state.disliked) or more_of_the_list(turn.text)) and shown and not plan.args.get("like_item")
+            same = more and (only_asks_for_more(turn.text) or like in turn.state.disliked or more_of_the_list(turn.text))
+            request = turn.state.request if same else follow_up_request(text, turn.state.request, new_topic)
             if request and (request != turn.text or plan.args.get("request")):
                 plan.args["request"] = request
             if more:  # "more", "something else?": the same request, less every item already shown for it
-                plan.args["exclude"] = list(dict.fromkeys([*turn.earlier_exclude, *(str(card["item_id"]) for card in shown)]))
-            if count := asked_count(turn.text):  # "recommend 20 movies" shows 20, not the usual 5
+                plan.args["exclude"] = list(dict.fromkeys([*turn.state.exclude, *(str(card["item_id"]) for card in shown)]))
+            if count := asked_count(turn.text) or (plan.read and plan.read.count):  # "recommend 20 movies" shows 20, not the usual 5
                 plan.args["k"] = count
-            elif more and turn.earlier_k:  # "more" after "3 sci-fi films": three more, not five
-                plan.args["k"] = turn.earlier_k
+            elif more and turn.state.k:  # "more" after "3 sci-fi films": three more, not five
+                plan.args["k"] = turn.state.k
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)
@@ -592,14 +608,14 @@ class ChatAgent:
             else:
                 plan.reply = f"{found.message} {fallback.ASK_BY_TITLE}"
         if plan.tool == "explain_recommendation":  # "why the first one?" explains the list on screen:
-            if turn.earlier_request:
-                plan.args["request"] = turn.earlier_request  # the request it answered,
-            if turn.earlier_exclude:
-                plan.args["exclude"] = turn.earlier_exclude  # after "more", without the items shown before it,
-            if turn.earlier_like_item:
-                plan.args["like_item"] = turn.earlier_like_item  # after "more like that", like that item,
-            if turn.earlier_k:
-                plan.args["k"] = turn.earlier_k  # and as long as it was asked to be
+            if turn.state.request:
+                plan.args["request"] = turn.state.request  # the request it answered,
+            if turn.state.exclude:
+                plan.args["exclude"] = turn.state.exclude  # after "more", without the items shown before it,
+            if turn.state.like_item:
+                plan.args["like_item"] = turn.state.like_item  # after "more like that", like that item,
+            if turn.state.k:
+                plan.args["k"] = turn.state.k  # and as long as it was asked to be
         turn.plan = plan
         if plan.intent == "chit_chat":
             answer = plan.reply or GREETING
@@ -609,8 +625,43 @@ class ChatAgent:
         # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it
         then = None
         if plan.intent == "feedback" and plan.args.get("kind") != "liked" and wants_more(turn.text):
-            then = Plan("recommend", "recommend", {"request": turn.earlier_request} if turn.earlier_request else {})
+            then = Plan("recommend", "recommend", {"request": turn.state.request} if turn.state.request else {})
         yield from self._answer(graph, turn, plan.tool, plan.args, separator=False, then=then)
+
+    def read_request(self, text: str) -> str:
+        """A request as the recommender should read it, for callers outside a chat (the API): the words themselves
+        when the rules account for all of them, else the model's checked reading in English the rules read for sure
+        (:func:`english_request`). Without a model, or when its call fails, the words go as they are."""
+        rules = self.recommender.understand(text)
+        if not text.strip() or (rules.rules_sure and self.reading == "hybrid"):
+            return text
+        model = None if self.fallback_only else self._chat_model()
+        if model is None:
+            return text
+        try:
+            plan = model_plan(model, text, self.recommender.vocabulary, [], {}, None, self._rules(lambda: rules), self._readings)
+        except Exception as err:
+            logger.warning("the reading call failed, the rules read the request: %s", err)
+            return text
+        if plan.read is None or plan.intent != "recommend":
+            return text
+        return english_request(plan.read, self._rules(lambda: rules), self.recommender.vocabulary)
+
+    def _rules(self, read: Callable[[], ParsedRequest]) -> ParsedRequest:
+        """What the rules read, as the model's reading is checked and merged against it: their reading in
+        ``hybrid``, nothing at all when the model reads alone (``reading="model"``)."""
+        return read() if self.reading == "hybrid" else nothing_read(read().text)
+
+    def _needs_reading(self, plan: Plan | None, text: str, read: Callable[[], ParsedRequest]) -> bool:
+        """Whether the model reads this message: when the rules found no plan, or found a recommend plan whose
+        words they did not all account for (``ParsedRequest.rules_sure``). "More", "more like the first one" and
+        "what's good?" carry no words to read; with ``reading="model"`` (an evaluation setting) the model reads
+        every other recommend request, whatever the rules made of it."""
+        if plan is None:
+            return True
+        if plan.tool != "recommend" or plan.args.get("like_item") or only_asks_for_more(text) or not plan.args.get("request"):
+            return False
+        return self.reading == "model" or not read().rules_sure
 
     def _answer(self, graph: Any, turn: Turn, tool: str, args: dict[str, Any], separator: bool, then: Plan | None = None) -> Iterator[str]:
         """Run one tool (and ``then`` a second, e.g. a new list after a dislike) and answer with their templates (the
@@ -625,6 +676,8 @@ class ChatAgent:
             turn.tool_calls.append({"name": name, "args": arguments})
             self._take_tool_results(turn, [message])
             answers.append(fallback.phrase(name, message.artifact) or NO_ANSWER)
+            if not steps and turn.plan is not None and turn.plan.note:
+                answers[-1] = f"{turn.plan.note}\n\n{answers[-1]}"
             # kept in the conversation, so the next turn can point into this one ("why the second one?")
             steps += [AIMessage(content="", tool_calls=[{"name": name, "args": arguments, "id": message.tool_call_id}]), message]
         answer = "\n\n".join(answers)

@@ -26,7 +26,9 @@ from whyrec.tools.understanding.titles import TitleIndex, display_title, normali
 EXPLAIN = re.compile(r"\b(why|explain|how come|reason)\b", re.IGNORECASE)
 _PROFILE = re.compile(
     r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me|"
-    r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly )?(like|watch|enjoy))\b",
+    r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly )?(like|watch|enjoy)|"
+    r"what (do|would) you (think|say|guess) i('?d| would)? (like|enjoy|am into|'?m into)|what am i into|what i'?m into|"
+    r"(kind|sort|type)s? of \w+ am i into|what'?s my (taste|type|thing))\b",
     re.IGNORECASE,
 )
 _LIKED = re.compile(r"\b(i\s+(really\s+|absolutely\s+|truly\s+)?(like|liked|love|loved|enjoyed|adored?)|thumbs up|was great|is great)\b", re.IGNORECASE)

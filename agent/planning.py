@@ -28,12 +28,14 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from whyrec.agent import fallback
 from whyrec.store.records import Item
+from whyrec.tools.tool_text import neutralise
+from whyrec.tools.understanding.request import ParsedRequest
+from whyrec.tools.understanding.structured import INTENTS, REQUEST_PROMPT, ModelRequest, checked_request, request_schema
 from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 logger = logging.getLogger(__name__)
 
-Intent = Literal["recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat"]
-INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat")
 
 HOW_TO_ASK = "Ask for something (\"a funny 90s movie\"), ask \"why <title>?\", or tell me what you liked."
 GREETING = f"Hello! I recommend items from the catalog and say why. {HOW_TO_ASK}"
@@ -92,6 +94,12 @@ _ADDS_TO = re.compile(
     r"|\b(also|rather|prefer|should)\b",
     re.IGNORECASE,
 )
+# words that ask for items, said next to a film the person liked ("I loved Heat, any ideas?")
+_ASKS_FOR_ITEMS = re.compile(
+    r"\b(recommend|suggest|looking for|any (ideas|suggestions|recommendations)|anything|something|similar|what else|what should|"
+    r"can you (find|help)|in that vein|along those lines)\b|\?\s*$",
+    re.IGNORECASE,
+)
 _MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
 # "more", "others?", "another one": a list follows a list, no model call needed to see that
 # ("better ones?", "any different ones?": the same ask, other items; it took a model call and showed the same list)
@@ -110,13 +118,19 @@ _COUNT = re.compile(
     r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?)\b",
     re.IGNORECASE,
 )
+# "just 3", "only five please", "top 10": a number after a limiting word needs no noun ("just 3 westerns" too);
+# "only 90s" and "just 2 hours" are not counts
+_LIMITED_COUNT = re.compile(
+    r"\b(?:just|only|top|max(?:imum)?|at most)\s+(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%))",
+    re.IGNORECASE,
+)
 MAX_LIST_LENGTH = 20  # the recommend tool's own limit
 
 
 def asked_count(text: str) -> int | None:
     """How many items a message asks for ("recommend 20 movies", "give me ten films"), at most
     :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list length then)."""
-    match = _COUNT.search(text)
+    match = _COUNT.search(text) or _LIMITED_COUNT.search(text)
     if match is None:
         return None
     word = match["n"].lower()
@@ -124,19 +138,37 @@ def asked_count(text: str) -> int | None:
     return min(count, MAX_LIST_LENGTH) if count > 0 else None
 
 
-def follow_up_request(text: str, previous: str | None, names_categories: bool = False) -> str:
+def follow_up_request(text: str, previous: str | None, new_topic: bool = False) -> str:
     """The request a recommend turn stands for: a refinement ("Make it from the 90s.", "Not Scream. Something
-    else?", "something lighter") adds to the conversation's last request, so what was asked before still holds; a
-    fresh request ("Recommend me a western", or any message that ``names_categories`` of its own, such as "a romantic
-    comedy", unless it says it adds them: "but funny", "sci-fi too") starts over. Without that, every later request
-    carried all the earlier ones: "a romantic comedy" after "a 1950s movie from 1995" still leaned to those years."""
-    if not previous or _FRESH_REQUEST.match(text) or (names_categories and not _ADDS_TO.search(text)):
+    else?", "something lighter", "just 3") adds to the conversation's last request, so what was asked before still
+    holds; a fresh request ("Recommend me a western", or any message on a ``new_topic``: its own category or subject,
+    such as "a romantic comedy" or "a movie about a shark", unless it says it adds them: "but funny", "sci-fi too")
+    starts over. Without that, every later request carried all the earlier ones: "a movie about a shark" after "a
+    thriller, but nothing from before 1990" still gave pre-1990 thrillers."""
+    if not previous or _FRESH_REQUEST.match(text) or (new_topic and not _ADDS_TO.search(text)):
         return text
     previous = previous.rstrip()
     combined = f"{previous}{'' if previous[-1:] in '.!?' else '.'} {text.strip()}"  # sentences stay sentences
     if len(combined) > MAX_FOLLOW_UP_CHARS:  # the oldest words give way
         combined = combined[-MAX_FOLLOW_UP_CHARS:].split(" ", 1)[-1]
     return combined
+
+
+def names_new_topic(rules: ParsedRequest, read: ModelRequest | None) -> bool:
+    """Whether a message names a category or subject of its own (then it replaces the request in force): a category
+    the rules read, a subject it introduces ("about a shark"), or a genre or subject the model read. Years,
+    exclusions, counts and "more" only narrow what is in force."""
+    subject = [w for w in rules.about.split() if w.lower() not in set(rules.unaccounted)]
+    return bool(rules.categories or subject or (read is not None and (read.genres or read.about)))
+
+
+# "more like that/these" with several items on screen and none in focus: more of the same list, not a search for "that"
+_MORE_OF_THE_LIST = re.compile(r"\b(more|others?|some(thing)?|anything)\s+(like|similar to)\s+(that|this|these|those|them)\b", re.IGNORECASE)
+
+
+def more_of_the_list(text: str) -> bool:
+    """Whether a message asks for more like the whole list on screen ("more like these")."""
+    return bool(_MORE_OF_THE_LIST.search(text))
 
 
 _WHY_ABOUT = re.compile(
@@ -217,23 +249,6 @@ def wants_more(text: str) -> bool:
     return bool(_MORE.search(text))
 
 
-PLAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "intent": {"type": "string", "enum": list(INTENTS)},
-        "items": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
-    },
-    "required": ["intent", "items"],
-    "additionalProperties": False,
-}
-PLAN_PROMPT = (
-    "Classify the user's message for a movie recommender. intent: recommend (wants suggestions), explain (asks why an "
-    "item was recommended or would suit them), why_not (asks why an item was not recommended), profile (asks about their "
-    "own tastes), search (looks up an item), feedback (says they liked or disliked an item), chit_chat (anything else). "
-    "items: titles exactly as the user wrote them, or [] when none."
-)
-
-
 @dataclass
 class Plan:
     """What a turn will do: one tool (or none) and its arguments, and who decided."""
@@ -243,6 +258,8 @@ class Plan:
     args: dict[str, Any] = field(default_factory=dict)
     decided_by: Literal["rules", "model", "default"] = "rules"
     reply: str = ""  # what the answer says when no tool runs (empty: ask which item is meant)
+    read: ModelRequest | None = None  # what the model read of the request, checked; None when the rules read it alone
+    note: str = ""  # said before the tool's answer: how the model's reading was understood, in the person's words
 
 
 def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
@@ -312,12 +329,16 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     route = fallback.route(text, titles)
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
-    if fallback.SEEN.search(text) and not fallback.feedback_kind(text):
-        # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search)
+    if fallback.SEEN.search(text) and not fallback.feedback_kind(text) and not _RECOMMEND_WORDS.search(text):
+        # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search);
+        # "a movie about drugs, not Trainspotting, seen that one" asks for a movie, and the parser leaves it out
         return Plan("seen", "", reply=fallback.seen_reply(display_title(item.title) if item is not None else None))
     if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")
+    if item is not None and fallback.feedback_kind(text) == "liked" and _ASKS_FOR_ITEMS.search(text):
+        # "I really liked Heat, anything in that vein?": a request that names what it liked, not feedback to store
+        return Plan("recommend", "recommend", {"request": text, "like_item": item.item_id})
     if route.intent == "feedback" or (item is not None and (kind := fallback.feedback_kind(text))):
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
@@ -349,7 +370,7 @@ def checked_plan(
     mentioned = normalise_title(text)
     shown_ids = {str(card["item_id"]) for card in [*shown, *([focus] if focus else [])]}
     item = None
-    for reference in raw.get("items") or []:
+    for reference in raw.get("titles") or []:
         candidate = titles.resolve(str(reference)) if isinstance(reference, str) else None
         if candidate is not None and (normalise_title(candidate.title) in mentioned or candidate.item_id in shown_ids):
             item = candidate
@@ -376,22 +397,59 @@ def checked_plan(
     return Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "model")
 
 
+def understood_note(text: str, english: str) -> str:
+    """How a request the model read was understood, quoting the person's own words first: the answer must show
+    what it made of "una película de terror" before the list it made of it."""
+    words = neutralise(text)  # the person's words, shown back: no markup, no orders
+    quoted = f"'{words}'" if len(words) <= 60 else f"'{words[:57].rsplit(' ', 1)[0]}…'"
+    if not english:
+        return f"I read {quoted} as no particular genre, years or subject, so this follows your history."
+    return f"I read {quoted} as: {english}."
+
+
+MAX_KEPT_ANSWERS = 256  # model readings kept by prompt (a few kB)
+MAX_MODEL_CHARS = 300  # what of a message the model reads: a short prompt is a fast turn (the rules read 500)
+
+
 def plan_messages(text: str, shown: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The planning call's messages. :data:`PLAN_PROMPT` comes first and never changes, so llama.cpp serves it from
+    """The reading call's messages. :data:`REQUEST_PROMPT` comes first and never changes, so llama.cpp serves it from
     its prompt cache; what varies (the last list, the message) comes after it."""
     listed = "; ".join(f"{n}. {card['title']}" for n, card in enumerate(shown[:10], 1))
-    return [("system", PLAN_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:2000])]
+    return [("system", REQUEST_PROMPT + (f" The last list shown: {listed}." if listed else "")), ("human", text[:MAX_MODEL_CHARS])]
 
 
 def model_plan(
-    model: BaseChatModel, text: str, titles: TitleIndex, shown: list[dict[str, Any]], config: dict[str, Any], focus: dict[str, Any] | None = None
+    model: BaseChatModel,
+    text: str,
+    vocabulary: CatalogVocabulary,
+    shown: list[dict[str, Any]],
+    config: dict[str, Any],
+    focus: dict[str, Any] | None = None,
+    rules: ParsedRequest | None = None,
+    answers: dict[tuple[tuple[str, str], ...], str] | None = None,
 ) -> Plan:
-    """ONE schema-constrained call for the intent and the items as written, then :func:`checked_plan`."""
-    constrained = model.bind(response_format={"type": "json_schema", "json_schema": {"name": "plan", "strict": True, "schema": PLAN_SCHEMA}})
-    answer = constrained.invoke(plan_messages(text, shown), config=config).text
+    """ONE schema-constrained call for the intent, the items as written and the request's content, then
+    :func:`checked_plan` for the intent and items and :func:`checked_request` for the content (``rules``: what
+    the rule parser read of the same message, which the checks need).
+
+    ``answers`` keeps the model's answers by prompt: the same message after the same list is read once (a chat
+    turn and the API asked the same thing, or a person sends a message again)."""
+    messages = tuple(plan_messages(text, shown))
+    answer = answers.get(messages) if answers is not None else None
+    if answer is None:
+        schema = request_schema(vocabulary)
+        constrained = model.bind(response_format={"type": "json_schema", "json_schema": {"name": "request", "strict": True, "schema": schema}})
+        answer = constrained.invoke(list(messages), config=config).text
+        if answers is not None:
+            if len(answers) >= MAX_KEPT_ANSWERS:
+                answers.pop(next(iter(answers)))
+            answers[messages] = answer
     try:
         raw = json.loads(answer[answer.find("{") : answer.rfind("}") + 1])
     except ValueError:
         logger.info("the plan was not JSON, recommending: %r", answer[:200])
         raw = {}
-    return checked_plan(raw if isinstance(raw, dict) else {}, text, titles, shown, focus)
+    raw = raw if isinstance(raw, dict) else {}
+    plan = checked_plan(raw, text, vocabulary.titles, shown, focus)
+    plan.read = checked_request(raw, text[:MAX_MODEL_CHARS], vocabulary, rules or ParsedRequest(text=text))
+    return plan

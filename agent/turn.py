@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 
+from whyrec.agent.conversation_state import ConversationState
 from whyrec.agent.grounding import Grounding
 from whyrec.agent.planning import Plan
 
@@ -53,13 +54,8 @@ class Turn:
     first_token: float | None = None
     final: AIMessage | None = None
     rescue: str | None = None  # why the router answers although the model ran
-    earlier_artifacts: list[Any] = field(default_factory=list)
-    earlier_texts: list[str] = field(default_factory=list)
+    state: ConversationState = field(default_factory=ConversationState)  # what the conversation had in force before it
     plan: Plan | None = None  # plan mode only
-    earlier_request: str | None = None  # the conversation's last recommend request, which a refinement builds on
-    earlier_exclude: list[str] = field(default_factory=list)  # what that recommend call left out as already shown ("more")
-    earlier_like_item: str | None = None  # the item that call's list was asked to be like ("more like that")
-    earlier_k: int | None = None  # how many items that call showed, when it was asked for a number ("8 sci-fi movies")
 
 
 class MessageBuffer:

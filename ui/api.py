@@ -77,9 +77,12 @@ class RecommenderAPI:
     per-request state, and its SQLite store opens one connection per call.
     """
 
-    def __init__(self, recommender: Recommender, keys: ApiKeys | None = None):
+    def __init__(self, recommender: Recommender, keys: ApiKeys | None = None, reader: Callable[[str], str] | None = None):
+        """``reader`` turns a request the rules cannot read alone into one they can (``ChatAgent.read_request``:
+        one model call for "una película de terror"); without it the rules read every request."""
         self.recommender = recommender
         self.keys = keys if keys is not None else ApiKeys.parse(recommender.settings.api_keys)
+        self.reader = reader
 
     def _caller(self, http: gr.Request | None) -> Caller:
         """Who an HTTP/MCP call comes from (raises ``AccessDenied``); in-process calls pass no request."""
@@ -157,6 +160,8 @@ class RecommenderAPI:
         with readable_errors():
             user = self._acting_user(user_id, http)
             options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id)
+            if request and self.reader is not None:
+                request = self.reader(request)
             recs = self.recommender.recommend(user, request or None, _k(k), **options)
             return [r.to_dict() for r in recs]
 

@@ -179,7 +179,7 @@ class SharedAgent:
         with self._line:
             return self._running + len(self._waiting)
 
-    def stream(self, user_id: str, conversation_id: str, text: str) -> Iterable[str]:
+    def stream(self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None) -> Iterable[str]:
         """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
 
         Uses the agent's ``.stream`` when it has one, else its ``.reply`` in one piece; when the
@@ -189,7 +189,7 @@ class SharedAgent:
         if agent is None:
             return Unavailable(f"Chat is unavailable ({self._error}). The recommendations, explanations and profile still work.")
         if hasattr(agent, "stream"):
-            return agent.stream(user_id, conversation_id, text)
+            return agent.stream(user_id, conversation_id, text, cards) if cards else agent.stream(user_id, conversation_id, text)
         reply = agent.reply(user_id, conversation_id, text)
         return Unavailable(reply.text, reply)
 

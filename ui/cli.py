@@ -218,13 +218,16 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
                 details[systems[-1].name].update(model=systems[-1].agent.model_location, mode=systems[-1].agent.mode)
         else:
             raise InputError(f"--system {name!r} is not known — use api, api-unparsed, router or agent")
-    paraphrase = None
-    if args.paraphrase and not settings.llm_base_url:
-        raise InputError("--paraphrase rewords lines with an LLM — set WHYREC_LLM_BASE_URL (and WHYREC_LLM_MODEL) first")
-    if args.paraphrase:
+    paraphrase, server = None, None
+    if args.paraphrase:  # the endpoint in the settings, else the embedded local model (a held-out wording of the templates)
         from whyrec.agent.chat_model import make_chat_model
 
-        model = make_chat_model(settings, temperature=0.7, max_tokens=80)
+        if not settings.llm_base_url:
+            from whyrec.agent.local_model import LocalModelServer
+
+            print("starting the local model for --paraphrase …", flush=True)
+            server = LocalModelServer.from_settings(settings, progress=False).start()
+        model = make_chat_model(settings, server=server, temperature=0.7, max_tokens=80)
         paraphrase = lambda line: model.invoke(
             "Rephrase this movie-night request as a person would say it; keep every detail, add none, answer with the line only:\n" + line
         ).text
@@ -233,10 +236,24 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
             systems, store, dataset, users=args.users, turns=args.turns, output=output, seed=args.seed, k=args.k,
             paraphrase=paraphrase, details=details, progress=True, split=split,
         )
+        if args.state_users:  # topic changes, dislikes, "why the second one?" on changed cards (chat systems only)
+            import random
+
+            from whyrec.tools.evaluation.conversation.benchmark import write_rows
+            from whyrec.tools.evaluation.conversation.state_suite import run_state_suite
+
+            people = random.Random(args.seed).sample(sorted({x.user_id for x in dataset.interactions}), args.state_users)
+            for system, row in zip(systems, rows, strict=True):
+                if hasattr(system, "agent"):
+                    row.update(run_state_suite(system.agent, people, args.seed, progress=lambda m: print(m, end="\r", flush=True)))
+                    write_rows(output, [row], dataset.name)
+            print()
     finally:
         for system in systems:
             if hasattr(system, "agent"):
                 system.agent.close()
+        if server is not None:
+            server.stop()
     print(table(rows))
     print(f"\n{rows[0]['sessions'] if rows else 0} sessions per system ({args.protocol}), up to {args.turns} turns; "
           f"store {simulation_settings(settings, split).data_dir}; JSON in {output}")
@@ -316,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--turns", type=int, default=5, help="turns that ask for items, per session (why turns come on top)")
     p.add_argument("-k", type=int, default=10, help="items the API shows per turn (the chat shows what its answer names)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--paraphrase", action="store_true", help="reword the user's lines with WHYREC_LLM_BASE_URL's model")
+    p.add_argument("--state-users", type=int, default=30, help="users who play the conversation-state scenarios (chat systems; 0 = none)")
+    p.add_argument("--paraphrase", action="store_true", help="reword the user's lines with an LLM (WHYREC_LLM_BASE_URL's model, else the embedded one): a held-out wording")
     p.add_argument(
         "--protocol", default="leave_one_out", choices=("leave_one_out", "temporal"),
         help="leave_one_out: the newest item, asked right after the one before (mid-session); temporal: the first item after T, asked at T (a person coming back)",

@@ -206,4 +206,5 @@ TABLE_COLUMNS = (
     "system", "sessions", "success@10_1turn", "success@10_3turns", "success@10_5turns", "success@5_3turns",
     "request_satisfaction", "request_satisfaction_soft", "why_answer_rate", "feedback_respected", "right_tool_rate",
     "turn_p50_s", "turn_p95_s", "first_items_p50_s", "llm_calls_per_turn", "fallback_rate", "planned_by_model_rate",
+    "stale_constraint_rate", "dislike_respected", "why_nth_on_cards",
 )

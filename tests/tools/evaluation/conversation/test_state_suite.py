@@ -1,0 +1,29 @@
+"""The conversation-state scenarios: they fail a chat that carries an old topic or ignores a dislike."""
+
+from __future__ import annotations
+
+import pytest
+from whyrec.agent.chat import ChatAgent
+from whyrec.tools.evaluation.conversation.state_suite import run_state_suite
+
+
+@pytest.fixture
+def router(recommender, settings):
+    agent = ChatAgent(recommender, settings, fallback_only=True)
+    yield agent
+    agent.close()
+
+
+def test_the_chat_keeps_no_stale_topic_respects_dislikes_and_points_at_the_cards(router) -> None:
+    rates = run_state_suite(router, ["u1", "u2", "u3"], seed=1)
+    assert rates["stale_constraint_rate"] == 0.0
+    assert rates["dislike_respected"] == 1.0
+    assert rates["why_nth_on_cards"] == 1.0
+
+
+def test_the_suite_catches_a_chat_that_piles_requests_up(router, monkeypatch) -> None:
+    # the old behaviour: every message refines the last request, whatever its topic
+    monkeypatch.setattr("whyrec.agent.chat.names_new_topic", lambda *args: False)
+    monkeypatch.setattr("whyrec.agent.planning._FRESH_REQUEST", __import__("re").compile(r"(?!)"))
+    rates = run_state_suite(router, ["u1", "u2", "u3"], seed=1)
+    assert rates["stale_constraint_rate"] > 0
