@@ -384,9 +384,12 @@ class ChatAgent:
         assert stream.reply is not None
         return stream.reply
 
-    def stream(self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> ReplyStream:
+    def stream(
+        self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None, request: str | None = None
+    ) -> ReplyStream:
         """Answer one message as a stream of checked text chunks (see :class:`ReplyStream`). ``cards``: the items
-        on the person's screen when they changed after this conversation's last list (the app's cards)."""
+        on the person's screen when they changed after this conversation's last list (the app's cards); ``request``:
+        the request in force as the page shows it, when the person edited it there ("" for none)."""
         user_id, conversation_id = str(user_id).strip(), str(conversation_id).strip()
         if not user_id:
             raise InputError("no user id — pass the id of the user who is chatting")
@@ -394,12 +397,14 @@ class ChatAgent:
             raise InputError("no conversation id — pass any name for this conversation, e.g. 'default'")
         if not text or not text.strip():
             raise InputError("the message is empty — ask for recommendations, an explanation or your interests")
-        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip(), cards))
+        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip(), cards, request))
 
-    def _run(self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> Iterator[str]:
+    def _run(
+        self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None, request: str | None
+    ) -> Iterator[str]:
         started = time.perf_counter()
         graph = self._agent()
-        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards)
+        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards).with_request(request)
         turn = Turn(
             user_id=user_id,
             conversation_id=conversation_id,
@@ -544,21 +549,41 @@ class ChatAgent:
         choice = fallback.route(turn.text, self.titles)
         yield from self._answer(graph, turn, choice.tool, choice.args, separator)
 
-    def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
-        """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
-        shown, focus = last_list(turn.state.artifacts), last_focus(turn.state.artifacts)
-        plan = rule_plan(turn.text, self.titles, shown, focus)
-        spelled = spell_out_pointers(turn.text, self.titles, shown, focus)  # "not the second one" → "not 'Unforgiven'"
-        read = functools.cache(lambda: self.recommender.understand(spelled))  # the message parsed once, if at all
-        if plan is not None and plan.tool == "recommend" and shown and (vague := unresolved_pointer(turn.text, self.titles, shown, focus)):
+    def _rules_plan(
+        self, text: str, shown: list[dict[str, Any]], focus: dict[str, Any] | None
+    ) -> tuple[Plan | None, Callable[[], ParsedRequest], str]:
+        """What the rules make of a message before any model: their plan (None when unsure), the message's parse
+        (made once, when first asked for) and the message with its pointers written out."""
+        plan = rule_plan(text, self.titles, shown, focus)
+        spelled = spell_out_pointers(text, self.titles, shown, focus)  # "not the second one" → "not 'Unforgiven'"
+        read = functools.cache(lambda: self.recommender.understand(spelled))
+        if plan is not None and plan.tool == "recommend" and shown and (vague := unresolved_pointer(text, self.titles, shown, focus)):
             # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
             plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
         if plan is None and (understood := read()).has_hard and (self.fallback_only or understood.rules_sure):
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
-            plan = Plan("recommend", "recommend", {"request": turn.text})
-        elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", turn.text)):
+            plan = Plan("recommend", "recommend", {"request": text})
+        elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", text)):
             # "asdkjh qwe zxcv", "?", "🎬🍿": nothing to plan, no model to wait for, nothing to add to the request
             plan = Plan("chit_chat", "", reply=not_understood_reply(understood.quoted(40)))
+        return plan, read, spelled
+
+    def needs_model(self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None) -> bool:
+        """Whether answering ``text`` may call the model: a front end lets the turns that cannot (the rules decide
+        them) skip the line of turns waiting for the one embedded model."""
+        if self.fallback_only or self.unavailable:
+            return False
+        if self.mode != "plan":
+            return True
+        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards)
+        shown, focus = last_list(state.artifacts), last_focus(state.artifacts)
+        plan, read, _ = self._rules_plan(text.strip(), shown, focus)
+        return self._needs_reading(plan, text.strip(), read)
+
+    def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
+        """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
+        shown, focus = last_list(turn.state.artifacts), last_focus(turn.state.artifacts)
+        plan, read, spelled = self._rules_plan(turn.text, shown, focus)
         if not self.fallback_only and self._needs_reading(plan, turn.text, read) and (model := self._chat_model()) is not None:
             try:
                 modelled = model_plan(

@@ -59,3 +59,10 @@ class ConversationState:
         if cards:
             self.artifacts = [*self.artifacts, {"recommendations": [], "items": [dict(card) for card in cards]}]
         return self
+
+    def with_request(self, request: str | None) -> ConversationState:
+        """The state with the request the page shows in force (the person removed a constraint there); None keeps
+        the conversation's own."""
+        if request is not None and request != self.request:
+            self.request, self.exclude, self.like_item, self.k = request or None, [], None, None
+        return self
