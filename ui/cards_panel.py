@@ -167,7 +167,7 @@ def build_filters(categories: list[str], year_range: tuple[int, int], diversity:
         request = gr.Textbox(label="In the mood for…", placeholder="optional, e.g. heist thriller", elem_id="request")
         k = gr.Slider(1, MAX_ITEMS, value=6, step=1, label="Number of items")
         diversity_slider = gr.Slider(
-            0, 1, value=float(diversity), step=0.05, label="Diversity", info="0 = most relevant, 1 = most varied (among items nearly as relevant)"
+            0, 1, value=float(diversity), step=0.05, label="Diversity", info="0 = most relevant, 1 = most varied: about half the list swapped for other kinds of film from the next-best matches"
         )
         category_box = gr.Dropdown(categories, value=[], multiselect=True, label="Categories", elem_id="category-filter")
         year_min = gr.Slider(year_lo, year_hi, value=year_lo, step=1, label="From year", elem_id="year-min")

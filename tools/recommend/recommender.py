@@ -342,7 +342,8 @@ class Recommender:
         ranked = [scored[i] for i in order]
         for rank, rec in enumerate(ranked, start=1):
             rec.rank = rank
-        picks = self._pick(final[order], tier[order], vectors[order] if len(order) else vectors, k, d)
+        categories = [r.item.categories for r in ranked]
+        picks = self._pick(final[order], tier[order], vectors[order] if len(order) else vectors, k, d, categories)
         shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
         timings["diversity"] = time.perf_counter() - clock
 
@@ -356,12 +357,12 @@ class Recommender:
         return Ranking(context, candidates, ranked, shown, where, timings, understood, now)
 
     @staticmethod
-    def _pick(final: np.ndarray, tier: np.ndarray, vectors: np.ndarray, k: int, diversity: float) -> list[int]:
+    def _pick(final: np.ndarray, tier: np.ndarray, vectors: np.ndarray, k: int, diversity: float, categories: list[tuple[str, ...]]) -> list[int]:
         """MMR within each tier, best tier first (one tier unless category asks were relaxed)."""
         picks: list[int] = []
         for level in sorted(set(tier.tolist()), reverse=True):
             index = np.flatnonzero(tier == level)
-            picks += [int(index[i]) for i in mmr(final[index], vectors[index], k - len(picks), diversity)]
+            picks += [int(index[i]) for i in mmr(final[index], vectors[index], k - len(picks), diversity, categories=[categories[i] for i in index])]
             if len(picks) >= k:
                 break
         return picks
