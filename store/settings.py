@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     reranker_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
         "auto", description="How the cross-encoder runs: auto = torch on a GPU, ONNX Runtime on a CPU."
     )
-    diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = pure relevance, 1 = pure novelty.")
+    diversity: float = Field(0.3, ge=0.0, le=1.0, description="MMR trade-off: 0 = the plain top-k, 1 = the most varied list among the 2k best (tools/recommend/diversity.py).")
     collaborative: CollaborativeChoice = Field(
         "auto",
         description="The 'people who liked X also liked' model: auto = EASE while its items x items matrix fits in memory, "
