@@ -69,7 +69,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "noir": ("Film-Noir",), "sad": ("Drama",), "tearjerker": ("Drama",), "dramatic": ("Drama",),
     "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
     "emotional": ("Drama",), "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
-    "musicals": ("Musical",), "singing": ("Musical",), "documentaries": ("Documentary",), "epic": ("Adventure",),
+    "singing": ("Musical",), "epic": ("Adventure",),
     # comparatives and compounds only: a plain "light" or "dark" would also hide titles ("The Dark Knight") from step 2b
     "lighter": ("Comedy",), "light hearted": ("Comedy",), "feel good": ("Comedy",), "upbeat": ("Comedy",),
     "cheerful": ("Comedy",), "darker": ("Thriller", "Crime", "Film-Noir"), "gritty": ("Crime", "Thriller"),
@@ -90,21 +90,60 @@ SUBJECT_WORDS = frozenset(
 ABOUT_FILLER = frozenset(
     ["set", "else", "only", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
 )
+# words that negate, compare or bound: accounted for only inside a span a rule read ("nothing before 1990", "no horror");
+# left over ("not too violent", "funnier than", "between") they change the request in a way the rules did not read
+LOGIC_WORDS = frozenset(
+    ["not", "no", "nothing", "none", "never", "nor", "neither", "without", "except", "excluding", "unless", "avoid", "skip", "don't", "dont", "doesn't", "isn't", "aren't", "hate", "than", "less", "fewer", "older", "newer", "earlier", "later", "before", "after", "since", "until", "between", "around", "instead", "rather", "else", "other", "another", "different", "same"]
+)
+# ABOUT_FILLER words that still ask for something the rules do not read: "something fun", "for movie night"
+_WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
+# words that frame a request without asking for anything, accounted for wherever they stand
+FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(
+    ["i'd", "we'd", "what's", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them"]
+)
+NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
+# what names a request's subject outright: "about a shark", "with zombies", "set on a submarine", "one where a dog…";
+# the subject runs to the end of its clause. "watch with my wife" is company, not a subject
+_INTRODUCED = re.compile(
+    r"\b(?:about|(?<!watch\s)(?<!see\s)with|featuring|involving|starring|set\s+(?:in|on|at|during|around)|where|in\s+which)\b"
+    r"(?P<subject>(?:(?!\b(?:and|but|or|nor|so|because|though|although|while|that|which|who|to|for|if|when|after|before|since|until)\b)[^,.;:!?()])*)",
+    re.IGNORECASE,
+)
+HEAD_WORDS = frozenset(["movie", "movies", "film", "films", "flick", "flicks"])  # "a shark movie": the word before is its subject
+MAX_HEAD_SUBJECT_WORDS = 2  # "a serial killer movie"; further back is a description, not a compound noun
 MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a description, cut to this
 # function words of other languages: a request made mostly of these (or of words the model's vocabulary lacks) is not English
 FOREIGN_MARKERS = frozenset(
     ["de", "la", "le", "les", "des", "une", "un", "du", "et", "ou", "avec", "pour", "sans", "el", "los", "las", "una", "unos", "por", "con", "sin", "que", "del", "und", "der", "die", "das", "ein", "eine", "mit", "für", "ohne", "nicht", "il", "lo", "gli", "della", "per", "che", "di", "da", "em", "um", "uma", "não", "os", "com", "para"]
 )
 DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90}
+DECADE_PARTS = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}  # years into the decade: "mid 80s" = 1984–1986
+# how a year or decade bounds a request: "before 1990" ends before it, "until 1990" ends with it, "after" starts past it
+EARLIER = frozenset(["before", "pre", "prior to", "older than", "earlier than"])
+UP_TO = frozenset(["until", "up to", "through"])
+LATER = frozenset(["after", "post", "newer than", "later than"])
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)  # a word or a number ("80s", "pre-1970"): what coverage counts
 # a colon before a capital continues a title ("Not Mission: Impossible"), and so does the dot of an initial or a
 # title's abbreviation ("G.I. Jane", "Mr. Holland's Opus"); elsewhere they end the phrase
 _TITLE_COLON = r":(?=\s*(?-i:[A-Z0-9]))"
 _TITLE_DOT = r"(?:(?<=\b(?-i:[A-Z]))|(?<=\b(?-i:Mr|Dr|St|Jr|Ms))|(?<=\b(?-i:Mrs)))\."
 _PHRASE = rf"(?P<phrase>(?:[^,.;:!?()]|{_TITLE_COLON}|{_TITLE_DOT})+?)"
 _BREAK = rf"(?=\s*(?:[,;!?()]|(?!{_TITLE_DOT})\.|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
+# a year or a decade, in part or whole: "1990", "the 80s", "mid-80s", "the late 1970s", "early eighties"
+_WHEN = (
+    r"(?:(?P<year>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part>" + "|".join(DECADE_PARTS) + r")[\s-]+)?"
+    r"(?:(?P<full>(?:19|20)\d0)|['’]?(?P<short>\d0)|(?P<word>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies)))"
+)
+_BOUND = re.compile(r"\b(?P<rel>" + "|".join(sorted(EARLIER | UP_TO | LATER | {"since", "from"}, key=len, reverse=True)) + r")[\s-]+" + _WHEN, re.IGNORECASE)
+# a bound said the other way round: "nothing from before 1990" asks for 1990 onwards, "no later than 1992" up to 1992
+_NEGATED_BOUND = re.compile(
+    r"\b(?:not|no|nothing|none|never)\s+(?:(?:made|released|filmed|from|that['’]?s|that\s+is|is|are|anything|movies?|films?)\s+)*"
+    r"(?P<rel>" + "|".join(sorted(EARLIER | LATER, key=len, reverse=True)) + r")[\s-]+" + _WHEN,
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -190,6 +229,7 @@ class ParsedRequest:
     like_item_ids: list[str] = field(default_factory=list)  # soft: more like these
     unknown_titles: list[str] = field(default_factory=list)  # soft: their words join the request's meaning
     unread: list[str] = field(default_factory=list)  # phrases read as nothing: another language or no words at all
+    unaccounted: list[str] = field(default_factory=list)  # words (lower case, in order) the rules did not read for sure
     notes: list[str] = field(default_factory=list)
     problem: str | None = None  # "gibberish", "language", "contradiction", or None
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -206,6 +246,13 @@ class ParsedRequest:
         is the request's embedding a signal: "a horror movie from the 80s" is all filter, and its embedding would
         only rank the 80s horror films by how much their stories resemble the words "horror movie"."""
         return bool(self.about)
+
+    @property
+    def rules_sure(self) -> bool:
+        """Whether the rules account for every word, so a chat may act on them alone; otherwise one model call reads
+        the message ("something to cheer me up", "una película de terror"). Gibberish counts as sure: no model reads
+        "asdkjh" better, and the note already says it made no sense."""
+        return self.problem in (None, "gibberish") and not self.unread and not self.unaccounted
 
     @property
     def has_soft(self) -> bool:
@@ -258,6 +305,7 @@ class ParsedRequest:
             "about": self.about,
             "unknown_titles": list(self.unknown_titles),
             "unread": list(self.unread),
+            "unaccounted": list(self.unaccounted),
             "notes": list(self.notes),
             "problem": self.problem,
         }
@@ -385,9 +433,12 @@ class RequestParser:
             raw = parsed.text = cut
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
+        certain: list[tuple[int, int]] = []  # those of them a rule read for sure (not "not too violent", not an unknown title)
 
-        def take(start: int, end: int) -> None:
+        def take(start: int, end: int, sure: bool = True) -> None:
             removed.append((start, end))
+            if sure:
+                certain.append((start, end))
 
         def free(start: int, end: int) -> bool:
             return not any(s < end and start < e for s, e in removed)
@@ -398,15 +449,14 @@ class RequestParser:
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
         for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
-            if not phrase or not free(m.start(), m.end()):
-                continue
+            if not phrase or not free(m.start(), m.end()) or _NEGATED_BOUND.match(text, m.start()):
+                continue  # "nothing from before 1990" is a year bound, read with the years
             if m["how"].lower() == "less" and not self._categories_in(phrase):
                 continue  # "less than two hours": only "less scary" (as "not too scary") asks to leave a category out
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             end = max(end, self._title_end(text, m.start("phrase")))  # "not Murder in the First": a title past a break word
-            take(m.start(), end)
             before, before_categories = len(parsed.exclude_item_ids), len(parsed.exclude_categories)
-            self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower())
+            take(m.start(), end, sure=self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower()))
             for i in parsed.exclude_item_ids[before:]:
                 said_at[("not", i)] = m.start()
             for ask in parsed.exclude_categories[before_categories:]:
@@ -421,13 +471,13 @@ class RequestParser:
                 continue
             raw = m["phrase"]
             phrase = raw.strip(" '\"“”‘’")
-            before = len(parsed.like_item_ids)
+            before, unknown_before = len(parsed.like_item_ids), len(parsed.unknown_titles)
             read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")), comparison=lead not in _NOT_A_COMPARISON)
             for i in parsed.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
             if read:  # only the title's words: "like The Terminator and an action movie" still asks for Action
                 start = m.start("phrase") + len(raw) - len(raw.lstrip(" '\"“”‘’"))
-                take(m.start("phrase"), m.end() if read == len(phrase) else start + read)
+                take(m.start("phrase"), m.end() if read == len(phrase) else start + read, sure=len(parsed.unknown_titles) == unknown_before)
 
         # 2b. titles named outright ("Recommend me Inception and The Dark Knight"): capitalised runs that are
         # not the sentence's first word, a category or a pronoun; a catalog title is "more like it", others lend their words
@@ -439,7 +489,7 @@ class RequestParser:
             parts = [phrase] if self._title_items(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
             before, unknown_before = len(parsed.like_item_ids), len(parsed.unknown_titles)
             if any([self._read_like(parsed, part, quoted=False) for part in parts if part]):
-                take(m.start(), m.end())
+                take(m.start(), m.end(), sure=len(parsed.unknown_titles) == unknown_before)
             named += parsed.unknown_titles[unknown_before:]  # "a Christmas movie", "set in Paris": a name, maybe the subject
             for i in parsed.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
@@ -488,13 +538,14 @@ class RequestParser:
         unread = [] if parsed.problem else self._unread_spans(text, removed + covered)  # "something funny, très drôle"
         for start, end in unread:
             parsed.unread.append(text[start:end])
-            take(start, end)  # neither embedded nor matched to a category: the note says they were not read
+            take(start, end, sure=False)  # neither embedded nor matched to a category: the note says they were not read
         rest = _blank(text, removed + covered)
         words = _WORD.findall(rest)
         candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
         parsed.query_text = "" if parsed.problem in ("gibberish", "language") else _query_text(_blank(text, unread), removed)
         parsed.about = "" if parsed.problem else _about_text(text, removed, covered, named)
         self._embed(parsed, candidates)
+        parsed.unaccounted = self._unaccounted(parsed, text, certain + covered)
         self._notes(parsed)
         return parsed
 
@@ -556,24 +607,26 @@ class RequestParser:
         named = sum(len(a.source.split()) for a in self._categories_in(m[1]))
         return end + m.end() if words and named >= len(words) else end
 
-    def _read_exclusion(self, parsed: ParsedRequest, phrase: str, how: str = "not") -> None:
-        """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title."""
+    def _read_exclusion(self, parsed: ParsedRequest, phrase: str, how: str = "not") -> bool:
+        """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title. False when the
+        phrase names none ("not too violent"): the words were dropped, not read."""
         exact = self._title_items(phrase, prefix=True, fuzzy=False)
         asks = [] if exact else self._categories_in(phrase)
         if asks:  # "no romance, comedy or drama": every category named
             for ask in asks:
                 _add_ask(parsed.exclude_categories, ask)
-            return
+            return True
         items = exact or self._title_items(phrase, prefix=True)
         if items:
             for item in items:
                 if item.item_id not in parsed.exclude_item_ids:
                     parsed.exclude_item_ids.append(item.item_id)
                     parsed.titles[item.item_id] = display_title(item.title)
-            return
+            return True
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
             # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
             parsed.notes.append(f"'{_clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
+        return False
 
     def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool, comparison: bool = False) -> int:
         """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).
@@ -672,67 +725,52 @@ class RequestParser:
         asks: list[YearRange] = []
         sentence_of: dict[int, int] = {}  # id of a hard ask -> the sentence it is in
         soft_sentence_of: dict[int, int] = {}  # the same for leanings ("older", "newer")
+        said_at: dict[int, int] = {}  # id of an ask -> where the request says it, so the notes name them in order
 
         def sentence(at: int) -> int:
             return len(re.findall(r"[.!?](?:\s|$)", text[:at]))
 
-        def add(m: re.Match, start: int | None, end: int | None) -> None:
+        def add(m: re.Match, start: int | None, end: int | None, soft: bool = False) -> None:
             if free(m.start(), m.end()):
                 take(m.start(), m.end())
-                asks.append(YearRange(start, end, m[0].strip()))
-                sentence_of[id(asks[-1])] = sentence(m.start())
+                asks.append(YearRange(start, end, m[0].strip() + ("~soft" if soft else "")))
+                (soft_sentence_of if soft else sentence_of)[id(asks[-1])] = sentence(m.start())
+                said_at[id(asks[-1])] = m.start()
 
         for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
             a, b = int(m[1] or m[3]), int(m[2] or m[4])
             add(m, min(a, b), max(a, b))
-        decade = r"(?:the\s+)?(?:(?P<part>early|mid|late)[\s-]+)?(?:(?P<full>(?:19|20)\d0)|['’]?(?P<short>\d0)|(?P<word>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies))"
-        for m in re.finditer(r"\b(?P<rel>before|pre|prior to|older than|earlier than|until|up to|through|after|post|newer than|later than|since|from)[\s-]+" + decade.replace("(?P<", "(?P<r_"), text, re.IGNORECASE):
-            start = self._decade_start(m["r_full"], m["r_short"], m["r_word"])
-            rel = m["rel"].lower()
-            if rel in ("before", "pre", "prior to", "older than", "earlier than"):
-                add(m, None, start - 1)
-            elif rel in ("until", "up to", "through"):
-                add(m, None, start + 9)
-            elif rel in ("after", "post", "newer than", "later than"):
-                add(m, start + 10, None)
-            else:  # since / from the 80s: the decade itself and later? "from the 80s" means in the 80s
-                add(m, start, start + 9) if rel == "from" else add(m, start, None)
-        for m in re.finditer(r"\b" + decade, text, re.IGNORECASE):
-            start = self._decade_start(m["full"], m["short"], m["word"])
-            part = (m["part"] or "").lower()
-            lo, hi = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}.get(part, (0, 9))
-            add(m, start + lo, start + hi)
+        for m in _NEGATED_BOUND.finditer(text):  # first: the plain bound would read "nothing before 1990" backwards
+            add(m, *_bounded(m["rel"], *self._when(m), negated=True))
+        for m in _BOUND.finditer(text):
+            add(m, *_bounded(m["rel"], *self._when(m)))
+        for m in re.finditer(r"\b" + _WHEN, text, re.IGNORECASE):
+            if not m["year"]:  # a year alone is read last, after "1990-1995" and "before 1990" have taken theirs
+                add(m, *self._when(m))
         for m in re.finditer(r"(?:\b(?:años|los|années|anni|jahre)\s+['’]?(\d0)\b|\b(\d0)(?:er|年代))", text, re.IGNORECASE):
             start = self._decade_start(None, m[1] or m[2], None)
             add(m, start, start + 9)
-        for m in re.finditer(r"\b(?P<rel>before|pre|prior to|older than|earlier than|until|up to|through|after|post|newer than|later than|since)[\s-]+((?:19|20)\d\d)\b", text, re.IGNORECASE):
-            year, rel = int(m[2]), m["rel"].lower()
-            if rel in ("before", "pre", "prior to", "older than", "earlier than"):
-                add(m, None, year - 1)
-            elif rel in ("until", "up to", "through"):
-                add(m, None, year)
-            elif rel == "since":
-                add(m, year, None)
-            else:
-                add(m, year + 1, None)
         for m in re.finditer(r"\b((?:19|20)\d\d)\b", text):
             add(m, int(m[1]), int(m[1]))
         if self.year_max is not None:
-            for m in re.finditer(r"\b(?:recent(?:ly)?|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
+            for m in re.finditer(r"\b(?:(?:in\s+)?recent(?:ly|\s+years)?|lately|(?:in\s+)?the\s+(?:last|past)\s+(?:few|couple(?:\s+of)?|several)\s+years|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
                 add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
             for m in re.finditer(r"\b(?:old(?:er)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
-                if free(m.start(), m.end()):
-                    take(m.start(), m.end())
-                    asks.append(YearRange(None, self.old_year, m[0].strip() + "~soft"))
-                    soft_sentence_of[id(asks[-1])] = sentence(m.start())
+                add(m, None, self.old_year, soft=True)
             for m in re.finditer(r"\b(?:newer|more modern)\b", text, re.IGNORECASE):  # the mirror of "older": a leaning, not a filter
-                if free(m.start(), m.end()):
-                    take(m.start(), m.end())
-                    asks.append(YearRange(self.new_year, None, m[0].strip() + "~soft"))
-                    soft_sentence_of[id(asks[-1])] = sentence(m.start())
+                add(m, self.new_year, None, soft=True)
         last, last_soft = max(sentence_of.values(), default=0), max(soft_sentence_of.values(), default=0)
         # "something older. something newer" leans newer: a leaning, too, is what the newest sentence says
-        return [a for a in asks if sentence_of.get(id(a), last) == last and soft_sentence_of.get(id(a), last_soft) == last_soft]
+        kept = [a for a in asks if sentence_of.get(id(a), last) == last and soft_sentence_of.get(id(a), last_soft) == last_soft]
+        return sorted(kept, key=lambda a: said_at[id(a)])
+
+    def _when(self, m: re.Match) -> tuple[int, int]:
+        """The first and last year a :data:`_WHEN` match names: 1990–1990 for "1990", 1984–1986 for "mid-80s"."""
+        if m["year"]:
+            return int(m["year"]), int(m["year"])
+        start = self._decade_start(m["full"], m["short"], m["word"])
+        first, last = DECADE_PARTS.get((m["part"] or "").lower(), (0, 9))
+        return start + first, start + last
 
     def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
         if full:
@@ -879,6 +917,41 @@ class RequestParser:
                 asked.add(category)
                 parsed.boost_categories.append(CategoryAsk((category,), word, "embedding", round(best, 3)))
 
+    def _unaccounted(self, parsed: ParsedRequest, text: str, read: list[tuple[int, int]]) -> list[str]:
+        """The words of ``text`` the rules did not read for sure, lower case, in order. Read for sure: framing words,
+        whatever a rule read (a catalog title, a year span, an exclusion that named something, a category by name,
+        lexicon or typo) and a subject the message introduces ("about a shark", "a courtroom drama"). Not: a word
+        only matched by embedding, an unread or unknown word, a subject nothing introduces ("What do you think I
+        like?" is not about "think") and a negation or comparison no rule consumed ("not too violent")."""
+        guessed = {ask.source.lower() for ask in parsed.boost_categories if ask.how == "embedding"}
+        subjects = [m.span("subject") for m in _INTRODUCED.finditer(text)] + self._head_subjects(text, read)
+        words = []
+        for m in _TOKEN.finditer(text):
+            word = m[0].lower().replace("’", "'")
+            if _overlaps(m.span(), read):
+                continue
+            noise = parsed.problem == "gibberish" and word.isascii() and not self._readable(word)
+            framing = word in FRAME_WORDS or (_overlaps(m.span(), subjects) and word not in guessed)
+            if word in LOGIC_WORDS or not (framing or noise):
+                words.append(word)
+        return words
+
+    def _head_subjects(self, text: str, read: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Spans of the nouns right before "movie"/"film" or a category name: "shark" in "a shark movie", "courtroom"
+        in "a courtroom drama" (at most :data:`MAX_HEAD_SUBJECT_WORDS`, and none that is framing or was read)."""
+        heads = [m.start() for m in _TOKEN.finditer(text) if m[0].lower() in HEAD_WORDS]
+        heads += [s for s, e in read if any(p.fullmatch(text[s:e]) for _, p in self._category_patterns)]
+        spans = []
+        for head in heads:
+            end = head
+            for _ in range(MAX_HEAD_SUBJECT_WORDS):
+                m = re.search(r"([^\W_]+)[\s-]+$", text[:end])
+                if m is None or m[1].lower() in FRAME_WORDS or m[1].lower() in LOGIC_WORDS or _overlaps(m.span(1), read):
+                    break
+                spans.append(m.span(1))
+                end = m.start()
+        return spans
+
     def _notes(self, parsed: ParsedRequest) -> None:
         if parsed.unread:
             words = ", ".join(f"'{_clip(w, 40)}'" for w in parsed.unread)
@@ -927,10 +1000,29 @@ class RequestParser:
 
 # --- small pieces ------------------------------------------------------------------------------
 
+def _bounded(relation: str, first: int, last: int, negated: bool = False) -> tuple[int | None, int | None]:
+    """The years a relation to the span ``first``–``last`` asks for: "before the 80s" ends in 1979, "since the 80s"
+    starts in 1980. Negated, "before" and "after" turn round: "nothing before the 80s" starts in 1980 (it was read as
+    "before the 80s", the very years the person ruled out) and "nothing after 1995" ends in 1995."""
+    relation = " ".join(relation.lower().split())
+    if relation in EARLIER:
+        return (first, None) if negated else (None, first - 1)
+    if relation in LATER:
+        return (None, last) if negated else (last + 1, None)
+    if relation in UP_TO:
+        return None, last
+    if relation == "since":
+        return first, None
+    return first, last  # "from the early 80s": those years
+
+
 def _category_regex(name: str) -> str:
-    """'Sci-Fi' matches sci-fi, sci fi, scifi; "Children's" matches childrens; plurals count."""
+    """'Sci-Fi' matches sci-fi, sci fi, scifi; "Children's" matches childrens; plurals count, "comedies" and
+    "mysteries" too (they were read as mood words, by embedding, and searched for in the stories)."""
     parts = [re.escape(p) for p in re.split(r"[-'’\s]+", name.strip()) if p]
     body = r"[-'’\s]*".join(parts)
+    if re.search(r"[^aeiouy\W]y$", name, re.IGNORECASE):
+        return rf"\b{body[:-1]}(?:ies|y(?:s|['’]s)?)\b"
     return rf"\b{body}(?:s|es|['’]s)?\b"
 
 
@@ -962,7 +1054,7 @@ def _about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[i
     name goes with it ("action-packed" is not about packing)."""
     subjects = [s for s in covered if text[s[0] : s[1]].lower() in SUBJECT_WORDS]
     spans = [_with_hyphenated(text, s) for s in removed + [s for s in covered if s not in subjects]]
-    words = [w for w in _WORD.findall(_blank(text, spans)) if w.lower() not in FILLER and w.lower() not in ABOUT_FILLER]
+    words = [w for w in _WORD.findall(_blank(text, spans)) if w.lower().replace("’", "'") not in NOT_A_SUBJECT]
     words += [w for name in named for w in _WORD.findall(name) if w.lower() not in FILLER and w not in words]
     return " ".join(words)[:MAX_ABOUT_CHARS]
 
@@ -975,6 +1067,10 @@ def _with_hyphenated(text: str, span: tuple[int, int]) -> tuple[int, int]:
     while (m := re.search(r"[^\W\d_]+-$", text[:start])) is not None:
         start = m.start()
     return start, end
+
+
+def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(s < span[1] and span[0] < e for s, e in spans)
 
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:

@@ -22,12 +22,14 @@ CATALOG_CATEGORY_NOISE = frozenset({"unknown", "other", "misc", "none", "n/a", "
 
 
 def category_key(name: str) -> str:
-    """How a written category is looked up: letters and digits only, lower case, no plural s.
+    """How a written category is looked up: letters and digits only, lower case, no plural ("comedies" is Comedy,
+    as it is to the request parser).
 
-    >>> [category_key(n) for n in ("Sci-Fi", "sci fi", "Children's", "childrens", "Crimes")]
-    ['scifi', 'scifi', 'children', 'children', 'crime']
+    >>> [category_key(n) for n in ("Sci-Fi", "sci fi", "Children's", "childrens", "Crimes", "comedies", "Comedy")]
+    ['scifi', 'scifi', 'children', 'children', 'crime', 'comedy', 'comedy']
     """
-    return re.sub(r"[^a-z0-9]", "", name.lower()).rstrip("s")
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    return key[:-3] + "y" if key.endswith("ies") else key.rstrip("s")
 
 
 @dataclass

@@ -401,6 +401,7 @@ def test_a_capitalised_run_ends_at_a_whole_word(parser):
         ("something funny from the 90s", ""),
         ("a horror movie, not Nebula Run", ""),
         ("I want something like The Heist", ""),
+        ("hey, what's a good thriller?", ""),  # before: about "hey what's"
     ],
 )
 def test_what_a_request_is_about_is_read_apart_from_its_filters(parser, request_text: str, about: str) -> None:
@@ -427,3 +428,120 @@ def test_a_title_holding_a_break_word_is_left_out_whole(embedder, title: str) ->
 
     assert parsed.exclude_item_ids == ["t"]
     assert parsed.about == "", "the left-out title's words are not searched for"
+
+
+# --- years said the other way round, parts of decades, recency, plural category names ------------
+
+@pytest.mark.parametrize(
+    ("request_text", "first", "last"),
+    [
+        ("a thriller, but nothing from before 1990", 1990, None),  # before: 1989 or earlier, the very years ruled out
+        ("not before 1990", 1990, None),
+        ("no earlier than 1985", 1985, None),
+        ("nothing older than 1990", 1990, None),
+        ("nothing after 1995", None, 1995),
+        ("no later than 1992", None, 1992),
+        ("not after 1990", None, 1990),
+        ("nothing made before the 90s", 1990, None),
+        ("nothing pre-1990", 1990, None),
+        ("since 1990", 1990, None),
+        ("after 1990", 1991, None),
+        ("before 1990", None, 1989),
+    ],
+)
+def test_a_negated_time_bound_is_read_the_right_way_round(parser, request_text: str, first, last) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (first, last)
+    assert not parsed.exclude_categories and not parsed.exclude_item_ids
+
+
+@pytest.mark.parametrize(
+    ("request_text", "first", "last"),
+    [
+        ("comedies from the early 90s", 1990, 1993),  # before: the whole decade
+        ("mid 80s", 1984, 1986),
+        ("a mid-80s thriller", 1984, 1986),
+        ("late 80s", 1987, 1989),
+        ("early nineties", 1990, 1993),
+        ("the late 1990s", 1997, 1999),
+        ("early-90s", 1990, 1993),
+        ("before the late 80s", None, 1986),
+    ],
+)
+def test_part_of_a_decade_is_those_years(parser, request_text: str, first, last) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (first, last)
+
+
+@pytest.mark.parametrize("request_text", ["a drama from the last few years", "recent years", "something lately", "in recent years"])
+def test_the_last_few_years_are_the_catalogs_newest(parser, request_text: str) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (2008, 2010)  # as "recent"
+    assert parsed.about == "", "'last few' is not what the films are about"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "category"),
+    [("comedies from the early 90s", "Comedy"), ("documentaries", "Documentary"), ("thrillers", "Thriller"), ("no romances", "Romance")],
+)
+def test_a_plural_category_name_is_read_as_the_name(parser, request_text: str, category: str) -> None:
+    parsed = parser.parse(request_text)
+
+    asks = parsed.exclude_categories if request_text.startswith("no ") else parsed.categories
+    assert [(a.categories, a.how) for a in asks] == [((category,), "name")]
+    assert parsed.about == "" and not parsed.boost_categories  # before: "comedies" was a mood word and the subject
+
+
+# --- coverage: whether the rules read every word --------------------------------------------------
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "a horror movie from the 80s",
+        "a courtroom drama",
+        "a movie about a shark",
+        "a shark movie",
+        "a thriller, but nothing from before 1990",
+        "comedies from the early 90s",
+        "Can you recommend a good sci-fi movie, please?",
+        "something like Star Voyage, but no horror",
+        "I'd like a romance set in Paris",
+        "a drama from the last few years",
+        "asdkjh qwrtz",  # gibberish: no model reads it better, and the notes say so
+    ],
+)
+def test_the_rules_are_sure_when_they_account_for_every_word(parser, request_text: str) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.unaccounted == [] and parsed.rules_sure
+
+
+@pytest.mark.parametrize(
+    ("request_text", "unaccounted"),
+    [
+        ("What do you think I like?", ["think"]),  # was searched for as the subject "think"
+        ("something to cheer me up", ["cheer", "up"]),
+        ("something to cheer me up after a long week", ["cheer", "up", "after", "long", "week"]),
+        ("not too violent please", ["not", "violent"]),  # the exclusion named nothing: it was dropped, not read
+        ("funnier than Star Voyage", ["funnier", "than"]),
+        ("something like Inception", ["inception"]),  # not in the catalog: its words are a guess
+        ("a movie to watch with my wife", ["wife"]),  # company, not a subject
+        ("something not from the 80s", ["not", "80s"]),
+    ],
+)
+def test_words_the_rules_did_not_read_for_sure_are_named(parser, request_text: str, unaccounted: list[str]) -> None:
+    parsed = parser.parse(request_text)
+
+    assert parsed.unaccounted == unaccounted and not parsed.rules_sure
+    assert parsed.to_dict()["unaccounted"] == unaccounted
+
+
+def test_another_language_or_an_unread_phrase_is_never_sure(parser) -> None:
+    foreign = parser.parse("una película de terror")
+    mixed = parser.parse("something funny, très drôle")
+
+    assert foreign.problem == "language" and not foreign.rules_sure
+    assert mixed.unread and "drôle" in mixed.unaccounted and not mixed.rules_sure
