@@ -22,7 +22,7 @@ Reported: mean satisfaction, the same on non-English requests and on requests wi
 constraints, how often the model was called, the turn's p50 seconds, and for each system a paired
 bootstrap 95% interval of its satisfaction minus the rules' (over requests). The odd ids are a dev half
 (the only failures the report lists) and the even ids a test half whose score is reported on its own.
-Writes benchmarks/language.json.
+Writes benchmarks/language.json (a run of some systems keeps the other systems' rows, and pairs with them).
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ def main() -> None:
                     "turn_p50_s": round(statistics.median(seconds), 3),
                     "turn_p95_s": round(float(np.percentile(seconds, 95)), 3),
                     "unsatisfied_examples": examples,
+                    "per_request": {i: round(v, 3) for i, v in scored.items()},
                 })
     finally:
         for agent in agents.values():
@@ -214,6 +215,12 @@ def main() -> None:
         if server is not None:
             server.stop()
         shutil.rmtree(copy, ignore_errors=True)
+    if args.output.exists() and not args.limit:  # rows of systems not run this time stay (rerun one system alone)
+        ran = {row["system"] for row in results}
+        kept = [row for row in json.loads(args.output.read_text(encoding="utf-8"))["rows"] if row["system"] not in ran]
+        for row in kept:
+            per_request.setdefault((row["system"], row["path"]), row["per_request"])
+        results = sorted(kept + results, key=lambda row: (["rules", "hybrid", "model"].index(row["system"]), row["path"]))
     for row in results:
         rules = per_request.get(("rules", row["path"]))
         if rules is not None and row["system"] != "rules":
