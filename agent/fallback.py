@@ -185,7 +185,8 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
                 why.append(f"trending: {trend['recent_users']} people took it up in the last {trend['window_days']:g} days")
             lines.append(f"{r['rank']}. {_label(r)}" + (f" — {'; '.join(why)}" if why else ""))
         if understood:  # after the items, so they come first; says what the request was taken to mean
-            lines.append("(" + " ".join(n.rstrip(".") + "." for n in understood) + ")")
+            # a blank line first: Markdown reads a line right after "5. …" as more of item 5
+            lines += ["", "(" + " ".join(n.rstrip(".") + "." for n in understood) + ")"]
         return "\n".join(lines)
     if tool == "explain_recommendation":
         e = artifact.get("explanation") or {}
