@@ -206,6 +206,7 @@ def main() -> None:
                     "model_called_rate": round(float(np.mean(called)), 3),
                     "turn_p50_s": round(statistics.median(seconds), 3),
                     "turn_p95_s": round(float(np.percentile(seconds, 95)), 3),
+                    "model_turn_p50_s": round(statistics.median([t for t, c in zip(seconds, called, strict=True) if c]), 3) if any(called) else None,
                     "unsatisfied_examples": examples,
                     "per_request": {i: round(v, 3) for i, v in scored.items()},
                 })
