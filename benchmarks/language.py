@@ -139,12 +139,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", default="rules,hybrid,model", help="comma-separated: rules, hybrid, model")
     parser.add_argument("--limit", type=int, default=0, help="only the first N requests (a quick check; 0 = all)")
+    parser.add_argument("--half", choices=["dev", "test"], help="only one half (a slow system on fewer requests; paired on those)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "whyrec-benchmarks" / "concepts")
     parser.add_argument("--output", type=Path, default=HERE / "language.json")
     args = parser.parse_args()
 
     rows = frozen_rows()
     rows = rows[: args.limit] if args.limit else rows
+    rows = [r for r in rows if args.half is None or half(r) == args.half]
     dataset = load_movielens_100k()
     source = open_ingested(args.work / "text", dataset).settings.data_dir
     copy = Path(tempfile.mkdtemp(prefix="whyrec-language-"))
@@ -225,7 +227,7 @@ def main() -> None:
     for row in results:
         rules = per_request.get(("rules", row["path"]))
         if rules is not None and row["system"] != "rules":
-            ids = list(rules)
+            ids = [i for i in rules if i in per_request[(row["system"], row["path"])]]  # a run of one half pairs on it
             delta, low, high = paired_bootstrap_ci([per_request[(row["system"], row["path"])][i] for i in ids], [rules[i] for i in ids])
             row["vs_rules"] = round(delta, 3)
             row["ci95_vs_rules"] = [round(low, 3), round(high, 3)]
