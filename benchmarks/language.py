@@ -229,6 +229,7 @@ def main() -> None:
         if rules is not None and row["system"] != "rules":
             ids = [i for i in rules if i in per_request[(row["system"], row["path"])]]  # a run of one half pairs on it
             delta, low, high = paired_bootstrap_ci([per_request[(row["system"], row["path"])][i] for i in ids], [rules[i] for i in ids])
+            row["rules_on_same_requests"] = round(float(np.mean([rules[i] for i in ids])), 3)
             row["vs_rules"] = round(delta, 3)
             row["ci95_vs_rules"] = [round(low, 3), round(high, 3)]
 
