@@ -158,8 +158,12 @@ def names_new_topic(rules: ParsedRequest, read: ModelRequest | None) -> bool:
     """Whether a message names a category or subject of its own (then it replaces the request in force): a category
     the rules read, a subject it introduces ("about a shark"), or a genre or subject the model read. Years,
     exclusions, counts and "more" only narrow what is in force."""
-    subject = [w for w in rules.about.split() if w.lower() not in set(rules.unaccounted)]
+    subject = [w for w in rules.about.split() if w.lower() not in set(rules.unaccounted)] or (rules.about and _SUBJECT.search(rules.text))
     return bool(rules.categories or subject or (read is not None and (read.genres or read.about)))
+
+
+# a subject said outright ("a movie about weapons"), even when its word also looks like a mood to the rules
+_SUBJECT = re.compile(r"\b(about|featuring|involving|starring|set (in|on|at))\s+\w", re.IGNORECASE)
 
 
 # "more like that/these" with several items on screen and none in focus: more of the same list, not a search for "that"

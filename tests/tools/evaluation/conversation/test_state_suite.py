@@ -27,3 +27,10 @@ def test_the_suite_catches_a_chat_that_piles_requests_up(router, monkeypatch) ->
     monkeypatch.setattr("whyrec.agent.planning._FRESH_REQUEST", __import__("re").compile(r"(?!)"))
     rates = run_state_suite(router, ["u1", "u2", "u3"], seed=1)
     assert rates["stale_constraint_rate"] > 0
+
+
+def test_a_subject_said_outright_is_a_new_topic_even_when_its_word_looks_like_a_mood(router) -> None:
+    # "weapon" is also an embedding guess at War; "a movie about weapon" still names its own subject
+    router.reply("u1", "topic", "a romance from the 90s")
+    reply = router.reply("u1", "topic", "a movie about a weapon")
+    assert reply.tool_calls[0]["args"]["request"] == "a movie about a weapon"
