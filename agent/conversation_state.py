@@ -57,7 +57,11 @@ class ConversationState:
         """The state with the cards on screen as the list "the second one" points into (the app's cards changed
         after the chat's last list: a filter, a 👎, a new user's first list)."""
         if cards:
-            self.artifacts = [*self.artifacts, {"recommendations": [], "items": [dict(card) for card in cards]}]
+            # right after the conversation's last list, not at the end: an explanation or a feedback note given
+            # since stays what "that one" means ("I didn't like X" … "more like that")
+            lists = [n for n, a in enumerate(self.artifacts) if isinstance(a, dict) and a.get("items") and not {"explanation", "recorded"} & a.keys()]
+            at = lists[-1] + 1 if lists else 0
+            self.artifacts = [*self.artifacts[:at], {"recommendations": [], "items": [dict(card) for card in cards]}, *self.artifacts[at:]]
         return self
 
     def with_request(self, request: str | None) -> ConversationState:

@@ -34,3 +34,12 @@ def test_a_subject_said_outright_is_a_new_topic_even_when_its_word_looks_like_a_
     router.reply("u1", "topic", "a romance from the 90s")
     reply = router.reply("u1", "topic", "a movie about a weapon")
     assert reply.tool_calls[0]["args"]["request"] == "a movie about a weapon"
+
+
+def test_the_cards_on_screen_do_not_hide_what_that_one_means(router) -> None:
+    # the app hands over its cards with every message; "more like that" after a dislike still means the disliked item
+    first = router.reply("u2", "cards", "recommend me some romance")
+    disliked = first.items[0]
+    router.reply("u2", "cards", f"I didn't like {disliked['title']}", first.items[1:])
+    more = router.reply("u2", "cards", "more like that", first.items[1:])
+    assert more.text.startswith(f"You said you did not like '{disliked['title']}'")
