@@ -8,9 +8,11 @@ the cards (``ui.cards_panel``); ``ui.page`` holds the page's parts and the steps
 this module wires each panel's events (``wire_user_picker``, ``wire_cards``, ``wire_chat``).
 
 Every per-person value (the user, the conversation id, the cards on screen, the open
-explanations) lives in ``gr.State``, so browser sessions never share anything but the
-stores; the user, the conversation id and the chat are also kept in the browser
-(``gr.BrowserState``) so a reload picks up where it was. Handlers never raise to Gradio: a
+explanations, the request in force) lives in ``gr.State``, so browser sessions never share anything but the
+stores; the user, the conversation id, the chat, the request in force and the filters are also kept in the browser
+(``gr.BrowserState``) so a reload picks up where it was, with the same cards. The chat and the filter panel
+agree: a chat list puts its request in the "In the mood for…" box, its chips and the filters (``Page.follow_request``),
+and the chat's next turn reads the request from the box when the person changed it there. Handlers never raise to Gradio: a
 problem is a one-line notice next to its control (``ui.notices``) and every widget stays.
 The named API endpoints / MCP tools are the functions of :class:`ui.api.RecommenderAPI`;
 every UI event is private.
@@ -30,13 +32,14 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from whyrec.store.errors import InputError, SetupError
+from whyrec.tools.tool_answers import LIST_LENGTH
 from whyrec.tools.understanding.titles import display_title
 from whyrec.ui.api import RecommenderAPI
-from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, undo_text, year_filter
+from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, request_chips, undo_text, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
 from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, build_chat_panel, waiting_text
 from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
-from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_setup, ranking_status_text
+from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_setup, ranking_status_text, saved_filters
 from whyrec.ui.plots import category_colors
 from whyrec.ui.profile_panel import build_profile_panel
 from whyrec.ui.user_picker import build_user_picker, check_new_user_id, existing_user_text, unknown_user_text
@@ -56,6 +59,7 @@ PRIVATE = {"api_visibility": "private", "concurrency_id": "ranking"}
 CHAT = {"api_visibility": "private", "concurrency_id": "chat", "concurrency_limit": 8}
 INSTANT = {"api_visibility": "private", "queue": False}  # small UI-only steps that must show at once
 STORAGE_KEY = "whyrec-session"
+FILTERS_KEY = "whyrec-filters"
 CHAT_READY = "Ask for something — e.g. *a feel-good comedy from the 90s* or *why this one?*"  # the empty chat, once a user is picked
 
 CSS = """
@@ -67,6 +71,9 @@ CSS = """
 .rec-card button { min-width: 0 !important; }
 .card-seen { font-size: 0.85em; font-weight: 600; color: var(--body-text-color); background: var(--background-fill-secondary);
   border-radius: 6px; padding: 0 6px; }
+#request-chips .wrap { gap: 4px 6px; }
+#request-chips label { border-radius: 999px; padding: 1px 10px; font-size: 0.88em; cursor: pointer; }
+#request-chips input[type=checkbox] { display: none; }
 .notice { color: var(--error-text-color, #b91c1c); font-size: 0.92em; }
 .notice p { margin: 2px 0; }
 #profile-summary p { margin: 4px 0; }
@@ -103,6 +110,9 @@ def build_app(
         explanations = gr.State({})
         like = gr.State(None)
         session = gr.BrowserState(empty_session(), storage_key=STORAGE_KEY)
+        request_shown = gr.State("")
+        chat_request = gr.State("")
+        saved = gr.BrowserState({}, storage_key=FILTERS_KEY)
 
         gr.Markdown(f"## {title} — recommendations that explain themselves")
         picker = build_user_picker()
@@ -121,7 +131,7 @@ def build_app(
         timer = gr.Timer(20, active=recommender.reranker is None)  # the reranker status line, while none is trained
 
         page = Page(api, recommender, agent, picker, chat, profile, cards, (year_lo, year_hi),
-                    user, conversation, recs, explanations, like, session, timer)
+                    user, conversation, recs, explanations, like, session, timer, request_shown, chat_request, saved)
         wire_user_picker(demo, page)
         card_drawer.append(wire_cards(page))
         wire_chat(page)
@@ -138,6 +148,7 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
     user, conversation, recs, like, session = page.user, page.conversation, page.recs, page.like, page.session
     controls, card_outputs, profile_outputs_list = cards.controls, page.card_outputs, page.profile_views
     cards_for, profile_outputs, like_banner = page.cards_for, page.profile_outputs, page.like_banner
+    chat_request = page.chat_request
 
 
     choices_for: dict = {}  # the picker's labels, rebuilt when the store's users or interactions change
@@ -157,17 +168,21 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         return known if any(value == user_id for _, value in known) else [*known, (f"{user_id} · new user", user_id)]
 
     @guarded(picker.notice)
-    def load_page(stored: dict | None):
-        """Fill the picker with every user; after a reload, bring back the user, the conversation and the chat."""
+    def load_page(stored: dict | None, stored_filters: dict | None):
+        """Fill the picker with every user; after a reload, bring back the user, the conversation, the chat, the request
+        in force and the filters (the picker's change event then ranks the cards with them, as they were)."""
         stored = stored or empty_session()
         previous = str(stored.get("user") or "")
         out = {picker.box: gr.update(choices=with_new(previous) if previous else user_choices(), value=previous or None)}
         if previous:
             out.update({user: previous, conversation: stored.get("conversation") or uuid.uuid4().hex[:12],
-                        chat.chatbot: gr.update(value=stored.get("chat") or [], placeholder=CHAT_READY)})
+                        chat.chatbot: gr.update(value=stored.get("chat") or [], placeholder=CHAT_READY),
+                        chat_request: str(stored.get("request") or "")})
+            if (restored := page.restored(stored_filters)) is not None:
+                out.update(restored[0])
         return out
 
-    def select_user(value, current_user, current_conversation, chat_history, current_recs, *control_values):
+    def select_user(value, current_user, current_conversation, chat_history, current_recs, current_chat_request, *control_values):
         """A user was picked or typed: a known one loads (keeping the chat when it is the same user); an unknown id asks first."""
         value = str(value or "").strip()
         out: dict = {picker.unknown_row: gr.update(visible=False), cards.notice: hidden()}
@@ -184,14 +199,16 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
                 out[picker.start_new] = gr.update(visible=True)
             out[picker.unknown_row] = gr.update(visible=True)
             return out
-        return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values)}
+        return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request)}
 
-    def use_user(value, current_user, current_conversation, chat_history, control_values) -> dict:
+    def use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request="") -> dict:
         same = value == current_user and current_conversation
         conversation_id = current_conversation if same else uuid.uuid4().hex[:12]
         history = list(chat_history or []) if same else []
+        in_force = str(current_chat_request or "") if same else ""  # a new conversation has no request of its own yet
         out = {user: value, conversation: conversation_id, chat.chatbot: gr.update(value=history, placeholder=CHAT_READY), like: None,
-               **like_banner(None), picker.notice: hidden(), session: {"user": value, "conversation": conversation_id, "chat": history},
+               **like_banner(None), picker.notice: hidden(), chat_request: in_force,
+               session: {"user": value, "conversation": conversation_id, "chat": history, "request": in_force},
                cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
         try:
             out.update(cards_for(value, None, control_values))
@@ -241,11 +258,14 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
 
     # --- wiring
     user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list,
-                    cards.last_feedback, cards.undo_text, cards.undo]
-    demo.load(load_page, [session], [picker.box, picker.notice, user, conversation, chat.chatbot], **PRIVATE)
+                    cards.last_feedback, cards.undo_text, cards.undo, chat_request]
+    demo.load(
+        load_page, [session, page.saved],
+        [picker.box, picker.notice, user, conversation, chat.chatbot, chat_request, *controls, page.request_shown, page.saved, cards.chips], **PRIVATE,
+    )
     picker.box.change(
-        select_user, [picker.box, user, conversation, chat.chatbot, recs, *controls], [*user_outputs, picker.unknown, picker.unknown_row, picker.start_new],
-        **PRIVATE,
+        select_user, [picker.box, user, conversation, chat.chatbot, recs, chat_request, *controls],
+        [*user_outputs, picker.unknown, picker.unknown_row, picker.start_new], **PRIVATE,
     )
     picker.start_new.click(
         start_new_user, [picker.box, user, conversation, chat.chatbot, picker.started, *controls],
@@ -269,14 +289,36 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
     year_lo, year_hi = page.years
     timer = page.timer
     undo_outputs = [cards.last_feedback, cards.undo_text, cards.undo]
+    request_outputs = [cards.request, cards.categories, cards.year_min, cards.year_max, page.request_shown, page.saved, cards.chips]
 
 
     @guarded(cards.notice)
-    def refresh_cards(user_value, like_value, *control_values):
+    def refresh_cards(user_value, like_value, shown_request, *control_values):
+        """Recommend, Enter in the box, or a filter moved: a request typed in the box is put in force first (its
+        chips, and the filters it speaks about), so the list is the one the request and the filters ask for."""
+        out: dict = {page.saved: saved_filters(control_values)}
+        request = str(control_values[-1] or "").strip()
+        changed = request != str(shown_request or "")
+        if changed:
+            followed, control_values = page.follow_request(request, str(shown_request or ""), control_values)
+            out.update(followed)
         if not user_value:
             check_years(control_values[3], control_values[4])  # a filter's own problem first, user or not
-            return {cards.notice: shown("Pick a user first — choose one in the User box at the top, or start a new user.")}
-        return cards_for(user_value, like_value, control_values)
+            return {**out, cards.notice: shown("Pick a user first — choose one in the User box at the top, or start a new user.")}
+        if changed:
+            return page.cards_in_force(user_value, like_value, out, control_values)
+        return {**out, **cards_for(user_value, like_value, control_values)}
+
+    @guarded(cards.notice)
+    def drop_chips(kept, user_value, like_value, shown_request, *control_values):
+        """A chip was clicked: the request without that constraint goes into the box, the filters follow, the list is ranked
+        again; the chat's next turn reads the request from the box."""
+        shown_request = str(shown_request or "")
+        removed = [key for _, key in request_chips(page.parse(shown_request)) if key not in set(kept or [])]
+        if not removed:
+            return page.chips_update(page.parse(shown_request))
+        out, control_values = page.follow_request(page.request_without(shown_request, removed), shown_request, control_values)
+        return page.cards_in_force(user_value, like_value, out, control_values) if user_value else out
 
     @guarded(cards.notice)
     def toggle_why(item_id, user_value, open_explanations, k_value, diversity_value, cats, y0, y1, exclude, request_value):
@@ -342,9 +384,11 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
             button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
 
     # --- wiring
-    for trigger in (cards.refresh.click, cards.request.submit, cards.categories.change, cards.exclude_seen.change, cards.k.release,
+    # the categories re-rank on .input (a person's choice), not .change: a chat list or a reload sets them with its own cards
+    for trigger in (cards.refresh.click, cards.request.submit, cards.categories.input, cards.exclude_seen.input, cards.k.release,
                     cards.diversity.release, cards.year_min.release, cards.year_max.release):
-        trigger(refresh_cards, [user, like, *controls], card_outputs, **PRIVATE)
+        trigger(refresh_cards, [user, like, page.request_shown, *controls], [*card_outputs, *request_outputs], **PRIVATE)
+    cards.chips.input(drop_chips, [cards.chips, user, like, page.request_shown, *controls], [*card_outputs, *request_outputs], **PRIVATE)
     cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
     cards.undo.click(undo_feedback, [cards.last_feedback, user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
     timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
@@ -353,13 +397,12 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
 
 def wire_chat(page: Page) -> None:
     """A chat turn: shown at once, then its place in line, the streamed answer, and the tool's cards when they exist."""
-    api, chat, cards = page.api, page.chat, page.cards
+    chat, cards = page.chat, page.cards
     user, conversation, recs, explanations, like, session = page.user, page.conversation, page.recs, page.explanations, page.like, page.session
     controls, profile_outputs_list = cards.controls, page.profile_views
     cards_for, profile_outputs = page.cards_for, page.profile_outputs
     agent = page.agent
-    year_lo, year_hi = page.years
-    categories_known = set(api.categories())
+    chat_request = page.chat_request
 
 
     def start_turn(message, history, user_value):
@@ -373,63 +416,104 @@ def wire_chat(page: Page) -> None:
         history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
         return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden(), chat.status: ""}
 
-    def chat_cards(user_id: str, items: list[dict], arguments: dict, control_values: tuple) -> dict:
-        """The chat's recommend result as the cards, with the filters set to what the chat asked for.
-
-        So the page stays consistent: Why?, feedback and Recommend then rank with the same request and filters.
-        """
-        k_value, diversity_value, cats, *_ = control_values
-        wanted = [c for c in arguments.get("categories") or [] if c in categories_known]
-        out = {
+    def chat_cards(user_id: str, items: list[dict], arguments: dict, shown_request: str, control_values: tuple) -> dict:
+        """The chat's recommend result as the cards, with its request in the box and its chips, and the filters set to
+        what that request was understood to ask for (years; the categories of a single ask) where the list meets it,
+        so the page stays consistent: Why?, feedback and Recommend then rank with the same request and filters."""
+        k_value, diversity_value, *_ = control_values
+        request = str(arguments.get("request") or "")
+        out, values = page.follow_request(request, shown_request, control_values, asked=arguments)
+        out.update(page.mirror(items, values)[0])
+        out.update({
             recs: page.with_marks(user_id, items), explanations: {}, cards.status: page.status_line(user_id, items, " — from the chat"),
-            cards.request: arguments.get("request") or "",
-            cards.year_min: min(max(int(arguments.get("year_min") or year_lo), year_lo), year_hi),
-            cards.year_max: min(max(int(arguments.get("year_max") or year_hi), year_lo), year_hi),
-        }
-        if items and int(k_value) != len(items):
-            out[cards.k] = len(items)
+            chat_request: request,
+        })
+        asked_k = int(arguments.get("k") or LIST_LENGTH)  # what the chat asked for: fewer may have matched, and a dropped chip finds more
+        if items and int(k_value) != asked_k:
+            out[cards.k] = asked_k
         if arguments.get("diversity") is not None and float(arguments["diversity"]) != float(diversity_value):
             out[cards.diversity] = float(arguments["diversity"])
-        if sorted(wanted) != sorted(cats or []):
-            out[cards.categories] = wanted  # its change event re-ranks with these same options
+        values = (out.get(cards.k, k_value), out.get(cards.diversity, diversity_value), out[cards.categories], out[cards.year_min],
+                  out[cards.year_max], control_values[5], request)
+        out[page.saved] = saved_filters(values)
         return out
 
-    def run_turn(message, history, user_value, conversation_id, like_value, cards_value, *control_values):
-        """Wait for the model (saying how many are ahead), stream the answer, show the tool's cards the moment they exist."""
+    def needs_line(user_value: str, conversation_id: str, message: str, on_screen: list[dict]) -> bool:
+        """Whether this turn may call the model, and so waits in the line for it; a turn the rules decide runs at once."""
+        chat_agent = agent.get()
+        if chat_agent is None:
+            return False  # no agent: the turn only says so
+        if not hasattr(chat_agent, "needs_model"):
+            return True
+        try:
+            return bool(chat_agent.needs_model(user_value, conversation_id, message, on_screen))
+        except Exception:  # the turn itself says what went wrong, in its place in line
+            log.exception("needs_model failed; the turn waits for the model")
+            return True
+
+    def run_turn(message, history, user_value, conversation_id, like_value, cards_value, in_force, shown_request, *control_values):
+        """Wait for the model when the turn may need it (saying how many are ahead), stream the answer, show the tool's
+        cards the moment they exist. The cards on screen are what "the second one" points into; the request in the box,
+        when the person changed it (a dropped chip, typed text), is the request in force for this turn."""
         if not message or not user_value:
             yield {chat.chatbot: gr.skip()}  # a generator that yields nothing would blank every output
             return
         history = list(history or [])
         conversation_id = conversation_id or uuid.uuid4().hex[:12]
+        in_force, shown_request = str(in_force or ""), str(shown_request or "")
+        box = str(control_values[-1] or "").strip()
+        edited = box if box != in_force else None  # None: the conversation's own request (and its "more" list) stands
 
         def bubble(text: str) -> None:
             history[-1] = {"role": "assistant", "content": text}
 
-        for ahead in agent.wait_turn():
-            bubble(waiting_text(ahead))
-            yield {chat.chatbot: history}
+        def saved_session(request: str) -> dict:
+            return {"user": user_value, "conversation": conversation_id, "chat": history, "request": request}
+
+        on_screen = [{"item_id": str(r["item_id"]), "title": r.get("title", "")} for r in cards_value or [] if isinstance(r, dict) and "item_id" in r]
+        key = (user_value, conversation_id)
+        agent.enter_conversation(key)  # this conversation's previous turn first, model or not
+        try:
+            waits = needs_line(user_value, conversation_id, message, on_screen)
+            if waits:
+                for ahead in agent.wait_turn():
+                    bubble(waiting_text(ahead))
+                    yield {chat.chatbot: history}
+            try:
+                yield from answer_turn(message, history, user_value, conversation_id, like_value, on_screen, edited, in_force, shown_request,
+                                       control_values, bubble, saved_session)
+            finally:
+                if waits:
+                    agent.end_turn()
+        finally:
+            agent.leave_conversation(key)
+
+    def answer_turn(message, history, user_value, conversation_id, like_value, on_screen, edited, in_force, shown_request, control_values,
+                    bubble, saved_session):
+        """The turn once it may run: the streamed answer, and the tool's cards the moment they exist."""
         try:
             bubble(THINKING)
             yield {chat.chatbot: history, conversation: conversation_id}
             results = ToolResults()
-            on_screen = [{"item_id": str(r["item_id"]), "title": r.get("title", "")} for r in cards_value or [] if isinstance(r, dict) and "item_id" in r]
-            stream = agent.stream(user_value, conversation_id, message, on_screen)  # "why the second one?" means the cards
-            answer, cards_shown = "", False
+            stream = agent.stream(user_value, conversation_id, message, on_screen, request=edited)  # "why the second one?" means the cards
+            answer, cards_shown, request_now = "", False, in_force
             for chunk in watch_tools(stream, results):
                 answer += str(chunk)
                 bubble(answer or THINKING)
                 # saved with every chunk, so a reload right after the answer shows keeps it
-                update = {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
+                update = {chat.chatbot: history}
                 call = results.recommend_call() if not cards_shown else None
                 if call is not None:
-                    cards_shown = True
-                    update.update(chat_cards(user_value, *call, control_values))
+                    cards_shown, request_now = True, str(call[1].get("request") or "")
+                    update.update(chat_cards(user_value, *call, shown_request, control_values))
+                update[session] = saved_session(request_now)
                 yield update
             call = results.recommend_call() if not cards_shown else None
-            end: dict = {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
+            end: dict = {chat.chatbot: history}
             if call is not None:
-                cards_shown = True
-                end.update(chat_cards(user_value, *call, control_values))
+                cards_shown, request_now = True, str(call[1].get("request") or "")
+                end.update(chat_cards(user_value, *call, shown_request, control_values))
+            end[session] = saved_session(request_now)
             reply = getattr(stream, "reply", None)
             if "record_feedback" in (getattr(reply, "tools_called", None) or []):
                 end.update(profile_outputs(user_value))
@@ -438,23 +522,32 @@ def wire_chat(page: Page) -> None:
             yield end
         except Exception as e:
             bubble(f"_Sorry — I could not answer that: {html.escape(in_user_words(e, 'chat'))}_")
-            yield {chat.chatbot: history, session: {"user": user_value, "conversation": conversation_id, "chat": history}}
-        finally:
-            agent.end_turn()
+            yield {chat.chatbot: history, session: saved_session(in_force)}
 
     def clear_chat(user_value):
         """🗑 starts a new conversation: no request, list or feedback of the old one carries into the next message."""
-        return {conversation: "", cards.request: "", session: {"user": user_value, "conversation": "", "chat": []}}
+        return {conversation: "", chat_request: "", session: {"user": user_value, "conversation": "", "chat": [], "request": ""}}
+
+    @guarded(cards.notice)
+    def drop_request(user_value, like_value, shown_request, *control_values):
+        """After 🗑: the old conversation's request leaves the box, the chips and the filters it set, and the cards."""
+        out, control_values = page.follow_request("", str(shown_request or ""), control_values)
+        if not user_value or not str(shown_request or ""):
+            return out
+        return page.cards_in_force(user_value, like_value, out, control_values)
 
     # --- wiring
-    chat.chatbot.clear(clear_chat, [user], [conversation, cards.request, session], **INSTANT)
+    request_outputs = [cards.request, cards.categories, cards.year_min, cards.year_max, page.request_shown, page.saved, cards.chips]
+    chat.chatbot.clear(clear_chat, [user], [conversation, chat_request, session], **INSTANT).then(
+        drop_request, [user, like, page.request_shown, *controls], [*page.card_outputs, *request_outputs], **PRIVATE,
+    )
     for trigger in (chat.text.submit, chat.send.click):
         trigger(None, [chat.text], [chat.status], js=THINKING_JS, api_visibility="private").then(
             start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice, chat.status], **INSTANT
         ).then(
-            run_turn, [chat.pending, chat.chatbot, user, conversation, like, recs, *controls],
+            run_turn, [chat.pending, chat.chatbot, user, conversation, like, recs, chat_request, page.request_shown, *controls],
             [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list,
-             cards.request, cards.k, cards.diversity, cards.categories, cards.year_min, cards.year_max],
+             cards.k, cards.diversity, chat_request, *request_outputs],
             show_progress="hidden", **CHAT,
         )
 

@@ -1,5 +1,9 @@
 """The cards panel: filters on the left, recommendation cards in a grid, each with Why?, More like this and feedback.
 
+The request in force (the "In the mood for…" box) is shown under the box as removable chips ("Horror ✕",
+"1980–1989 ✕", "about: sharks ✕"), and the year sliders and the category filter mirror what it asks for
+(:func:`mirrored_filters`), so the chat, the chips, the filters and the cards say the same thing.
+
 A card says which score it shows (relevance, the final ranking score) and, when diversity
 moved it, its place by relevance; a note above the grid says the list was reordered. An
 open "Why?" is drawn as a full-width box under its row of cards, so one long explanation
@@ -9,12 +13,13 @@ never stretches one card and leaves a hole beside it.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 import gradio as gr
 
 from whyrec.tools.recommend.explanation import TREND_WORTH_SAYING
+from whyrec.tools.understanding.request import ParsedRequest
 from whyrec.ui.api import MAX_ITEMS
 from whyrec.ui.notices import Problem, notice_box
 
@@ -40,6 +45,7 @@ class CardsPanel:
     undo_text: gr.Markdown  # "You marked 'X' as not for you" after a feedback button
     undo: gr.Button
     last_feedback: gr.State  # {"user_id", "item_id", "kind", "title"} of the feedback Undo takes back, or None
+    chips: gr.CheckboxGroup  # the request in force, one removable chip per constraint (unticking one removes it)
 
     @property
     def controls(self) -> list:
@@ -150,6 +156,56 @@ def explanation_markdown(explanation: dict) -> str:
     return "\n".join(lines)
 
 
+# --- the request in force, as chips and as the filters ----------------------------------------
+
+CHIP_MARK = " ✕"
+
+
+def request_chips(parsed: ParsedRequest | None) -> list[tuple[str, str]]:
+    """The request's constraints as removable chips, ``(label, key)`` each: "Horror ✕", "1980–1989 ✕",
+    "not Comedy ✕", "not 'Jaws' ✕", "like 'Alien' ✕", "about: sharks ✕" (the key names the constraint for :func:`without_chips`)."""
+    if parsed is None:
+        return []
+    titles = parsed.titles
+    chips = [(ask.label, f"category:{n}") for n, ask in enumerate(parsed.categories)]
+    if parsed.years:
+        chips.append((parsed.years.label, "years"))
+    chips += [(f"not {ask.label}", f"not-category:{n}") for n, ask in enumerate(parsed.exclude_categories)]
+    chips += [(f"not '{titles.get(i, i)}'", f"not-item:{i}") for i in parsed.exclude_item_ids]
+    chips += [(f"like '{titles.get(i, i)}'", f"like-item:{i}") for i in parsed.like_item_ids]
+    if parsed.about:
+        chips.append((f"about: {parsed.about}", "about"))
+    return [(f"{label}{CHIP_MARK}", key) for label, key in chips]
+
+
+def without_chips(parsed: ParsedRequest, removed: Iterable[str]) -> ParsedRequest:
+    """A copy of ``parsed`` without the constraints whose chip keys are in ``removed`` (the parse itself is left as it was)."""
+    gone = set(removed)
+    return replace(
+        parsed,
+        years=None if "years" in gone else parsed.years,
+        about="" if "about" in gone else parsed.about,
+        categories=[a for n, a in enumerate(parsed.categories) if f"category:{n}" not in gone],
+        exclude_categories=[a for n, a in enumerate(parsed.exclude_categories) if f"not-category:{n}" not in gone],
+        exclude_item_ids=[i for i in parsed.exclude_item_ids if f"not-item:{i}" not in gone],
+        like_item_ids=[i for i in parsed.like_item_ids if f"like-item:{i}" not in gone],
+    )
+
+
+def mirrored_filters(parsed: ParsedRequest | None, year_range: tuple[int, int], categories: Iterable[str]) -> tuple[tuple[int, int], list[str]]:
+    """The year sliders and the category filter as the request asks: its years (the catalog's range when it names
+    none), and its categories when it makes exactly one category ask ("scary" → Horror, Thriller: any of them; two
+    asks, "sci-fi" and "action", both must hold, which the any-of filter cannot say, so the request alone says it)."""
+    lo, hi = year_range
+    years = (lo, hi)
+    if parsed is not None and parsed.years:
+        start, end = parsed.years.start, parsed.years.end
+        years = (min(max(int(lo if start is None else start), lo), hi), min(max(int(hi if end is None else end), lo), hi))
+    known = set(categories)
+    wanted = [c for c in parsed.categories[0].categories if c in known] if parsed is not None and len(parsed.categories) == 1 else []
+    return years, wanted
+
+
 def year_filter(value: float | None, bound: int) -> int | None:
     """A year slider at the catalog's edge means 'no limit' (so items without a year still show)."""
     return None if value is None or int(value) == bound else int(value)
@@ -165,6 +221,9 @@ def build_filters(categories: list[str], year_range: tuple[int, int], diversity:
     year_lo, year_hi = year_range
     with gr.Column(scale=1, min_width=240):
         request = gr.Textbox(label="In the mood for…", placeholder="optional, e.g. heist thriller", elem_id="request")
+        chips = gr.CheckboxGroup(
+            [], value=[], label="Asked for — click a chip to drop it", elem_id="request-chips", visible=False,
+        )
         k = gr.Slider(1, MAX_ITEMS, value=6, step=1, label="Number of items")
         diversity_slider = gr.Slider(
             0, 1, value=float(diversity), step=0.05, label="Diversity", info="0 = most relevant, 1 = most varied: about half the list swapped for other kinds of film from the next-best matches"
@@ -177,7 +236,7 @@ def build_filters(categories: list[str], year_range: tuple[int, int], diversity:
         refresh = gr.Button("Recommend", variant="primary", elem_id="recommend-button")
     return {
         "request": request, "k": k, "diversity": diversity_slider, "categories": category_box,
-        "year_min": year_min, "year_max": year_max, "exclude_seen": exclude_seen, "refresh": refresh, "notice": notice,
+        "year_min": year_min, "year_max": year_max, "exclude_seen": exclude_seen, "refresh": refresh, "notice": notice, "chips": chips,
     }
 
 
@@ -227,7 +286,7 @@ def build_cards_panel(
     return CardsPanel(
         filters["request"], filters["k"], filters["diversity"], filters["categories"], filters["year_min"], filters["year_max"],
         filters["exclude_seen"], filters["refresh"], filters["notice"], ranking_status, like_text, clear_like, status,
-        undo_line, undo, last_feedback,
+        undo_line, undo, last_feedback, filters["chips"],
     )
 
 

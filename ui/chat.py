@@ -114,8 +114,10 @@ def watch_tools(chunks: Iterable[str], results: ToolResults) -> Iterator[str]:
 class SharedAgent:
     """Creates the agent once, on first use, from any thread; remembers why it could not be created.
 
-    Turns enter through :meth:`wait_turn` / :meth:`end_turn`: at most ``max_turns`` run at once,
-    the rest wait in arrival order and can ask how many are ahead of them.
+    Turns that may call the model enter through :meth:`wait_turn` / :meth:`end_turn`: at most ``max_turns``
+    run at once, the rest wait in arrival order and can ask how many are ahead of them. A turn the rules
+    decide needs no place in that line, but every turn holds its conversation (:meth:`enter_conversation` /
+    :meth:`leave_conversation`): the next message of the same conversation reads the state this one leaves.
     """
 
     def __init__(self, factory: AgentFactory | None, max_turns: int = 1):
@@ -128,6 +130,7 @@ class SharedAgent:
         self._tickets = itertools.count()
         self._waiting: list[int] = []
         self._running = 0
+        self._conversations: dict[Any, list] = {}  # key -> [lock, turns holding or waiting for it]
 
     def get(self) -> Any:
         if self._agent is not None or self._error is not None:
@@ -168,6 +171,24 @@ class SharedAgent:
                 self._line.notify_all()
             raise
 
+    def enter_conversation(self, key: Any) -> None:
+        """Block until no other turn of conversation ``key`` runs (a message sent before the last answer was saved
+        must not read the state from before it). The caller must call :meth:`leave_conversation` afterwards."""
+        with self._line:
+            entry = self._conversations.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+
+    def leave_conversation(self, key: Any) -> None:
+        with self._line:
+            entry = self._conversations.get(key)
+            if entry is None:
+                return
+            entry[0].release()
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._conversations[key]
+
     def end_turn(self) -> None:
         with self._line:
             self._running = max(0, self._running - 1)
@@ -179,9 +200,13 @@ class SharedAgent:
         with self._line:
             return self._running + len(self._waiting)
 
-    def stream(self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None) -> Iterable[str]:
+    def stream(
+        self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None, request: str | None = None
+    ) -> Iterable[str]:
         """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
 
+        ``cards``: the items on the person's screen ("the second one" points into them); ``request``: the request in
+        force as the page shows it, when the person changed it there ("" for none; None keeps the conversation's own).
         Uses the agent's ``.stream`` when it has one, else its ``.reply`` in one piece; when the
         agent could not be created, one chunk says why.
         """
@@ -189,7 +214,10 @@ class SharedAgent:
         if agent is None:
             return Unavailable(f"Chat is unavailable ({self._error}). The recommendations, explanations and profile still work.")
         if hasattr(agent, "stream"):
-            return agent.stream(user_id, conversation_id, text, cards) if cards else agent.stream(user_id, conversation_id, text)
+            extra = {"request": request} if request is not None else {}
+            if cards or extra:
+                return agent.stream(user_id, conversation_id, text, cards or None, **extra)
+            return agent.stream(user_id, conversation_id, text)
         reply = agent.reply(user_id, conversation_id, text)
         return Unavailable(reply.text, reply)
 

@@ -2,6 +2,11 @@
 
 :class:`Page` holds the panels, the per-session ``gr.State`` values and the shared services;
 ``ui.app`` wires each panel's events from it. Every helper returns ``{component: value}``.
+
+The request in force is one text, the "In the mood for…" box; the chips under it, the year sliders and the
+category filter are drawn from how the recommender reads it (:meth:`Page.follow_request`), whoever changed it:
+the chat, a removed chip, the person typing, the 🗑 of a new chat. The browser keeps it and the filters
+(``saved``) so a reload shows the same cards, filters and chips as before.
 """
 
 from __future__ import annotations
@@ -14,12 +19,24 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from whyrec.store.errors import InputError
-from whyrec.ui.cards_panel import CardsPanel, check_years, with_relevance_rank, with_seen_marks, year_filter
+from whyrec.tools.understanding.structured import ModelRequest, english_request
+from whyrec.ui.api import MAX_ITEMS
+from whyrec.ui.cards_panel import (
+    CardsPanel,
+    check_years,
+    mirrored_filters,
+    request_chips,
+    with_relevance_rank,
+    with_seen_marks,
+    without_chips,
+    year_filter,
+)
 from whyrec.ui.notices import hidden, in_user_words, shown
 from whyrec.ui.profile_panel import ProfilePanel, profile_view
 
 if TYPE_CHECKING:
     from whyrec.tools.recommend.recommender import Recommender
+    from whyrec.tools.understanding.request import ParsedRequest
     from whyrec.ui.api import RecommenderAPI
     from whyrec.ui.chat import SharedAgent
     from whyrec.ui.chat_panel import ChatPanel
@@ -51,8 +68,17 @@ def ranking_setup(recommender: Recommender) -> str:
 
 
 def empty_session() -> dict:
-    """What the browser keeps across a reload: the user, the conversation id and the chat as shown."""
-    return {"user": "", "conversation": "", "chat": []}
+    """What the browser keeps across a reload: the user, the conversation id, the chat as shown and the request
+    that conversation has in force (as its last list used it; "" for none)."""
+    return {"user": "", "conversation": "", "chat": [], "request": ""}
+
+
+FILTER_KEYS = ("k", "diversity", "categories", "year_min", "year_max", "exclude_seen", "request")  # CardsPanel.controls' order
+
+
+def saved_filters(control_values: tuple | list) -> dict:
+    """The filters and the request box as the browser keeps them across a reload."""
+    return dict(zip(FILTER_KEYS, control_values, strict=True))
 
 
 @dataclass
@@ -73,6 +99,9 @@ class Page:
     like: gr.State
     session: gr.BrowserState
     timer: gr.Timer
+    request_shown: gr.State  # the request the chips and the mirrored filters show ("" for none)
+    chat_request: gr.State  # the request the chat's conversation has in force, as its last list used it ("" for none)
+    saved: gr.BrowserState  # the filters and the request box, kept across a reload (:func:`saved_filters`)
 
     def recommend(self, user_id, k, diversity, cats, y0, y1, exclude_seen, request, like_value) -> list[dict]:
         year_lo, year_hi = self.years
@@ -106,14 +135,101 @@ class Page:
 
     def understood(self, request: str | None) -> str:
         """How the recommender read the "In the mood for…" text (filters, titles), for the status line; "" when nothing to say."""
+        parsed = self.parse(request)
+        notes = list(parsed.notes) if parsed is not None else []
+        return f" · {html.escape(' '.join(notes))}" if notes else ""  # the notes say "Understood: …" themselves
+
+    # --- the request in force ----------------------------------------------------------------
+
+    def parse(self, request: str | None) -> ParsedRequest | None:
+        """How the recommender reads ``request`` (None for no request, or when it reads none)."""
         understand = getattr(self.recommender, "understand", None)
         if not (request or "").strip() or understand is None or not getattr(self.recommender, "request_parsing", False):
-            return ""
+            return None
         try:
-            notes = list(understand(request).notes)
+            return understand(request)
         except InputError:
+            return None
+
+    def chips_update(self, parsed: ParsedRequest | None) -> dict:
+        chips = request_chips(parsed)
+        return {self.cards.chips: gr.update(choices=chips, value=[key for _, key in chips], visible=bool(chips))}
+
+    def request_without(self, request: str, removed: list[str]) -> str:
+        """``request`` written again without the constraints of the removed chips ("" when nothing is left)."""
+        parsed = self.parse(request)
+        if parsed is None:
             return ""
-        return f" · {html.escape(' '.join(notes))}" if notes else ""  # the notes say "Understood: …" themselves
+        return english_request(ModelRequest(), without_chips(parsed, removed), self.recommender.vocabulary)
+
+    def follow_request(self, new: str, old: str, control_values: tuple, asked: dict | None = None) -> tuple[dict, tuple]:
+        """Put ``new`` in force instead of ``old``: the box, the chips, and the filters to rank with.
+
+        A year slider or the category filter that ``old`` set (:func:`mirrored_filters`) goes back to no limit, and one
+        the person set stays: the request itself filters, and :meth:`mirror` then shows on the filters what the list
+        it gave really meets. ``asked``: the chat's explicit ``year_min``/``year_max``/``categories``, which are kept.
+        Returns the updates and the control values to rank with.
+        """
+        k, diversity, cats, y0, y1, exclude_seen, _ = control_values
+        known = self.api.categories()
+        lo, hi = self.years
+        old_years, old_cats = mirrored_filters(self.parse(old), self.years, known)
+        years = (int(y0 if y0 is not None else lo), int(y1 if y1 is not None else hi))
+        years = (lo, hi) if years == old_years else years
+        cats = [] if sorted(cats or []) == sorted(old_cats) else list(cats or [])
+        asked = asked or {}
+        if asked.get("year_min") is not None:
+            years = (min(max(int(asked["year_min"]), lo), hi), years[1])
+        if asked.get("year_max") is not None:
+            years = (years[0], min(max(int(asked["year_max"]), lo), hi))
+        if asked.get("categories"):
+            cats = [c for c in asked["categories"] if c in set(known)] or cats
+        values = (k, diversity, cats, years[0], years[1], exclude_seen, new)
+        cards = self.cards
+        out = {cards.request: new, cards.categories: cats, cards.year_min: years[0], cards.year_max: years[1],
+               self.request_shown: new, self.saved: saved_filters(values), **self.chips_update(self.parse(new))}
+        return out, values
+
+    def mirror(self, items: list[dict], values: tuple) -> tuple[dict, tuple]:
+        """The year sliders and the category filter set to what the request in force asks (its years; the categories
+        of a single ask), where every item of the list it gave meets it. The recommender relaxes a request that
+        nothing meets ("a comedy" when every comedy is seen): then the filter stays open, so Recommend with the
+        filters as shown gives the same list, and the chip still says what was asked."""
+        k, diversity, cats, y0, y1, exclude_seen, request = values
+        parsed = self.parse(request)
+        years, wanted = mirrored_filters(parsed, self.years, self.api.categories())
+        if items and parsed is not None and parsed.years and all(years[0] <= int(r.get("year") or 0) <= years[1] for r in items):
+            y0, y1 = years
+        if items and wanted and all(set(wanted) & set(r.get("categories") or []) for r in items):
+            cats = wanted
+        values = (k, diversity, cats, y0, y1, exclude_seen, request)
+        cards = self.cards
+        return {cards.categories: cats, cards.year_min: y0, cards.year_max: y1, self.saved: saved_filters(values)}, values
+
+    def cards_in_force(self, user_id: str, like_value: Any, followed: dict, values: tuple) -> dict:
+        """The cards for a request just put in force (``followed, values = follow_request(...)``), and the filters
+        mirroring what they meet (:meth:`mirror`)."""
+        ranked = self.cards_for(user_id, like_value, values)
+        return {**followed, **ranked, **self.mirror(ranked.get(self.recs) or [], values)[0]}
+
+    def restored(self, saved: dict | None) -> tuple[dict, tuple] | None:
+        """The filters and the request as the browser kept them, checked against this catalog (a re-ingest may have
+        changed it); None when nothing was kept."""
+        if not saved or not isinstance(saved, dict) or set(saved) != set(FILTER_KEYS):
+            return None
+        lo, hi = self.years
+        known = set(self.api.categories())
+        try:
+            y0, y1 = min(max(int(saved["year_min"]), lo), hi), min(max(int(saved["year_max"]), lo), hi)
+            values = (
+                min(max(int(saved["k"]), 1), MAX_ITEMS), min(max(float(saved["diversity"]), 0.0), 1.0),
+                [c for c in saved["categories"] or [] if c in known], y0, y1, bool(saved["exclude_seen"]), str(saved["request"] or ""),
+            )
+        except (TypeError, ValueError):
+            return None
+        out = dict(zip(self.cards.controls, values, strict=True))
+        out.update({self.request_shown: values[-1], self.saved: saved_filters(values), **self.chips_update(self.parse(values[-1]))})
+        return out, values
 
     def cards_for(self, user_id: str, like_value: Any, control_values: tuple, source: str = "") -> dict:
         """New cards, or (for a bad filter) no cards and the notice: stale cards must not stay on screen."""

@@ -7,7 +7,17 @@ import threading
 import pytest
 
 from whyrec.store.records import Interaction
-from whyrec.ui.cards_panel import card_markdown, check_years, explanation_markdown, reordered_note, with_relevance_rank, with_seen_marks
+from whyrec.ui.cards_panel import (
+    card_markdown,
+    check_years,
+    explanation_markdown,
+    mirrored_filters,
+    reordered_note,
+    request_chips,
+    with_relevance_rank,
+    with_seen_marks,
+    without_chips,
+)
 from whyrec.ui.chat import SharedAgent, ToolResults, watch_tools
 from whyrec.ui.notices import Problem
 from whyrec.ui.plots import evolution
@@ -108,6 +118,39 @@ def test_a_reversed_year_range_is_said_in_the_users_words():
     check_years(1930, 1998)
 
 
+# --- the request in force ------------------------------------------------------------------
+
+
+def test_the_request_in_force_shows_one_removable_chip_per_constraint_and_a_dropped_one_is_gone_from_the_request(recommender):
+    from whyrec.tools.understanding.structured import ModelRequest, english_request
+
+    parsed = recommender.understand("a sci-fi film from the 90s, not comedy, about a starship, like 'Star Voyage'")
+    chips = dict(request_chips(parsed))
+    assert list(chips) == ["Sci-Fi ✕", "1990–1999 ✕", "not Comedy ✕", "like 'Star Voyage' ✕", "about: starship ✕"]
+    assert request_chips(None) == []
+
+    without_years = english_request(ModelRequest(), without_chips(parsed, [chips["1990–1999 ✕"]]), recommender.vocabulary)
+    read_again = recommender.understand(without_years)
+    assert read_again.years is None  # the dropped constraint is gone ...
+    assert [a.categories for a in read_again.categories] == [("Sci-Fi",)] and [a.categories for a in read_again.exclude_categories] == [("Comedy",)]
+    assert read_again.like_item_ids == ["space1"] and read_again.about == "starship"  # ... and every other one stays
+    assert parsed.years is not None, "the parse the chips were drawn from is left as it was"
+
+    everything = without_chips(parsed, [key for _, key in request_chips(parsed)])
+    assert english_request(ModelRequest(), everything, recommender.vocabulary) == ""
+
+
+def test_the_filters_mirror_the_years_and_a_single_category_ask_of_the_request(recommender):
+    known = ["Action", "Romance", "Sci-Fi", "Thriller"]
+    assert mirrored_filters(recommender.understand("a sci-fi film from the 90s"), (1990, 2010), known) == ((1990, 1999), ["Sci-Fi"])
+    # two asks must both hold; the any-of category filter cannot say that, so it is left to the request
+    assert mirrored_filters(recommender.understand("sci-fi, only action"), (1990, 2010), known) == ((1990, 2010), [])
+    # an open end or an end outside the catalog's years is the slider's edge; no request: no limit
+    assert mirrored_filters(recommender.understand("romance before 2000"), (1990, 2010), known) == ((1990, 1999), ["Romance"])
+    assert mirrored_filters(recommender.understand("a romance from 1985 to 1995"), (1990, 2010), known)[0] == (1990, 1995)
+    assert mirrored_filters(None, (1990, 2010), known) == ((1990, 2010), [])
+
+
 # --- profile ----------------------------------------------------------------------------------
 
 
@@ -160,6 +203,43 @@ def test_a_second_turn_waits_in_line_and_knows_it_is_next():
     agent.end_turn()
     thread.join()
     assert agent.busy == 0
+
+
+def test_a_turn_waits_for_the_previous_turn_of_its_own_conversation_only():
+    agent = SharedAgent(lambda: object(), max_turns=1)
+    agent.enter_conversation(("u1", "c1"))
+    agent.enter_conversation(("u2", "c2"))  # another conversation goes at once
+    went = threading.Event()
+
+    def next_message() -> None:
+        agent.enter_conversation(("u1", "c1"))
+        went.set()
+        agent.leave_conversation(("u1", "c1"))
+
+    thread = threading.Thread(target=next_message)
+    thread.start()
+    assert not went.wait(0.3), "the next message of c1 waits until the answer before it is saved"
+    agent.leave_conversation(("u1", "c1"))
+    assert went.wait(2)
+    thread.join()
+    agent.leave_conversation(("u2", "c2"))
+    assert agent._conversations == {}  # nothing kept for finished conversations
+
+
+def test_the_shared_agent_passes_the_cards_and_the_request_on_the_page_to_the_agent():
+    calls: list[tuple] = []
+
+    class Agent:
+        def stream(self, user_id, conversation_id, text, cards=None, request=None):
+            calls.append((cards, request))
+            return iter(["ok"])
+
+    agent = SharedAgent(Agent)
+    cards = [{"item_id": "a", "title": "A"}]
+    for given, expected in (({}, (None, None)), ({"cards": cards}, (cards, None)), ({"request": ""}, (None, "")),
+                            ({"cards": cards, "request": "sci-fi"}, (cards, "sci-fi"))):
+        assert list(agent.stream("u1", "c1", "why the second one?", **given)) == ["ok"]
+        assert calls[-1] == expected, given
 
 
 def test_the_recommend_tools_cards_are_there_before_the_answer_ends(recommender):
