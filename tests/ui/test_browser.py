@@ -296,8 +296,9 @@ def test_the_user_picker_lists_every_user(browser, app_url, recommender):
     page.get_by_text(re.compile(r"items for user x119")).wait_for()
 
 
-def slow_model_agent(recommender, seconds: float):
-    """The real ChatAgent over a scripted fake model that takes ``seconds`` to answer, as a local model on a CPU does."""
+def slow_model_agent(recommender, seconds: float, mode: str = "react"):
+    """The real ChatAgent over a scripted fake model that takes ``seconds`` to answer, as a local model on a CPU does
+    (``mode="plan"``: the rules answer what they read alone, the model the rest)."""
 
     def make():
         from tests.agent.chat_fakes import scripted
@@ -307,7 +308,7 @@ def slow_model_agent(recommender, seconds: float):
             time.sleep(seconds)
             return "Hello! Ask me for a film, or why one was recommended."
 
-        return ChatAgent(recommender, recommender.settings, model=scripted(*[slow] * 8), mode="react")
+        return ChatAgent(recommender, recommender.settings, model=scripted(*[slow] * 8), mode=mode)
 
     return make
 

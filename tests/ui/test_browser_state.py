@@ -23,6 +23,7 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     open_page,
     pick_user,
     send_chat,
+    slow_model_agent,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")]
@@ -204,28 +205,11 @@ def test_the_bin_starts_a_new_chat_without_the_old_request(browser, app_url):
     assert error_badges(page) == []
 
 
-def slow_planning_agent(recommender, seconds: float):
-    """The real ChatAgent in plan mode over a fake model that takes ``seconds`` a call: the rules answer what they can
-    read alone, the model the rest ("something to cheer me up")."""
-
-    def make():
-        from tests.agent.chat_fakes import scripted
-        from whyrec.agent.chat import ChatAgent
-
-        def slow(messages):
-            time.sleep(seconds)
-            return "Hello! Ask me for a film."
-
-        return ChatAgent(recommender, recommender.settings, model=scripted(*[slow] * 8), mode="plan")
-
-    return make
-
-
 def test_a_turn_the_rules_answer_does_not_wait_behind_another_tabs_model_turn(browser, recommender):
     """'Queueing: a rule-decided turn waits behind another tab's model turn (2.1 s instead of 0.4 s).'"""
     from whyrec.ui.app import build_app, serve
 
-    demo = build_app(recommender, slow_planning_agent(recommender, 6.0))
+    demo = build_app(recommender, slow_model_agent(recommender, 6.0, mode="plan"))
     url = serve(demo, port=free_port(), block=False, quiet=True)
     try:
         first, second = open_page(browser, url, 1000), open_page(browser, url, 1000)
