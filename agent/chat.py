@@ -609,8 +609,9 @@ class ChatAgent:
                 # "more like that" just after "I didn't like The Shining": not more of what they disliked
                 del plan.args["like_item"]
                 plan.note = f"You said you did not like '{display_title(self.recommender.items[like].title)}', so these are not like it."
-            more = (asks_for_more(turn.text) or (like in turn.state.disliked) or more_of_the_list(turn.text)) and shown and not plan.args.get("like_item")
-            same = more and (only_asks_for_more(turn.text) or like in turn.state.disliked or more_of_the_list(turn.text))
+            same_request = like in turn.state.disliked or more_of_the_list(turn.text)  # more of the list, no new words
+            more = (asks_for_more(turn.text) or same_request) and shown and not plan.args.get("like_item")
+            same = more and (only_asks_for_more(turn.text) or same_request)
             request = turn.state.request if same else follow_up_request(text, turn.state.request, new_topic)
             if request and (request != turn.text or plan.args.get("request")):
                 plan.args["request"] = request

@@ -18,6 +18,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
+from whyrec.agent.planning import is_list
+
 NEGATIVE_KINDS = frozenset({"disliked", "not_interested"})
 
 
@@ -59,7 +61,7 @@ class ConversationState:
         if cards:
             # right after the conversation's last list, not at the end: an explanation or a feedback note given
             # since stays what "that one" means ("I didn't like X" … "more like that")
-            lists = [n for n, a in enumerate(self.artifacts) if isinstance(a, dict) and a.get("items") and not {"explanation", "recorded"} & a.keys()]
+            lists = [n for n, artifact in enumerate(self.artifacts) if is_list(artifact)]
             at = lists[-1] + 1 if lists else 0
             self.artifacts = [*self.artifacts[:at], {"recommendations": [], "items": [dict(card) for card in cards]}, *self.artifacts[at:]]
         return self

@@ -273,9 +273,14 @@ def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
     second one?" still points into the recommendations on screen.
     """
     for artifact in reversed(artifacts):
-        if isinstance(artifact, dict) and artifact.get("items") and not ({"explanation", "recorded"} & artifact.keys()):
+        if is_list(artifact):
             return list(artifact["items"])
     return []
+
+
+def is_list(artifact: Any) -> bool:
+    """Whether a tool result is a list shown (not an explanation or a feedback note, which name one item)."""
+    return isinstance(artifact, dict) and bool(artifact.get("items")) and not ({"explanation", "recorded"} & artifact.keys())
 
 
 def last_focus(artifacts: list[Any]) -> dict[str, Any] | None:
