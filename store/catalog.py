@@ -41,7 +41,7 @@ class Store:
     @classmethod
     def open(cls, settings: Settings) -> Store:
         embedder = ItemEmbedder(settings)
-        return cls(settings, Database(settings.sqlite_path), embedder, ItemIndex(settings, embedder))
+        return cls(settings, Database.from_settings(settings), embedder, ItemIndex(settings, embedder))
 
     def ingest(self, dataset: Dataset, progress: bool = True) -> IngestReport:
         """Replace the catalog and histories with ``dataset``, embedding only new or changed items.

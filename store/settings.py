@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1)
     device: str | None = Field(None, description="'cuda', 'cpu' or empty for automatic.")
 
+    database_url: str | None = Field(
+        None, description="postgresql://user:password@host:port/db that several workers share; empty = SQLite in the data dir (docs/deployment.md)."
+    )
+    catalog_check_seconds: float = Field(
+        5.0, ge=0, description="How often a worker asks the database whether an ingest changed the catalog: the staleness bound (docs/deployment.md)."
+    )
     chroma_url: str | None = Field(None, description="http(s)://host:port of a Chroma server; empty = embedded PersistentClient.")
     collection: str = "whyrec_items"
 
@@ -57,6 +63,11 @@ class Settings(BaseSettings):
         0, ge=0,
         description="How many of the best candidates the cross-encoder rescores; 0 (the default) turns it off: "
         "trained within the 15-minute CPU budget it does not beat its absence on validation (benchmarks/README.md).",
+    )
+    rerank_top_request: int = Field(
+        0, ge=0,
+        description="The same for lists asked for with words (a request): the cross-encoder may act on one path and not the other "
+        "(benchmarks/README.md, 'Reranker training').",
     )
     reranker_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
         "auto", description="How the cross-encoder runs: auto = torch on a GPU, ONNX Runtime on a CPU."
@@ -74,6 +85,13 @@ class Settings(BaseSettings):
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local model; 0 = all cores.")
     agent_mode: Literal["plan", "react", "auto"] = Field(
         "auto", description="plan = rules + at most one constrained model call a turn; react = the model calls tools; auto = plan for the local model."
+    )
+
+    # what one chat turn may cost (ui/request_limits.py enforces the first two, agent/chat_model.py the third)
+    max_message_chars: int = Field(2000, ge=1, description="Longest chat message a server accepts, in characters.")
+    turns_per_minute: int = Field(30, ge=0, description="Chat turns one API key (one address without keys) may start a minute; 0 = no limit.")
+    model_seconds_per_turn: float = Field(
+        30.0, gt=0, description="Most seconds one chat-model call may take; past it the rules' answer (or a short refusal) is given."
     )
 
     api_keys: Annotated[list[str], NoDecode] = Field(

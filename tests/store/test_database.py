@@ -7,8 +7,11 @@ import sqlite3
 
 import pytest
 
-import whyrec.store.database as database
-from whyrec.store.database import SCHEMA_VERSION, Database
+import sqlalchemy.exc
+
+import whyrec.store.schema as schema
+from whyrec.store.database import Database
+from whyrec.store.schema import SCHEMA_VERSION
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Interaction, Item
 
@@ -76,8 +79,8 @@ def test_an_older_store_is_upgraded_in_place_and_keeps_everything(tmp_path):
 
 def test_a_failed_upgrade_rolls_back_and_leaves_the_old_store_as_it_was(tmp_path, monkeypatch):
     path = version_1_store(tmp_path / "whyrec.sqlite")
-    monkeypatch.setitem(database.MIGRATIONS, 2, (*database.MIGRATIONS[2], "ALTER TABLE no_such_table ADD COLUMN x TEXT"))
-    with pytest.raises(sqlite3.OperationalError):
+    monkeypatch.setitem(schema.MIGRATIONS, 2, (*schema.MIGRATIONS[2], "ALTER TABLE no_such_table ADD COLUMN x TEXT"))
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="no such table: no_such_table"):
         Database(path)
     conn = sqlite3.connect(path)
     columns = [row[1] for row in conn.execute("PRAGMA table_info(items)")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy.exc
 
 from whyrec.store import item_index
 from whyrec.store.catalog import Store
@@ -59,7 +59,7 @@ def test_sqlite_holds_histories_in_time_order(small_store):
 def test_failed_replace_leaves_previous_store_intact(small_store):
     before = small_store.db.stats()
     broken = Dataset("broken", list(SMALL_CATALOG[:2]), [Interaction("u9", "not-an-item", 1.0)])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
         small_store.db.replace_dataset(broken)
     assert small_store.db.stats() == before
     assert small_store.db.item("rom1").title == "Paris in Spring"
