@@ -295,6 +295,17 @@ class ChatAgent:
         """Whether the model is the embedded llama.cpp server (``settings.llm_base_url`` wins over a server)."""
         return self._server is not None and self._server.running and not self.settings.llm_base_url
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text``: by the embedded model's own tokenizer while it runs, else estimated (for ``usage``)."""
+        from whyrec.agent.chat_model import estimate_tokens
+
+        if self._serves_locally():
+            try:
+                return self._server.count_tokens(text)
+            except Exception as err:  # a count is worth an estimate, never a failed turn
+                logger.info("could not count tokens with the local model: %s", err)
+        return estimate_tokens(text)
+
     def start(self) -> str:
         """Get the model ready now (instead of on the first message); returns :attr:`model_location`.
 

@@ -7,9 +7,13 @@ behave the same whether the model is hosted or runs in this process.
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 
 if TYPE_CHECKING:
@@ -17,6 +21,34 @@ if TYPE_CHECKING:
     from whyrec.store.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN = 4  # OpenAI's rule of thumb for English text, used where the model's own tokenizer is not at hand
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in ``text`` by OpenAI's rule of thumb (one per four characters, rounded up): a documented estimate for
+    counting usage when the model's own tokenizer cannot be asked (a hosted endpoint, or no model running)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+class BudgetedChatOpenAI(ChatOpenAI):
+    """``ChatOpenAI`` whose every call ends within ``seconds_per_call``: the HTTP timeout bounds the wait for a
+    whole (non-streamed) answer or for each streamed piece, and a streamed answer is cut when its total time runs
+    past the budget (closing the response, so llama.cpp stops writing it). The agent then answers as it does when
+    the model fails: the rules' plan, or the template answer."""
+
+    seconds_per_call: float | None = None
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        if self.seconds_per_call is None:
+            yield from super()._stream(*args, **kwargs)
+            return
+        deadline = time.monotonic() + self.seconds_per_call
+        for chunk in super()._stream(*args, **kwargs):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the chat model took more than {self.seconds_per_call:g} s (WHYREC_MODEL_SECONDS_PER_TURN)")
+            yield chunk
+
 
 def calls_tools_natively(model: BaseChatModel) -> bool:
     """One short probe: does this endpoint answer with OpenAI ``tool_calls`` when a tool clearly fits?
@@ -37,7 +69,7 @@ def calls_tools_natively(model: BaseChatModel) -> bool:
     return bool(getattr(reply, "tool_calls", None))
 
 
-def make_chat_model(settings: Settings, server: LocalModelServer | None = None, **kw: Any) -> ChatOpenAI:
+def make_chat_model(settings: Settings, server: LocalModelServer | None = None, **kw: Any) -> BudgetedChatOpenAI:
     """A streaming ``ChatOpenAI`` for ``settings.llm_base_url``, or for the running local ``server``.
 
     ``settings.llm_base_url`` wins when set (the key defaults to a placeholder, since
@@ -46,6 +78,9 @@ def make_chat_model(settings: Settings, server: LocalModelServer | None = None, 
     started :class:`~agent.local_model.LocalModelServer`; starting it is the caller's
     job because it owns the model's memory and lifetime. Extra keywords go to
     ``ChatOpenAI`` (``temperature``, ``max_tokens``, ``timeout``...).
+
+    Every call is held to ``settings.model_seconds_per_turn`` (a ``timeout`` keyword may only shorten it). The local
+    server gets no retries: a retry after a timeout would spend the budget again on the same prompt.
     """
     if settings.llm_base_url:
         base_url, api_key = settings.llm_base_url, settings.llm_api_key or "not-needed"
@@ -56,11 +91,15 @@ def make_chat_model(settings: Settings, server: LocalModelServer | None = None, 
             "no chat model configured — set WHYREC_LLM_BASE_URL to an OpenAI-compatible endpoint, "
             "or start a LocalModelServer and pass it as server="
         )
-    options: dict[str, Any] = {"streaming": True, **kw}
-    return ChatOpenAI(
+    budget = settings.model_seconds_per_turn
+    options: dict[str, Any] = {"streaming": True, **kw, "timeout": min(kw.get("timeout") or budget, budget)}
+    if not settings.llm_base_url:
+        options["max_retries"] = 0
+    return BudgetedChatOpenAI(
         base_url=base_url,
         api_key=api_key,
         model=settings.llm_model,
+        seconds_per_call=budget,
         **options,
     )
 

@@ -302,6 +302,19 @@ class LocalModelServer:
                 )
             time.sleep(0.2)
 
+    def count_tokens(self, text: str, timeout: float = 2.0) -> int:
+        """Tokens in ``text`` by the model's own tokenizer (llama.cpp's ``/tokenize``, answered outside the queue of
+        turns, so it is quick while the model writes)."""
+        request = urllib.request.Request(
+            f"http://{self.host}:{self.port}/tokenize",
+            data=json.dumps({"content": text, "add_special": False}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        if self._server is None:
+            raise RuntimeError("the local model server is not running — call start() first")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return len(json.loads(response.read())["tokens"])
+
     def stop(self) -> None:
         """Shut the server down and free the model's memory."""
         server, self._server = self._server, None

@@ -10,27 +10,46 @@ Each request answers one turn of :class:`~agent.chat.ChatAgent`:
 
 - **The user** is the request's ``user`` field, else the ``X-Whyrec-User`` header; a key scoped to
   one user (:mod:`ui.api_keys`) may leave both out and acts for its own user.
-- **The conversation** is the ``X-Whyrec-Conversation`` header (any name; under another user it is
-  another chat), else a fresh one per request. OpenAI clients resend the whole message list every
-  turn, but the agent keeps its own memory of each conversation, so only the **last user message**
-  is fed to it; earlier messages in the list are ignored. Send the header to keep context.
+- **The conversation is the ``messages`` array**, as OpenAI frontends expect: they resend it every
+  turn and cannot set custom headers. Each answer ends with a hidden line,
+  ``<!-- whyrec {"items": [...], "list": true, "request": "..."} -->`` (an HTML comment, which
+  Markdown renderers do not show), naming the items it listed and the request they answered; the
+  next request reads the latest such line from the assistant messages it is sent, so "why the
+  second one?" points into that list and "only from the 90s" refines that request. Where a client
+  dropped the comment, the numbered ``item `id``` lines of the visible list serve (when they name two
+  or more items). Only the last user message is new to the agent.
+- **The ``X-Whyrec-Conversation`` header**, when sent, keeps its meaning: the agent's own memory of
+  that conversation (any name; under another user it is another chat) is the context, and the
+  messages array is not read. Turns of one such conversation run one after the other.
 - **Item cards** the answer offers are listed after the answer text and returned as data in the
   extra top-level field ``whyrec`` (``items``, ``conversation_id``, ``tools_called``, ``fallback``);
   when streaming, that field comes on the last chunk.
+- **usage** counts tokens of the messages sent (prompt) and of the answer (completion) with the
+  embedded model's own tokenizer while it runs, else as OpenAI's rule of thumb of one token per
+  four characters (:func:`agent.chat_model.estimate_tokens`); when streaming it comes in a last
+  chunk when ``stream_options.include_usage`` is set, as OpenAI sends it.
+- **Limits** (:mod:`ui.request_limits`): a message longer than ``Settings.max_message_chars`` is
+  refused (400, ``message_too_long``), and a key's turns past ``Settings.turns_per_minute``
+  (429, ``rate_limit_exceeded``, with ``Retry-After``). A turn the rules decide
+  (``ChatAgent.needs_model`` is false) runs in its own lane and never waits behind another
+  client's model turn; model turns take ``model_turns`` places at a time.
 - **Errors** use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400 for a
-  malformed request or no user, 401 for a missing or unknown key, 403 for a key scoped to
-  another user, 404 for a model other than ``whyrec``.
+  malformed request, no user or a message too long, 401 for a missing or unknown key, 403 for a
+  key scoped to another user, 404 for a model other than ``whyrec``, 429 past the rate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import queue
+import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import anyio
@@ -38,8 +57,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from whyrec.agent.chat_model import estimate_tokens
 from whyrec.store.errors import InputError
 from whyrec.ui.api_keys import AccessDenied, ApiKeys
+from whyrec.ui.request_limits import LimitExceeded, TurnLimiter, caller_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +68,8 @@ MODEL_ID = "whyrec"
 USER_HEADER = "x-whyrec-user"
 CONVERSATION_HEADER = "x-whyrec-conversation"
 MAX_CONVERSATION_ID = 200
+LIST_TOOLS = frozenset({"recommend", "search_catalog"})  # the tools whose answer is a list "the second one" points into
+MAX_LIST = 50  # the most items read back from one answer's marker
 
 
 # --- the protocol ------------------------------------------------------------------------------
@@ -72,6 +95,11 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
 class ChatCompletionRequest(BaseModel):
     """The fields whyrec reads; others (temperature, max_tokens, tools…) are accepted and ignored."""
 
@@ -79,21 +107,29 @@ class ChatCompletionRequest(BaseModel):
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     user: str | None = None
 
 
 class OpenAIError(Exception):
     """An error answered as OpenAI's error JSON with an HTTP status."""
 
-    TYPES: ClassVar[dict[int, str]] = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error", 404: "invalid_request_error"}
+    TYPES: ClassVar[dict[int, str]] = {
+        400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error", 404: "invalid_request_error", 429: "requests"
+    }
 
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
+        self.status, self.message, self.param, self.code, self.retry_after = status, message, param, code, retry_after
+
+    @classmethod
+    def of_limit(cls, err: LimitExceeded) -> OpenAIError:
+        return cls(err.status, str(err), param="messages" if err.status == 400 else None, code=err.code, retry_after=err.retry_after)
 
     def response(self) -> JSONResponse:
         body = {"error": {"message": self.message, "type": self.TYPES.get(self.status, "server_error"), "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status)
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 def _validation_error(err: ValidationError) -> OpenAIError:
@@ -112,36 +148,87 @@ def cards_text(items: Iterable[dict[str, Any]]) -> str:
     return ("\n\n**Items**\n" + "\n".join(lines)) if lines else ""
 
 
+# --- the conversation in the messages ----------------------------------------------------------
+
+_MARKER = re.compile(r"<!-- whyrec (\{.*?\}) -->")
+_CARD_LINE = re.compile(r"^\s*\d+\.\s.*·\s*item\s+`([^`\n]+)`\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ShownList:
+    """What an earlier answer showed: the item ids of its list, in order, and the request they answered."""
+
+    item_ids: tuple[str, ...]
+    request: str | None = None
+
+
+def history_marker(reply: Any) -> str:
+    """The hidden last line of an answer: its items, whether they are a list, and the request the list answered.
+
+    ``<`` and ``>`` are written as JSON escapes, so nothing a request says can close the comment early.
+    """
+    if reply is None or not reply.items:
+        return ""
+    called = [call for call in reply.tool_calls or [] if call.get("name") in LIST_TOOLS]
+    request = next((call["args"].get("request") for call in reversed(called) if call["name"] == "recommend"), None)
+    data = {"items": [str(item["item_id"]) for item in reply.items], "list": bool(called), "request": request or None}
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
+    return f"\n\n<!-- whyrec {text} -->"
+
+
+def shown_list(messages: list[ChatMessage]) -> ShownList | None:
+    """The last list an earlier answer of this endpoint showed, read from the assistant messages a client resent.
+
+    The latest marker that says "list" wins (an explanation since does not replace the list it explained); an
+    answer whose marker a client dropped counts by its visible ``item `id``` lines when they name two or more items.
+    """
+    for message in reversed(messages):
+        if message.role != "assistant":
+            continue
+        text = message.text
+        markers = _MARKER.findall(text)
+        if markers:
+            try:
+                data = json.loads(markers[-1])
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("list") and isinstance(data.get("items"), list):
+                request = data.get("request")
+                ids = tuple(str(i) for i in data["items"][:MAX_LIST])
+                return ShownList(ids, str(request) if isinstance(request, str) and request else None)
+            continue
+        if len(ids := _CARD_LINE.findall(text)) >= 2:
+            return ShownList(tuple(ids[:MAX_LIST]))
+    return None
+
+
+def prompt_text(messages: list[ChatMessage]) -> str:
+    """The messages as one text, the way a chat template lays them out (role, then content), for counting tokens."""
+    return "\n".join(f"{m.role}\n{m.text}" for m in messages)
+
+
 # --- running a turn ----------------------------------------------------------------------------
 
 
-async def _chunks_of(stream: Any, turns: threading.Semaphore) -> AsyncIterator[str]:
-    """Iterate a (blocking) reply stream in one worker thread; the turn runs to its end even if the client leaves.
+@dataclass(frozen=True)
+class Turn:
+    """One accepted request: who asks what in which conversation, and what its messages showed before."""
 
-    One thread for the whole turn, rather than one per chunk, so the agent's generator (and
-    LangGraph's context variables inside it) always resumes on the thread that started it.
-    ``turns`` bounds how many turns run at once (the model and ranking are CPU-bound).
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue()
+    user: str
+    conversation_id: str
+    text: str
+    shown: ShownList | None  # read from the messages (no header); None with the header, or before any list
+    own_conversation: bool  # the header named it: the agent's memory is the context, its turns go one by one
+    prompt: str  # the messages as sent, for usage
 
-    def work() -> None:
-        try:
-            with turns:
-                for chunk in stream:
-                    handoff.put(("chunk", chunk))
-            handoff.put(("done", None))
-        except BaseException as err:  # noqa: BLE001 — handed to the request, which answers with it or re-raises it
-            handoff.put(("error", err))
 
-    threading.Thread(target=work, name="whyrec-openai-turn", daemon=True).start()
-    while True:
-        kind, value = await anyio.to_thread.run_sync(handoff.get)
-        if kind == "chunk":
-            yield value
-        elif kind == "error":
-            raise value
-        else:
-            return
+@dataclass
+class Finished:
+    """What a turn left once its stream ended."""
+
+    reply: Any
+    tail: str  # the cards and the hidden marker that follow the answer text
+    usage: dict[str, int]
 
 
 def _extra(reply: Any, conversation_id: str) -> dict[str, Any]:
@@ -154,19 +241,32 @@ def _extra(reply: Any, conversation_id: str) -> dict[str, Any]:
 
 
 class OpenAIEndpoint:
-    """The ``/v1`` routes over one chat agent (anything with ``stream(user, conversation, text)``).
+    """The ``/v1`` routes over one shared chat agent (a :class:`ui.chat.SharedAgent`: ``get()`` the agent,
+    ``stream(user, conversation, text, cards, request=...)`` a turn, ``enter_conversation``/``leave_conversation``).
 
-    ``agent.stream`` returns an iterable of text chunks whose ``.reply`` (an
-    :class:`~agent.chat.Reply`, or None when no agent could start) is set once exhausted,
-    as :class:`ui.chat.SharedAgent` does.
+    ``model_turns``: turns that may call the model running at once (the embedded model answers one at a time, and
+    llama.cpp queues the rest); ``rule_turns``: turns the rules decide running at once, in their own lane.
+    ``limiter``: the :class:`~ui.request_limits.TurnLimiter` every turn passes (pass the app's, so a key's turns count
+    once on every route); without one, one is made from the chat agent's settings on the first request.
     """
 
-    def __init__(self, agent: Any, keys: ApiKeys, model_id: str = MODEL_ID, max_concurrent_turns: int = 2) -> None:
+    def __init__(
+        self,
+        agent: Any,
+        keys: ApiKeys,
+        model_id: str = MODEL_ID,
+        *,
+        model_turns: int = 1,
+        rule_turns: int = 4,
+        limiter: TurnLimiter | None = None,
+    ) -> None:
         self.agent = agent
         self.keys = keys
         self.model_id = model_id
         self.created = int(time.time())
-        self.turns = threading.BoundedSemaphore(max_concurrent_turns)  # further requests wait their turn
+        self.model_lane = threading.BoundedSemaphore(model_turns)
+        self.rules_lane = threading.BoundedSemaphore(rule_turns)
+        self.limiter = limiter
 
     def mount(self, app: FastAPI) -> None:
         """Add the routes to ``app`` (Gradio's FastAPI app: ``demo.server_app`` after ``launch``)."""
@@ -219,34 +319,52 @@ class OpenAIEndpoint:
             text = next((m.text for m in reversed(body.messages) if m.role == "user"), "").strip()
             if not text:
                 raise OpenAIError(400, "no user message — the last message with role 'user' must have text", param="messages", code="missing_user_message")
-            conversation_id = self._conversation(request)
+            limiter = self.limiter or await anyio.to_thread.run_sync(self._limiter_from_agent)
             try:
-                stream = self.agent.stream(user, conversation_id, text)
-            except InputError as err:
-                raise OpenAIError(400, str(err), param="messages", code="invalid_request") from None
+                limiter.check_turn(caller_key(request.headers.get("authorization"), request.client.host if request.client else None), text)
+            except LimitExceeded as err:
+                raise OpenAIError.of_limit(err) from None
+            given = self._given_conversation(request)
+            turn = Turn(
+                user=user,
+                conversation_id=given or f"openai-{uuid.uuid4().hex}",
+                text=text,
+                shown=None if given else shown_list(body.messages),
+                own_conversation=bool(given),
+                prompt=prompt_text(body.messages),
+            )
         except OpenAIError as err:
             return err.response()
-        headers = {"X-Whyrec-Conversation": conversation_id}
+        headers = {"X-Whyrec-Conversation": turn.conversation_id}
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         if body.stream:
-            return StreamingResponse(self._events(stream, completion_id, conversation_id), media_type="text/event-stream", headers=headers)
+            return StreamingResponse(self._events(turn, completion_id, include_usage), media_type="text/event-stream", headers=headers)
+        pieces: list[str] = []
+        finished: Finished | None = None
         try:
-            answer = "".join([chunk async for chunk in _chunks_of(stream, self.turns)]).strip()
+            async for piece in self._run(turn):
+                if isinstance(piece, Finished):
+                    finished = piece
+                else:
+                    pieces.append(piece)
         except InputError as err:
             return OpenAIError(400, str(err), param="messages", code="invalid_request").response()
         except Exception as err:  # the agent answers from templates when the model fails; this is anything else
             log.exception("OpenAI endpoint: the turn failed")
             return OpenAIError(500, f"the turn failed ({type(err).__name__}) — the server log has the details", code="server_error").response()
-        reply = getattr(stream, "reply", None)
-        extra = _extra(reply, conversation_id)
+        assert finished is not None
         return JSONResponse(
             {
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": self.model_id,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer + cards_text(extra["items"])}, "finish_reason": "stop", "logprobs": None}],
-                "whyrec": extra,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "".join(pieces).strip() + finished.tail}, "finish_reason": "stop", "logprobs": None}
+                ],
+                "usage": finished.usage,
+                "whyrec": _extra(finished.reply, turn.conversation_id),
             },
             headers=headers,
         )
@@ -266,32 +384,124 @@ class OpenAIEndpoint:
             raise _validation_error(err) from None
 
     @staticmethod
-    def _conversation(request: Request) -> str:
+    def _given_conversation(request: Request) -> str | None:
         given = (request.headers.get(CONVERSATION_HEADER) or "").strip()
-        if not given:
-            return f"openai-{uuid.uuid4().hex}"
         if len(given) > MAX_CONVERSATION_ID:
             raise OpenAIError(400, f"X-Whyrec-Conversation is {len(given)} characters — use at most {MAX_CONVERSATION_ID}", code="invalid_request")
-        return given
+        return given or None
 
-    async def _events(self, stream: Any, completion_id: str, conversation_id: str) -> AsyncIterator[str]:
+    def _limiter_from_agent(self) -> TurnLimiter:
+        """The limits of the chat agent's settings (defaults when no agent could start), made once."""
+        if self.limiter is None:
+            settings = getattr(self.agent.get(), "settings", None)
+            self.limiter = TurnLimiter.from_settings(settings) if settings is not None else TurnLimiter()
+        return self.limiter
+
+    def _cards(self, chat: Any, shown: ShownList | None) -> list[dict[str, Any]] | None:
+        """The cards of a list read from the messages, for the ids the catalog has (a client may send any id)."""
+        if shown is None or chat is None:
+            return None
+        catalog = getattr(getattr(chat, "recommender", None), "items", {})
+        cards = [{"item_id": i, "title": catalog[i].title} for i in shown.item_ids if i in catalog]
+        return cards or None
+
+    def _lane(self, chat: Any, turn: Turn, cards: list[dict[str, Any]] | None) -> threading.BoundedSemaphore:
+        """The rules' lane for a turn that cannot call the model, else the model's."""
+        if chat is None:
+            return self.rules_lane  # the turn only says that chat is unavailable
+        needs_model = getattr(chat, "needs_model", None)
+        if needs_model is None:
+            return self.model_lane
+        try:
+            return self.model_lane if needs_model(turn.user, turn.conversation_id, turn.text, cards) else self.rules_lane
+        except Exception:  # the turn itself says what went wrong, in the model's lane
+            log.exception("needs_model failed; the turn takes the model's lane")
+            return self.model_lane
+
+    @contextmanager
+    def _conversation(self, turn: Turn) -> Iterator[None]:
+        """Hold the conversation a header named while its turn runs: its next message reads the state this one leaves."""
+        if not turn.own_conversation:
+            yield
+            return
+        key = (turn.user, turn.conversation_id)
+        self.agent.enter_conversation(key)
+        try:
+            yield
+        finally:
+            self.agent.leave_conversation(key)
+
+    def _work(self, turn: Turn, put: Any) -> None:
+        """The whole turn in one worker thread, so the agent's generator (and LangGraph's context variables inside
+        it) always resumes on the thread that started it; it runs to its end even if the client leaves."""
+        chat = self.agent.get()
+        cards = self._cards(chat, turn.shown)
+        request = turn.shown.request if turn.shown is not None else None
+        with self._conversation(turn):
+            with self._lane(chat, turn, cards):
+                stream = self.agent.stream(turn.user, turn.conversation_id, turn.text, cards, request=request)
+                answer = []
+                for chunk in stream:
+                    answer.append(chunk)
+                    put(chunk)
+        reply = getattr(stream, "reply", None)
+        tail = cards_text(_extra(reply, turn.conversation_id)["items"]) + history_marker(reply)
+        put(Finished(reply, tail, self._usage(chat, turn.prompt, "".join(answer).strip() + tail)))
+
+    @staticmethod
+    def _usage(chat: Any, prompt: str, completion: str) -> dict[str, int]:
+        count = getattr(chat, "count_tokens", None) or estimate_tokens
+        prompt_tokens, completion_tokens = count(prompt), count(completion)
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+
+    async def _run(self, turn: Turn) -> AsyncIterator[str | Finished]:
+        """The turn's text chunks as the worker thread hands them over, then its :class:`Finished`; no thread of the
+        server's pool waits while a turn waits for its lane."""
+        loop = asyncio.get_running_loop()
+        handoff: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def put(kind: str, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(handoff.put_nowait, (kind, value))
+            except RuntimeError:  # the server stopped while the turn ran
+                pass
+
+        def work() -> None:
+            try:
+                self._work(turn, lambda value: put("chunk", value))
+            except BaseException as err:  # noqa: BLE001 — handed to the request, which answers with it or re-raises it
+                put("error", err)
+
+        threading.Thread(target=work, name="whyrec-openai-turn", daemon=True).start()
+        while True:
+            kind, value = await handoff.get()
+            if kind == "error":
+                raise value
+            yield value
+            if isinstance(value, Finished):
+                return
+
+    async def _events(self, turn: Turn, completion_id: str, include_usage: bool) -> AsyncIterator[str]:
         created = int(time.time())
 
-        def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        def event(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
             chunk = {
                 "id": completion_id,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": self.model_id,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
                 **extra,
             }
             return f"data: {json.dumps(chunk)}\n\n"
 
         yield event({"role": "assistant", "content": ""})
+        finished: Finished | None = None
         try:
-            async for piece in _chunks_of(stream, self.turns):
-                if piece:
+            async for piece in self._run(turn):
+                if isinstance(piece, Finished):
+                    finished = piece
+                elif piece:
                     yield event({"content": piece})
         except Exception as err:  # the stream has started: say what went wrong in-band, as OpenAI does
             log.exception("OpenAI endpoint: the turn failed mid-stream")
@@ -299,8 +509,10 @@ class OpenAIEndpoint:
             yield f"data: {json.dumps({'error': {'message': message, 'type': 'server_error', 'param': None, 'code': None}})}\n\n"
             yield "data: [DONE]\n\n"
             return
-        extra = _extra(getattr(stream, "reply", None), conversation_id)
-        if cards := cards_text(extra["items"]):
-            yield event({"content": cards})
-        yield event({}, "stop", whyrec=extra)
+        assert finished is not None
+        if finished.tail:
+            yield event({"content": finished.tail})
+        yield event({}, "stop", whyrec=_extra(finished.reply, turn.conversation_id))
+        if include_usage:
+            yield event(None, usage=finished.usage)
         yield "data: [DONE]\n\n"

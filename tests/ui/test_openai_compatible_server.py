@@ -1,13 +1,16 @@
-"""The OpenAI-compatible endpoint, driven by the real ``openai`` client against the live server.
+"""The OpenAI-compatible endpoint, driven by the real ``openai`` client (and LangChain's ``ChatOpenAI``) against the
+live server.
 
 The server is what ``whyrec serve --openai --api-key ...`` starts (``launch_app``) on a real
 small store (SQLite, Chroma, the packaged MiniLM); only the chat model's answers are scripted
-(LangChain's fake chat model calling the real tools).
+(LangChain's fake chat model calling the real tools). Turns the rules decide run with a model that
+must never be called.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,12 +18,17 @@ import httpx
 import openai
 import pytest
 from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
 from openai import OpenAI
 
 from whyrec.agent.chat import ChatAgent
+from whyrec.store.records import Dataset, Item
+from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.app import launch_app
+from whyrec.ui.openai_endpoint import ChatMessage, shown_list
 
 from tests.agent.chat_fakes import answer_with_titles, scripted
+from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.ui.test_api import U1_HISTORY, free_port
 
 OPEN_KEY = "sk-open-0123"  # may act for any user
@@ -162,3 +170,127 @@ def test_missing_key_and_malformed_requests_are_refused(server):
     only_system = {"model": "whyrec", "user": "u1", "messages": [{"role": "system", "content": "hi"}]}
     assert httpx.post(url + "chat/completions", json=only_system, headers=auth).json()["error"]["code"] == "missing_user_message"
     assert server.model.seen == []
+
+
+# --- the messages array is the conversation ------------------------------------------------------
+
+HORROR = [
+    Item("hor1", "The Shining", "A writer goes mad in a snowbound haunted hotel.", ("Horror",), 1980),
+    Item("hor2", "The Thing", "A shape-shifting alien terrorises an Antarctic research station.", ("Horror", "Sci-Fi"), 1982),
+    Item("hor3", "Poltergeist", "Ghosts haunt a suburban family's house.", ("Horror",), 1982),
+    Item("hor4", "A Nightmare on Elm Street", "A killer stalks teenagers in their dreams.", ("Horror",), 1984),
+    Item("hor5", "Scream", "A masked killer stalks teenagers in a small town.", ("Horror",), 1996),
+]
+SCARY_80S = "something scary from the 80s"
+
+
+@pytest.fixture
+def rules_server(empty_store, reranker, settings) -> Iterator[Server]:
+    """The app over a catalog with 80s horror, its chat decided by the rules (plan mode; the model is never called)."""
+    empty_store.ingest(Dataset("horror", [*SMALL_CATALOG, *HORROR], list(SMALL_INTERACTIONS)), progress=False)
+    recommender = Recommender(empty_store, reranker)
+    model = scripted()  # no answers: a call to it would fail the turn's reading and show in model.seen
+    agents: list[ChatAgent] = []
+
+    def make_agent() -> ChatAgent:
+        agents.append(ChatAgent(recommender, settings, model=model, mode="plan"))
+        return agents[-1]
+
+    demo, url = launch_app(
+        settings, port=free_port(), block=False, openai=True, api_keys=[OPEN_KEY, f"{U1_KEY}:u1"], chat_agent_factory=make_agent
+    )
+    try:
+        yield Server(url, model, agents)
+    finally:
+        demo.close()
+        for agent in agents:
+            agent.close()
+
+
+def numbered_titles(content: str) -> list[str]:
+    """The titles of the numbered item list the endpoint appends to an answer, as a person reads them."""
+    return re.findall(r"^\d+\. \*\*(.+?)\*\*", content, re.MULTILINE)
+
+
+def test_why_the_second_one_works_from_the_message_history_alone_with_the_openai_client(rules_server):
+    first = [{"role": "user", "content": SCARY_80S}]
+    listed = rules_server.client().chat.completions.create(model="whyrec", user="u1", messages=first)
+    content = listed.choices[0].message.content
+    titles = numbered_titles(content)
+    assert len(titles) >= 2 and set(titles) <= {"The Shining", "The Thing", "Poltergeist", "A Nightmare on Elm Street"}, content
+
+    # a new client, no header: only the resent history says what "the second one" is
+    history = [*first, {"role": "assistant", "content": content}, {"role": "user", "content": "why the second one?"}]
+    why = rules_server.client().chat.completions.create(model="whyrec", user="u1", messages=history)
+
+    answer = why.choices[0].message.content
+    assert titles[1] in answer and "could not tell which item" not in answer, answer
+    assert [card["title"] for card in why.whyrec["items"]] == [titles[1]]
+    assert why.whyrec["tools_called"] == ["explain_recommendation"]
+    assert rules_server.model.seen == [], "both turns are the rules' to decide"
+
+
+def test_langchain_chat_openai_holding_a_history_gets_the_second_one_explained(rules_server):
+    def chat() -> ChatOpenAI:  # a fresh client per call, as a stateless app would make; the scoped key names the user
+        return ChatOpenAI(base_url=rules_server.url + "v1", api_key=U1_KEY, model="whyrec", max_retries=0, timeout=120)
+
+    history: list[Any] = [HumanMessage(SCARY_80S)]
+    listed = chat().invoke(history)
+    titles = numbered_titles(listed.text)
+    assert len(titles) >= 2, listed.text
+
+    history += [listed, HumanMessage("why the second one?")]
+    why = chat().invoke(history)
+
+    assert titles[1] in why.text and titles[0] not in why.text, why.text
+    usage = why.usage_metadata
+    assert usage and usage["input_tokens"] > listed.usage_metadata["input_tokens"] > 0, "the longer history counts more prompt tokens"
+    assert usage["output_tokens"] > 0 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def test_a_refinement_from_history_keeps_the_request_of_the_list(rules_server):
+    first = [{"role": "user", "content": SCARY_80S}]
+    listed = rules_server.client().chat.completions.create(model="whyrec", user="u1", messages=first)
+    history = [*first, {"role": "assistant", "content": listed.choices[0].message.content}, {"role": "user", "content": "just 2"}]
+
+    shorter = rules_server.client().chat.completions.create(model="whyrec", user="u1", messages=history)
+
+    cards = shorter.whyrec["items"]
+    assert len(cards) == 2 and all(card["item_id"].startswith("hor") and card["year"] < 1990 for card in cards), cards
+
+
+def test_usage_is_counted_when_streaming_with_include_usage(rules_server):
+    stream = rules_server.client().chat.completions.create(
+        model="whyrec", user="u1", stream=True, stream_options={"include_usage": True}, messages=[{"role": "user", "content": SCARY_80S}]
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == [] and usage.prompt_tokens > 0
+    assert len(text) / 8 < usage.completion_tokens < len(text), "about a token per four characters of the answer"
+
+
+def test_the_header_keeps_its_meaning_over_the_history(rules_server):
+    """With X-Whyrec-Conversation the agent's memory of that conversation is the context, not the messages sent."""
+    client = rules_server.client()
+    headers = {"X-Whyrec-Conversation": "scary-night"}
+    listed = client.chat.completions.create(model="whyrec", user="u1", messages=[{"role": "user", "content": SCARY_80S}], extra_headers=headers)
+    titles = numbered_titles(listed.choices[0].message.content)
+
+    # a client that sends only the new message: the header's memory still knows the list
+    why = client.chat.completions.create(model="whyrec", user="u1", messages=[{"role": "user", "content": "why the second one?"}], extra_headers=headers)
+    assert titles[1] in why.choices[0].message.content
+
+
+def test_the_list_is_read_from_the_visible_items_when_a_client_drops_the_hidden_line():
+    content = "Here you go\n\n**Items**\n1. **The Shining** (1980) — Horror · item `hor1`\n2. **The Thing** (1982) — Horror · item `hor2`"
+    marked = content + '\n\n<!-- whyrec {"items":["hor1","hor2"],"list":true,"request":"something scary"} -->'
+    explained = 'Why The Thing: ...\n\n<!-- whyrec {"items":["hor2"],"list":false,"request":null} -->'
+
+    def messages(*answers: str) -> list[ChatMessage]:
+        return [ChatMessage(role=role, content=text) for answer in answers for role, text in (("user", "q"), ("assistant", answer))]
+
+    assert shown_list(messages(content)).item_ids == ("hor1", "hor2")
+    assert shown_list(messages(marked)).request == "something scary"
+    assert shown_list(messages(marked, explained)).item_ids == ("hor1", "hor2"), "an explanation since does not replace the list"
+    assert shown_list(messages("No list here.")) is None
