@@ -14,7 +14,8 @@ first use) calls tools, whose textual calls :class:`TextToolCallMiddleware` turn
 real ones; the tools read the user from the run context; the answer is checked line by
 line against the items the tools returned (:mod:`agent.grounding`), and the checked
 answer is what the user sees and what the conversation remembers. Conversations live
-in ``<data_dir>/chats.sqlite3`` (a LangGraph checkpointer), so they survive a restart.
+in ``<data_dir>/chats.sqlite3``, or in PostgreSQL when the store is there (a LangGraph checkpointer,
+:mod:`agent.chat_memory`), so they survive a restart and move between workers.
 When no model can run, :mod:`agent.fallback` answers from the same tools with templates.
 """
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 from whyrec.agent import fallback
+from whyrec.agent.chat_memory import open_chat_memory
 from whyrec.agent.conversation_state import ConversationState
 from whyrec.agent.grounding import Grounding, mentioned_items
 from whyrec.agent.middleware import FeedbackGuardMiddleware, RecentTurnsMiddleware, ToolPolicyMiddleware
@@ -79,7 +79,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHATS_FILE = "chats.sqlite3"
 _ECHOED_DATA = re.compile(r"</?\s*tool_data[^>]*>|" + re.escape(DATA_NOTE), re.IGNORECASE)
 # raw tool data pasted into an answer ('{"items":[{"title": ...'), or a list marker with nothing after it
 _RAW_DATA = re.compile(r"\{\s*\"|\"(?:item_id|items|title|fits|nearest_interest|like_past)\"\s*:")
@@ -203,11 +202,9 @@ class ChatAgent:
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._graph: Any = None
-        self._connection: sqlite3.Connection | None = None
+        self._connection: Any = None  # what open_chat_memory opened for the checkpointer: close() closes it
         if checkpointer is None:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._connection = sqlite3.connect(self.settings.data_dir / CHATS_FILE, check_same_thread=False)
-            checkpointer = SqliteSaver(self._connection)
+            checkpointer, self._connection = open_chat_memory(self.settings)
         self.checkpointer = checkpointer
 
     # --- the model ---------------------------------------------------------------------------

@@ -213,6 +213,7 @@ class Database:
             if unknown:
                 raise InputError(f"item {unknown[0]!r} is not in the catalog — pick an item from the catalog")
             self._insert_interactions(conn, interactions)
+            conn.execute(BUMP_CATALOG_VERSION)  # popularity and the collaborative model count them: workers refit
 
     def add_feedback(self, user_id: str, item_id: str, kind: str, timestamp: float | None = None) -> Feedback:
         if kind not in FEEDBACK_KINDS:
@@ -316,7 +317,8 @@ class Database:
         return f"{a[0]}.{a[1]}.{b[0]}.{b[1]}"
 
     def catalog_version(self) -> int:
-        """Counts ingests (0 before any): a worker whose catalog was read at another version reloads it."""
+        """Counts ingests and added interactions (0 before any): a worker that read the catalog, popularity and the
+        collaborative model at another version reloads them (``Recommender._current_catalog``)."""
         with self._connect() as conn:
             row = conn.execute(text("SELECT value FROM meta WHERE key = 'catalog_version'")).first()
         return int(row[0]) if row else 0

@@ -15,7 +15,8 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Literal
 
@@ -109,6 +110,10 @@ class Recommender:
         """When a call gives no ``now``, the moment it is asked at (Unix seconds); None is the present, what a live
         user meets. A replayed conversation sets the moment it replays, so that what was trending then, and whether
         the person was mid-session, are those of that moment (tools/evaluation/conversation/benchmark.py)."""
+        self._catalog_gate = threading.Condition()  # a reload waits for the calls using the old catalog
+        self._catalog_users = 0
+        self._catalog_reloading = False
+        self._catalog_depth = threading.local()  # calls nested in a call use its catalog
         self.refresh_catalog()
 
     @classmethod
@@ -117,14 +122,70 @@ class Recommender:
         return cls(Store.open(settings), **kwargs)
 
     def refresh_catalog(self) -> None:
-        """Reload the catalog and popularity after an ingest."""
-        self.items: dict[str, Item] = self.store.db.items()
+        """Reload the catalog, popularity and the collaborative model (after an ingest: :meth:`_current_catalog`)."""
+        self.catalog_version = self.store.db.catalog_version()  # read first: an ingest after it shows at the next check
+        self._catalog_checked = time.monotonic()
+        items, interactions = self.store.db.items(), self.store.db.all_interactions()  # both read before either is replaced
+        self.items: dict[str, Item] = items
         self._vector_cache: dict[str, np.ndarray] = {}
         self._parser: RequestParser | None = None
         self._vocabulary: CatalogVocabulary | None = None
         self._text_search: ItemTextSearch | None = None
         self.facets = CatalogFacets.of(self.items)
-        self.fit_interactions(self.store.db.all_interactions())
+        self.fit_interactions(interactions)
+
+    @contextmanager
+    def _current_catalog(self) -> Iterator[None]:
+        """Serve the call in the block from the catalog the database holds, at most ``settings.catalog_check_seconds`` old.
+
+        Each worker keeps the catalog, popularity and the collaborative model in memory; the database counts
+        ingests and added interactions (``Database.catalog_version``). A call asks for the count when the last
+        check is older than ``catalog_check_seconds``; on a change the worker reloads once the calls still using
+        the old catalog are done, and calls that arrive meanwhile wait for the new one, so no call mixes the two.
+        A call that starts more than ``catalog_check_seconds`` after an ingest commits therefore never shows,
+        recommends or explains an item the ingest removed (docs/deployment.md).
+        """
+        depth = getattr(self._catalog_depth, "n", 0)
+        if depth == 0:
+            self._follow_catalog()
+            with self._catalog_gate:
+                while self._catalog_reloading:
+                    self._catalog_gate.wait()
+                self._catalog_users += 1
+        self._catalog_depth.n = depth + 1
+        try:
+            yield
+        finally:
+            self._catalog_depth.n = depth
+            if depth == 0:
+                with self._catalog_gate:
+                    self._catalog_users -= 1
+                    self._catalog_gate.notify_all()
+
+    def _follow_catalog(self) -> None:
+        """Reload the catalog when the database's version moved on since the last reload (see :meth:`_current_catalog`)."""
+        interval = self.settings.catalog_check_seconds
+        if time.monotonic() - self._catalog_checked < interval:
+            return
+        with self._catalog_gate:
+            while self._catalog_reloading:
+                self._catalog_gate.wait()
+            if time.monotonic() - self._catalog_checked < interval:
+                return
+            self._catalog_checked = time.monotonic()
+            version = self.store.db.catalog_version()
+            if version == self.catalog_version:
+                return
+            self._catalog_reloading = True
+            while self._catalog_users:
+                self._catalog_gate.wait()
+        try:
+            log.info("the catalog changed (version %d, this worker had %d): reloading it", version, self.catalog_version)
+            self.refresh_catalog()
+        finally:
+            with self._catalog_gate:
+                self._catalog_reloading = False
+                self._catalog_gate.notify_all()
 
     def fit_interactions(self, interactions: list[Interaction]) -> None:
         """Popularity and the collaborative model from these interactions (evaluation passes the train split only)."""
@@ -180,7 +241,8 @@ class Recommender:
     # --- the user ----------------------------------------------------------
 
     def item(self, item_id: str) -> Item:
-        item = self.items.get(str(item_id))
+        with self._current_catalog():
+            item = self.items.get(str(item_id))
         if item is None:
             raise InputError(f"item {item_id!r} is not in the catalog — search the catalog for its id")
         return item
@@ -189,7 +251,14 @@ class Recommender:
         """Item vectors, memoised: they only change on re-ingest, which calls refresh_catalog."""
         missing = [i for i in dict.fromkeys(item_ids) if i in self.items and i not in self._vector_cache]
         if missing:
-            self._vector_cache.update(zip(missing, self.store.index.vectors(missing), strict=True))
+            try:
+                self._vector_cache.update(zip(missing, self.store.index.vectors(missing), strict=True))
+            except KeyError:  # an ingest is removing some of them (vectors go before the catalog): keep the others
+                for item_id in missing:
+                    try:
+                        self._vector_cache[item_id] = self.store.index.vectors([item_id])[0]
+                    except KeyError:
+                        pass
         return {i: self._vector_cache[i] for i in dict.fromkeys(item_ids) if i in self._vector_cache}
 
     def _context(self, user_id: str, history: list[Interaction] | None = None) -> UserContext:
@@ -220,20 +289,23 @@ class Recommender:
 
     def profile(self, user_id: str) -> InterestProfile:
         """Long- and short-term interests, their distribution and drift."""
-        return self._context(str(user_id)).profile
+        with self._current_catalog():
+            return self._context(str(user_id)).profile
 
     def feedback(self, user_id: str, item_id: str, kind: str) -> InterestProfile:
         """Record liked / disliked / not_interested; the next profile and list reflect it at once."""
-        self.store.db.add_feedback(str(user_id), self.item(item_id).item_id, kind)
-        return self.profile(str(user_id))
+        with self._current_catalog():
+            self.store.db.add_feedback(str(user_id), self.item(item_id).item_id, kind)
+            return self.profile(str(user_id))
 
     def search(self, text: str, k: int = 10, categories: list[str] | None = None) -> list[Item]:
         """Catalog items whose text is closest in meaning to ``text``."""
         if not text.strip():
             raise InputError("the search text is empty — describe what you are looking for")
         vector = self.store.embedder.encode([text])
-        hits = self.store.index.query(vector, n=k, where=metadata_filter(categories))[0]
-        return [self.items[i] for i, _ in hits if i in self.items]
+        with self._current_catalog():
+            hits = self.store.index.query(vector, n=k, where=metadata_filter(categories))[0]
+            return [self.items[i] for i, _ in hits if i in self.items]
 
     # --- ranking -----------------------------------------------------------
 
@@ -323,9 +395,9 @@ class Recommender:
         else:  # a new user with no request: popular items are the honest fallback
             allowed = self._allowed(where)
             candidates = [Candidate(i) for i in self.popular if i not in exclude and (allowed is None or i in allowed)][: self.settings.candidates]
-        ids = [c.item_id for c in candidates if c.item_id in self.items]
-        candidates = [c for c in candidates if c.item_id in self.items]
-        by_id = self._vectors(ids)
+        by_id = self._vectors([c.item_id for c in candidates if c.item_id in self.items])
+        candidates = [c for c in candidates if c.item_id in by_id]  # in the catalog, with a vector (an ingest may be under way)
+        ids = [c.item_id for c in candidates]
         vectors = np.stack([by_id[i] for i in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
         candidates, vectors = self._drop_near_disliked(context, candidates, vectors)
         timings["retrieve"] = time.perf_counter() - clock
@@ -571,12 +643,19 @@ class Recommender:
         exclusions filter or boost the list; explicit options win a conflict; see
         ``RecommendationList.understood`` and ``.notes``.
         """
-        ranking = self._rank(user_id, request, k, **options)
-        return RecommendationList(ranking.shown, ranking.understood)
+        with self._current_catalog():
+            ranking = self._rank(user_id, request, k, **options)
+            return RecommendationList(ranking.shown, ranking.understood)
 
     def explain(self, user_id: str, item_id: str, request: str | None = None, k: int = 10, **options) -> Explanation:
         """Evidence for why ``item_id`` is (or is not) recommended to the user, with the same options as recommend."""
+        with self._current_catalog():
+            return self._explain(user_id, item_id, request, k, **options)
+
+    def _explain(self, user_id: str, item_id: str, request: str | None, k: int, **options) -> Explanation:
         item = self.item(item_id)
+        if item.item_id not in self._vectors([item.item_id]):  # removed by an ingest under way: not explained as present
+            raise InputError(f"item {item_id!r} is not in the catalog any more — search the catalog for its id")
         ranking = self._rank(user_id, request, k, **options)
         context = ranking.context
         shown = {r.item.item_id: r for r in ranking.shown}
