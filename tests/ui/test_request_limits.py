@@ -1,0 +1,162 @@
+"""What one chat turn may cost: the limits (:mod:`ui.request_limits`) alone, and on the live ``/v1`` endpoint with the real
+``openai`` client, where a turn the rules decide must not wait behind another client's model turn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from whyrec.agent.chat import ChatAgent
+from whyrec.store.records import Dataset
+from whyrec.tools.recommend.recommender import Recommender
+from whyrec.ui.app import launch_app
+from whyrec.ui.request_limits import LimitExceeded, RequestLimits, TurnLimiter, caller_key
+
+from tests.agent.chat_fakes import scripted
+from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
+from tests.ui.test_openai_compatible_server import HORROR, OPEN_KEY, SCARY_80S, U1_KEY, Server, free_port
+
+VAGUE = "a film my grandmother would like on a rainy sunday"  # words the rules cannot account for: the model reads them
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_long_message_is_refused_in_one_line_and_does_not_use_up_turns():
+    limiter = TurnLimiter(RequestLimits(max_message_chars=100, turns_per_minute=1))
+    with pytest.raises(LimitExceeded) as caught:
+        limiter.check_turn("key:a", "x" * 20_000)
+    assert caught.value.status == 400 and caught.value.code == "message_too_long"
+    assert "20,000 characters" in str(caught.value) and "at most 100" in str(caught.value) and "\n" not in str(caught.value)
+    limiter.check_turn("key:a", "short")  # the refused message did not count
+
+
+def test_turns_past_the_rate_wait_for_the_window_per_key():
+    clock = Clock()
+    limiter = TurnLimiter(RequestLimits(turns_per_minute=2), clock=clock)
+    limiter.admit("key:a")
+    clock.now += 20
+    limiter.admit("key:a")
+    with pytest.raises(LimitExceeded) as caught:
+        limiter.admit("key:a")
+    assert caught.value.status == 429 and caught.value.retry_after == 40, "the first turn leaves the window 60 s after it started"
+    limiter.admit("key:b")  # another key has its own turns
+    clock.now += 41
+    limiter.admit("key:a")
+
+
+def test_no_rate_limit_when_set_to_zero():
+    limiter = TurnLimiter(RequestLimits(turns_per_minute=0))
+    for _ in range(1000):
+        limiter.admit("key:a")
+
+
+def test_callers_are_their_key_else_their_address_and_keys_are_not_kept():
+    assert caller_key("Bearer sk-1", "10.0.0.1") == caller_key("bearer sk-1 ", "10.0.0.2")
+    assert caller_key("Bearer sk-1", None) != caller_key("Bearer sk-2", None)
+    assert "sk-1" not in caller_key("Bearer sk-1", None)
+    assert caller_key(None, "10.0.0.1") == "address:10.0.0.1"
+
+
+# --- on the live endpoint ----------------------------------------------------------------------
+
+
+class HeldModel:
+    """A scripted model whose reading calls wait until released: a model turn that holds the model as long as a test needs."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.called = threading.Event()
+
+        def held(messages: list[Any]) -> str:
+            self.called.set()
+            self.release.wait(120)
+            return '{"intent": "recommend"}'
+
+        self.model = scripted(*[held] * 4)
+
+
+@pytest.fixture
+def limited_server(empty_store, reranker, settings) -> Iterator[tuple[Server, HeldModel]]:
+    """The app over 80s horror, plan mode with a model that holds; 200-character messages, 3 turns a minute per key."""
+    empty_store.ingest(Dataset("horror", [*SMALL_CATALOG, *HORROR], list(SMALL_INTERACTIONS)), progress=False)
+    settings = settings.model_copy(update={"max_message_chars": 200, "turns_per_minute": 3})
+    recommender = Recommender(empty_store, reranker)
+    held = HeldModel()
+    agents: list[ChatAgent] = []
+
+    def make_agent() -> ChatAgent:
+        agents.append(ChatAgent(recommender, settings, model=held.model, mode="plan"))
+        return agents[-1]
+
+    demo, url = launch_app(settings, port=free_port(), block=False, openai=True, api_keys=[OPEN_KEY, f"{U1_KEY}:u1"], chat_agent_factory=make_agent)
+    try:
+        yield Server(url, held.model, agents), held
+    finally:
+        held.release.set()
+        demo.close()
+        for agent in agents:
+            agent.close()
+
+
+def test_a_long_message_gets_a_400_in_openai_shape_and_reaches_nothing(limited_server):
+    server, _ = limited_server
+    with pytest.raises(openai.BadRequestError) as caught:
+        server.client().chat.completions.create(
+            model="whyrec", user="u1", messages=[{"role": "user", "content": "scary" * 4800}], extra_headers={"X-Whyrec-Conversation": "long"}
+        )
+    error = caught.value.body
+    assert caught.value.status_code == 400 and error["code"] == "message_too_long" and error["param"] == "messages"
+    assert "24,000 characters" in error["message"] and "at most 200" in error["message"]
+    assert server.model.seen == [], "the model never read it"
+    assert not server.agents or server.agents[0].history("u1", "long") == [], "nothing was stored in the conversation"
+
+
+def test_a_key_past_its_turns_a_minute_gets_a_429_with_retry_after_and_other_keys_go_on(limited_server):
+    server, _ = limited_server
+    client = server.client()
+    for _ in range(3):
+        client.chat.completions.create(model="whyrec", user="u1", messages=[{"role": "user", "content": SCARY_80S}])
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.with_raw_response.create(model="whyrec", user="u1", messages=[{"role": "user", "content": SCARY_80S}])
+    assert caught.value.status_code == 429 and caught.value.body["code"] == "rate_limit_exceeded"
+    assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
+    assert "try again in" in caught.value.body["message"]
+
+    other = server.client(U1_KEY).chat.completions.create(model="whyrec", messages=[{"role": "user", "content": SCARY_80S}])
+    assert other.whyrec["items"]
+
+
+def test_a_turn_the_rules_decide_does_not_wait_behind_other_clients_model_turns(limited_server):
+    server, held = limited_server
+    finished: list[Any] = []
+
+    def model_turn() -> None:
+        finished.append(server.client(U1_KEY).chat.completions.create(model="whyrec", messages=[{"role": "user", "content": VAGUE}]))
+
+    waiting = [threading.Thread(target=model_turn) for _ in range(2)]  # two clients' model turns: one holds the model, one waits
+    for thread in waiting:
+        thread.start()
+    assert held.called.wait(60), "the vague message should have gone to the model"
+
+    started = time.perf_counter()
+    ruled = server.client().chat.completions.create(model="whyrec", user="u2", messages=[{"role": "user", "content": SCARY_80S}])
+    seconds = time.perf_counter() - started
+
+    assert all(thread.is_alive() for thread in waiting) and not finished, "the model turns are still holding or waiting for the model"
+    assert ruled.whyrec["items"] and all(card["item_id"].startswith("hor") for card in ruled.whyrec["items"])
+    assert seconds < 30
+    held.release.set()
+    for thread in waiting:
+        thread.join(60)
+    assert len(finished) == 2 and all(reply.choices[0].message.content for reply in finished)
