@@ -7,16 +7,21 @@ each item's text hash and text format (:data:`ITEM_TEXT_VERSION`) in its
 metadata, so a re-ingest embeds only the items whose text changed, whatever
 changed it: the catalogue, or the format of :attr:`Item.text`.
 
-The collection records the embedding model it was built with. The same model found at
-another path (a second virtualenv, a moved checkout) is recognised by what it does: a few
-stored texts embedded again land on their stored vectors. After a real change of
-model the old collection stays as it is; the next ingest builds a new one beside
-it (``<collection>-rebuild``) and swaps it in only once every vector is written,
-so a failed rebuild leaves the old index whole, and the next try resumes it.
+The collection records the embedding model it was built with by what it is, not where it was
+installed: its name, the version of the package that shipped it, and a fingerprint (its vector
+of a fixed probe text). The same model found at another path (a second virtualenv, a moved
+checkout, ONNX Runtime in one install and sentence-transformers in another) embeds the probe
+within :data:`SAME_MODEL_COSINE` of the fingerprint and keeps the index. A truly different model
+is refused in one line until the ingest is told to re-embed (``Settings.reembed``,
+``whyrec ingest --reembed``); then the old collection stays as it is while a new one is built
+beside it (``<collection>-rebuild``) and swapped in only once every vector is written, so a
+failed rebuild leaves the old index whole, and the next try resumes it. Nothing is deleted
+before the replacement is complete.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -28,8 +33,9 @@ from urllib.parse import urlparse
 import numpy as np
 from tqdm.auto import tqdm
 
-from whyrec.store.embeddings import ItemEmbedder
+from whyrec.store.embeddings import SAME_MODEL_COSINE, ItemEmbedder, same_vectors
 from whyrec.store.errors import SetupError
+from whyrec.store.packaged_vectors import packaged_vectors
 from whyrec.store.records import ITEM_TEXT_VERSION, Item
 from whyrec.store.settings import Settings
 
@@ -88,10 +94,39 @@ def item_metadata(item: Item) -> dict:
     return metadata
 
 
-SAME_MODEL_COSINE = 0.999
-"""Stored texts embedded again by a model at another path must come out this close to their stored vectors for the
-index to count as that model's (the same weights on another CPU or install agree to ~1e-6)."""
 MODEL_CHECK_ITEMS = 3
+
+
+def encode_fingerprint(vector: np.ndarray) -> str:
+    """A fingerprint as Chroma metadata can hold it (a string): float32, base64."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_fingerprint(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+
+
+def model_metadata(embedder: ItemEmbedder) -> dict:
+    """What a collection records about the model that made its vectors."""
+    return {
+        "embedding_model": embedder.name,
+        "embedding_model_version": embedder.version,
+        "embedding_model_path": embedder.model_path,
+        "embedding_fingerprint": encode_fingerprint(embedder.fingerprint),
+    }
+
+
+def different_model(settings: Settings, collection, embedder: ItemEmbedder) -> SetupError:
+    """The one line for an index made by another embedding model: nothing was changed, and how to re-embed."""
+    recorded = collection.metadata or {}
+    was = recorded.get("embedding_model") or "another model"
+    if recorded.get("embedding_model_version"):
+        was += f" {recorded['embedding_model_version']}"
+    return SetupError(
+        f"the item index in {settings.chroma_url or settings.chroma_path} was built with the embedding model {was}, which "
+        f"embeds differently from {embedder.model_path} — run `whyrec ingest --reembed` to embed the catalog again "
+        "(the old index is kept until the new one is complete), or set WHYREC_EMBEDDING_MODEL back"
+    )
 
 
 def rebuild_collection_name(collection: str) -> str:
@@ -173,8 +208,9 @@ class ItemIndex:
     def _open_collection(self, settings: Settings, embedder: ItemEmbedder) -> None:
         """Point :attr:`collection` at the vectors of this embedding model.
 
-        That is the collection named in the settings when it was built with this model; else the
-        rebuild beside it (empty, or partly written by a failed ingest), which :meth:`apply`
+        That is the collection named in the settings when it was built with this model. When it was
+        built with another model, opening refuses (:func:`different_model`) unless ``settings.reembed``:
+        then the rebuild beside it (empty, or partly written by a failed ingest), which :meth:`apply`
         swaps in once it is complete. The old collection is never deleted before then.
         """
         name, rebuild_name = settings.collection, rebuild_collection_name(settings.collection)
@@ -188,9 +224,12 @@ class ItemIndex:
         if self._same_model(live, embedder):
             self.collection = live
             return
+        if not settings.reembed:
+            raise different_model(settings, live, embedder)
         log.warning(
-            "collection %s holds vectors of another embedding model (%s); the next ingest rebuilds it for %s and keeps the old one until then",
-            name, self._model_of(live), embedder.model_path,
+            "re-embedding: the item index was built with %s; this ingest embeds all %d items again with %s into %s, "
+            "which replaces it once complete",
+            self._model_of(live), live.count(), embedder.model_path, rebuild_name,
         )
         if rebuild is not None and not self._same_model(rebuild, embedder):
             self.client.delete_collection(rebuild_name)  # a rebuild for yet another model, never swapped in
@@ -215,38 +254,42 @@ class ItemIndex:
             name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedding_model": self.embedder.model_path},
+            metadata=model_metadata(self.embedder),
         )
 
     @staticmethod
     def _model_of(collection) -> str | None:
-        return (collection.metadata or {}).get("embedding_model")
+        recorded = collection.metadata or {}
+        return recorded.get("embedding_model_path") or recorded.get("embedding_model")
 
     def _same_model(self, collection, embedder: ItemEmbedder) -> bool:
         """Whether ``collection`` holds vectors of ``embedder``'s model, judged by what the model does, not where it lies.
 
-        The path it was built with says so at once. Another path (a second virtualenv, a moved checkout, a
-        reinstall) may hold the same model: then a few stored texts are embedded again and must come out within
-        :data:`SAME_MODEL_COSINE` of their stored vectors. An empty collection suits any model.
+        The path it was built with says so at once (the same install; no model load). Another path (a second
+        virtualenv, a moved checkout, a reinstall) may hold the same model: its vector of the probe text must come
+        out within :data:`SAME_MODEL_COSINE` of the recorded fingerprint. An index recorded before fingerprints is
+        checked on a few stored texts embedded again instead. An empty collection suits any model.
         """
         if self._model_of(collection) == embedder.model_path:
             return True
-        stored = collection.get(limit=MODEL_CHECK_ITEMS, include=["documents", "embeddings"])
-        documents, vectors = stored.get("documents") or [], stored.get("embeddings")
-        if not stored["ids"]:
+        if collection.count() == 0:  # nothing to disagree with: it becomes this model's
+            collection.modify(metadata=model_metadata(embedder))
             return True
-        if not documents or vectors is None or not all(documents):
-            return False
+        recorded = (collection.metadata or {}).get("embedding_fingerprint")
         try:
-            again = embedder.encode(list(documents))
+            if recorded:
+                similarity = same_vectors(embedder.fingerprint, decode_fingerprint(recorded))
+            else:
+                stored = collection.get(limit=MODEL_CHECK_ITEMS, include=["documents", "embeddings"])
+                documents, vectors = stored.get("documents") or [], stored.get("embeddings")
+                if not documents or vectors is None or not all(documents):
+                    return False
+                similarity = same_vectors(embedder.encode(list(documents)), np.asarray(vectors))
+        except SetupError:
+            raise
         except Exception as err:  # noqa: BLE001 - a model that cannot run here is not shown to be the same one
             log.warning("could not check whether %s is the model collection %s was built with: %s", embedder.model_path, collection.name, err)
             return False
-        kept = np.asarray(vectors, dtype=np.float32)
-        if again.shape != kept.shape:  # another dimension: another model
-            return False
-        kept /= np.linalg.norm(kept, axis=1, keepdims=True).clip(1e-12)
-        similarity = float(np.min(np.sum(again * kept, axis=1)))
         if similarity >= SAME_MODEL_COSINE:
             log.info("collection %s was built with %s: the same model as %s (cosine %.5f), kept", collection.name, self._model_of(collection), embedder.model_path, similarity)
             return True
@@ -287,12 +330,24 @@ class ItemIndex:
                 retagged.append(item)
         return SyncPlan(
             changed=changed,
-            vectors=self.embedder.encode([item.text for item in changed], progress=progress),
+            vectors=self._vectors_of(changed, progress),
             removed=[item_id for item_id in stored if item_id not in wanted],
             added=sum(1 for item in changed if item.item_id not in stored),
             total=len(items),
             retagged=retagged,
         )
+
+    def _vectors_of(self, items: list[Item], progress: bool) -> np.ndarray:
+        """The items' vectors: the packaged ones where this model made them from the same text, the rest embedded."""
+        shipped = packaged_vectors(self.embedder, (item.text_hash for item in items))
+        to_embed = [item for item in items if item.text_hash not in shipped]
+        if shipped:
+            log.info("%d of %d item vectors taken from the packaged catalog's vectors, %d embedded", len(items) - len(to_embed), len(items), len(to_embed))
+        fresh = self.embedder.encode([item.text for item in to_embed], progress=progress)
+        if not shipped:
+            return fresh
+        rows = iter(fresh)
+        return np.asarray([shipped[item.text_hash] if item.text_hash in shipped else next(rows) for item in items], dtype=np.float32)
 
     @_to_server
     def apply(self, plan: SyncPlan, progress: bool = False) -> SyncReport:

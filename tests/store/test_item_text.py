@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,12 @@ LONG_OVERVIEW = " ".join(
 
 def word_pieces(embedder, text: str) -> int:
     """What the packaged model's own tokenizer makes of the text, its [CLS] and [SEP] included."""
-    return len(embedder.model.tokenizer(text, truncation=False)["input_ids"])
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(embedder.model_path) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()  # the file pads to 128
+    return len(tokenizer.encode(text).ids)
 
 
 def test_text_reads_title_year_genres_overview_then_keywords():

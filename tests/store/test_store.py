@@ -14,7 +14,8 @@ import sqlalchemy.exc
 from whyrec.store import item_index
 from whyrec.store.catalog import Store
 from whyrec.store.database import Database
-from whyrec.store.errors import InputError
+from whyrec.store.embeddings import FINGERPRINT_TEXT
+from whyrec.store.errors import InputError, SetupError
 from whyrec.store.item_index import ItemIndex, category_key
 from whyrec.store.records import ITEM_TEXT_VERSION, Dataset, Interaction
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
@@ -77,9 +78,22 @@ def test_feedback_is_validated_and_kept(small_store):
     assert small_store.db.history_version("u1") != before
 
 
-def test_index_rebuilds_when_embedding_model_changes(small_store, embedder):
-    index = ItemIndex(small_store.settings, HashingModel())
+def test_an_index_of_another_model_is_refused_in_one_line_and_nothing_is_deleted(small_store):
+    settings = small_store.settings
+    with pytest.raises(SetupError) as refused:
+        ItemIndex(settings, HashingModel())
+    message = str(refused.value)
+    assert "\n" not in message and "built with the embedding model all-MiniLM-L6-v2" in message
+    assert "run `whyrec ingest --reembed`" in message
+    assert {c.name for c in small_store.index.client.list_collections()} == {settings.collection}
+    assert ItemIndex(settings, small_store.embedder).count() == len(SMALL_CATALOG)
+
+
+def test_with_reembed_a_new_model_says_so_and_gets_its_own_index_to_fill(small_store, caplog):
+    index = ItemIndex(small_store.settings.model_copy(update={"reembed": True}), HashingModel())
     assert index.count() == 0 and index.rebuilding
+    assert f"re-embedding: the item index was built with {small_store.embedder.model_path}" in caplog.text
+    assert ItemIndex(small_store.settings, small_store.embedder).count() == len(SMALL_CATALOG)
 
 
 def test_the_same_model_at_another_path_keeps_the_index(small_store, tmp_path):
@@ -132,7 +146,12 @@ def test_clearing_one_users_feedback_leaves_everyone_elses(small_store):
 class HashingModel:
     """A second embedding model for the tests: 16-d unit vectors drawn from each text's hash."""
 
-    model_path = "another-model"
+    model_path = name = "another-model"
+    version = ""
+
+    @property
+    def fingerprint(self) -> np.ndarray:
+        return self.encode([FINGERPRINT_TEXT])[0]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         rows = [np.random.default_rng(int(hashlib.sha1(t.encode()).hexdigest()[:8], 16)).standard_normal(16) for t in texts]
@@ -141,8 +160,12 @@ class HashingModel:
 
 
 class BrokenModel(HashingModel):
+    """Embeds one text (its fingerprint), then runs out of memory on a catalog."""
+
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        raise RuntimeError("CUDA out of memory")
+        if len(texts) > 1:
+            raise RuntimeError("CUDA out of memory")
+        return super().encode(texts)
 
 
 def embedded_texts(index, monkeypatch) -> list[str]:
@@ -176,7 +199,8 @@ def test_a_new_text_format_embeds_only_the_items_whose_text_changed(small_store,
 
 
 def test_a_new_embedding_model_is_built_beside_the_old_index_and_swapped_in_only_when_complete(small_store):
-    settings, dataset = small_store.settings, Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS))
+    settings = small_store.settings.model_copy(update={"reembed": True})
+    dataset = Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS))
     broken = ItemIndex(settings, BrokenModel())
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         Store(settings, small_store.db, broken.embedder, broken).ingest(dataset, progress=False)
@@ -194,7 +218,7 @@ def test_a_new_embedding_model_is_built_beside_the_old_index_and_swapped_in_only
 
 
 def test_a_swap_cut_short_is_finished_by_the_next_open(small_store, monkeypatch):
-    settings = small_store.settings
+    settings = small_store.settings.model_copy(update={"reembed": True})
     new = ItemIndex(settings, HashingModel())
     plan = new.plan(list(SMALL_CATALOG))
 
