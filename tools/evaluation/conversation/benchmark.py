@@ -179,7 +179,7 @@ def without_targets(dataset: Dataset, split: LeaveOneOutSplit) -> Dataset:
 def simulation_settings(settings: Settings, split: LeaveOneOutSplit | None = None) -> Settings:
     """Settings for the simulation store of ``split``'s protocol: its own data directory, the main store's trained reranker."""
     folder = f"{SIMULATION_DIR}-temporal" if protocol_of(split) == "temporal" else SIMULATION_DIR
-    update: dict = {"data_dir": settings.data_dir / folder}
+    update: dict = {"data_dir": settings.data_dir / folder, "database_url": None}  # a local scratch store, never the shared database
     if settings.trained_reranker_path.exists():
         update["reranker_path"] = settings.trained_reranker_path
     return settings.model_copy(update=update)
