@@ -6,7 +6,8 @@ command line (``whyrec serve --api-key KEY[:USER]``, repeatable) or in ``Setting
 cannot read or change another user's history, whatever ``user_id`` it sends.
 
 With no key configured every caller is let in, which is only allowed on this machine
-(:func:`require_keys_off_localhost`): the server refuses to start on any other address.
+(:func:`require_keys_off_localhost`): the server refuses to start on any other address unless told
+``--insecure``. With keys, :mod:`ui.route_gate` checks them in front of every route, the page included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from whyrec.store.errors import InputError
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOGIN_PATH = "/whyrec/login"  # where a person types a key into the page (ui.route_gate serves the form)
 KEY_HINT = "send the header 'Authorization: Bearer <key>' with a key given to `whyrec serve --api-key`"
 
 
@@ -113,14 +115,24 @@ def is_local(host: str | None) -> bool:
     return (host or "127.0.0.1").strip().lower() in LOCAL_HOSTS
 
 
-def require_keys_off_localhost(host: str | None, keys: ApiKeys, share: bool = False) -> None:
-    """Refuse (one-line ``InputError``) to serve beyond this machine without an API key."""
+def require_keys_off_localhost(host: str | None, keys: ApiKeys, share: bool = False, insecure: bool = False) -> str | None:
+    """Refuse (one-line ``InputError``) to serve beyond this machine without an API key, unless ``insecure``.
+
+    Returns the line to log when serving beyond this machine (None on it): with keys, that every route is
+    gated (:mod:`ui.route_gate`) and where a person logs in; with ``insecure`` (the CLI's ``--insecure``),
+    that anyone can read and change every user's data.
+    """
+    where = "a share link" if share else f"--host {host}"
+    if not share and is_local(host):
+        return None
     if keys:
-        return
-    if share:
-        raise InputError("a share link serves the app beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user; or set WHYREC_API_KEYS)")
-    if not is_local(host):
-        raise InputError(
-            f"--host {host} serves beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user; "
-            "or set WHYREC_API_KEYS), or serve on 127.0.0.1"
+        return (
+            f"{where} serves beyond this machine: every route (the page, its events, the API, MCP and /v1) needs one of the "
+            f"{len(keys)} API key(s) — a person opens the page at {LOGIN_PATH}"
         )
+    if insecure:
+        return f"{where} serves beyond this machine with no API key (--insecure): anyone who reaches it can read and change every user's data"
+    raise InputError(
+        f"{where} serves beyond this machine — pass --api-key KEY (or KEY:USER to scope it to one user; or set WHYREC_API_KEYS), "
+        "serve on 127.0.0.1, or pass --insecure to serve with no key"
+    )

@@ -67,6 +67,8 @@ def _ingest(store, catalog: Path | None, interactions: Path | None) -> None:
 @command("ingest")
 def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
     """Load a catalog and interactions into SQLite and Chroma (packaged MovieLens-100K by default)."""
+    if args.reembed:  # the index may be replaced by one built with this install's embedding model
+        settings = settings.model_copy(update={"reembed": True})
     _ingest(open_store(settings), args.catalog, args.interactions)
     return 0
 
@@ -272,10 +274,12 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("demo")
 def demo_command(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest MovieLens-100K if needed, train the reranker in the background if needed, open the app."""
+    from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
     from whyrec.ui.app import launch_app
 
+    require_keys_off_localhost(args.host, ApiKeys.parse(settings.api_keys), insecure=args.insecure)  # before a minute of ingesting
     ensure_ingested(settings)
-    launch_app(settings, host=args.host, port=args.port, train_if_needed=True)
+    launch_app(settings, host=args.host, port=args.port, train_if_needed=True, insecure=args.insecure)
     return 0
 
 
@@ -285,9 +289,11 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
     from whyrec.ui.app import launch_app
 
-    require_keys_off_localhost(args.host, ApiKeys.parse([*settings.api_keys, *(args.api_key or [])]))  # before a minute of ingesting
+    require_keys_off_localhost(args.host, ApiKeys.parse([*settings.api_keys, *(args.api_key or [])]), insecure=args.insecure)  # before a minute of ingesting
     ensure_ingested(settings)
-    launch_app(settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp, openai=args.openai, api_keys=args.api_key)
+    launch_app(
+        settings, host=args.host, port=args.port, auth=args.auth, mcp=args.mcp, openai=args.openai, api_keys=args.api_key, insecure=args.insecure
+    )
     return 0
 
 
@@ -300,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help=ingest_command.__doc__)
     p.add_argument("--catalog", type=Path, help="your catalog file (.csv, .jsonl or .parquet)")
     p.add_argument("--interactions", type=Path, help="your interactions file (.csv, .jsonl or .parquet)")
+    p.add_argument("--reembed", action="store_true", help="re-embed the catalog when the index was built by a different embedding model")
     sub.add_parser("stats", help=stats_command.__doc__)
 
     p = sub.add_parser("recommend", help=recommend_command.__doc__)
@@ -347,11 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=fn.__doc__)
         p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
         p.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+        p.add_argument("--insecure", action="store_true", help="serve beyond 127.0.0.1 with no API key (anyone who reaches the port can read and change every user's data)")
     p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
     p.add_argument("--openai", action="store_true", help="also serve an OpenAI-compatible chat at /v1 (model 'whyrec')")
     p.add_argument(
         "--api-key", action="append", metavar="KEY[:USER]",
-        help="bearer key for the API, MCP and /v1 (repeatable); KEY:USER may only act for USER; required off 127.0.0.1",
+        help="key every route needs, the page (log in at /whyrec/login), API, MCP and /v1 (repeatable); KEY:USER may only act for USER; required off 127.0.0.1",
     )
     p.add_argument("--auth", help="user:password required to open the app")
     return parser
