@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Literal
@@ -35,6 +35,7 @@ from whyrec.tools.recommend.explanation import (
 )
 from whyrec.tools.recommend.popularity import PopularityTimeline, continues_session
 from whyrec.tools.recommend.profile import InterestProfile, InterestProfiler, template_summary
+from whyrec.tools.recommend.profile_summary import BackgroundSummaries, Summarizer
 from whyrec.tools.understanding.request import (
     CategoryAsk,
     ParsedRequest,
@@ -82,18 +83,20 @@ class Recommender:
         reranker: Reranker | None | Literal["trained"] = "trained",
         *,
         weights: ScoreWeights | None = None,
-        summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
+        summarizer: Summarizer | None = None,
         request_parsing: bool = True,
         rerank_top: int | None = None,
+        rerank_top_request: int | None = None,
     ):
         """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
         (checked on each use, so a background training is picked up when it finishes); without one,
         the final score leaves the reranker out rather than add an untrained model's noise.
-        ``summarizer`` (e.g. tools.recommend.profile_summary.LLMProfileSummarizer) words profile summaries;
-        the template summary stands whenever it returns None. ``request_parsing=False`` embeds a
+        ``summarizer`` (e.g. agent.interest_writer.InterestWriter) words profile summaries in the background
+        (:class:`~tools.recommend.profile_summary.BackgroundSummaries`); the template shows until then. ``request_parsing=False`` embeds a
         request as it is, without reading decades, categories, titles and exclusions out of it
         (the baseline that request understanding is measured against). ``rerank_top`` overrides
-        ``settings.rerank_top`` (the candidates the cross-encoder rescores; 0 = off)."""
+        ``settings.rerank_top`` (the candidates the cross-encoder rescores; 0 = off) and ``rerank_top_request``
+        ``settings.rerank_top_request`` (the same when a request is given)."""
         self.store = store
         self.settings = store.settings
         self.profiler = InterestProfiler(
@@ -103,9 +106,10 @@ class Recommender:
         self._reranker_lock = threading.Lock()
         self.weights = weights or ScoreWeights()
         self._tuned_reranker_weight = weights is None  # default weights: the reranker's weight is the share its card validated
-        self.summarizer = summarizer
+        self.summaries = BackgroundSummaries(store.db, summarizer) if summarizer else None
         self.request_parsing = request_parsing
         self.rerank_top = self.settings.rerank_top if rerank_top is None else rerank_top
+        self.rerank_top_request = self.settings.rerank_top_request if rerank_top_request is None else rerank_top_request
         self.moment: float | None = None
         """When a call gives no ``now``, the moment it is asked at (Unix seconds); None is the present, what a live
         user meets. A replayed conversation sets the moment it replays, so that what was trending then, and whether
@@ -231,7 +235,7 @@ class Recommender:
         """Load the embedding model, the request parser's vocabulary and the reranker now, so the
         first request a person makes does not wait ~10 s for them (front ends call this in the background)."""
         self.understand("something funny from the 90s")
-        if self.rerank_top > 0:
+        if max(self.rerank_top, self.rerank_top_request) > 0:
             _ = self.reranker
 
     def understand(self, request: str | None) -> ParsedRequest:
@@ -281,10 +285,9 @@ class Recommender:
         if cached is not None:
             return InterestProfile.from_cache(cached)
         profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
-        worded = self.summarizer(profile, self.items) if self.summarizer else None
-        if worded:
-            profile.summary, profile.summary_source = worded, "llm"
         self.store.db.save_profile(user_id, key, asdict(profile))
+        if self.summaries is not None:  # worded in the background; the template shows until it is saved under this key
+            self.summaries.submit(user_id, key, profile, self.items)
         return profile
 
     def profile(self, user_id: str) -> InterestProfile:
@@ -599,12 +602,14 @@ class Recommender:
         if understood is not None and understood.has_soft and self.weights.asked_for > 0:
             signals["asked_for"] = np.array([understood.soft_match(i) for i in items], dtype=np.float32)
             weights["asked_for"] = self.weights.asked_for * others
-        # off (rerank_top 0, the default) means the saved model is never even loaded
-        reranker = self.reranker if self.rerank_top > 0 and self.weights.reranker > 0 else None
+        # off (rerank_top 0 on this path) means the saved model is never even loaded
+        path = "request" if request and request.strip() else "history"
+        top = self.rerank_top_request if path == "request" else self.rerank_top
+        reranker = self.reranker if top > 0 and self.weights.reranker > 0 else None
         if reranker is not None and context.queries:
-            share = reranker.mix_share if self._tuned_reranker_weight else None
+            share = reranker.mix_share_for(path) if self._tuned_reranker_weight else None
             weight = self.weights.with_reranker_share(share).reranker if share is not None else self.weights.reranker
-            signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights), weight
+            signals["reranker"], weights["reranker"] = self._rerank_top(reranker, context, request, items, signals, weights, top), weight
         # weights renormalised over the signals present, so the final score stays in [0, 1]
         final = sum(weights[name] * values for name, values in signals.items()) / sum(weights.values())
         return [
@@ -612,14 +617,14 @@ class Recommender:
             for n, item in enumerate(items)
         ]
 
-    def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict) -> np.ndarray:
-        """Cross-encoder scores for the ``rerank_top`` best candidates by the other signals.
+    def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict, top_n: int) -> np.ndarray:
+        """Cross-encoder scores for the ``top_n`` best candidates by the other signals.
 
         A cascade: the cross-encoder is the slow stage, so it only reads the candidates that can
         still reach the list; the rest get 0 and stay below them.
         """
         first = sum(weights[name] * values for name, values in signals.items())
-        top = np.argsort(-first, kind="stable")[: self.rerank_top]
+        top = np.argsort(-first, kind="stable")[:top_n]
         scores = np.zeros(len(items), dtype=np.float32)
         scores[top] = reranker.score(self.reranker_query(reranker, context, request), [reranker.doc(items[i]) for i in top])
         return scores

@@ -12,7 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -78,21 +78,45 @@ def query_text(recent: Sequence[Item], request: str | None = None, max_items: in
     return ". ".join(parts) if parts else "Looking for: anything"
 
 
+DOC_KEYWORDS = 8
+"""Keywords in an item's side of the pair, before its overview: enough to say what it is about, leaving room for the story."""
+
+
+def _cut(text: str, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` after a whole word (the whole text when it fits)."""
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    return text[:max_chars].rsplit(" ", 1)[0]
+
+
+def _short_text(item: Item, keywords: int) -> str:
+    """An item in a few words for the user side: title, year and its first keywords (what it is about)."""
+    head = f"{item.title} ({item.year})" if item.year else item.title
+    return f"{head}: {', '.join(item.keywords[:keywords])}" if item.keywords and keywords > 0 else head
+
+
 @dataclass(frozen=True)
 class QueryFormat:
     """How a user and an item become the cross-encoder's (query, doc) pair: one rule for training and serving.
 
     The training card carries these parameters (``query_format``) and :class:`Reranker` reads them
-    back, so a model is always served the words it was trained on. Version 2 (what
-    ``whyrec train-reranker`` writes): the request, then the profile's short- and long-term summaries
-    (:func:`tools.recommend.profile.template_summary`), cut to ``max_chars``; the doc is the item's title, year and
-    genres only (short pairs are what make the cross-encoder cheap). Version 1 (older cards): recent
-    liked titles (:func:`query_text`) against the item's full text.
+    back, so a model is always served the words it was trained on.
+
+    - Version 3 (what ``whyrec train-reranker`` writes): the query is the request, the profile's short- and
+      long-term summaries (:func:`tools.recommend.profile.template_summary`) and the ``max_items`` most recent
+      liked items' short text (title, year, first ``item_keywords`` keywords), cut to ``max_chars``; the doc is
+      title, year, genres, keywords, then the overview, cut to ``doc_chars`` (the keywords come before the
+      overview so a short cut keeps them; ``doc_chars`` is chosen on the validation curve at training time).
+    - Version 2: the request and the summaries; the doc is title, year and genres only.
+    - Version 1 (older cards): recent liked titles (:func:`query_text`) against the item's full text.
     """
 
-    version: int = 2
-    max_chars: int = 160  # about 40 word pieces: the short-term summary and the start of the long-term one
-    max_items: int = QUERY_ITEMS  # version 1 only: recent titles in the query
+    version: int = 3
+    max_chars: int = 320  # about 80 word pieces
+    max_items: int = 3
+    doc_chars: int = 400  # about 100 word pieces
+    item_keywords: int = 3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +126,8 @@ class QueryFormat:
         """The format a card records; cards from before version 2 name only ``max_query_items``."""
         given = card.get("query_format")
         if isinstance(given, Mapping):
-            return cls(**{k: given[k] for k in ("version", "max_chars", "max_items") if k in given})
+            known = {f for f in cls.__dataclass_fields__}
+            return cls(**{k: given[k] for k in known if k in given})
         return cls(version=1, max_items=int(card.get("max_query_items", QUERY_ITEMS)))
 
     def query(self, summary: Mapping[str, str] | None, recent: Sequence[Item], request: str | None = None) -> str:
@@ -111,19 +136,33 @@ class QueryFormat:
             return query_text(recent, request, max_items=self.max_items)
         parts = []
         if request and request.strip():
-            parts.append(f"Looking for: {' '.join(request.split())[: self.max_chars // 2]}")
+            parts.append(f"Looking for: {_cut(request, self.max_chars // 2)}.")
         for key in ("short_term", "long_term"):
             text = " ".join(((summary or {}).get(key) or "").split())
             if text:
                 parts.append(text)
-        joined = " ".join(parts)
-        if len(joined) > self.max_chars:  # the request comes first, so it is never what is cut
-            joined = joined[: self.max_chars].rsplit(" ", 1)[0]
-        return joined or "Looking for: anything"
+        if self.version >= 3 and recent and self.max_items > 0:
+            parts.insert(int(bool(request and request.strip())),
+                         "Recently liked: " + "; ".join(_short_text(i, self.item_keywords) for i in list(recent)[: self.max_items]) + ".")
+        # the request comes first, so it is never what is cut
+        return _cut(" ".join(parts), self.max_chars) or "Looking for: anything"
 
     def doc(self, item: Item) -> str:
-        """The item side: title, year and genres (version 1: the item's full text)."""
-        return item.text if self.version < 2 else _item_phrase(item)
+        """The item side: see the class docstring for each version."""
+        if self.version < 2:
+            return item.text
+        if self.version == 2:
+            return _item_phrase(item)
+        parts = [_item_phrase(item)]
+        if item.keywords:
+            parts.append(f"Keywords: {', '.join(item.keywords[:DOC_KEYWORDS])}.")
+        if item.description:
+            parts.append(item.description)
+        return _cut(" ".join(parts), self.doc_chars)
+
+    def with_doc_chars(self, doc_chars: int) -> QueryFormat:
+        """The same format with another document length (the validation curve tries several)."""
+        return replace(self, doc_chars=doc_chars)
 
 
 def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> list[Item]:
@@ -224,8 +263,14 @@ class Reranker:
 
     @property
     def mix_share(self) -> float | None:
-        """The share of the final score its training validated best (card: ``validation.best_mix.share``), if any."""
-        best = (self.card.get("validation") or {}).get("best_mix") or {}
+        """The share of the final score its training validated best on history-only lists (card: ``validation.best_mix``)."""
+        return self.mix_share_for("history")
+
+    def mix_share_for(self, path: str) -> float | None:
+        """The validated share on ``path``: ``history`` (card: ``validation.best_mix``) or ``request``
+        (``validation.request.best_mix``; cards from before the paths were validated apart: the history one)."""
+        validation = self.card.get("validation") or {}
+        best = ((validation.get("request") or {}).get("best_mix") if path == "request" else None) or validation.get("best_mix") or {}
         return float(best["share"]) if "share" in best else None
 
     def score(self, query: str, docs: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -11,15 +11,22 @@ Protocol (written down next to the numbers it produces, in the saved card):
   for the history before the cut. Its top ``list_size`` is one training list: the positive is the
   item the user took next, the other candidates are the negatives. A list whose positive the
   pipeline did not propose teaches nothing about reordering and is skipped.
-* The query is :class:`tools.recommend.reranker.QueryFormat`: the profile's short- and long-term interest
-  summaries (plus the request when there is one); the card carries its parameters and serving reads them.
-* Request-conditioned lists: for some training cuts the conversation simulator's request generator
-  describes the next item (genre words, era, "something like <a liked title>") and the pipeline
-  ranks for that request.
-* Validation: held-out users (never trained on), one list each at their last cut, ranked by the
-  pipeline without the reranker ("no_reranker"), by the cross-encoder alone, and by the pipeline's
-  final score plus ``share`` x the cross-encoder's probability for a grid of shares and numbers of
-  candidates rescored: the mix the recommender serves.
+* The pair is :class:`tools.recommend.reranker.QueryFormat` (version 3): the request, the recent liked
+  items' short text and the profile's interest summaries against the item's title, year, genres,
+  keywords and overview; the card carries its parameters and serving reads them.
+* Request-conditioned lists:
+  - simulated: for some training cuts the conversation simulator's request generator describes the
+    next item (genre words, era, "something like <a liked title>") and the pipeline ranks for that request;
+  - labelled "about" requests (``concept_requests``): only the rows marked ``dev`` of the frozen set are
+    ever read (its ``test`` half is what ``benchmarks/concepts.py`` reports); every 4th of them is kept
+    for validation, the rest are asked by a sample of training users; every acceptable film the pipeline
+    proposed is a positive.
+* Validation: held-out users (never trained on), one history list each at their last cut and one for a
+  simulated request, plus the held-out "about" requests asked by them, ranked by the pipeline without
+  the reranker ("no_reranker"), by the cross-encoder alone, and by the pipeline's final score plus
+  ``share`` x the cross-encoder's probability for a grid of shares and numbers of candidates rescored
+  (the mix the recommender serves), for history-only lists and request lists apart, so serving can
+  turn it on per path. The document length is chosen on the same lists (:data:`DOC_CHARS_CURVE`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +51,7 @@ from whyrec.tools.evaluation.splits import asked_after, split_user_history
 from whyrec.tools.evaluation.metrics import ndcg_at_positions, paired_bootstrap_ci
 from whyrec.tools.recommend.reranker import CARD_NAME, QueryFormat, Reranker
 from whyrec.tools.recommend.reranker_backends import resolve_backend
+from whyrec.tools.training.cross_encoder_fit import LOSSES, FitResult, TrainingList, fit_cross_encoder
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +62,15 @@ SPLIT_RULE = (
     "first cut and ranks for the history before the cut; positive = the next item, negatives = the other candidates"
 )
 MIN_CONTEXT = 5  # interactions needed before a cut point: the profile needs a history to summarise
-LOSSES = ("listnet", "lambda", "ranknet", "bce")
-SHARES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+SHARES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)
 """Reranker shares of the final score tried on validation (final = pipeline + share x probability)."""
-RERANK_TOPS = (10, 20, 30)
+RERANK_TOPS = (10, 20)
+DOC_CHARS_CURVE = (200, 400, 700)
+"""Document lengths (characters) the trained model is validated at; the card keeps the best."""
+PATHS = ("history", "request")
+"""Where the reranker may act, validated apart: lists without a request, and lists ranked for one."""
+CONCEPT_USERS = 8
+"""Training users who ask each labelled "about" request (each asking is one list)."""
 
 
 @dataclass
@@ -69,8 +82,18 @@ class CandidateList:
     candidates: list[str]  # item ids, the pipeline's order
     docs: list[str]  # the item side of each pair (QueryFormat.doc)
     base: list[float]  # the pipeline's final score for each, reranker off
-    positive: int  # index of the next item in ``candidates``; -1 when the pipeline did not propose it
+    positives: list[int]  # indexes in ``candidates`` of the next item (history, simulated) or the acceptable films ("about")
     request: str | None = None
+    kind: str = "history"  # history, simulated (a simulator request) or about (a labelled "about" request)
+
+    @property
+    def path(self) -> str:
+        """history or request: the serving path this list stands for."""
+        return "history" if self.request is None else "request"
+
+    def training_list(self, list_size: int) -> TrainingList:
+        """The top ``list_size`` as the training loop reads it."""
+        return TrainingList(self.query, self.docs[:list_size], [float(n in self.positives) for n in range(len(self.docs[:list_size]))])
 
 
 @dataclass
@@ -140,13 +163,20 @@ def split_history(history: list[Interaction]) -> tuple[list[Interaction], list[I
     return train, [x for x in (valid, test) if x is not None]
 
 
+def dev_requests(path: Path) -> list[dict]:
+    """The labelled "about" requests of ``path`` (JSON lines) marked ``dev``: the only half training may read."""
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if r.get("split") == "dev"]
+
+
 def build_candidate_lists(
     store: Store,
     *,
-    list_size: int = 30,
+    list_size: int = 20,
     cuts_per_user: int = 2,
-    validation_users: int = 100,
+    validation_users: int = 60,
     request_share: float = 0.3,
+    concept_requests: list[dict] | None = None,
     max_users: int | None = None,
     query_format: QueryFormat | None = None,
     time_budget_s: float | None = None,
@@ -154,9 +184,11 @@ def build_candidate_lists(
 ) -> CandidateLists:
     """The pipeline's own candidate lists at cut points before each user's held-out tail.
 
-    Validation users come first (one list each, at their last cut), then training users in a
-    seeded random order until ``time_budget_s`` is spent; ``request_share`` of the training cuts
-    also get a list ranked for a simulated request that describes the next item.
+    Validation users come first (a history list and a simulated-request list each, at their last cut,
+    and the held-out "about" requests), then training users in a seeded random order until
+    ``time_budget_s`` is spent; ``request_share`` of the training cuts also get a list ranked for a
+    simulated request that describes the next item, and each training "about" request is asked by
+    :data:`CONCEPT_USERS` of them. ``concept_requests`` must be the ``dev`` rows (:func:`dev_requests`).
     """
     from whyrec.tools.evaluation.conversation.simulator import Session, SimulatedUser
     from whyrec.tools.recommend.profile import template_summary
@@ -193,65 +225,94 @@ def build_candidate_lists(
         train_users = train_users[:max_users]
 
     skipped = 0
+    concepts = [r for r in concept_requests or [] if r.get("split") == "dev"]  # never the test half, whatever is passed
+    concept_validation, concept_train = concepts[::4], [r for n, r in enumerate(concepts) if n % 4]
 
-    def one(user: str, cut: int, request: str | None) -> CandidateList:
+    def one(user: str, cut: int, request: str | None, wanted: set[str], kind: str) -> CandidateList:
         history = prefixes[user][:cut]
         ranking = recommender._rank(user, request, k=list_size, diversity=0.0, history=history, now=asked_after(history))
         ranked = [r for r in ranking.ranked if r.item.item_id not in held_out[user]][:list_size]  # not even as negatives
         ids = [r.item.item_id for r in ranked]
         summary = template_summary(ranking.context.profile, items)
         query = query_format.query(summary, liked_items(ranking.context.history, items), request)
-        target = prefixes[user][cut].item_id
         return CandidateList(
             user, query, ids, [query_format.doc(items[i]) for i in ids], [round(r.scores["final"], 5) for r in ranked],
-            ids.index(target) if target in ids else -1, request,
+            [n for n, i in enumerate(ids) if i in wanted], request, kind,
         )
 
-    validation = [one(u, len(prefixes[u]) - 1, None) for u in val_users]
+    def at_cut(user: str, cut: int, simulated: bool) -> list[CandidateList]:
+        target = prefixes[user][cut].item_id
+        made = [one(user, cut, None, {target}, "history")]
+        if simulated:
+            session = Session(user, items[target], prefixes[user][:cut], seed)
+            made.append(one(user, cut, simulator.open(session)[0].text, {target}, "simulated"))
+        return made
+
+    validation = [lst for u in val_users for lst in at_cut(u, len(prefixes[u]) - 1, True)]
+    validation += [one(u, len(prefixes[u]) - 1, r["request"], set(r["acceptable"]), "about") for r in concept_validation for u in val_users[:CONCEPT_USERS * 2]]
     train: list[CandidateList] = []
     done_users: list[str] = []
+    concept_queue = [r for r in concept_train for _ in range(CONCEPT_USERS)]
+    rng.shuffle(concept_queue)
     for user in train_users:
         if time_budget_s is not None and time.perf_counter() - started > time_budget_s:
             log.warning("candidate lists stopped after %d of %d training users: their time budget is spent", len(done_users), len(train_users))
             break
         done_users.append(user)
         prefix = prefixes[user]
-        for cut in range(len(prefix) - cuts_per_user, len(prefix)):
-            made = [one(user, cut, None)]
-            if rng.random() < request_share:
-                session = Session(user, items[prefix[cut].item_id], prefix[:cut], seed)
-                made.append(one(user, cut, simulator.open(session)[0].text))
-            for lst in made:
-                if lst.positive >= 0:
-                    train.append(lst)
-                else:
-                    skipped += 1
+        made = [lst for cut in range(len(prefix) - cuts_per_user, len(prefix)) for lst in at_cut(user, cut, rng.random() < request_share)]
+        if concept_queue:
+            ask = concept_queue.pop()
+            made.append(one(user, len(prefix), ask["request"], set(ask["acceptable"]), "about"))
+        for lst in made:
+            if lst.positives:
+                train.append(lst)
+            else:
+                skipped += 1
     seconds = time.perf_counter() - started
     log.info("built %d training lists (%d users, %d skipped: next item not proposed) and %d validation lists in %.0f s",
              len(train), len(done_users), skipped, len(validation), seconds)
     return CandidateLists(train, validation, sorted(done_users, key=user_order), val_users, query_format, round(seconds, 1), skipped)
 
 
-def ranking_metrics(scores_per_case: list[np.ndarray], positives: list[int], k: int = 10) -> dict[str, float]:
-    """NDCG@k, MRR, hit@1 and hit@k for one relevant candidate per case (ties count against the positive;
-    a positive of -1, not in the list, is a miss)."""
+def _places(scores: np.ndarray, positives: list[int]) -> np.ndarray:
+    """0-based places of the positives when ``scores`` orders the list, ties counted against the positives."""
+    relevant = np.zeros(len(scores), dtype=bool)
+    relevant[positives] = True
+    order = np.lexsort((relevant, -np.asarray(scores, dtype=np.float64)))  # on a tie the negatives go first
+    return np.flatnonzero(relevant[order])
+
+
+def ranking_metrics(scores_per_case: list[np.ndarray], positives: list[list[int]], k: int = 10) -> dict[str, float]:
+    """NDCG@k, MRR (of the first positive), hit@1 and hit@k; ties count against the positives, a list without one is a miss."""
     if not scores_per_case:
         return {}
     per = per_case_ndcg(scores_per_case, positives, k)
-    ranks = np.array([int(np.sum(s >= s[p])) if p >= 0 else 10**9 for s, p in zip(scores_per_case, positives, strict=True)])
+    first = np.array([(_places(s, p)[0] + 1) if p else 10**9 for s, p in zip(scores_per_case, positives, strict=True)])
     return {
         f"ndcg@{k}": round(float(np.mean(per)), 4),
-        "mrr": round(float(np.mean(1.0 / ranks)), 4),
-        "hit@1": round(float(np.mean(ranks <= 1)), 4),
-        f"hit@{k}": round(float(np.mean(ranks <= k)), 4),
-        "cases": len(ranks),
+        "mrr": round(float(np.mean(1.0 / first)), 4),
+        "hit@1": round(float(np.mean(first <= 1)), 4),
+        f"hit@{k}": round(float(np.mean(first <= k)), 4),
+        "cases": len(first),
     }
 
 
-def per_case_ndcg(scores_per_case: list[np.ndarray], positives: list[int], k: int = 10) -> np.ndarray:
-    """Each list's NDCG@k of its one positive, ties counted against it (its 0-based place: the others scoring at least as high)."""
-    positions = np.array([int(np.sum(s >= s[p])) - 1 if p >= 0 else -1 for s, p in zip(scores_per_case, positives, strict=True)])
-    return ndcg_at_positions(positions, k)
+def per_case_ndcg(scores_per_case: list[np.ndarray], positives: list[list[int]], k: int = 10) -> np.ndarray:
+    """Each list's NDCG@k of its positives (one for a next item, several for an "about" request), ties counted against them."""
+    out = np.zeros(len(scores_per_case))
+    for n, (s, p) in enumerate(zip(scores_per_case, positives, strict=True)):
+        if p:
+            ideal = ndcg_at_positions(np.arange(min(len(p), k)), k).sum()
+            out[n] = ndcg_at_positions(_places(s, p), k).sum() / ideal
+    return out
+
+
+def load_cross_encoder(model_path: str, max_seq_length: int, device: str):
+    """A sentence-transformers ``CrossEncoder`` with one logit (a new head when ``model_path`` is a bi-encoder), from local files only."""
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(model_path, num_labels=1, max_length=max_seq_length, device=device, local_files_only=True)
 
 
 def score_lists(model, lists: list[CandidateList], batch_size: int = 64) -> list[np.ndarray]:
@@ -270,11 +331,9 @@ def score_lists(model, lists: list[CandidateList], batch_size: int = 64) -> list
     return out
 
 
-def validate(lists: list[CandidateList], probs: list[np.ndarray], k: int = 10, seed: int = 0) -> dict:
-    """The reranker against its absence on the same lists: alone, and mixed in at each share and depth."""
-    if not lists:
-        return {}
-    positives = [c.positive for c in lists]
+def _validate_path(lists: list[CandidateList], probs: list[np.ndarray], k: int, seed: int) -> dict:
+    """The reranker against its absence on ``lists``: alone, and mixed in at each share and depth."""
+    positives = [c.positives for c in lists]
     base = [np.asarray(c.base, dtype=np.float64) for c in lists]
     none = per_case_ndcg(base, positives, k)
     out: dict = {"no_reranker": ranking_metrics(base, positives, k), "cross_encoder_alone": ranking_metrics(probs, positives, k), "mix": []}
@@ -299,46 +358,50 @@ def validate(lists: list[CandidateList], probs: list[np.ndarray], k: int = 10, s
     return out
 
 
-INFERENCE_SPEEDUP = 4.0
-"""Scoring a pair costs about 1/5 to 1/8 of training on it (measured on 2 CPU cores); 4 keeps the reserve cautious."""
+def validate(lists: list[CandidateList], probs: list[np.ndarray], k: int = 10, seed: int = 0) -> dict:
+    """The reranker against its absence, per serving path (:data:`PATHS`) and per kind of list.
+
+    ``best_mix`` (history-only lists) and ``request.best_mix`` are what serving reads
+    (:attr:`tools.recommend.reranker.Reranker.mix_share`).
+    """
+    out: dict = {}
+    for path in PATHS:
+        chosen = [n for n, c in enumerate(lists) if c.path == path]
+        if chosen:
+            out[path] = _validate_path([lists[n] for n in chosen], [probs[n] for n in chosen], k, seed)
+    for kind in ("simulated", "about"):
+        chosen = [n for n, c in enumerate(lists) if c.kind == kind]
+        if chosen:
+            part = _validate_path([lists[n] for n in chosen], [probs[n] for n in chosen], k, seed)
+            out.setdefault("request_kinds", {})[kind] = {key: part[key] for key in ("no_reranker", "cross_encoder_alone", "best_mix")}
+    history = out.get("history") or {}
+    out["best_mix"] = history.get("best_mix")
+    out["beats_no_reranker"] = bool(history.get("beats_no_reranker"))
+    return out
 
 
-def _budget_callback(deadline: float | None, validation_pairs: int, batch_size: int):
-    """Logs the trainer's numbers, and stops training early enough that validation still fits before ``deadline``."""
-    from transformers import TrainerCallback
-
-    class LogAndBudget(TrainerCallback):
-        stopped = False
-        began = 0.0
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.began = time.perf_counter()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs:
-                log.info("step %d/%d: %s", state.global_step, state.max_steps, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()))
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if deadline is None or not state.global_step:
-                return control
-            now = time.perf_counter()
-            if state.global_step == 1:  # the first step carries one-off start-up costs: time the rest from here
-                self.began, self.first = now, now - self.began
-                return control
-            per_pair = (now - self.began) / ((state.global_step - 1) * batch_size)
-            reserve = per_pair * (batch_size + validation_pairs / INFERENCE_SPEEDUP)  # one more step, then validation
-            if now + reserve > deadline:
-                log.warning(
-                    "reranker training stopped at step %d/%d (%.1f pairs/s): the time budget is spent", state.global_step, state.max_steps, 1 / per_pair
-                )
-                self.stopped = True
-                control.should_training_stop = True
-            return control
-
-    return LogAndBudget()
+def _summary_score(validation: dict, k: int = 10) -> float:
+    """One number to pick a document length by: the best mix's NDCG@k averaged over the paths validated."""
+    values = [(validation.get(path) or {}).get("best_mix", {}).get(f"ndcg@{k}") for path in PATHS]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else 0.0
 
 
-def _save_atomically(model, output: Path, card: dict) -> None:
+def doc_length_curve(model, lists: list[CandidateList], items: dict, query_format: QueryFormat, seed: int = 0) -> tuple[QueryFormat, list[dict]]:
+    """Validate at each of :data:`DOC_CHARS_CURVE`; the format with the best length, and the curve."""
+    curve, best = [], (query_format, -1.0)
+    for chars in DOC_CHARS_CURVE:
+        fmt = query_format.with_doc_chars(chars)
+        relisted = [replace(c, docs=[fmt.doc(items[i]) for i in c.candidates]) for c in lists]
+        validation = validate(relisted, score_lists(model, relisted), seed=seed)
+        score = _summary_score(validation)
+        curve.append({"doc_chars": chars, "mean_best_mix_ndcg@10": round(score, 4), "validation": validation})
+        if score > best[1]:
+            best = (fmt, score)
+    return best[0], curve
+
+
+def save_reranker(model, output: Path, card: dict) -> None:
     """Write the model and card into a temporary folder beside ``output``, then swap it in."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.parent / f".{output.name}.tmp-{os.getpid()}"
@@ -358,38 +421,17 @@ def _save_atomically(model, output: Path, card: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _loss(model, name: str):
-    """The training loss by name: listwise (ListNet, LambdaLoss), pairwise (RankNet) or pointwise BCE on the same lists."""
-    import torch
-    from sentence_transformers.cross_encoder import losses
-
-    if name == "listnet":
-        return losses.ListNetLoss(model, activation_fn=torch.nn.Identity())
-    if name == "lambda":
-        return losses.LambdaLoss(model, activation_fn=torch.nn.Identity())
-    if name == "ranknet":
-        return losses.RankNetLoss(model, activation_fn=torch.nn.Identity())
-    if name == "bce":
-        return losses.BinaryCrossEntropyLoss(model)
-    raise InputError(f"loss {name!r} is not one of {', '.join(LOSSES)} — pick one of those")
-
-
-def _dataset(lists: list[CandidateList], loss: str, list_size: int):
-    """Lists as the trainer reads them: (query, [docs]) with [labels] for the list losses, flat pairs for BCE."""
-    from datasets import Dataset as HFDataset
-
-    if loss == "bce":
-        rows = [(c.query, d, float(n == c.positive)) for c in lists for n, d in enumerate(c.docs[:list_size])]
-        return HFDataset.from_dict({"query": [r[0] for r in rows], "doc": [r[1] for r in rows], "label": [r[2] for r in rows]})
-    return HFDataset.from_dict({
-        "query": [c.query for c in lists],
-        "docs": [c.docs[:list_size] for c in lists],
-        "labels": [[float(n == c.positive) for n in range(len(c.docs[:list_size]))] for c in lists],
-    })
-
-
 DEFAULT_CPU_BUDGET_S = 900.0
 """15 minutes for the whole command on a CPU; on CUDA there is no budget unless one is given."""
+
+VALIDATION_PROTOCOL = (
+    "held-out users (never trained on): per user, the pipeline's top candidates (reranker off) for the history before their "
+    "last training-prefix item (the positive), once without a request and once for a simulated request describing it; "
+    "plus every 4th labelled 'about' request of the dev half asked by some of them (positives: its acceptable films). "
+    "'no_reranker' is the pipeline's order, 'cross_encoder_alone' the model's, 'mix' the pipeline's final score + share x "
+    "the model's probability on the top rerank_top candidates (the serving cascade), with the paired bootstrap 95% interval "
+    "of the NDCG@10 difference; history and request lists apart, and the document length chosen on the same lists"
+)
 
 
 def train_reranker(
@@ -397,140 +439,116 @@ def train_reranker(
     output: Path | None = None,
     *,
     loss: str = "listnet",
-    list_size: int = 20,
+    base_model: str | None = None,
+    list_size: int = 10,
     cuts_per_user: int = 2,
     request_share: float = 0.3,
+    concept_requests: list[dict] | None = None,
     max_users: int | None = None,
     epochs: int = 1,
     batch_size: int = 4,
     progress: bool = True,
     seed: int = 0,
-    learning_rate: float = 2e-5,  # 1e-4 collapsed the model to a constant (the label prior) within 100 steps
-    max_seq_length: int = 128,
-    validation_users: int = 100,
+    learning_rate: float = 3e-5,  # 1e-4 collapsed the model to a constant (the label prior) within 100 steps
+    max_seq_length: int = 192,
+    validation_users: int = 60,
     time_budget_s: float | None | str = "auto",
     max_steps: int | None = None,
     lists: CandidateLists | None = None,
 ) -> TrainingReport:
-    """Fine-tune all-MiniLM-L6-v2 as a cross-encoder on the pipeline's own candidate lists and save it with its card.
+    """Fine-tune a cross-encoder on the pipeline's own candidate lists and save it with its card.
 
-    ``time_budget_s`` bounds the whole call (lists, training, validation, saving): ``"auto"`` is
-    15 minutes on a CPU and no limit on CUDA (all the data), ``None`` no limit. Building lists may
-    use up to 40% of it; training stops early when the steps so far say validation would not fit,
-    and the card says how many lists it got through. ``batch_size`` counts lists (``list_size``
-    pairs each; BCE: pairs). ``lists`` reuses lists built before (to compare losses on the same
-    data). ``max_steps`` caps the steps (for quick tests).
+    ``base_model`` defaults to the packaged all-MiniLM-L6-v2 (a bi-encoder: it gets a new scoring
+    head). ``time_budget_s`` bounds the whole call (lists, training, validation, saving): ``"auto"``
+    is 15 minutes on a CPU and no limit on CUDA (all the data), ``None`` no limit. Building lists
+    may use up to 30% of it; training stops early when the steps so far say validation would not
+    fit, and the card says how many lists it got through. ``batch_size`` counts lists of
+    ``list_size`` candidates. ``lists`` reuses lists built before (to compare losses and bases on
+    the same data). ``max_steps`` caps the steps (for quick tests).
     """
-    import torch
-    from sentence_transformers import CrossEncoder
-    from sentence_transformers.cross_encoder import (
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
-
     started = time.perf_counter()
     output = Path(output or store.settings.trained_reranker_path)
     device = pick_device(store.settings.device)
-    cuda = device.startswith("cuda")
     if time_budget_s == "auto":
-        time_budget_s = None if cuda else DEFAULT_CPU_BUDGET_S
+        time_budget_s = None if device.startswith("cuda") else DEFAULT_CPU_BUDGET_S
     if loss not in LOSSES:
         raise InputError(f"loss {loss!r} is not one of {', '.join(LOSSES)} — pick one of those")
     if lists is None:
         lists = build_candidate_lists(
             store, list_size=max(list_size, max(RERANK_TOPS)), cuts_per_user=cuts_per_user, validation_users=validation_users,
-            request_share=request_share, max_users=max_users, seed=seed,
-            time_budget_s=None if time_budget_s is None else 0.4 * float(time_budget_s),
+            request_share=request_share, concept_requests=concept_requests, max_users=max_users, seed=seed,
+            time_budget_s=None if time_budget_s is None else 0.3 * float(time_budget_s),
         )
     if not lists.train:
         raise InputError("no training lists: the pipeline proposed no user's next item — the reranker needs more interactions to learn from")
-    dataset_name = store.db.dataset_name()
-    base_model = store.settings.resolved_embedding_model()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-
-    torch.manual_seed(seed)
-    model = CrossEncoder(base_model, num_labels=1, max_length=max_seq_length, device=device, local_files_only=True)
-    train = _dataset(lists.train, loss, list_size)
-    if loss == "bce":
-        _start_at_prior(model, 1.0 / list_size)
-    workdir = output.parent / f".{output.name}.work-{os.getpid()}"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(workdir),
-        num_train_epochs=epochs,
-        max_steps=max_steps if max_steps is not None else -1,
-        per_device_train_batch_size=batch_size if loss != "bce" else batch_size * list_size,
-        learning_rate=learning_rate,
-        warmup_steps=5,  # a fixed few: a ratio of the planned steps would eat much of a time-budgeted run
-        lr_scheduler_type="constant_with_warmup",  # a time-budget stop then leaves no schedule half done
-        bf16=bf16,
-        fp16=cuda and not bf16,
-        use_cpu=not cuda,
-        seed=seed,
-        data_seed=seed,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=10,
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-    )
-    pairs_per_step = batch_size * list_size
+    base_model = base_model or store.settings.resolved_embedding_model()
+    model = load_cross_encoder(base_model, max_seq_length, device)
+    validation_pairs = sum(len(c.docs) for c in lists.validation) * len(DOC_CHARS_CURVE)
     deadline = None if time_budget_s is None else started + float(time_budget_s) - 10.0  # 10 s to save
-    budget = _budget_callback(deadline, sum(len(c.docs) for c in lists.validation), pairs_per_step)
-    trainer_start = time.perf_counter()
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=train, loss=_loss(model, loss), callbacks=[budget])
-    _quiet_printer(trainer)
-    log.info("training the reranker (%s) on %d lists from %d users on %s", loss, len(lists.train), len(lists.train_users), device)
-    try:
-        result = trainer.train()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    training_seconds = time.perf_counter() - trainer_start
-    steps = int(result.global_step)
+    log.info("training the reranker (%s, %s) on %d lists from %d users on %s", base_model, loss, len(lists.train), len(lists.train_users), device)
+    fit = fit_cross_encoder(
+        model.model, model.tokenizer, [c.training_list(list_size) for c in lists.train if min(c.positives) < list_size], max_length=max_seq_length, loss=loss, batch_lists=batch_size, learning_rate=learning_rate,
+        epochs=epochs, max_steps=max_steps, deadline=deadline, reserve_pairs=validation_pairs, seed=seed,
+    )
+    return validate_and_save(
+        model, lists, store, output, fit, base_model=base_model, loss=loss, list_size=list_size, batch_size=batch_size,
+        learning_rate=learning_rate, max_seq_length=max_seq_length, epochs=epochs, device=device, seed=seed, started=started,
+    )
 
-    log.info("validating on %d held-out users' candidate lists", len(lists.validation))
-    model.eval()
-    validation = validate(lists.validation, score_lists(model, lists.validation), seed=seed)
-    requested = [c for c in lists.train if c.request]
+
+def validate_and_save(
+    model, lists: CandidateLists, store: Store, output: Path, fit: FitResult, *, base_model: str, loss: str, list_size: int,
+    batch_size: int, learning_rate: float, max_seq_length: int, epochs: int, device: str, seed: int = 0, started: float | None = None,
+) -> TrainingReport:
+    """Validate a trained model on the held-out lists (choosing the document length there), write its card, save it.
+
+    One home for the card: ``whyrec train-reranker`` ends here, and so does a model trained on the GPU
+    machine (``benchmarks/gpu_finish.py``), validated on this CPU.
+    """
+    started = time.perf_counter() if started is None else started
+    log.info("validating on %d held-out lists at %d document lengths", len(lists.validation), len(DOC_CHARS_CURVE))
+    query_format, curve = doc_length_curve(model, lists.validation, store.db.items(), lists.query_format, seed)
+    chosen = next(point for point in curve if point["doc_chars"] == query_format.doc_chars)
     report = TrainingReport(
         path=str(output),
         base_model=base_model,
-        dataset=dataset_name,
+        dataset=store.db.dataset_name(),
         users=len(lists.train_users),
         validation_users=len(lists.validation_users),
         lists=len(lists.train),
-        request_lists=len(requested),
+        request_lists=sum(1 for c in lists.train if c.request),
         pairs=sum(min(len(c.docs), list_size) for c in lists.train),
         list_size=list_size,
-        lists_trained=_pairs_seen(len(train), steps, args.per_device_train_batch_size) // (list_size if loss == "bce" else 1),
-        steps=steps,
+        lists_trained=fit.lists_seen,
+        steps=fit.steps,
         split_rule=SPLIT_RULE,
         epochs=epochs,
         loss=loss,
         learning_rate=learning_rate,
         batch_size=batch_size,
         max_seq_length=max_seq_length,
-        query_format=lists.query_format.to_dict(),
+        query_format=query_format.to_dict(),
         device=device,
         list_seconds=lists.seconds,
-        training_seconds=round(training_seconds, 1),
+        training_seconds=fit.seconds,
         total_seconds=0.0,
-        stopped_at_time_budget=budget.stopped,
-        validation=validation,
+        stopped_at_time_budget=fit.stopped_at_time_budget,
+        validation=chosen["validation"],
         seed=seed,
         date=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     report.total_seconds = round(time.perf_counter() - started, 1)
     card = report.to_dict() | {
-        "validation_protocol": (
-            "held-out users (never trained on), one list each: the pipeline's top candidates (reranker off) for the history "
-            "before their last training-prefix item, which is the positive; 'no_reranker' is the pipeline's order, "
-            "'cross_encoder_alone' the model's, 'mix' the pipeline's final score + share x the model's probability on the "
-            "top rerank_top candidates (the serving cascade), with the paired bootstrap 95% interval of the NDCG@10 difference"
-        ),
+        "lists_by_kind": {kind: sum(1 for c in lists.train if c.kind == kind) for kind in ("history", "simulated", "about")},
+        "pairs_per_second": fit.pairs_per_second,
+        "loss_curve": fit.losses,
+        "doc_chars_curve": [{k: v for k, v in point.items() if k != "validation"} for point in curve],
+        "validation_protocol": VALIDATION_PROTOCOL,
     }
     card.pop("path")
-    _save_atomically(model, output, card)
-    log.info("saved the reranker to %s (validation: no reranker %s, best mix %s)", output, validation.get("no_reranker"), validation.get("best_mix"))
+    save_reranker(model, output, card)
+    log.info("saved the reranker to %s (validation: history %s, request %s)", output,
+             (report.validation.get("history") or {}).get("best_mix"), (report.validation.get("request") or {}).get("best_mix"))
     _prepare_backend(output, store.settings)
     return report
 
@@ -547,27 +565,3 @@ def _prepare_backend(output: Path, settings: Settings) -> None:
         Reranker.load(output, settings)
     except InputError as err:
         log.warning("the reranker is saved, but its %s backend is not ready: %s", settings.reranker_backend, err)
-
-
-def _start_at_prior(model, positive_share: float) -> None:
-    """Set the new head's bias to the log-odds of a positive, so the first steps learn ranking, not the label balance."""
-    import torch
-
-    head = getattr(model.transformers_model, "classifier", None)
-    if isinstance(head, torch.nn.Linear) and head.bias is not None and 0.0 < positive_share < 1.0:
-        with torch.no_grad():
-            head.bias.fill_(float(np.log(positive_share / (1.0 - positive_share))))
-
-
-def _pairs_seen(pairs: int, steps: int, batch_size: int) -> int:
-    """Examples the optimiser saw in ``steps`` steps over shuffled epochs of ``pairs`` (the last batch may be short)."""
-    per_epoch = -(-pairs // batch_size)
-    full, rest = divmod(steps, per_epoch)
-    return full * pairs + min(rest * batch_size, pairs)
-
-
-def _quiet_printer(trainer) -> None:
-    """Library code logs instead of printing: drop the trainer's stdout printer (progress bars stay)."""
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)

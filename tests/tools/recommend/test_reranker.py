@@ -19,6 +19,7 @@ from whyrec.tools.recommend.reranker import (
 )
 from whyrec.tools.recommend.reranker_backends import resolve_backend
 from whyrec.tools.training.reranker_training import (
+    DOC_CHARS_CURVE,
     SHARES,
     build_candidate_lists,
     split_history,
@@ -89,11 +90,27 @@ def test_candidate_lists_never_touch_the_held_out_tail(list_store):
         prefix = [x.item_id for x in by_user[c.user_id][:-2]]
         assert not held_out & set(c.candidates), "a held-out item was a candidate"
         assert not any(f"'{ITEMS[i].title}'" in c.query or f"like {ITEMS[i].title}" in c.query for i in held_out), c.query
-        assert c.positive >= 0 and c.candidates[c.positive] in prefix[-2:]  # the next item, at one of the last two cuts
+        assert len(c.positives) == 1 and c.candidates[c.positives[0]] in prefix[-2:]  # the next item, at one of the last two cuts
         assert c.base == sorted(c.base, reverse=True)  # the pipeline's own order, reranker off
-        assert c.docs[c.positive].startswith(ITEMS[c.candidates[c.positive]].title)
+        assert c.docs[c.positives[0]].startswith(ITEMS[c.candidates[c.positives[0]]].title)
     for c in built.validation:
-        assert c.candidates[c.positive] == by_user[c.user_id][-3].item_id  # validation: the last training-prefix item
+        assert c.candidates[c.positives[0]] == by_user[c.user_id][-3].item_id  # validation: the last training-prefix item
+    assert {c.kind for c in built.validation} == {"history", "simulated"}  # both serving paths are validated
+
+
+def test_about_requests_train_on_the_dev_half_only_and_every_acceptable_item_is_a_positive(list_store):
+    asks = [
+        {"request": "films about space", "split": "dev", "acceptable": ["space1", "space2", "space3"]},
+        {"request": "a love story", "split": "dev", "acceptable": ["rom1", "rom2"]},
+        {"request": "a heist", "split": "test", "acceptable": ["crime1"]},  # the reported half: never read
+    ] * 3
+    built = build_candidate_lists(list_store, list_size=13, validation_users=3, request_share=0.0, concept_requests=asks, seed=1)
+    about = [c for c in built.train + built.validation if c.kind == "about"]
+    assert about and all(c.request != "a heist" for c in about)
+    assert {c.request for c in built.validation if c.kind == "about"} <= {"films about space", "a love story"}
+    for c in about:
+        wanted = {"films about space": {"space1", "space2", "space3"}, "a love story": {"rom1", "rom2"}}[c.request]
+        assert {c.candidates[n] for n in c.positives} == wanted & set(c.candidates)
 
 
 def test_bad_loss_is_refused(small_store):
@@ -113,15 +130,18 @@ def test_training_saves_a_card_with_the_query_format_and_a_validation_against_no
     output, _ = trained
     card = json.loads((output / CARD_NAME).read_text())
     assert card["dataset"] == "lists" and card["loss"] == "listnet"
-    assert card["query_format"] == QueryFormat().to_dict()
+    assert {k: v for k, v in card["query_format"].items() if k != "doc_chars"} == {k: v for k, v in QueryFormat().to_dict().items() if k != "doc_chars"}
     assert card["steps"] == 2 and 0 < card["lists_trained"] <= 4
     assert "the last 2 interactions are held out" in card["split_rule"]
     validation = card["validation"]
-    assert validation["no_reranker"]["cases"] == 3 and validation["cross_encoder_alone"]["cases"] == 3
-    # the mix is tried at each depth the lists have (here the small catalog leaves 4 unseen candidates) and each share
-    assert {row["rerank_top"] for row in validation["mix"]} == {4}
-    assert {row["share"] for row in validation["mix"]} == set(SHARES[1:])
+    for path in ("history", "request"):  # each serving path on its own lists: 3 held-out users, one list each
+        assert validation[path]["no_reranker"]["cases"] == 3 and validation[path]["cross_encoder_alone"]["cases"] == 3
+        # the mix is tried at each depth the lists have (here the small catalog leaves 4 unseen candidates) and each share
+        assert {row["rerank_top"] for row in validation[path]["mix"]} == {4}
+        assert {row["share"] for row in validation[path]["mix"]} == set(SHARES[1:])
     assert isinstance(validation["beats_no_reranker"], bool)
+    assert [point["doc_chars"] for point in card["doc_chars_curve"]] == list(DOC_CHARS_CURVE)
+    assert card["query_format"]["doc_chars"] in DOC_CHARS_CURVE  # the document length validation chose
     assert not list(output.parent.glob(".model.*"))  # no temporary folders left behind
     # the configured backend is exported before the first recommendation needs it (nothing to export for torch on a GPU)
     backend = resolve_backend(list_store.settings.reranker_backend, pick_device(list_store.settings.device))
@@ -129,7 +149,7 @@ def test_training_saves_a_card_with_the_query_format_and_a_validation_against_no
     assert exported == {"torch": set(), "onnx-int8": {"model.onnx", "model-int8.onnx"}}.get(backend, {"model.onnx"})
 
     reranker = Reranker(output)
-    assert reranker.trained and reranker.query_format == QueryFormat()
+    assert reranker.trained and reranker.query_format == QueryFormat(doc_chars=card["query_format"]["doc_chars"])
     scores = reranker.score(query_text([ITEMS["space1"], ITEMS["space2"]]), [reranker.doc(ITEMS[i]) for i in ITEMS])
     assert scores.shape == (len(ITEMS),) and scores.dtype == np.float32
     assert np.all((scores >= 0.0) & (scores <= 1.0))
