@@ -68,6 +68,7 @@ from whyrec.agent.turn import MessageBuffer, ModelCallCounter, Turn
 from whyrec.store.errors import InputError
 from whyrec.tools.langchain_tools import WhyrecContext, get_tools
 from whyrec.tools.understanding.request import ParsedRequest
+from whyrec.tools.understanding.phrasebook import in_english
 from whyrec.tools.understanding.structured import english_request, nothing_read
 from whyrec.tools.understanding.titles import TitleIndex, display_title
 from whyrec.tools.tool_text import DATA_NOTE, items_in
@@ -561,7 +562,9 @@ class ChatAgent:
         self, text: str, shown: list[dict[str, Any]], focus: dict[str, Any] | None
     ) -> tuple[Plan | None, Callable[[], ParsedRequest], str]:
         """What the rules make of a message before any model: their plan (None when unsure), the message's parse
-        (made once, when first asked for) and the message with its pointers written out."""
+        (made once, when first asked for) and the message with its pointers written out. A message in another
+        language is read in the phrasebook's English ("¿Qué tipo de películas me gustan?" asks for the profile)."""
+        text = in_english(text).english
         plan = rule_plan(text, self.titles, shown, focus)
         spelled = spell_out_pointers(text, self.titles, shown, focus)  # "not the second one" → "not 'Unforgiven'"
         read = functools.cache(lambda: self.recommender.understand(spelled))
@@ -592,7 +595,8 @@ class ChatAgent:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
         shown, focus = last_list(turn.state.artifacts), last_focus(turn.state.artifacts)
         plan, read, spelled = self._rules_plan(turn.text, shown, focus)
-        if not self.fallback_only and self._needs_reading(plan, turn.text, read) and (model := self._chat_model()) is not None:
+        words = in_english(turn.text).english  # what the rules read; the model reads the message as written
+        if not self.fallback_only and self._needs_reading(plan, words, read) and (model := self._chat_model()) is not None:
             try:
                 modelled = model_plan(
                     model, turn.text, self.recommender.vocabulary, shown, {"callbacks": [turn.counter]}, focus, self._rules(read), self._readings
@@ -605,7 +609,7 @@ class ChatAgent:
                 elif plan.tool == "recommend":  # the rules knew the intent, not the words: the model reads them
                     plan.read, plan.decided_by = modelled.read, "model"
         if plan is None:
-            route = fallback.route(turn.text, self.titles)
+            route = fallback.route(words, self.titles)
             plan = Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "default")
         if plan.tool == "recommend":  # "More like X, please" after "a good drama" still asks for a drama
             text = spelled
@@ -617,19 +621,19 @@ class ChatAgent:
                 # "more like that" just after "I didn't like The Shining": not more of what they disliked
                 del plan.args["like_item"]
                 plan.note = f"You said you did not like '{display_title(self.recommender.items[like].title)}', so these are not like it."
-            same_request = like in turn.state.disliked or more_of_the_list(turn.text)  # more of the list, no new words
-            more = (asks_for_more(turn.text) or same_request) and shown and not plan.args.get("like_item")
-            same = more and (only_asks_for_more(turn.text) or same_request)
+            same_request = like in turn.state.disliked or more_of_the_list(words)  # more of the list, no new words
+            more = (asks_for_more(words) or same_request) and shown and not plan.args.get("like_item")
+            same = more and (only_asks_for_more(words) or same_request)
             request = turn.state.request if same else follow_up_request(text, turn.state.request, new_topic)
-            if request and (request != turn.text or plan.args.get("request")):
+            if request and (request != words or plan.args.get("request")):
                 plan.args["request"] = request
             if more:  # "more", "something else?": the same request, less every item already shown for it
                 plan.args["exclude"] = list(dict.fromkeys([*turn.state.exclude, *(str(card["item_id"]) for card in shown)]))
-            if count := asked_count(turn.text) or (plan.read and plan.read.count):  # "recommend 20 movies" shows 20, not the usual 5
+            if count := asked_count(words) or (plan.read and plan.read.count):  # "recommend 20 movies" shows 20, not the usual 5
                 plan.args["k"] = count
             elif more and turn.state.k:  # "more" after "3 sci-fi films": three more, not five
                 plan.args["k"] = turn.state.k
-        elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(turn.text)):
+        elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(words)):
             # "why godfather?", "why Inception?": the parser's title matching names the item or says it is not in the catalog
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)
             series = titles_with_words(reference, self.titles) if found.item is None else []
@@ -658,7 +662,7 @@ class ChatAgent:
             return
         # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it
         then = None
-        if plan.intent == "feedback" and plan.args.get("kind") != "liked" and wants_more(turn.text):
+        if plan.intent == "feedback" and plan.args.get("kind") != "liked" and wants_more(words):
             then = Plan("recommend", "recommend", {"request": turn.state.request} if turn.state.request else {})
         yield from self._answer(graph, turn, plan.tool, plan.args, separator=False, then=then)
 

@@ -56,11 +56,14 @@ def small_talk_reply(text: str) -> str:
 def not_understood_reply(quoted: str) -> str:
     """The answer to a message the request parser could not read as words ("asdkjh qwe"), without a model call."""
     return f"I could not make sense of {quoted}. {HOW_TO_ASK}"
-_CHIT_CHAT = re.compile(
-    r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?( you)?|thank you|ok(ay)?|cool|great|bye|goodbye|"
-    r"who are you|what can you do|how are you|help)\b[\s!.?,]*(there|whyrec|so much|a lot)?[\s!.?]*$",
-    re.IGNORECASE,
+# small talk, one phrase or several ("hi how are u", "hey, how's it going?", "thanks, that's all for now!")
+_SMALL_TALK = (
+    r"(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening)|thanks?( you)?|thank you|ok(ay)?|cool|great|"
+    r"bye|goodbye|see you|who are you|what can you do|help|how are (you|u|ya)( doing| today)?|how'?s it going|"
+    r"what'?s up|i'?m (good|great|fine|well|ok)|(that'?s|that is) (all|it)( for (now|today))?|nice to meet you|"
+    r"there|whyrec|so much|a lot)"
 )
+_CHIT_CHAT = re.compile(rf"^[\s!.?,]*{_SMALL_TALK}\b([\s!.?,]+{_SMALL_TALK}\b)*[\s!.?,]*$", re.IGNORECASE)
 _ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4, "5th": 4,
     "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8, "tenth": 9, "10th": 9,

@@ -380,16 +380,16 @@ def test_titles_read_the_way_people_say_them_and_either_spelling_finds_the_item(
 
 
 def test_words_the_rules_could_not_read_go_to_the_model_and_are_named_when_there_is_none(plan_agent, recommender, settings) -> None:
-    read = plan_agent(scripted(json.dumps({"intent": "recommend", "genres": ["Comedy"]}))).reply("u1", "c", "Recommend something funny, très drôle")
+    read = plan_agent(scripted(json.dumps({"intent": "recommend", "genres": ["Comedy"]}))).reply("u1", "c", "Recommend something funny, muy gracioso")
     assert read.llm_calls == 1 and read.tool_calls[0]["args"]["request"] == "funny"  # the model's Comedy is the rules' "funny"
 
     router = ChatAgent(recommender, settings, fallback_only=True)
     try:
-        reply = router.reply("u1", "c", "Recommend something funny, très drôle")
+        reply = router.reply("u1", "c", "Recommend something funny, muy gracioso")
     finally:
         router.close()
     assert reply.tools_called == ["recommend"] and reply.llm_calls == 0
-    assert "I did not understand 'très drôle'" in reply.text.splitlines()[-1]  # one line, after the items
+    assert "I did not understand 'muy gracioso'" in reply.text.splitlines()[-1]  # one line, after the items
 
 
 def test_a_bare_not_that_one_is_a_new_list_without_it_never_an_explanation(plan_agent) -> None:
@@ -409,11 +409,12 @@ def test_a_request_the_rules_cannot_read_is_read_once_by_the_model_and_checked(p
     # the model adds a year nobody wrote and a film nobody named: both are dropped before any tool sees them
     answer = {"intent": "recommend", "genres": ["Sci-Fi"], "not_genres": ["Comedy"], "from_year": 1975, "titles": ["Inception"]}
     model = scripted(json.dumps(answer))
-    reply = plan_agent(model).reply("u1", "c", "una película de ciencia ficción, sin comedia")
+    # (the phrasebook reads "ciencia ficción" and "sin comedia"; "que me haga pensar" is the model's to read)
+    reply = plan_agent(model).reply("u1", "c", "una película de ciencia ficción, sin comedia, que me haga pensar")
 
     assert reply.llm_calls == 1 and not model.script and reply.planned_by == "model"
-    assert reply.tool_calls[0]["args"]["request"] == "Sci-Fi, without Comedy"
-    assert reply.text.startswith("I read 'una película de ciencia ficción, sin comedia' as: Sci-Fi, without Comedy.")
+    assert reply.tool_calls[0]["args"]["request"] == "sci-fi, without Comedy"
+    assert reply.text.startswith("I read 'una película de ciencia ficción, sin comedia, que me…' as: sci-fi, without Comedy.")
     shown = [recommender.items[i["item_id"]] for i in reply.items]
     assert shown and all("Sci-Fi" in item.categories and "Comedy" not in item.categories for item in shown)
 

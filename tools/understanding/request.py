@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from whyrec.store.records import Item
+from whyrec.tools.understanding.phrasebook import LANGUAGES, in_english
 from whyrec.tools.understanding.titles import display_title, normalise_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
 
 log = logging.getLogger(__name__)
+PHRASEBOOK_LANGUAGES = ", ".join(name.title() for name in LANGUAGES.values())
 
 MAX_REQUEST_CHARS = 500  # what is read of a request; the embedding model reads ~256 tokens anyway
 MAX_MOOD_WORDS = 12  # words matched against the category names by embedding, per request
@@ -232,6 +234,7 @@ class ParsedRequest:
     unaccounted: list[str] = field(default_factory=list)  # words (lower case, in order) the rules did not read for sure
     notes: list[str] = field(default_factory=list)
     problem: str | None = None  # "gibberish", "language", "contradiction", or None
+    language: str | None = None  # the language the phrasebook wrote ``text`` out of ("es"), None for English
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     unknown_title_vectors: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
     titles: dict[str, str] = field(default_factory=dict, repr=False)  # item_id -> title, for the words
@@ -410,7 +413,8 @@ class RequestParser:
         """Whole words the embedding model knows; a request mostly outside it is gibberish or not English."""
         if self._vocab is None:
             tokenizer = getattr(getattr(self.embedder, "model", None), "tokenizer", None) if self.embedder else None
-            vocab = getattr(tokenizer, "vocab", None) or {}
+            # a transformers tokenizer has .vocab; HF's Rust ``tokenizers`` one (the ONNX encoder's) has get_vocab()
+            vocab = getattr(tokenizer, "vocab", None) or (tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {})
             self._vocab = {w for w in vocab if w.isalpha()}
         return self._vocab
 
@@ -431,6 +435,8 @@ class RequestParser:
             cut = raw[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] or raw[:MAX_REQUEST_CHARS]
             parsed.notes.append(f"Your request is {len(raw):,} characters long; I read the first {len(cut):,}.")
             raw = parsed.text = cut
+        if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
+            raw, parsed.text, parsed.language = phrased.english, phrased.english, phrased.language
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
         certain: list[tuple[int, int]] = []  # those of them a rule read for sure (not "not too violent", not an unknown title)
@@ -827,7 +833,7 @@ class RequestParser:
         used = f"I used only what I recognised: {understood}." if understood else "I used your history instead."
         if foreign >= unknown:
             parsed.problem = "language"
-            parsed.notes.append(f"Your request does not look like English, which is all whyrec reads; {used}")
+            parsed.notes.append(f"Your request is in no language the rules read (English, {PHRASEBOOK_LANGUAGES}); {used}")
         else:
             parsed.problem = "gibberish"
             parsed.notes.append(f"I could not make sense of {parsed.quoted(40)}; {used}")
@@ -877,7 +883,10 @@ class RequestParser:
         tokenizer = getattr(getattr(self.embedder, "model", None), "tokenizer", None)
         if tokenizer is None:
             return True
-        pieces = tokenizer.tokenize(word)
+        if hasattr(tokenizer, "tokenize"):  # a transformers tokenizer
+            pieces = tokenizer.tokenize(word)
+        else:  # HF's Rust ``tokenizers`` (the ONNX encoder's)
+            pieces = tokenizer.encode(word, add_special_tokens=False).tokens
         return bool(pieces) and len(word) / len(pieces) >= MIN_CHARS_PER_PIECE
 
     @staticmethod

@@ -154,17 +154,24 @@ def test_gibberish_says_so_and_drops_the_request_text(parser):
 
 
 def test_another_language_says_so_and_keeps_what_it_recognised(parser):
-    parsed = parser.parse("une comédie des années 80")
-    assert parsed.problem == "language" and "English" in " ".join(parsed.notes)
+    parsed = parser.parse("Poproszę jakąś komedię, 1990-1995")  # Polish: no phrasebook for it
+    assert parsed.problem == "language" and "English, Spanish" in " ".join(parsed.notes)
+    assert (parsed.years.start, parsed.years.end) == (1990, 1995)
+
+
+def test_a_language_the_phrasebook_holds_is_read(parser):
+    parsed = parser.parse("une comédie des années 80")  # before: "not English", and only the years were kept
+    assert parsed.problem is None and parsed.language == "fr"
+    assert [a.categories for a in parsed.categories] == [("Comedy",)]
     assert (parsed.years.start, parsed.years.end) == (1980, 1989)
 
 
 def test_foreign_or_unreadable_words_in_an_english_request_are_named_not_dropped_silently(parser):
-    parsed = parser.parse("something funny, très drôle")  # before: Comedy, and not a word about 'très drôle'
+    parsed = parser.parse("something funny, muy gracioso")  # before: Comedy, and not a word about 'muy gracioso'
     assert parsed.problem is None and [a.categories for a in parsed.categories] == [("Comedy",)]
-    assert parsed.unread == ["très drôle"]
-    assert "I did not understand 'très drôle', so these follow the rest of your request." in parsed.notes
-    assert "drôle" not in parsed.query_text  # what the note says: the rest of the request is what was used
+    assert parsed.unread == ["muy gracioso"]
+    assert "I did not understand 'muy gracioso', so these follow the rest of your request." in parsed.notes
+    assert "gracioso" not in parsed.query_text  # what the note says: the rest of the request is what was used
     assert parser.parse("a funny movie, muy gracioso").unread == ["muy gracioso"]
     assert parser.parse("a funny movie asdkjh").unread == ["asdkjh"]
     # English words with accents, and plain English, are read as usual
@@ -540,8 +547,8 @@ def test_words_the_rules_did_not_read_for_sure_are_named(parser, request_text: s
 
 
 def test_another_language_or_an_unread_phrase_is_never_sure(parser) -> None:
-    foreign = parser.parse("una película de terror")
-    mixed = parser.parse("something funny, très drôle")
+    foreign = parser.parse("una película de terror que me haga llorar a mares")  # the phrasebook reads "de terror" only
+    mixed = parser.parse("something funny, muy gracioso")
 
-    assert foreign.problem == "language" and not foreign.rules_sure
-    assert mixed.unread and "drôle" in mixed.unaccounted and not mixed.rules_sure
+    assert foreign.language == "es" and not foreign.rules_sure
+    assert mixed.unread and "gracioso" in mixed.unaccounted and not mixed.rules_sure

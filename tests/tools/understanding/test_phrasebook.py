@@ -1,0 +1,78 @@
+"""Requests in other languages, read by the rules through the phrasebook's English (no model involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from whyrec.tools.understanding.phrasebook import in_english, language_of
+from whyrec.tools.understanding.request import RequestParser
+
+from tests.tools.understanding.test_request import CATALOG
+
+
+@pytest.fixture(scope="module")
+def parser(embedder) -> RequestParser:
+    return RequestParser(CATALOG, embedder)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a western from the 50s",
+        "a Hitchcock film I probably haven't seen",
+        "Something like La La Land, no musicals though",
+        "Take the horror ones out of that list.",
+        "I loved De Niro in Heat",
+    ],
+)
+def test_english_is_never_rewritten(text):
+    assert language_of(text) is None
+    assert in_english(text).english == text
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "english"),
+    [
+        ("Recomiéndame tres comedias románticas, nada anterior a 1990.", "es", "recommend 3 comedy romantic, nothing before 1990."),
+        ("Science-Fiction aus den frühen 80ern, am liebsten drei Stück.", "de", "sci-fi early 80s"),
+        ("Einen Kriegsfilm zwischen 1985 und 1992, bitte.", "de", "war between 1985 and 1992, please."),
+        ("Un giallo della metà degli anni '80.", "it", "mystery thriller mid 80s."),
+        ("Een spannende film uit de late jaren 80, graag.", "nl", "thriller movie late 80s, please."),
+        ("Vad för slags filmer gillar jag?", "sv", "what kind of movies do I like?"),
+    ],
+)
+def test_closed_vocabulary_is_written_in_english(text, language, english):
+    phrased = in_english(text)
+    assert phrased.language == language
+    assert phrased.english.startswith(english)
+
+
+def test_an_english_word_that_is_a_function_word_elsewhere_survives():
+    # "war" is German for "was": the phrasebook's own English must not be dropped as a German function word
+    assert "war" in in_english("Ich will einen Kriegsfilm sehen.").english.split()
+
+
+def test_what_the_phrasebook_does_not_know_stays_for_the_model(parser):
+    parsed = parser.parse("Dame algo de ciencia ficción de finales de los 90 que no sea de Hollywood.")
+    assert parsed.language == "es"
+    assert {c for ask in parsed.categories for c in ask.categories} == {"Sci-Fi"}
+    assert (parsed.years.start, parsed.years.end) == (1997, 1999)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "years", "left_out"),
+    [
+        ("Recomiéndame tres comedias románticas, nada anterior a 1990.", {"Comedy", "Romance"}, (1990, None), set()),
+        ("Je cherche un bon polar des années 90.", {"Crime"}, (1990, 1999), set()),
+        ("N'importe quoi sauf de l'horreur.", set(), None, {"Horror"}),
+        ("Cualquier cosa menos romances, por favor.", set(), None, {"Romance"}),
+        ("Science-Fiction aus den frühen 90ern.", {"Sci-Fi"}, (1990, 1993), set()),
+    ],
+)
+def test_the_rules_read_other_languages_through_the_phrasebook(parser, text, asked, years, left_out):
+    """The test catalog spans 1984–2010, so the decades asked are inside it."""
+    parsed = parser.parse(text)
+    assert {c for ask in parsed.categories for c in ask.categories} == asked
+    assert ((parsed.years.start, parsed.years.end) if parsed.years else None) == years
+    assert {c for ask in parsed.exclude_categories for c in ask.categories} == left_out
+    assert parsed.problem is None
