@@ -22,7 +22,8 @@ Each request answers one turn of :class:`~agent.chat.ChatAgent`:
   that conversation (any name; under another user it is another chat) is the context, and the
   messages array is not read. Turns of one such conversation run one after the other.
 - **Item cards** the answer offers are listed after the answer text and returned as data in the
-  extra top-level field ``whyrec`` (``items``, ``conversation_id``, ``tools_called``, ``fallback``);
+  extra top-level field ``whyrec`` (``items``, ``conversation_id``, ``tools_called``, ``fallback``,
+  ``planned_by``: in plan mode whether the rules, the model or the default decided the turn);
   when streaming, that field comes on the last chunk.
 - **usage** counts tokens of the messages sent (prompt) and of the answer (completion) with the
   embedded model's own tokenizer while it runs, else as OpenAI's rule of thumb of one token per
@@ -237,6 +238,7 @@ def _extra(reply: Any, conversation_id: str) -> dict[str, Any]:
         "conversation_id": conversation_id,
         "tools_called": list(reply.tools_called) if reply is not None else [],
         "fallback": bool(reply.fallback) if reply is not None else True,
+        "planned_by": getattr(reply, "planned_by", None),  # plan mode: "rules", "model" or "default"
     }
 
 
