@@ -89,13 +89,18 @@ def _sqlite_engine(path: Path) -> Engine:
 
 
 def _postgres_engine(url: str) -> Engine:
-    """A connection pool on the server through psycopg 3; a connection that died is replaced before use."""
+    """A connection pool on the server through psycopg 3.
+
+    No ping before each use (it would add a round trip to every call): when the server went away, the call
+    that finds out fails in one line (:meth:`Database._connect`), SQLAlchemy drops every pooled connection,
+    and the next call connects afresh.
+    """
     try:
         parsed = make_url(url).set(drivername="postgresql+psycopg")
     except ArgumentError:
         raise SetupError(f"WHYREC_DATABASE_URL {url!r} is not a database URL — write postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=8, connect_args={"connect_timeout": 10})
+        return create_engine(parsed, pool_size=8, max_overflow=8, pool_recycle=1800, connect_args={"connect_timeout": 10})
     except ModuleNotFoundError:
         raise SetupError("WHYREC_DATABASE_URL names PostgreSQL, whose driver a core install leaves out — run `pip install 'whyrec[postgres]'`") from None
 
@@ -160,12 +165,15 @@ class Database:
         """A connection whose ``with`` block is one transaction (commit, or rollback on error).
 
         A database that goes away mid-request is one line (nothing of the transaction was written);
-        the pool replaces the dead connection on the next call.
+        the pool replaces the dead connection on the next call. PostgreSQL reads run in autocommit, each statement
+        reading what is committed, and BEGIN and COMMIT would double their round trips.
         """
         try:
             with self.engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(whyrec_write=True)
+                elif self.is_postgres:
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except (OperationalError, InterfaceError) as e:
