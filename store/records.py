@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -23,6 +24,14 @@ class Item:
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
+    def display_title(self) -> str:
+        """The title as people say and read it ("The Shining (1980)" for the stored "Shining, The (1980)").
+
+        Use it wherever a person or a client reads a title; ``title`` stays the catalog's own form,
+        which item ids, the embedded text and title matching keep."""
+        return display_title(self.title)
+
+    @property
     def text(self) -> str:
         """The text we embed (format :data:`ITEM_TEXT_VERSION`), built by :func:`item_text`."""
         return item_text(self.title, self.year, self.categories, self.description, self.keywords)
@@ -31,6 +40,49 @@ class Item:
     def text_hash(self) -> str:
         """Identifies the embedded text, so an unchanged item is never embedded again."""
         return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+YEAR_SUFFIX = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")  # "Heat (1995)" -> "Heat"
+# a catalog's trailing article, "Usual Suspects, The", "Postino, Il", "Star Maker, The (Uomo delle stelle, L')"
+ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "lo", "gli", "das", "der", "die", "det", "den", "el", "los", "las")
+_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+?),\s*(?P<article>" + "|".join(re.escape(a) for a in ARTICLES) + r")$", re.IGNORECASE)
+_ALTERNATE = re.compile(r"^(?P<head>.*\S)\s*\((?P<alt>[^()]+)\)$")  # "Seven (Se7en)": the title, then another name
+
+
+def _article_first(part: str) -> str:
+    """'Usual Suspects, The' -> 'The Usual Suspects'; "Uomo delle stelle, L'" -> "L'Uomo delle stelle"."""
+    match = _ARTICLE_SUFFIX.match(part.strip())
+    if not match:
+        return part.strip()
+    article = match["article"]
+    return f"{article}{'' if article.endswith(chr(39)) else ' '}{match['rest'].strip()}"
+
+
+def display_title(title: str) -> str:
+    """A catalog title in the form people say and read: 'Fog, The (1980)' -> 'The Fog (1980)'.
+
+    The one rule for showing a title (:attr:`Item.display_title`; it lives with the records so every
+    layer can show a title without reaching up into ``tools``): MovieLens-style catalogs move a
+    leading article to the end ("Usual Suspects, The"), in the title and in an alternate title in
+    brackets ("Blue Angel, The (Blaue Engel, Der)" -> "The Blue Angel (Der Blaue Engel)"). Item ids and
+    the stored catalog keep the catalog's form; ``tools.understanding.titles.normalise_title`` treats
+    both forms as one title, so either is found. A title already in natural form comes back unchanged.
+    """
+    title = " ".join(unicodedata.normalize("NFKC", str(title)).split())
+    year = YEAR_SUFFIX.search(title)
+    head, alternates = head_and_alternates(title[: year.start()] if year else title)
+    shown = " ".join([_article_first(head), *(f"({_article_first(alt)})" for alt in alternates)])
+    return shown + (f" {year[0].strip()}" if year else "")
+
+
+def head_and_alternates(body: str) -> tuple[str, list[str]]:
+    """A title without its year, split into its head and the other names in brackets after it, in order:
+    "Like Water For Chocolate (Como agua para chocolate)" -> ("Like Water For Chocolate", ["Como agua para chocolate"])."""
+    alternates: list[str] = []
+    while (match := _ALTERNATE.match(body)) and match["head"]:
+        alternates.insert(0, match["alt"])
+        body = match["head"]
+    return body, alternates
 
 
 ITEM_TEXT_VERSION = 2

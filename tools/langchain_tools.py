@@ -19,6 +19,12 @@ The user is never a tool argument, so a model cannot choose it. It comes from on
 
 Tools bound to a user refuse a run whose context names another user: tools built for user
 A never read or write user B's data. ``search_catalog`` reads no user's data and needs neither.
+
+A refusal (no user, another user, an unknown item, an empty search) is LangChain's tool error: the
+tool raises :class:`ToolRefusal`, a ``ToolException``, and ``handle_tool_error`` turns it into a
+``ToolMessage`` with ``status="error"`` whose content is the one-line error (with the items the
+caller may have meant) and whose artifact keeps the same as dicts. A plain ``invoke`` returns the
+error's content, as LangChain does for any handled tool error.
 """
 
 from __future__ import annotations
@@ -28,19 +34,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from langchain.tools import ToolRuntime
-from langchain_core.tools import BaseTool, BaseToolkit, InjectedToolArg, StructuredTool
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, BaseToolkit, InjectedToolArg, StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FEEDBACK_KINDS, FeedbackKind
-from whyrec.tools.tool_answers import LIST_LENGTH, ToolAnswer, ToolAnswers, failure
+from whyrec.tools.tool_answers import LIST_LENGTH, Refusal, ToolAnswer, ToolAnswers, failure
 from whyrec.tools.tool_text import TOOL_NAMES
 
 if TYPE_CHECKING:
     from whyrec.tools.recommend.recommender import Recommender
 
-__all__ = ["TOOL_NAMES", "WhyrecContext", "WhyrecToolkit", "get_tools", "user_for"]
+__all__ = ["TOOL_NAMES", "ToolRefusal", "WhyrecContext", "WhyrecToolkit", "get_tools", "user_for"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,34 @@ def user_for(runtime: ToolRuntime | None, bound_user: str | None = None) -> str:
             "or invoke the agent with context=WhyrecContext(user_id=...)"
         )
     return asked
+
+
+class ToolRefusal(ToolException):
+    """A tool refused its input: LangChain reports it as an error, and :func:`refusal_message` keeps its artifact."""
+
+    def __init__(self, tool: str, refusal: Refusal, tool_call_id: str | None):
+        super().__init__(refusal.content)
+        self.tool, self.refusal, self.tool_call_id = tool, refusal, tool_call_id
+
+
+def refusal_message(err: ToolException) -> str | ToolMessage:
+    """``handle_tool_error`` for the whyrec tools: a refusal inside a tool call becomes the error ``ToolMessage`` itself.
+
+    LangChain's own handling keeps only the error's text and drops the artifact, which carries what code reads: the
+    one-line error and the items the caller may have meant (the agent answers "Did you mean …?" from them). A tool
+    returning a ToolMessage is passed through as is, so building it here keeps both. Without a tool call id (a plain
+    ``invoke``) the content is the answer, as for any handled tool error.
+    """
+    if isinstance(err, ToolRefusal) and err.tool_call_id:
+        return ToolMessage(err.refusal.content, artifact=err.refusal.artifact, tool_call_id=err.tool_call_id, name=err.tool, status="error")
+    return str(err)
+
+
+def _answered(tool: str, runtime: ToolRuntime | None, answer: ToolAnswer) -> ToolAnswer:
+    """``answer``, or its refusal raised as the tool error LangChain expects."""
+    if isinstance(answer, Refusal):
+        raise ToolRefusal(tool, answer, getattr(runtime, "tool_call_id", None))
+    return answer
 
 
 # --- tool arguments: what the model sees ------------------------------------------------------
@@ -136,8 +171,8 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
         try:
             user = user_for(runtime, bound)
         except InputError as err:
-            return failure(tool, err)
-        return answer(user)
+            return _answered(tool, runtime, failure(tool, err))
+        return _answered(tool, runtime, answer(user))
 
     def get_interest_profile(runtime: Runtime = None) -> ToolAnswer:
         """The user's long-term and recent (short-term) interests, with example titles. Use when asked what the user likes."""
@@ -172,9 +207,9 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
             lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude, like_item=like_item, k=k),
         )
 
-    def search_catalog(text: str) -> ToolAnswer:
+    def search_catalog(text: str, runtime: Runtime = None) -> ToolAnswer:
         """Find catalog items by title or description, to get an item's id."""
-        return answers.search_catalog(text)
+        return _answered("search_catalog", runtime, answers.search_catalog(text))  # the runtime only names the call
 
     def record_feedback(item_id: str, kind: FeedbackKind, runtime: Runtime = None) -> ToolAnswer:
         """Record that the user liked, disliked or is not interested in an item; later recommendations change at once."""
@@ -194,6 +229,7 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
             description=(function.__doc__ or "").strip(),
             args_schema=schema,
             response_format="content_and_artifact",
+            handle_tool_error=refusal_message,
         )
         for function, schema in specs
     ]

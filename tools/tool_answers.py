@@ -3,8 +3,12 @@
 Each method calls one :class:`~whyrec.tools.recommend.recommender.Recommender` verb for a given user and
 returns a :data:`ToolAnswer`: the text a model reads (neutralised catalog text as delimited
 JSON, see :mod:`whyrec.tools.tool_text`) and the same result as plain dicts for code (the
-agent's answer check, the UI's item cards). Bad input never raises: the answer carries a
-one-line error and, where it helps, catalog items the caller may have meant.
+agent's answer check, the UI's item cards). Bad input never raises: the answer is a
+:class:`Refusal` carrying a one-line error and, where it helps, catalog items the caller may
+have meant; an adapter reports it as its framework's error (LangChain: ``status="error"``).
+
+An answer that serves a user the store has no record of says so (``"known_user": false`` and a
+note, :func:`unknown_user_note`), so a mistyped id is never silently served popular items.
 
 No LangChain here. :mod:`whyrec.tools.langchain_tools` wraps these methods as LangChain tools
 and decides whose data they read; another framework can wrap them the same way.
@@ -12,12 +16,12 @@ and decides whose data they read; another framework can wrap them the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FeedbackKind, Item
-from whyrec.tools.understanding.titles import TitleIndex, display_title
 from whyrec.tools.tool_text import card, neutralise, tool_data
+from whyrec.tools.understanding.titles import TitleIndex
 
 if TYPE_CHECKING:
     from whyrec.tools.recommend.recommender import Recommender
@@ -27,12 +31,33 @@ ToolAnswer = tuple[str, dict[str, Any]]
 """(content for a model, artifact for code): LangChain's ``content_and_artifact`` shape."""
 
 
-def failure(tool: str, err: InputError, suggestions: list[dict[str, Any]] | None = None) -> ToolAnswer:
+class Refusal(NamedTuple):
+    """A tool's answer when its input was wrong. Still a (content, artifact) :data:`ToolAnswer`, so code that unpacks
+    answers keeps working; its type tells an adapter to report an error rather than a result."""
+
+    content: str
+    artifact: dict[str, Any]
+
+
+def failure(tool: str, err: InputError, suggestions: list[dict[str, Any]] | None = None) -> Refusal:
     """A tool's answer when its input was wrong: the one-line error, and items the caller may have meant."""
     payload: dict[str, Any] = {"error": str(err)}
     if suggestions:
         payload["did_you_mean"] = suggestions
-    return tool_data(tool, payload), {"error": str(err), "items": suggestions or []}
+    return Refusal(tool_data(tool, payload), {"error": str(err), "items": suggestions or []})
+
+
+def unknown_user_note(recommender: Recommender, user_id: str) -> str | None:
+    """None for a user the store has a record of; for any other id, the one-line note every answer serving it carries.
+
+    An unknown id is served as a new user (popular items, an empty profile): right for someone new, wrong for a typo,
+    and the answer alone cannot tell the two apart, so it says which it was given."""
+    if user_id in recommender.store.db.users():
+        return None
+    return (
+        f"user {neutralise(user_id, 60)!r} was not in the store (no history or feedback), so this is served as for a new "
+        "user, not from anyone's own history — check the id for a typo; a new user is known once they rate or give feedback"
+    )
 
 
 def _interest(rec: Recommendation) -> tuple[str, str] | None:
@@ -42,6 +67,14 @@ def _interest(rec: Recommendation) -> tuple[str, str] | None:
         return None
     key = "fits" if rec.interest.fits(rec.item.categories) else "nearest_interest"
     return key, f"{rec.interest.term} interest in {rec.interest.label}"
+
+
+def _for_user(tool: str, shown: dict[str, Any], artifact: dict[str, Any], note: str | None) -> ToolAnswer:
+    """An answer serving a user: the artifact always says whether the store knows them; for an unknown user the
+    model's text carries the flag and the note too (a known user's text stays as short as before)."""
+    if note:
+        shown = {**shown, "known_user": False, "note": note}
+    return tool_data(tool, shown), {**artifact, "known_user": note is None, "user_note": note}
 
 
 LIST_LENGTH = 5
@@ -90,6 +123,7 @@ class ToolAnswers:
             profile = recommender.profile(user_id)
         except InputError as err:
             return failure("get_interest_profile", err)
+        note = unknown_user_note(recommender, user_id)
         full = profile.to_dict(recommender.items)
         shown = {
             "summary": {k: neutralise(v, 600) for k, v in full["summary"].items()},
@@ -99,7 +133,7 @@ class ToolAnswers:
         }
         example_ids = [i for interest in profile.long_term + profile.short_term for i in interest.item_ids[:3]]
         items = [card(recommender.items[i]) for i in dict.fromkeys(example_ids) if i in recommender.items]
-        return tool_data("get_interest_profile", shown), {"profile": full, "items": items}
+        return _for_user("get_interest_profile", shown, {"profile": full, "items": items}, note)
 
     def recommend(
         self,
@@ -123,6 +157,8 @@ class ToolAnswers:
         unknown = [c for c, known in zip(categories or [], wanted, strict=True) if known is None]
         options: dict[str, Any] = {"categories": [c for c in wanted if c] or None, "year_min": year_min, "year_max": year_max, "diversity": diversity}
         notes = []
+        if user_note := unknown_user_note(recommender, user_id):
+            notes.append(user_note)
         if unknown:
             notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
         try:
@@ -151,9 +187,11 @@ class ToolAnswers:
         understood = [neutralise(n) for n in recs.notes]
         if like_item and (like := options.get("like_item_id")) and like not in (recs.understood.like_item_ids if recs.understood else []):
             # "more like that" after "why the second one?" names no title in its words: say which item it was taken to mean
-            understood.append(f"More like '{neutralise(display_title(recommender.items[like].title), 120)}', as you asked.")
+            understood.append(f"More like '{neutralise(recommender.items[like].display_title, 120)}', as you asked.")
         if understood:
             payload["understood"] = [neutralise(n, 160) for n in understood]
+        if user_note:
+            payload["known_user"] = False
         if notes or not shown:
             payload["note"] = "; ".join(notes) or "the catalog has nothing left to recommend"
         return tool_data("recommend", payload), {
@@ -162,6 +200,8 @@ class ToolAnswers:
             "mentioned": past,
             "understood": understood,
             "notes": notes,
+            "known_user": user_note is None,
+            "user_note": user_note,
         }
 
     def explain_recommendation(
@@ -180,6 +220,7 @@ class ToolAnswers:
             )
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
+        note = unknown_user_note(recommender, user_id)
         shown = {
             "item": card(item),
             "status": explanation.status,
@@ -187,11 +228,7 @@ class ToolAnswers:
             "evidence": [neutralise(s, 300) for s in explanation.sentences],
         }
         past = [card(recommender.items[p.item_id]) for p in explanation.similar_past_items if p.item_id in recommender.items]
-        return tool_data("explain_recommendation", shown), {
-            "explanation": explanation.to_dict(),
-            "items": [card(item)],
-            "mentioned": past,
-        }
+        return _for_user("explain_recommendation", shown, {"explanation": explanation.to_dict(), "items": [card(item)], "mentioned": past}, note)
 
     def search_catalog(self, text: str) -> ToolAnswer:
         """Catalog items by title or description: exact title matches first. Reads no user's data."""
@@ -206,10 +243,11 @@ class ToolAnswers:
 
     def record_feedback(self, user_id: str, item_id: str, kind: FeedbackKind) -> ToolAnswer:
         """Store the user's verdict on an item; the store rejects a kind it does not know."""
+        note = unknown_user_note(self.recommender, user_id)  # before the feedback, which makes the user known
         try:
             item = self._resolve(item_id)
             profile = self.recommender.feedback(user_id, item.item_id, kind)
         except InputError as err:
             return failure("record_feedback", err, self._suggestions(item_id))
         shown = {"recorded": kind, "item": card(item), "profile_now": neutralise(profile.summary_text(self.recommender.items).get("long_term", ""), 300)}
-        return tool_data("record_feedback", shown), {"recorded": kind, "item_id": item.item_id, "items": [card(item)]}
+        return _for_user("record_feedback", shown, {"recorded": kind, "item_id": item.item_id, "items": [card(item)]}, note)

@@ -14,21 +14,29 @@ When API keys are configured (:mod:`ui.api_keys`), every call that arrives over 
 (Gradio passes its ``gr.Request``) must carry ``Authorization: Bearer <key>``, and a key scoped
 to one user may only act for that user. The app's own UI events call these methods in-process,
 without a request, and are not checked here (``--auth`` guards the browser app).
+
+Each endpoint's return type is a ``TypedDict`` below: Gradio documents the API from it, and
+:func:`serve_mcp_results_as_json` declares it to MCP clients as the tool's ``outputSchema``. Every
+result that serves a user says whether the store knows that user (``known_user``, with a ``note``
+when it does not), so a mistyped id is never silently served popular items.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import gradio as gr
+from pydantic import TypeAdapter
+from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only from Python 3.12
 
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.records import FeedbackKind, Interaction
 from whyrec.tools.recommend.explanation import item_card
-from whyrec.tools.understanding.titles import display_title
+from whyrec.tools.tool_answers import unknown_user_note
 from whyrec.ui.api_keys import ANYONE, AccessDenied, ApiKeys, Caller
 
 if TYPE_CHECKING:
@@ -36,6 +44,80 @@ if TYPE_CHECKING:
 
 MAX_ITEMS = 50
 ENDPOINTS = ("recommend", "explain", "profile", "feedback", "search")
+
+
+# --- what the endpoints return ---------------------------------------------------------------
+
+class ItemCard(TypedDict):
+    """An item as a person or a client names it; the title as people say it ("The Shining", not "Shining, The")."""
+
+    item_id: str
+    title: str
+    year: int | None
+    categories: list[str]
+
+
+class RecommendedItem(ItemCard):
+    rank: int
+    scores: dict[str, float]
+    interest: dict[str, Any] | None
+    because: list[dict[str, Any]]
+    liked_together: list[dict[str, Any]]
+    trend: dict[str, Any] | None
+    story: str | None
+    keywords: list[str]
+
+
+class UserFlag(TypedDict):
+    """Whether the store knew the user the answer serves; for an unknown id, a note saying it was served as a new user."""
+
+    known_user: bool
+    note: str | None
+
+
+class Recommendations(UserFlag):
+    items: list[RecommendedItem]
+
+
+class Explanation(UserFlag):
+    text: str
+    status: str
+    rank: int | None
+    scores: dict[str, float]
+    similar_past_items: list[dict[str, Any]]
+    interest: dict[str, Any] | None
+    matched_categories: dict[str, float]
+    item: ItemCard
+
+
+class ProfileData(TypedDict):
+    user_id: str
+    interactions: int
+    summary: dict[str, Any]
+    long_term: list[dict[str, Any]]
+    short_term: list[dict[str, Any]]
+    distribution: dict[str, float]
+    short_term_distribution: dict[str, float]
+    evolution: list[dict[str, Any]]
+    drift: float
+    rising: list[str]
+    fading: list[str]
+
+
+class Profile(ProfileData, UserFlag):
+    pass
+
+
+class Recorded(TypedDict):
+    user_id: str
+    item_id: str
+    title: str
+    kind: str
+
+
+class FeedbackResult(UserFlag):
+    recorded: Recorded
+    profile: ProfileData
 
 
 @contextmanager
@@ -94,6 +176,10 @@ class RecommenderAPI:
         """The user a call may act for: ``user_id`` checked against the caller's key."""
         return _user(self._caller(http).act_for(_user(user_id)))
 
+    def _flag(self, user_id: str) -> UserFlag:
+        note = unknown_user_note(self.recommender, user_id)
+        return {"known_user": note is None, "note": note}
+
     def _options(
         self,
         categories: list[str] | None,
@@ -136,12 +222,13 @@ class RecommenderAPI:
         exclude_seen: bool = True,
         like_item_id: str | None = None,
         http: gr.Request | None = None,
-    ) -> list[dict]:
+    ) -> Recommendations:
         """Recommend catalog items to a user, best first, each with its scores and the evidence behind it.
 
         Uses the user's long- and short-term interests, an optional free-text request, filters and
         a diversity setting. Items the user already rated or disliked are left out unless
-        exclude_seen is false. A user id with no history gets popular items.
+        exclude_seen is false. A user id the store does not know gets popular items, and the
+        answer says so (known_user false, with a note): check the id before showing them as theirs.
 
         Args:
             user_id: The user's id, e.g. "42".
@@ -155,15 +242,16 @@ class RecommenderAPI:
             like_item_id: Optional item id; recommend items like this one ("more like this").
 
         Returns:
-            A list of items, each with rank, item_id, title, year, categories, scores (final, reranker, retrieval, short_term, popularity), the interest it serves and the user's most similar past items.
+            items (each with rank, item_id, title, year, categories, scores, the interest it serves and the user's most similar past items), known_user and note (why an unknown user got popular items).
         """
         with readable_errors():
             user = self._acting_user(user_id, http)
             options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id)
             if request and self.reader is not None:
                 request = self.reader(request)
+            flag = self._flag(user)
             recs = self.recommender.recommend(user, request or None, _k(k), **options)
-            return [r.to_dict() for r in recs]
+            return {"items": [r.to_dict() for r in recs], **flag}
 
     def explain(
         self,
@@ -177,7 +265,7 @@ class RecommenderAPI:
         diversity: float | None = None,
         exclude_seen: bool = True,
         http: gr.Request | None = None,
-    ) -> dict:
+    ) -> Explanation:
         """Explain why an item is, or is not, recommended to a user, with evidence taken from the user's own history.
 
         Works for any catalog item. The status says where the item stands (recommended, candidate,
@@ -197,7 +285,7 @@ class RecommenderAPI:
             exclude_seen: Whether the recommendations left out items already seen.
 
         Returns:
-            text (the explanation in plain sentences), status, rank, scores, similar_past_items (item_id, title, similarity, rating), interest, matched_categories and the item.
+            text (the explanation in plain sentences), status, rank, scores, similar_past_items (item_id, title, similarity, rating), interest, matched_categories, the item, known_user and note.
         """
         with readable_errors():
             user = self._acting_user(user_id, http)
@@ -205,21 +293,22 @@ class RecommenderAPI:
             options = self._options(categories, year_min, year_max, diversity, exclude_seen, None)
             options.pop("like_item_id")
             explanation = self.recommender.explain(user, item.item_id, request or None, _k(k), **options)
-            return explanation.to_dict()
+            return {**explanation.to_dict(), **self._flag(user)}
 
-    def profile(self, user_id: str, http: gr.Request | None = None) -> dict:
+    def profile(self, user_id: str, http: gr.Request | None = None) -> Profile:
         """Describe a user's interests: long-term and recent summaries, category distribution, evolution and drift.
 
         Args:
             user_id: The user's id, e.g. "42".
 
         Returns:
-            summary (long_term and short_term sentences), interactions, long_term and short_term interests (label, weight, categories, example titles), distribution and short_term_distribution (category shares), evolution (category shares per slice of the history, oldest first), drift (0 = stable, 1 = completely changed), rising and fading categories.
+            summary (long_term and short_term sentences), interactions, long_term and short_term interests (label, weight, categories, example titles), distribution and short_term_distribution (category shares), evolution (category shares per slice of the history, oldest first), drift (0 = stable, 1 = completely changed), rising and fading categories, known_user and note (an id the store does not know has an empty profile).
         """
         with readable_errors():
-            return self.recommender.profile(self._acting_user(user_id, http)).to_dict(self.recommender.items)
+            user = self._acting_user(user_id, http)
+            return {**self.recommender.profile(user).to_dict(self.recommender.items), **self._flag(user)}
 
-    def feedback(self, user_id: str, item_id: str, kind: FeedbackKind, http: gr.Request | None = None) -> dict:
+    def feedback(self, user_id: str, item_id: str, kind: FeedbackKind, http: gr.Request | None = None) -> FeedbackResult:
         """Record a user's feedback on an item; the next profile and recommendations reflect it at once.
 
         "disliked" and "not_interested" remove the item (and near-duplicates) from future
@@ -231,17 +320,19 @@ class RecommenderAPI:
             kind: One of "liked", "disliked", "not_interested".
 
         Returns:
-            recorded (user_id, item_id, kind, title) and the user's updated profile.
+            recorded (user_id, item_id, kind, title), the user's updated profile, known_user (false when this feedback started a user the store did not know) and note.
         """
         with readable_errors():
             user, item = self._acting_user(user_id, http), self.recommender.item(str(item_id).strip())
+            flag = self._flag(user)  # before the feedback, which makes the user known
             profile = self.recommender.feedback(user, item.item_id, str(kind).strip())
             return {
-                "recorded": {"user_id": user, "item_id": item.item_id, "title": display_title(item.title), "kind": kind},
+                "recorded": {"user_id": user, "item_id": item.item_id, "title": item.display_title, "kind": kind},
                 "profile": profile.to_dict(self.recommender.items),
+                **flag,
             }
 
-    def search(self, text: str, k: int = 10, http: gr.Request | None = None) -> list[dict]:
+    def search(self, text: str, k: int = 10, http: gr.Request | None = None) -> list[ItemCard]:
         """Find catalog items by meaning, to get the item ids the other tools need.
 
         Args:
@@ -290,3 +381,70 @@ class RecommenderAPI:
                 rows.append(Interaction(user, self.recommender.item(item_id).item_id, now + n * 1e-3, float(rating), "rating"))
             self.recommender.store.db.add_interactions(rows)
             return len(rows)
+
+
+# --- MCP: JSON results with an outputSchema ----------------------------------------------------
+
+def output_schema(endpoint: Callable) -> dict[str, Any]:
+    """The JSON schema of what ``endpoint`` returns, as an MCP ``outputSchema``: an object, so a list is wrapped as ``result``."""
+    schema = TypeAdapter(get_type_hints(endpoint)["return"]).json_schema()
+    if schema.get("type") == "object":
+        return schema
+    definitions = schema.pop("$defs", None)  # "#/$defs/..." resolves from the document's root, so they stay there
+    return {"type": "object", "properties": {"result": schema}, "required": ["result"], **({"$defs": definitions} if definitions else {})}
+
+
+def serve_mcp_results_as_json(demo: gr.Blocks) -> None:
+    """Make the app's MCP tools answer the way MCP clients read results: JSON text, the same value as
+    ``structuredContent``, and each tool's ``outputSchema`` (from its endpoint's return type) in ``tools/list``.
+
+    Gradio's MCP server (6.x) sends an endpoint's result as its Python literal (``str(dict)``: single quotes, ``None``,
+    ``True``), with no structured content and no outputSchema. This wraps the two handlers of this app's own server
+    (nothing global changes). A list result is structured as ``{"result": [...]}``: structured content is an object,
+    and FastMCP and Gradio's own ``structured_output`` wrap a list the same way. Call it after the MCP server is built
+    and before it takes requests: :func:`mcp_results_as_json` does, from the app's lifespan.
+    """
+    from mcp import types
+
+    server = demo.mcp_server_obj
+    if server is None:
+        return
+    schemas = {
+        tool: output_schema(getattr(RecommenderAPI, endpoint.lstrip("/")))
+        for tool, endpoint in server.tool_to_endpoint.items()
+        if endpoint.lstrip("/") in ENDPOINTS
+    }
+    handlers = server.mcp_server.request_handlers
+    list_tools, call_tool = handlers[types.ListToolsRequest], handlers[types.CallToolRequest]
+    # the endpoints return JSON values (every public endpoint of the app is one of ENDPOINTS): their text is JSON
+    server.postprocess_output_data = lambda data, root_url: [types.TextContent(type="text", text=json.dumps(value, ensure_ascii=False)) for value in data]
+
+    async def listed(request: types.ListToolsRequest) -> types.ServerResult:
+        listing = (await list_tools(request)).root
+        tools = [t.model_copy(update={"outputSchema": schemas[t.name]}) if t.name in schemas else t for t in listing.tools]
+        return types.ServerResult(listing.model_copy(update={"tools": tools}))
+
+    async def called(request: types.CallToolRequest) -> types.ServerResult:
+        result = await call_tool(request)
+        answer = result.root
+        if not isinstance(answer, types.CallToolResult) or answer.isError or request.params.name not in schemas:
+            return result
+        value = json.loads(answer.content[0].text)  # the JSON written just above: Gradio hands back only the content
+        return types.ServerResult(answer.model_copy(update={"structuredContent": value if isinstance(value, dict) else {"result": value}}))
+
+    handlers[types.ListToolsRequest], handlers[types.CallToolRequest] = listed, called
+
+
+def mcp_results_as_json(demo: gr.Blocks) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A lifespan for ``demo.launch(app_kwargs={"lifespan": ...})`` that runs :func:`serve_mcp_results_as_json`.
+
+    Gradio builds its MCP server while it creates the app and enters this lifespan after it; uvicorn enters the
+    lifespan before it listens, so no MCP client ever sees the Python-literal results (a call after ``launch``
+    returns would leave a moment in which one could). Without ``mcp_server`` it does nothing."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        serve_mcp_results_as_json(demo)
+        yield
+
+    return lifespan

@@ -34,7 +34,7 @@ import gradio as gr
 from whyrec.store.errors import InputError, SetupError
 from whyrec.tools.tool_answers import LIST_LENGTH
 from whyrec.tools.understanding.titles import display_title
-from whyrec.ui.api import RecommenderAPI
+from whyrec.ui.api import RecommenderAPI, mcp_results_as_json
 from whyrec.ui.api_keys import ApiKeys
 from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, request_chips, undo_text, year_filter
 from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
@@ -687,7 +687,7 @@ def serve(
     gate, loopback = route_gate(keys) if keys else (None, "")
     demo.queue(default_concurrency_limit=CONCURRENCY)
     _, local_url, _ = demo.launch(
-        app_kwargs={"middleware": [gate]} if gate else None,
+        app_kwargs={"lifespan": mcp_results_as_json(demo), **({"middleware": [gate]} if gate else {})},
         server_name=host,
         server_port=port,
         share=share,

@@ -110,7 +110,7 @@ class Page:
             user_id, request=request or "", k=int(k), categories=cats or None, year_min=year_filter(y0, year_lo),
             year_max=year_filter(y1, year_hi), diversity=float(diversity), exclude_seen=bool(exclude_seen),
             like_item_id=(like_value or {}).get("item_id"),
-        )
+        )["items"]
         return self.with_marks(user_id, items)
 
     def with_marks(self, user_id: str, items: list[dict]) -> list[dict]:

@@ -94,6 +94,60 @@ def test_explain_of_an_unknown_item_says_so_and_suggests_catalog_items(tools) ->
     assert data["did_you_mean"] and all("item_id" in i for i in data["did_you_mean"])
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "user", "error"),
+    [
+        ("explain_recommendation", {"item_id": "Star Voyages 3"}, "u1", "no catalog item has the id or exact title 'Star Voyages 3'"),
+        ("record_feedback", {"item_id": "no-such-film", "kind": "liked"}, "u1", "no catalog item"),
+        ("recommend", {"like_item": "Nebula Runner"}, "u1", "no catalog item"),
+        ("search_catalog", {"text": "  "}, "u1", "the search text is empty"),
+        ("get_interest_profile", {}, None, "no user for this tool"),
+    ],
+)
+def test_a_refusal_is_a_tool_error_that_keeps_its_artifact(tools, recommender, name, args, user, error) -> None:
+    """LangChain's own error handling keeps only the text; the refusal's artifact (error, did-you-mean items) stays."""
+    message = run(tools[name], user_id=user, **args)
+
+    assert message.status == "error", "a refusal must not read as a result"
+    assert error in payload(message)["error"] and error in message.artifact["error"]
+    assert message.tool_call_id == "call-1" and message.name == name
+    if "did_you_mean" in payload(message):
+        assert [i["item_id"] for i in message.artifact["items"]] == [i["item_id"] for i in payload(message)["did_you_mean"]]
+    assert recommender.store.db.feedback("u1") == []
+    assert run(tools["search_catalog"], text="nebula").status == "success"
+
+
+def test_an_agent_reads_a_refusal_as_an_error_with_its_suggestions(recommender) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.messages import AIMessage
+
+    from tests.agent.chat_fakes import scripted
+
+    call = AIMessage("", tool_calls=[{"name": "explain_recommendation", "args": {"item_id": "Star Voyages 3"}, "id": "c1", "type": "tool_call"}])
+    agent = create_agent(scripted(call, "done"), get_tools(recommender), context_schema=WhyrecContext)
+    result = agent.invoke({"messages": [{"role": "user", "content": "why Star Voyages 3?"}]}, context=WhyrecContext(user_id="u1"))
+
+    message = next(m for m in result["messages"] if m.type == "tool")
+    assert message.status == "error" and "Star Voyages 3" in message.artifact["error"]
+    assert message.artifact["items"], "the items the user may have meant reach the agent"
+
+
+def test_an_unknown_user_is_flagged_to_the_model_and_to_code(tools, recommender) -> None:
+    typo = run(tools["recommend"], user_id="u11", k=2)  # meant u1
+
+    data = payload(typo)
+    assert typo.status == "success" and len(data["items"]) == 2, "served as a new user: popular items"
+    assert data["known_user"] is False and "'u11' was not in the store" in data["note"] and "typo" in data["note"]
+    assert typo.artifact["known_user"] is False and typo.artifact["user_note"] in typo.artifact["notes"], "the person's answer says it too"
+    for name, args in (("get_interest_profile", {}), ("explain_recommendation", {"item_id": "space1"})):
+        flagged = run(tools[name], user_id="u11", **args)
+        assert payload(flagged)["known_user"] is False and flagged.artifact["known_user"] is False, name
+    assert "u11" not in recommender.store.db.users()
+
+    known = run(tools["recommend"], user_id="u1", k=2)
+    assert "known_user" not in payload(known) and known.artifact["known_user"] is True, "a known user's text stays as it was"
+
+
 def test_feedback_is_recorded_for_the_context_user_only(tools, recommender) -> None:
     data = payload(run(tools["record_feedback"], item_id="Nebula Run", kind="disliked"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ast
+import json
 import threading
 
 import pytest
@@ -37,7 +37,7 @@ def test_only_the_named_endpoints_are_public(client):
 
 
 def test_recommend_returns_unseen_catalog_items_with_scores(client, recommender):
-    recs = client.predict(user_id="u1", k=4, api_name="/recommend")
+    recs = client.predict(user_id="u1", k=4, api_name="/recommend")["items"]
     ids = [r["item_id"] for r in recs]
     assert len(ids) == 4 and len(set(ids)) == 4
     assert not set(ids) & U1_HISTORY, "items the user already rated came back"
@@ -47,19 +47,19 @@ def test_recommend_returns_unseen_catalog_items_with_scores(client, recommender)
 
 
 def test_recommend_respects_filters(client, recommender):
-    recs = client.predict(user_id="u1", k=5, categories=["Crime"], exclude_seen=False, api_name="/recommend")
+    recs = client.predict(user_id="u1", k=5, categories=["Crime"], exclude_seen=False, api_name="/recommend")["items"]
     assert recs and all("Crime" in r["categories"] for r in recs)
-    recs = client.predict(user_id="u1", k=5, year_min=2000, year_max=2005, api_name="/recommend")
+    recs = client.predict(user_id="u1", k=5, year_min=2000, year_max=2005, api_name="/recommend")["items"]
     assert recs and all(2000 <= r["year"] <= 2005 for r in recs)
     # "more like this" reaches the recommender (its ranking is tested in tests/tools)
-    plain = [r["item_id"] for r in client.predict(user_id="u2", k=4, api_name="/recommend")]
-    liked = [r["item_id"] for r in client.predict(user_id="u2", k=4, like_item_id="rom1", api_name="/recommend")]
+    plain = [r["item_id"] for r in client.predict(user_id="u2", k=4, api_name="/recommend")["items"]]
+    liked = [r["item_id"] for r in client.predict(user_id="u2", k=4, like_item_id="rom1", api_name="/recommend")["items"]]
     assert liked == [r.item.item_id for r in recommender.recommend("u2", k=4, like_item_id="rom1")]
     assert liked != plain
 
 
 def test_explain_cites_only_the_users_history(client):
-    top = client.predict(user_id="u1", k=3, api_name="/recommend")[0]
+    top = client.predict(user_id="u1", k=3, api_name="/recommend")["items"][0]
     explanation = client.predict(user_id="u1", item_id=top["item_id"], k=3, api_name="/explain")
     assert explanation["status"] == "recommended" and explanation["rank"] == 1
     past = explanation["similar_past_items"]
@@ -71,10 +71,10 @@ def test_explain_cites_only_the_users_history(client):
 
 
 def test_feedback_changes_the_next_recommendations(client, recommender):
-    before = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")]
+    before = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")["items"]]
     result = client.predict(user_id="u1", item_id=before[0], kind="disliked", api_name="/feedback")
-    assert result["recorded"] == {"user_id": "u1", "item_id": before[0], "title": recommender.items[before[0]].title, "kind": "disliked"}
-    after = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")]
+    assert result["recorded"] == {"user_id": "u1", "item_id": before[0], "title": recommender.items[before[0]].display_title, "kind": "disliked"}
+    after = [r["item_id"] for r in client.predict(user_id="u1", k=3, api_name="/recommend")["items"]]
     assert before[0] not in after
     assert client.predict(user_id="u1", item_id=before[0], api_name="/explain")["status"] == "disliked"
 
@@ -84,8 +84,44 @@ def test_profile_reads_the_history(client):
     assert profile["interactions"] == len(U1_HISTORY)
     assert "Romance" in profile["distribution"] and profile["summary"]["long_term"]
     assert profile["evolution"] and all(w["distribution"] for w in profile["evolution"])
+    assert profile["known_user"] is True and profile["note"] is None
     new = client.predict(user_id="somebody-new", api_name="/profile")
     assert new["interactions"] == 0 and "No history" in new["summary"]["long_term"]
+    assert new["known_user"] is False and "'somebody-new' was not in the store" in new["note"]
+
+
+def test_a_mistyped_user_id_is_served_but_flagged_in_every_answer(client, recommender):
+    """A typo ("u11" for "u1") gets popular items like any new user; each answer says the id was unknown."""
+    typo = client.predict(user_id="u11", k=3, api_name="/recommend")
+    assert len(typo["items"]) == 3 and typo["known_user"] is False
+    assert "'u11' was not in the store" in typo["note"] and "typo" in typo["note"] and "\n" not in typo["note"]
+    assert client.predict(user_id="u1", k=3, api_name="/recommend")["known_user"] is True
+
+    explained = client.predict(user_id="u11", item_id="space1", api_name="/explain")
+    assert explained["known_user"] is False and explained["note"] == typo["note"]
+    assert "u11" not in recommender.store.db.users(), "asking stores nothing"
+
+    first = client.predict(user_id="u11", item_id="space1", kind="liked", api_name="/feedback")
+    assert first["known_user"] is False and first["note"], "this feedback started a user the store did not know"
+    assert client.predict(user_id="u11", k=1, api_name="/recommend")["known_user"] is True, "known from its first feedback on"
+
+
+def test_titles_read_as_people_say_them(empty_store, reranker):
+    """A catalog title stored the MovieLens way ("Shining, The") reads "The Shining" in every result; the store keeps its own form."""
+    from whyrec.store.records import Dataset, Item
+    from whyrec.tools.recommend.recommender import Recommender
+
+    from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
+
+    shining = Item("shining", "Shining, The", "A writer's family winters alone in a mountain hotel.", ("Horror",), 1980)
+    empty_store.ingest(Dataset("small", [*SMALL_CATALOG, shining], list(SMALL_INTERACTIONS)), progress=False)
+    api = RecommenderAPI(Recommender(empty_store, reranker))
+
+    assert [r["title"] for r in api.recommend("u1", k=3, categories=["Horror"])["items"]] == ["The Shining"]
+    assert api.explain("u1", "shining")["item"]["title"] == "The Shining"
+    assert "The Shining" in {i["title"] for i in api.search("hotel", k=len(SMALL_CATALOG) + 1)}
+    assert api.feedback("u2", "shining", "liked")["recorded"]["title"] == "The Shining"
+    assert empty_store.db.items()["shining"].title == "Shining, The"
 
 
 @pytest.mark.parametrize(
@@ -112,13 +148,13 @@ def test_bad_input_gives_a_one_line_error_and_stores_nothing(client, recommender
 
 
 def test_sessions_run_concurrently_without_mixing_users(client, app_url):
-    expected = {u: [r["item_id"] for r in client.predict(user_id=u, k=3, api_name="/recommend")] for u in ("u1", "u2", "u3")}
+    expected = {u: [r["item_id"] for r in client.predict(user_id=u, k=3, api_name="/recommend")["items"]] for u in ("u1", "u2", "u3")}
     got: dict[str, list[str]] = {}
     errors: list[BaseException] = []
 
     def ask(user: str) -> None:
         try:
-            got[user] = [r["item_id"] for r in Client(app_url, verbose=False).predict(user_id=user, k=3, api_name="/recommend")]
+            got[user] = [r["item_id"] for r in Client(app_url, verbose=False).predict(user_id=user, k=3, api_name="/recommend")["items"]]
         except BaseException as e:  # surfaced below
             errors.append(e)
 
@@ -141,7 +177,7 @@ def test_cold_start_ratings_make_a_new_user(recommender):
     assert "alice" not in api.users()
     assert api.rate("alice", {"space1": 5, "space3": 4}) == 2
     assert "alice" in api.users()
-    recs = [r["item_id"] for r in api.recommend("alice", k=3)]
+    recs = [r["item_id"] for r in api.recommend("alice", k=3)["items"]]
     assert "space1" not in recs and "space3" not in recs
     assert api.profile("alice")["interactions"] == 2
     with pytest.raises(Exception, match="rating 9"):
@@ -168,7 +204,7 @@ def test_login_is_required_when_auth_is_set(recommender):
         with pytest.raises(Exception):
             Client(url, verbose=False)
         logged_in = Client(url, auth=("ann", "secret"), verbose=False)
-        assert logged_in.predict(user_id="u1", k=1, api_name="/recommend")[0]["item_id"] not in U1_HISTORY
+        assert logged_in.predict(user_id="u1", k=1, api_name="/recommend")["items"][0]["item_id"] not in U1_HISTORY
     finally:
         demo.close()
 
@@ -198,8 +234,7 @@ def test_mcp_server_lists_and_calls_the_tools(recommender):
     assert "evidence" in tools["explain"].description
     assert tools["feedback"].inputSchema["properties"]["kind"].get("enum") == ["liked", "disliked", "not_interested"]
     assert not result.isError
-    # gradio's MCP server sends a dict result as its Python literal (str(dict)), not JSON
-    payload = ast.literal_eval(result.content[0].text)
+    payload = json.loads(result.content[0].text)  # JSON (tests/ui/test_mcp_server.py covers the structured content)
     assert payload["item"]["item_id"] == "space3" and payload["text"]
 
 
@@ -296,7 +331,7 @@ def test_a_scoped_key_only_reaches_its_own_user_over_mcp(keyed_url):
 
     tools, (own, other) = anyio.run(profiles, U1_KEY)
     assert set(tools["profile"].inputSchema["properties"]) == {"user_id"}
-    assert not own.isError and ast.literal_eval(own.content[0].text)["interactions"] == len(U1_HISTORY)
+    assert not own.isError and own.structuredContent["interactions"] == len(U1_HISTORY)
     assert other.isError and "may only act for user 'u1'" in other.content[0].text
     _, (_, other) = anyio.run(profiles, OPEN_KEY)
     assert not other.isError

@@ -8,51 +8,12 @@ of them use this one matcher, so an item named one way is recognised the same wa
 from __future__ import annotations
 
 import re
-import unicodedata
 
-from whyrec.store.records import Item
+from whyrec.store.records import YEAR_SUFFIX as _YEAR_SUFFIX
+from whyrec.store.records import Item, display_title
+from whyrec.store.records import head_and_alternates as _head_and_alternates
 
-_YEAR_SUFFIX = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")  # "Heat (1995)" -> "Heat"
-# a catalog's trailing article, "Usual Suspects, The", "Postino, Il", "Star Maker, The (Uomo delle stelle, L')"
-ARTICLES = ("the", "a", "an", "les", "la", "le", "l'", "il", "lo", "gli", "das", "der", "die", "det", "den", "el", "los", "las")
-_ARTICLE_SUFFIX = re.compile(r"^(?P<rest>.+?),\s*(?P<article>" + "|".join(re.escape(a) for a in ARTICLES) + r")$", re.IGNORECASE)
-_ALTERNATE = re.compile(r"^(?P<head>.*\S)\s*\((?P<alt>[^()]+)\)$")  # "Seven (Se7en)": the title, then another name
-
-
-def _article_first(part: str) -> str:
-    """'Usual Suspects, The' -> 'The Usual Suspects'; "Uomo delle stelle, L'" -> "L'Uomo delle stelle"."""
-    match = _ARTICLE_SUFFIX.match(part.strip())
-    if not match:
-        return part.strip()
-    article = match["article"]
-    return f"{article}{'' if article.endswith(chr(39)) else ' '}{match['rest'].strip()}"
-
-
-def display_title(title: str) -> str:
-    """A catalog title in the form people say and read: 'Fog, The (1980)' -> 'The Fog (1980)'.
-
-    The one rule for showing a title: MovieLens-style catalogs move a leading article to the end
-    ("Usual Suspects, The"), in the title and in an alternate title in brackets ("Blue Angel, The
-    (Blaue Engel, Der)" -> "The Blue Angel (Der Blaue Engel)"). Item ids and the stored catalog keep
-    the catalog's form; :func:`normalise_title` treats both forms as one title, so either is found.
-    A title already in natural form comes back unchanged.
-    """
-    title = " ".join(unicodedata.normalize("NFKC", str(title)).split())
-    year = _YEAR_SUFFIX.search(title)
-    head, alternates = _head_and_alternates(title[: year.start()] if year else title)
-    shown = " ".join([_article_first(head), *(f"({_article_first(alt)})" for alt in alternates)])
-    return shown + (f" {year[0].strip()}" if year else "")
-
-
-def _head_and_alternates(body: str) -> tuple[str, list[str]]:
-    """A title without its year, split into its head and the other names in brackets after it, in order:
-    "Like Water For Chocolate (Como agua para chocolate)" -> ("Like Water For Chocolate", ["Como agua para chocolate"])."""
-    alternates: list[str] = []
-    while (match := _ALTERNATE.match(body)) and match["head"]:
-        alternates.insert(0, match["alt"])
-        body = match["head"]
-    return body, alternates
-
+__all__ = ["TitleIndex", "display_title", "normalise_title"]  # display_title's rule lives with Item (Item.display_title)
 
 _PHRASE_ENDS = ",.;:!?()"
 _FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in _PHRASE_ENDS})  # "!" -> "！": NFKC maps it back
