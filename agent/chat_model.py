@@ -105,10 +105,8 @@ def make_chat_model(settings: Settings, server: LocalModelServer | None = None, 
 
 
 def profile_summarizer(settings: Settings):
-    """An LLM summarizer for profiles when an endpoint is configured, else None (the template).
+    """The model that words interest summaries (in the background, checked claim by claim), or None (the template):
+    on with an endpoint, and with the embedded local model when ``settings.model_summaries`` is on."""
+    from whyrec.agent.interest_writer import InterestWriter
 
-    The embedded local model is not used here: on a CPU it would add a minute to every profile view.
-    """
-    from whyrec.tools.recommend.profile_summary import LLMProfileSummarizer
-
-    return LLMProfileSummarizer(make_chat_model(settings, temperature=0)) if settings.llm_base_url else None
+    return InterestWriter(settings=settings) if settings.llm_base_url or settings.model_summaries else None

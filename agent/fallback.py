@@ -195,7 +195,7 @@ def phrase(tool: str, artifact: dict[str, Any] | None) -> str:
         return "\n".join([f"About {_label(e['item'])}:", *(f"- {s}" for s in sentences)])
     if tool == "get_interest_profile":
         summary = (artifact.get("profile") or {}).get("summary") or {}
-        return "\n".join(s for s in (summary.get("long_term"), summary.get("short_term")) if s)
+        return "\n".join(s for s in (summary.get("long_term"), summary.get("short_term"), summary.get("note") and f"({summary['note']})") if s)
     if tool == "record_feedback":
         card = (artifact.get("items") or [{}])[0]
         words = {"liked": "you liked", "disliked": "you did not like", "not_interested": "you are not interested in"}

@@ -43,6 +43,8 @@ def profile_markdown(profile: dict | None, short_term_window: int) -> str:
         f"**All history** ({n} interactions) — {html.escape(summary.get('long_term', ''))}",
         f"**Recently** — {html.escape(summary.get('short_term', ''))}",
     ]
+    if summary.get("note"):  # a model's wording says so (tools.recommend.profile_summary.MODEL_NOTE)
+        lines.append(f"*({html.escape(summary['note'])})*")
     if n > short_term_window:
         drift = f"**Drift** {max(0.0, float(profile.get('drift', 0.0))):.2f} (0 = same as ever, 1 = all new)"
         if profile.get("rising"):

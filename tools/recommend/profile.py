@@ -25,6 +25,7 @@ from whyrec.tools.understanding.titles import display_title
 LABEL_CATEGORIES = 2  # an interest is named by its top two categories: "Comedy & Drama"
 
 
+TEMPLATE_INTERESTS = 3  # the long-term interests a summary words (the rest show in the plots)
 THEMES = 2  # keywords that name an interest's subject after its categories: "Crime & Thriller: heist, con artist"
 THEME_CHARS = 40  # a longer keyword is a sentence, not a theme
 THEME_MIN_ITEMS = 2  # a theme is a keyword at least this many of the interest's items carry (one film's tag is not a theme)
@@ -297,22 +298,40 @@ def _percent(distribution: dict[str, float], n: int = 3) -> str:
     return ", ".join(f"{c} ({p:.0%})" for c, p in list(distribution.items())[:n])
 
 
+def example_titles(interest: Interest, items: dict[str, Item]) -> str:
+    """Its two best examples, quoted: what the template and a model-worded sentence both cite."""
+    return ", ".join(f"'{display_title(items[i].title)}'" for i in interest.item_ids[:2] if i in items)
+
+
+def template_interest(interest: Interest, items: dict[str, Item]) -> str:
+    """One long-term interest in the template's words (a model's sentence that fails its check falls back to this)."""
+    return f"{interest.label} ({share_of_history(interest.weight)}, e.g. {example_titles(interest, items)})"
+
+
+def template_recent(profile: InterestProfile, items: dict[str, Item]) -> str:
+    """The short-term interest in the template's words."""
+    recent = profile.short_term[0]
+    return f"Lately ({len(recent.item_ids)} most recent): {_percent(profile.short_term_distribution)}, e.g. {example_titles(recent, items)}."
+
+
+def template_drift(profile: InterestProfile) -> str:
+    """The drift in the template's words: the categories rising and fading ("" when none moved)."""
+    parts = [f"Rising: {', '.join(profile.rising)}." if profile.rising else "", f"Fading: {', '.join(profile.fading)}." if profile.fading else ""]
+    return " ".join(p for p in parts if p)
+
+
+def template_overview(profile: InterestProfile) -> str:
+    """The opening of the long-term summary: the history's size and its top categories, read off the numbers."""
+    return f"Over {profile.interactions} interactions you mostly like {_percent(profile.distribution)}."
+
+
 def template_summary(profile: InterestProfile, items: dict[str, Item]) -> dict[str, str]:
     """Plain sentences built only from the profile's numbers and item titles."""
     if profile.is_empty:
         return {"long_term": "No history yet — rate a few items to get started.", "short_term": "No recent activity."}
-
-    def examples(interest: Interest) -> str:
-        return ", ".join(f"'{display_title(items[i].title)}'" for i in interest.item_ids[:2] if i in items)
-
-    long_parts = [f"{i.label} ({share_of_history(i.weight)}, e.g. {examples(i)})" for i in profile.long_term[:3]]
-    long_term = f"Over {profile.interactions} interactions you mostly like {_percent(profile.distribution)}. Your interests: " + "; ".join(long_parts) + "."
-    recent = profile.short_term[0]
-    short_term = f"Lately ({len(recent.item_ids)} most recent): {_percent(profile.short_term_distribution)}, e.g. {examples(recent)}."
-    if profile.rising:
-        short_term += f" Rising: {', '.join(profile.rising)}."
-    if profile.fading:
-        short_term += f" Fading: {', '.join(profile.fading)}."
+    long_parts = [template_interest(i, items) for i in profile.long_term[:TEMPLATE_INTERESTS]]
+    long_term = f"{template_overview(profile)} Your interests: " + "; ".join(long_parts) + "."
+    short_term = " ".join(p for p in (template_recent(profile, items), template_drift(profile)) if p)
     return {"long_term": long_term, "short_term": short_term}
 
 

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Literal
@@ -35,6 +35,7 @@ from whyrec.tools.recommend.explanation import (
 )
 from whyrec.tools.recommend.popularity import PopularityTimeline, continues_session
 from whyrec.tools.recommend.profile import InterestProfile, InterestProfiler, template_summary
+from whyrec.tools.recommend.profile_summary import BackgroundSummaries, Summarizer
 from whyrec.tools.understanding.request import (
     CategoryAsk,
     ParsedRequest,
@@ -82,7 +83,7 @@ class Recommender:
         reranker: Reranker | None | Literal["trained"] = "trained",
         *,
         weights: ScoreWeights | None = None,
-        summarizer: Callable[[InterestProfile, dict[str, Item]], dict[str, str] | None] | None = None,
+        summarizer: Summarizer | None = None,
         request_parsing: bool = True,
         rerank_top: int | None = None,
         rerank_top_request: int | None = None,
@@ -90,8 +91,8 @@ class Recommender:
         """``reranker="trained"`` uses the one ``whyrec train-reranker`` saved, as soon as it exists
         (checked on each use, so a background training is picked up when it finishes); without one,
         the final score leaves the reranker out rather than add an untrained model's noise.
-        ``summarizer`` (e.g. tools.recommend.profile_summary.LLMProfileSummarizer) words profile summaries;
-        the template summary stands whenever it returns None. ``request_parsing=False`` embeds a
+        ``summarizer`` (e.g. agent.interest_writer.InterestWriter) words profile summaries in the background
+        (:class:`~tools.recommend.profile_summary.BackgroundSummaries`); the template shows until then. ``request_parsing=False`` embeds a
         request as it is, without reading decades, categories, titles and exclusions out of it
         (the baseline that request understanding is measured against). ``rerank_top`` overrides
         ``settings.rerank_top`` (the candidates the cross-encoder rescores; 0 = off) and ``rerank_top_request``
@@ -105,7 +106,7 @@ class Recommender:
         self._reranker_lock = threading.Lock()
         self.weights = weights or ScoreWeights()
         self._tuned_reranker_weight = weights is None  # default weights: the reranker's weight is the share its card validated
-        self.summarizer = summarizer
+        self.summaries = BackgroundSummaries(store.db, summarizer) if summarizer else None
         self.request_parsing = request_parsing
         self.rerank_top = self.settings.rerank_top if rerank_top is None else rerank_top
         self.rerank_top_request = self.settings.rerank_top_request if rerank_top_request is None else rerank_top_request
@@ -284,10 +285,9 @@ class Recommender:
         if cached is not None:
             return InterestProfile.from_cache(cached)
         profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
-        worded = self.summarizer(profile, self.items) if self.summarizer else None
-        if worded:
-            profile.summary, profile.summary_source = worded, "llm"
         self.store.db.save_profile(user_id, key, asdict(profile))
+        if self.summaries is not None:  # worded in the background; the template shows until it is saved under this key
+            self.summaries.submit(user_id, key, profile, self.items)
         return profile
 
     def profile(self, user_id: str) -> InterestProfile:
