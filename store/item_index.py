@@ -55,6 +55,8 @@ class SyncReport:
     unchanged: int
     retagged: int = 0
     """Of the unchanged, items whose vector was kept and only its recorded text format updated."""
+    packaged: int = 0
+    """Of the added and updated, items whose vector came from the packaged catalog's vectors, not the model."""
 
     @property
     def embedded(self) -> int:
@@ -72,12 +74,14 @@ class SyncPlan:
     total: int
     retagged: list[Item] = field(default_factory=list)
     """Items whose text is unchanged but was recorded under another :data:`ITEM_TEXT_VERSION`."""
+    packaged: int = 0
 
     @property
     def report(self) -> SyncReport:
         updated = len(self.changed) - self.added
         return SyncReport(
-            added=self.added, updated=updated, removed=len(self.removed), unchanged=self.total - len(self.changed), retagged=len(self.retagged)
+            added=self.added, updated=updated, removed=len(self.removed), unchanged=self.total - len(self.changed),
+            retagged=len(self.retagged), packaged=self.packaged,
         )
 
 
@@ -328,26 +332,21 @@ class ItemIndex:
                 changed.append(item)
             elif record.get("text_version") != ITEM_TEXT_VERSION:
                 retagged.append(item)
+        shipped = packaged_vectors(self.embedder, (item.text_hash for item in changed))
+        to_embed = [item for item in changed if item.text_hash not in shipped]
+        if shipped:
+            log.info("%d of %d item vectors taken from the packaged catalog's vectors, %d embedded", len(changed) - len(to_embed), len(changed), len(to_embed))
+        fresh = iter(self.embedder.encode([item.text for item in to_embed], progress=progress))
+        vectors = [shipped[item.text_hash] if item.text_hash in shipped else next(fresh) for item in changed]
         return SyncPlan(
             changed=changed,
-            vectors=self._vectors_of(changed, progress),
+            vectors=np.asarray(vectors, dtype=np.float32) if vectors else np.zeros((0, 0), dtype=np.float32),
             removed=[item_id for item_id in stored if item_id not in wanted],
             added=sum(1 for item in changed if item.item_id not in stored),
             total=len(items),
             retagged=retagged,
+            packaged=len(changed) - len(to_embed),
         )
-
-    def _vectors_of(self, items: list[Item], progress: bool) -> np.ndarray:
-        """The items' vectors: the packaged ones where this model made them from the same text, the rest embedded."""
-        shipped = packaged_vectors(self.embedder, (item.text_hash for item in items))
-        to_embed = [item for item in items if item.text_hash not in shipped]
-        if shipped:
-            log.info("%d of %d item vectors taken from the packaged catalog's vectors, %d embedded", len(items) - len(to_embed), len(items), len(to_embed))
-        fresh = self.embedder.encode([item.text for item in to_embed], progress=progress)
-        if not shipped:
-            return fresh
-        rows = iter(fresh)
-        return np.asarray([shipped[item.text_hash] if item.text_hash in shipped else next(rows) for item in items], dtype=np.float32)
 
     @_to_server
     def apply(self, plan: SyncPlan, progress: bool = False) -> SyncReport:

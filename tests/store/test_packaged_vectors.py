@@ -55,7 +55,7 @@ def test_an_ingest_embeds_only_the_items_the_packaged_vectors_lack(settings, emb
     seen = spy_on_encode(embedder, monkeypatch)
     report = store.ingest(Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS)), progress=False)
     assert seen == [item.text for item in SMALL_CATALOG[8:]]
-    assert report.index.added == len(SMALL_CATALOG)
+    assert report.index.added == len(SMALL_CATALOG) and report.index.packaged == 8
     hits = store.index.query(embedder.encode(["astronauts in outer space"]), n=2)[0]
     assert {item_id for item_id, _ in hits} <= {"space1", "space2", "space3", "space4", "space5"}
 
