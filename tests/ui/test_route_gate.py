@@ -60,6 +60,48 @@ def test_the_cli_refuses_before_ingesting_and_insecure_is_a_flag(tmp_path, capsy
         assert build_parser().parse_args([command, "--host", "0.0.0.0", "--insecure"]).insecure
 
 
+# --- the gate alone, on a bare Starlette app ------------------------------------------------------
+
+
+def test_the_gate_lets_in_a_header_or_the_cookie_and_nothing_else():
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from whyrec.ui.route_gate import LOOPBACK_HEADER, route_gate
+
+    async def echo(websocket):
+        await websocket.accept()
+        await websocket.send_text("open")
+
+    gate, loopback = route_gate(ApiKeys.parse([OPEN_KEY, f"{U1_KEY}:u1"]))
+    app = Starlette(routes=[Route("/data", lambda request: PlainTextResponse("data")), WebSocketRoute("/ws", echo)], middleware=[gate])
+    client = TestClient(app, follow_redirects=False)
+
+    for headers in ({}, bearer(WRONG_KEY), {"Authorization": OPEN_KEY}, {LOOPBACK_HEADER: "guess"}):
+        refusal = client.get("/data", headers=headers)
+        assert refused(refusal) and refusal.json()["error"]["code"] in ("missing_api_key", "invalid_api_key"), headers
+    for headers in (bearer(OPEN_KEY), bearer(U1_KEY), {LOOPBACK_HEADER: loopback}):
+        assert client.get("/data", headers=headers).text == "data"
+    assert client.get("/data", headers={"Accept": "text/html"}).headers["location"] == f"{LOGIN_PATH}?next=%2Fdata"
+    with pytest.raises(WebSocketDisconnect):
+        with client.websocket_connect("/ws") as socket:
+            socket.receive_text()
+    with client.websocket_connect("/ws", headers=bearer(OPEN_KEY)) as socket:
+        assert socket.receive_text() == "open"
+
+    assert client.post(LOGIN_PATH, data={"key": WRONG_KEY, "next": "/data"}).status_code == 401
+    login = client.post(LOGIN_PATH, data={"key": OPEN_KEY, "next": "/data"})
+    assert login.status_code == 303 and login.headers["location"] == "/data"
+    assert client.get("/data").text == "data", "the cookie the login set lets the browser in"
+    client.cookies.clear()
+    client.cookies.set(KEY_COOKIE, WRONG_KEY)
+    assert refused(client.get("/data"))
+
+
 # --- the running app ---------------------------------------------------------------------------
 
 
