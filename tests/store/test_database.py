@@ -154,3 +154,16 @@ def test_undoing_an_unknown_kind_of_feedback_is_refused_and_keeps_the_feedback(t
     with pytest.raises(InputError, match="feedback 'hated' is not known — use one of"):
         db.remove_feedback("u1", "h1", "hated")
     assert [f.kind for f in db.feedback("u1")] == ["disliked"]
+
+
+def test_an_upgraded_store_keeps_its_catalog_order_and_counts_ingests(tmp_path):
+    path = version_1_store(tmp_path / "whyrec.sqlite")
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("""INSERT INTO items VALUES ('a1', 'Alien', '', '[]', 1979, '{}')""")  # after h1: the catalog's order is not the ids'
+    conn.close()
+    db = Database(path)
+    assert list(db.items()) == ["h1", "a1"] and db.catalog_version() == 0
+    db.replace_dataset(Dataset("films", [Item("z9", "Zodiac"), Item("b2", "Brazil")], []))
+    db.add_interactions([Interaction("u7", "b2", 5.0, 4.0)])
+    assert list(Database(path).items()) == ["z9", "b2"] and db.catalog_version() == 2  # an ingest and added interactions
