@@ -11,7 +11,6 @@ from pathlib import Path
 
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.settings import Settings
-from whyrec.tools.understanding.titles import display_title
 
 Command = Callable[[argparse.Namespace, Settings], int]
 # the package a command may miss on a core-only install -> the extra that brings it (pyproject.toml)
@@ -97,7 +96,7 @@ def print_recommendations(recs) -> None:
         year = f" ({r.item.year})" if r.item.year else ""
         because = ", ".join(f"'{b.title}'" + (f" ({b.rating:g}★)" if b.rating is not None else "") for b in r.because[:2])
         interest = f" · {r.interest.term} interest: {r.interest.label}" if r.interest else ""
-        print(f"{r.rank:>2}. [{r.item.item_id}] {display_title(r.item.title)}{year} — {', '.join(r.item.categories)}  score {r.scores['final']:.2f}")
+        print(f"{r.rank:>2}. [{r.item.item_id}] {r.item.display_title}{year} — {', '.join(r.item.categories)}  score {r.scores['final']:.2f}")
         if because or interest:
             print(f"    similar to {because or '—'}{interest}")
         if r.liked_together:

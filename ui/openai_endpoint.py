@@ -404,7 +404,7 @@ class OpenAIEndpoint:
         if shown is None or chat is None:
             return None
         catalog = getattr(getattr(chat, "recommender", None), "items", {})
-        cards = [{"item_id": i, "title": catalog[i].title} for i in shown.item_ids if i in catalog]
+        cards = [{"item_id": i, "title": catalog[i].display_title} for i in shown.item_ids if i in catalog]
         return cards or None
 
     def _lane(self, chat: Any, turn: Turn, cards: list[dict[str, Any]] | None) -> threading.BoundedSemaphore:

@@ -4,7 +4,7 @@ Usable with no agent and no LLM::
 
     rec = Recommender.from_settings(Settings())
     for r in rec.recommend("42", request="something funny", k=5):
-        print(r.rank, r.item.title, r.scores["final"])
+        print(r.rank, r.item.display_title, r.scores["final"])
     print(rec.explain("42", "50").text)
 """
 
