@@ -394,11 +394,13 @@ class ChatAgent:
         return stream.reply
 
     def stream(
-        self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None, request: str | None = None
+        self, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None = None, request: str | None = None,
+        feedback: list[dict[str, Any]] | None = None,
     ) -> ReplyStream:
         """Answer one message as a stream of checked text chunks (see :class:`ReplyStream`). ``cards``: the items
         on the person's screen when they changed after this conversation's last list (the app's cards); ``request``:
-        the request in force as the page shows it, when the person edited it there ("" for none)."""
+        the request in force as the page shows it, when the person edited it there ("" for none); ``feedback``: what
+        the person said about the cards in this conversation (:meth:`ConversationState.with_feedback`)."""
         user_id, conversation_id = str(user_id).strip(), str(conversation_id).strip()
         if not user_id:
             raise InputError("no user id — pass the id of the user who is chatting")
@@ -406,14 +408,16 @@ class ChatAgent:
             raise InputError("no conversation id — pass any name for this conversation, e.g. 'default'")
         if not text or not text.strip():
             raise InputError("the message is empty — ask for recommendations, an explanation or your interests")
-        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip(), cards, request))
+        return ReplyStream(lambda holder: self._run(holder, user_id, conversation_id, text.strip(), cards, request, feedback))
 
     def _run(
-        self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None, request: str | None
+        self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None, request: str | None,
+        feedback: list[dict[str, Any]] | None = None,
     ) -> Iterator[str]:
         started = time.perf_counter()
         graph = self._agent()
-        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards).with_request(request)
+        state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards).with_feedback(feedback)
+        state = state.with_request(request)
         turn = Turn(
             user_id=user_id,
             conversation_id=conversation_id,

@@ -66,6 +66,18 @@ class ConversationState:
             self.artifacts = [*self.artifacts[:at], {"recommendations": [], "items": [dict(card) for card in cards]}, *self.artifacts[at:]]
         return self
 
+    def with_feedback(self, feedback: list[dict[str, Any]] | None) -> ConversationState:
+        """The state with the feedback given on the app's cards in this conversation (``{"item_id", "kind", "title",
+        "fresh"}`` each): a dislike holds as one said in the chat does, and the item of the newest feedback given since
+        the last message (``fresh``) is what "that one" means ("more like that" right after its 👎)."""
+        for entry in feedback or []:
+            if entry.get("kind") in NEGATIVE_KINDS and str(entry["item_id"]) not in self.disliked:
+                self.disliked.append(str(entry["item_id"]))
+        if fresh := [entry for entry in feedback or [] if entry.get("fresh")]:
+            card = {"item_id": str(fresh[-1]["item_id"]), "title": str(fresh[-1].get("title") or "")}
+            self.artifacts = [*self.artifacts, {"recorded": fresh[-1].get("kind"), "item_id": card["item_id"], "items": [card]}]
+        return self
+
     def with_request(self, request: str | None) -> ConversationState:
         """The state with the request the page shows in force (the person removed a constraint there); None keeps
         the conversation's own."""

@@ -36,11 +36,20 @@ from whyrec.tools.tool_answers import LIST_LENGTH
 from whyrec.tools.understanding.titles import display_title
 from whyrec.ui.api import RecommenderAPI, mcp_results_as_json
 from whyrec.ui.api_keys import ApiKeys
-from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, request_chips, undo_text, year_filter
-from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, turns_at_once, watch_tools
+from whyrec.ui.cards_panel import build_cards_panel, check_years, draw_card_body, request_chips, year_filter
+from whyrec.ui.chat import AgentFactory, SharedAgent, ToolResults, default_agent_factory, read_by_the_model, turns_at_once, watch_tools
 from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, build_chat_panel, waiting_text
 from whyrec.ui.notices import Problem, guarded, hidden, in_user_words, need_user, shown
-from whyrec.ui.page import RERANKER_TRAINING_THREAD, Page, empty_session, ranking_setup, ranking_status_text, saved_filters
+from whyrec.ui.page import (
+    RERANKER_TRAINING_THREAD,
+    Page,
+    empty_session,
+    ranking_setup,
+    ranking_status_text,
+    saved_filters,
+    seen_by_the_chat,
+    with_card_feedback,
+)
 from whyrec.ui.plots import category_colors
 from whyrec.ui.profile_panel import build_profile_panel
 from whyrec.ui.route_gate import let_mcp_through, route_gate, scope_events_to_key_user
@@ -62,6 +71,8 @@ CHAT = {"api_visibility": "private", "concurrency_id": "chat", "concurrency_limi
 INSTANT = {"api_visibility": "private", "queue": False}  # small UI-only steps that must show at once
 STORAGE_KEY = "whyrec-session"
 FILTERS_KEY = "whyrec-filters"
+MODEL_READ_KEY = "whyrec-model-read"
+SHOWN_LIST_KEY = "whyrec-shown-list"
 CHAT_READY = "Ask for something — e.g. *a feel-good comedy from the 90s* or *why this one?*"  # the empty chat, once a user is picked
 
 CSS = """
@@ -115,6 +126,9 @@ def build_app(
         request_shown = gr.State("")
         chat_request = gr.State("")
         saved = gr.BrowserState({}, storage_key=FILTERS_KEY)
+        model_read = gr.BrowserState({}, storage_key=MODEL_READ_KEY)
+        shown_list = gr.BrowserState({}, storage_key=SHOWN_LIST_KEY)
+        card_feedback = gr.State([])
 
         gr.Markdown(f"## {title} — recommendations that explain themselves")
         picker = build_user_picker()
@@ -133,7 +147,7 @@ def build_app(
         timer = gr.Timer(20, active=recommender.reranker is None)  # the reranker status line, while none is trained
 
         page = Page(api, recommender, agent, picker, chat, profile, cards, (year_lo, year_hi),
-                    user, conversation, recs, explanations, like, session, timer, request_shown, chat_request, saved)
+                    user, conversation, recs, explanations, like, session, timer, request_shown, chat_request, saved, model_read, shown_list, card_feedback)
         wire_user_picker(demo, page)
         card_drawer.append(wire_cards(page))
         wire_chat(page)
@@ -172,7 +186,7 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         return known if any(value == user_id for _, value in known) else [*known, (f"{user_id} · new user", user_id)]
 
     @guarded(picker.notice)
-    def load_page(stored: dict | None, stored_filters: dict | None):
+    def load_page(stored: dict | None, stored_filters: dict | None, kept_model_read: dict | None):
         """Fill the picker with every user; after a reload, bring back the user, the conversation, the chat, the request
         in force and the filters (the picker's change event then ranks the cards with them, as they were)."""
         stored = stored or empty_session()
@@ -182,12 +196,13 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
             out.update({user: previous, conversation: stored.get("conversation") or uuid.uuid4().hex[:12],
                         chat.chatbot: gr.update(value=stored.get("chat") or [], placeholder=CHAT_READY),
                         chat_request: str(stored.get("request") or "")})
-            if (restored := page.restored(stored_filters)) is not None:
+            if (restored := page.restored(stored_filters, kept_model_read)) is not None:
                 out.update(restored[0])
         return out
 
-    def select_user(value, current_user, current_conversation, chat_history, current_recs, current_chat_request, *control_values):
-        """A user was picked or typed: a known one loads (keeping the chat when it is the same user); an unknown id asks first."""
+    def select_user(value, current_user, current_conversation, chat_history, current_recs, current_chat_request, kept_list, *control_values):
+        """A user was picked or typed: a known one loads (keeping the chat when it is the same user); an unknown id asks first.
+        After a reload (the same user, no cards yet) the cards come back as they were shown (``kept_list``)."""
         value = str(value or "").strip()
         out: dict = {picker.unknown_row: gr.update(visible=False), cards.notice: hidden()}
         if not value or (value == current_user and current_recs):
@@ -203,9 +218,10 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
                 out[picker.start_new] = gr.update(visible=True)
             out[picker.unknown_row] = gr.update(visible=True)
             return out
-        return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request)}
+        kept_list = kept_list if value == current_user else None
+        return {**out, **use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request, kept_list)}
 
-    def use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request="") -> dict:
+    def use_user(value, current_user, current_conversation, chat_history, control_values, current_chat_request="", kept_list=None) -> dict:
         same = value == current_user and current_conversation
         conversation_id = current_conversation if same else uuid.uuid4().hex[:12]
         history = list(chat_history or []) if same else []
@@ -213,9 +229,11 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
         out = {user: value, conversation: conversation_id, chat.chatbot: gr.update(value=history, placeholder=CHAT_READY), like: None,
                **like_banner(None), picker.notice: hidden(), chat_request: in_force,
                session: {"user": value, "conversation": conversation_id, "chat": history, "request": in_force},
-               cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
+               **page.undo_update(None)}
+        if not same:
+            out[page.card_feedback] = []
         try:
-            out.update(cards_for(value, None, control_values))
+            out.update(page.kept_cards(value, str(control_values[-1] or ""), kept_list) or cards_for(value, None, control_values))
             out.update(profile_outputs(value))
         except Exception as e:
             out[cards.notice] = shown(in_user_words(e, "select_user"))
@@ -262,13 +280,14 @@ def wire_user_picker(demo: gr.Blocks, page: Page) -> None:
 
     # --- wiring
     user_outputs = [user, conversation, chat.chatbot, like, cards.like_text, cards.clear_like, session, picker.notice, *card_outputs, *profile_outputs_list,
-                    cards.last_feedback, cards.undo_text, cards.undo, chat_request]
+                    cards.last_feedback, cards.undo_text, cards.undo, chat_request, page.card_feedback]
     demo.load(
-        load_page, [session, page.saved],
-        [picker.box, picker.notice, user, conversation, chat.chatbot, chat_request, *controls, page.request_shown, page.saved, cards.chips], **PRIVATE,
+        load_page, [session, page.saved, page.model_read],
+        [picker.box, picker.notice, user, conversation, chat.chatbot, chat_request, *controls, page.request_shown, page.saved, cards.chips, page.model_read],
+        **PRIVATE,
     )
     picker.box.change(
-        select_user, [picker.box, user, conversation, chat.chatbot, recs, chat_request, *controls],
+        select_user, [picker.box, user, conversation, chat.chatbot, recs, chat_request, page.shown_list, *controls],
         [*user_outputs, picker.unknown, picker.unknown_row, picker.start_new], **PRIVATE,
     )
     picker.start_new.click(
@@ -293,7 +312,7 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
     year_lo, year_hi = page.years
     timer = page.timer
     undo_outputs = [cards.last_feedback, cards.undo_text, cards.undo]
-    request_outputs = [cards.request, cards.categories, cards.year_min, cards.year_max, page.request_shown, page.saved, cards.chips]
+    request_outputs = page.request_outputs
 
 
     @guarded(cards.notice)
@@ -314,14 +333,15 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
         return {**out, **cards_for(user_value, like_value, control_values)}
 
     @guarded(cards.notice)
-    def drop_chips(kept, user_value, like_value, shown_request, *control_values):
+    def drop_chips(kept, model_read, user_value, like_value, shown_request, *control_values):
         """A chip was clicked: the request without that constraint goes into the box, the filters follow, the list is ranked
-        again; the chat's next turn reads the request from the box."""
+        again; the chat's next turn reads the request from the box. The chips the model read stay marked."""
         shown_request = str(shown_request or "")
         removed = [key for _, key in request_chips(page.parse(shown_request)) if key not in set(kept or [])]
         if not removed:
-            return page.chips_update(page.parse(shown_request))
-        out, control_values = page.follow_request(page.request_without(shown_request, removed), shown_request, control_values)
+            return page.chips_update(shown_request, page.model_names(model_read, shown_request))
+        new = page.request_without(shown_request, removed)
+        out, control_values = page.follow_request(new, shown_request, control_values, read_by_model=page.read_by_model(new, shown_request, model_read))
         return page.cards_in_force(user_value, like_value, out, control_values) if user_value else out
 
     @guarded(cards.notice)
@@ -345,30 +365,27 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
         return {**cards_for(user_value, liked, control_values), like: liked, **like_banner(liked)}
 
     @guarded(cards.notice)
-    def give_feedback(item_id, kind, user_value, like_value, *control_values):
+    def give_feedback(item_id, kind, user_value, like_value, given, *control_values):
+        """A card's 👍/👎: stored, the cards and the profile follow, and the chat hears of it ("more like that" next)."""
         user_value = need_user(user_value)
         result = api.feedback(user_value, item_id, kind)
         title = result["recorded"]["title"]
         gr.Info(f"Recorded: {kind.replace('_', ' ')} — '{title}'")
         last = {"user_id": user_value, "item_id": item_id, "kind": kind, "title": title}
-        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value, result["profile"]), **undo_shown(last)}
-
-    def undo_shown(last: dict | None) -> dict:
-        if not last:
-            return {cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
-        return {cards.last_feedback: last, cards.undo_text: gr.update(value=undo_text(last["kind"], last["title"]), visible=True),
-                cards.undo: gr.update(visible=True)}
+        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value, result["profile"]), **page.undo_update(last),
+                page.card_feedback: with_card_feedback(given, item_id, kind, title)}
 
     @guarded(cards.notice)
-    def undo_feedback(last, user_value, like_value, *control_values):
+    def undo_feedback(last, user_value, like_value, given, *control_values):
         """Take back the feedback just given (the row goes from the store): the item and the profile are as before it."""
         user_value = need_user(user_value)
         if not last or last.get("user_id") != user_value:
-            return undo_shown(None)
+            return page.undo_update(None)
         removed = recommender.store.db.remove_feedback(user_value, last["item_id"], last["kind"])
         if removed is not None:
             gr.Info(f"Undone: {last['kind'].replace('_', ' ')} — '{last['title']}'")
-        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value), **undo_shown(None)}
+        return {**cards_for(user_value, like_value, control_values), **profile_outputs(user_value), **page.undo_update(None),
+                page.card_feedback: with_card_feedback(given, last["item_id"], None)}
 
     @guarded(cards.notice)
     def clear_more_like(user_value, *control_values):
@@ -385,16 +402,22 @@ def wire_cards(page: Page) -> Callable[[dict, dict | None], None]:
         why.click(functools.partial(toggle_why, item_id), [user, explanations, *controls], [explanations, cards.notice], **PRIVATE)
         more.click(functools.partial(more_like, item_id), [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
         for button, kind in feedback:
-            button.click(functools.partial(give_feedback, item_id, kind), [user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
+            button.click(
+                functools.partial(give_feedback, item_id, kind), [user, like, page.card_feedback, *controls],
+                [*card_outputs, *profile_outputs_list, *undo_outputs, page.card_feedback], **PRIVATE,
+            )
 
     # --- wiring
     # the categories re-rank on .input (a person's choice), not .change: a chat list or a reload sets them with its own cards
     for trigger in (cards.refresh.click, cards.request.submit, cards.categories.input, cards.exclude_seen.input, cards.k.release,
                     cards.diversity.release, cards.year_min.release, cards.year_max.release):
         trigger(refresh_cards, [user, like, page.request_shown, *controls], [*card_outputs, *request_outputs], **PRIVATE)
-    cards.chips.input(drop_chips, [cards.chips, user, like, page.request_shown, *controls], [*card_outputs, *request_outputs], **PRIVATE)
+    cards.chips.input(drop_chips, [cards.chips, page.model_read, user, like, page.request_shown, *controls], [*card_outputs, *request_outputs], **PRIVATE)
     cards.clear_like.click(clear_more_like, [user, *controls], [*card_outputs, like, cards.like_text, cards.clear_like], **PRIVATE)
-    cards.undo.click(undo_feedback, [cards.last_feedback, user, like, *controls], [*card_outputs, *profile_outputs_list, *undo_outputs], **PRIVATE)
+    cards.undo.click(
+        undo_feedback, [cards.last_feedback, user, like, page.card_feedback, *controls],
+        [*card_outputs, *profile_outputs_list, *undo_outputs, page.card_feedback], **PRIVATE,
+    )
     timer.tick(tick_ranking_status, None, [cards.ranking_status, timer], **PRIVATE)
     return draw
 
@@ -420,17 +443,19 @@ def wire_chat(page: Page) -> None:
         history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
         return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden(), chat.status: ""}
 
-    def chat_cards(user_id: str, items: list[dict], arguments: dict, shown_request: str, control_values: tuple) -> dict:
+    def chat_cards(user_id: str, items: list[dict], arguments: dict, shown_request: str, model_read: dict | None, control_values: tuple) -> dict:
         """The chat's recommend result as the cards, with its request in the box and its chips, and the filters set to
         what that request was understood to ask for (years; the categories of a single ask) where the list meets it,
-        so the page stays consistent: Why?, feedback and Recommend then rank with the same request and filters."""
+        so the page stays consistent: Why?, feedback and Recommend then rank with the same request and filters.
+        The chips the model read before keep their mark; those it read this turn get it when the turn ends (:func:`read_by_the_model`)."""
         k_value, diversity_value, *_ = control_values
         request = str(arguments.get("request") or "")
-        out, values = page.follow_request(request, shown_request, control_values, asked=arguments)
+        carried = page.read_by_model(request, shown_request, model_read)
+        out, values = page.follow_request(request, shown_request, control_values, asked=arguments, read_by_model=carried)
         out.update(page.mirror(items, values)[0])
         out.update({
             recs: page.with_marks(user_id, items), explanations: {}, cards.status: page.status_line(user_id, items, " — from the chat"),
-            chat_request: request,
+            chat_request: request, page.shown_list: page.list_kept(user_id, request, None, items, from_chat=True),
         })
         asked_k = int(arguments.get("k") or LIST_LENGTH)  # what the chat asked for: fewer may have matched, and a dropped chip finds more
         if items and int(k_value) != asked_k:
@@ -455,7 +480,8 @@ def wire_chat(page: Page) -> None:
             log.exception("needs_model failed; the turn waits for the model")
             return True
 
-    def run_turn(message, history, user_value, conversation_id, like_value, cards_value, in_force, shown_request, *control_values):
+    def run_turn(message, history, user_value, conversation_id, like_value, cards_value, in_force, shown_request, model_read, given,
+                 *control_values):
         """Wait for the model when the turn may need it (saying how many are ahead), stream the answer, show the tool's
         cards the moment they exist. The cards on screen are what "the second one" points into; the request in the box,
         when the person changed it (a dropped chip, typed text), is the request in force for this turn."""
@@ -485,21 +511,23 @@ def wire_chat(page: Page) -> None:
                     yield {chat.chatbot: history}
             try:
                 yield from answer_turn(message, history, user_value, conversation_id, like_value, on_screen, edited, in_force, shown_request,
-                                       control_values, bubble, saved_session)
+                                       model_read, given, control_values, bubble, saved_session)
             finally:
                 if waits:
                     agent.end_turn()
         finally:
             agent.leave_conversation(key)
 
-    def answer_turn(message, history, user_value, conversation_id, like_value, on_screen, edited, in_force, shown_request, control_values,
-                    bubble, saved_session):
-        """The turn once it may run: the streamed answer, and the tool's cards the moment they exist."""
+    def answer_turn(message, history, user_value, conversation_id, like_value, on_screen, edited, in_force, shown_request, model_read,
+                    given, control_values, bubble, saved_session):
+        """The turn once it may run: the streamed answer, and the tool's cards the moment they exist. Feedback given on
+        the cards goes to the chat (``given``), and feedback given in the chat shows on the cards, with its Undo."""
         try:
             bubble(THINKING)
             yield {chat.chatbot: history, conversation: conversation_id}
             results = ToolResults()
-            stream = agent.stream(user_value, conversation_id, message, on_screen, request=edited)  # "why the second one?" means the cards
+            # "why the second one?" means the cards, "more like that" after a card's 👎 that card
+            stream = agent.stream(user_value, conversation_id, message, on_screen, request=edited, feedback=given or None)
             answer, cards_shown, request_now = "", False, in_force
             for chunk in watch_tools(stream, results):
                 answer += str(chunk)
@@ -509,16 +537,21 @@ def wire_chat(page: Page) -> None:
                 call = results.recommend_call() if not cards_shown else None
                 if call is not None:
                     cards_shown, request_now = True, str(call[1].get("request") or "")
-                    update.update(chat_cards(user_value, *call, shown_request, control_values))
+                    update.update(chat_cards(user_value, *call, shown_request, model_read, control_values))
                 update[session] = saved_session(request_now)
                 yield update
             call = results.recommend_call() if not cards_shown else None
             end: dict = {chat.chatbot: history}
             if call is not None:
                 cards_shown, request_now = True, str(call[1].get("request") or "")
-                end.update(chat_cards(user_value, *call, shown_request, control_values))
+                end.update(chat_cards(user_value, *call, shown_request, model_read, control_values))
             end[session] = saved_session(request_now)
+            end[page.card_feedback] = seen_by_the_chat(given)
+            if (recorded := results.feedback_recorded()) is not None:  # "I didn't like X": X's card says so, with Undo
+                end.update(page.undo_update({"user_id": user_value, **recorded}))
             reply = getattr(stream, "reply", None)
+            if cards_shown and read_by_the_model(reply):  # the chips the model read into this message get their mark
+                end.update(page.chips_update(request_now, page.read_by_model(request_now, shown_request, model_read, message)))
             if "record_feedback" in (getattr(reply, "tools_called", None) or []):
                 end.update(profile_outputs(user_value))
                 if not cards_shown:
@@ -530,7 +563,8 @@ def wire_chat(page: Page) -> None:
 
     def clear_chat(user_value):
         """🗑 starts a new conversation: no request, list or feedback of the old one carries into the next message."""
-        return {conversation: "", chat_request: "", session: {"user": user_value, "conversation": "", "chat": [], "request": ""}}
+        return {conversation: "", chat_request: "", session: {"user": user_value, "conversation": "", "chat": [], "request": ""},
+                page.card_feedback: []}
 
     @guarded(cards.notice)
     def drop_request(user_value, like_value, shown_request, *control_values):
@@ -541,17 +575,19 @@ def wire_chat(page: Page) -> None:
         return page.cards_in_force(user_value, like_value, out, control_values)
 
     # --- wiring
-    request_outputs = [cards.request, cards.categories, cards.year_min, cards.year_max, page.request_shown, page.saved, cards.chips]
-    chat.chatbot.clear(clear_chat, [user], [conversation, chat_request, session], **INSTANT).then(
+    request_outputs = page.request_outputs
+    chat.chatbot.clear(clear_chat, [user], [conversation, chat_request, session, page.card_feedback], **INSTANT).then(
         drop_request, [user, like, page.request_shown, *controls], [*page.card_outputs, *request_outputs], **PRIVATE,
     )
     for trigger in (chat.text.submit, chat.send.click):
         trigger(None, [chat.text], [chat.status], js=THINKING_JS, api_visibility="private").then(
             start_turn, [chat.text, chat.chatbot, user], [chat.pending, chat.text, chat.chatbot, chat.notice, chat.status], **INSTANT
         ).then(
-            run_turn, [chat.pending, chat.chatbot, user, conversation, like, recs, chat_request, page.request_shown, *controls],
-            [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, *profile_outputs_list,
-             cards.k, cards.diversity, chat_request, *request_outputs],
+            run_turn,
+            [chat.pending, chat.chatbot, user, conversation, like, recs, chat_request, page.request_shown, page.model_read, page.card_feedback, *controls],
+            [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, page.shown_list,
+             *profile_outputs_list, cards.k, cards.diversity, chat_request, *request_outputs, page.card_feedback,
+             cards.last_feedback, cards.undo_text, cards.undo],
             show_progress="hidden", **CHAT,
         )
 

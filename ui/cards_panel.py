@@ -2,7 +2,9 @@
 
 The request in force (the "In the mood for…" box) is shown under the box as removable chips ("Horror ✕",
 "1980–1989 ✕", "about: sharks ✕"), and the year sliders and the category filter mirror what it asks for
-(:func:`mirrored_filters`), so the chat, the chips, the filters and the cards say the same thing.
+(:func:`mirrored_filters`), so the chat, the chips, the filters and the cards say the same thing. A chip says where
+it came from: a constraint the chat's model read into the person's words ("una película de terror" → Horror) is
+marked 🤖, one the person wrote or the rules read from their words is not.
 
 A card says which score it shows (relevance, the final ranking score) and, when diversity
 moved it, its place by relevance; a note above the grid says the list was reordered. An
@@ -13,7 +15,7 @@ never stretches one card and leaves a hole beside it.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
 import gradio as gr
@@ -159,23 +161,43 @@ def explanation_markdown(explanation: dict) -> str:
 # --- the request in force, as chips and as the filters ----------------------------------------
 
 CHIP_MARK = " ✕"
+MODEL_MARK = "🤖 "  # on a chip the model read, not the person's own words
+MODEL_CHIPS_INFO = "🤖 = how the model read your words (not your own words): drop it if it is wrong."
 
 
-def request_chips(parsed: ParsedRequest | None) -> list[tuple[str, str]]:
-    """The request's constraints as removable chips, ``(label, key)`` each: "Horror ✕", "1980–1989 ✕",
-    "not Comedy ✕", "not 'Jaws' ✕", "like 'Alien' ✕", "about: sharks ✕" (the key names the constraint for :func:`without_chips`)."""
+def request_constraints(parsed: ParsedRequest | None) -> list[tuple[str, str]]:
+    """The request's constraints, ``(name, key)`` each: "Horror", "1980–1989", "not Comedy", "not 'Jaws'",
+    "like 'Alien'", "about: sharks" (the key names the constraint for :func:`without_chips`)."""
     if parsed is None:
         return []
     titles = parsed.titles
-    chips = [(ask.label, f"category:{n}") for n, ask in enumerate(parsed.categories)]
+    named = [(ask.label, f"category:{n}") for n, ask in enumerate(parsed.categories)]
     if parsed.years:
-        chips.append((parsed.years.label, "years"))
-    chips += [(f"not {ask.label}", f"not-category:{n}") for n, ask in enumerate(parsed.exclude_categories)]
-    chips += [(f"not '{titles.get(i, i)}'", f"not-item:{i}") for i in parsed.exclude_item_ids]
-    chips += [(f"like '{titles.get(i, i)}'", f"like-item:{i}") for i in parsed.like_item_ids]
+        named.append((parsed.years.label, "years"))
+    named += [(f"not {ask.label}", f"not-category:{n}") for n, ask in enumerate(parsed.exclude_categories)]
+    named += [(f"not '{titles.get(i, i)}'", f"not-item:{i}") for i in parsed.exclude_item_ids]
+    named += [(f"like '{titles.get(i, i)}'", f"like-item:{i}") for i in parsed.like_item_ids]
     if parsed.about:
-        chips.append((f"about: {parsed.about}", "about"))
-    return [(f"{label}{CHIP_MARK}", key) for label, key in chips]
+        named.append((f"about: {parsed.about}", "about"))
+    return named
+
+
+def request_chips(parsed: ParsedRequest | None, read_by_model: Collection[str] = ()) -> list[tuple[str, str]]:
+    """The request's constraints as removable chips, ``(label, key)`` each: "Horror ✕", "1980–1989 ✕", and
+    "🤖 not Comedy ✕" for a constraint whose name is in ``read_by_model`` (see :func:`model_read_names`)."""
+    return [(f"{MODEL_MARK if name in read_by_model else ''}{name}{CHIP_MARK}", key) for name, key in request_constraints(parsed)]
+
+
+def model_read_names(now: ParsedRequest | None, yours: ParsedRequest | None, before: ParsedRequest | None, model_before: Collection[str]) -> list[str]:
+    """The constraints of the request ``now`` in force that the model read, by name: those new this turn that are not
+    in ``yours`` (what the rules read for sure in the person's message), and those the model had read before that
+    still hold. Every other constraint is the person's own words."""
+    yours_names = {name for name, _ in request_constraints(yours)}
+    before_names = {name for name, _ in request_constraints(before)}
+    return [
+        name for name, _ in request_constraints(now)
+        if (name in before_names and name in model_before) or (name not in before_names and name not in yours_names)
+    ]
 
 
 def without_chips(parsed: ParsedRequest, removed: Iterable[str]) -> ParsedRequest:

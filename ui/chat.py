@@ -73,6 +73,15 @@ class ToolResults(BaseCallbackHandler):
         with self._lock:
             self.results.append((str(name), artifact, self._arguments.pop(run_id, {})))
 
+    def feedback_recorded(self) -> dict | None:
+        """The turn's latest recorded feedback as the cards' Undo keeps it (``{"item_id", "kind", "title"}``; None for none)."""
+        with self._lock:
+            for name, artifact, _ in reversed(self.results):
+                if name == "record_feedback" and isinstance(artifact, dict) and artifact.get("recorded") and artifact.get("items"):
+                    card = artifact["items"][0]
+                    return {"item_id": str(card["item_id"]), "kind": str(artifact["recorded"]), "title": str(card.get("title") or "")}
+        return None
+
     def recommendations(self) -> list[dict] | None:
         """The full recommendation dicts of the turn's latest ``recommend`` call (None before one returns)."""
         call = self.recommend_call()
@@ -106,6 +115,15 @@ def watch_tools(chunks: Iterable[str], results: ToolResults) -> Iterator[str]:
         finally:
             _tool_results.reset(token)
         yield chunk
+
+
+def read_by_the_model(reply: Any) -> bool:
+    """Whether a turn's words were read by the chat's model (its reading, not the rules', wrote the request): a plan
+    turn the model planned, or any turn of an agent whose model calls the tools itself."""
+    if reply is None or getattr(reply, "fallback", False):
+        return False
+    planned_by = getattr(reply, "planned_by", None)
+    return planned_by == "model" or (planned_by is None and getattr(reply, "llm_calls", 0) > 0)
 
 
 # --- the shared agent and its line ----------------------------------------------------------
@@ -201,12 +219,14 @@ class SharedAgent:
             return self._running + len(self._waiting)
 
     def stream(
-        self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None, request: str | None = None
+        self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None, request: str | None = None,
+        feedback: list[dict] | None = None,
     ) -> Iterable[str]:
         """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
 
         ``cards``: the items on the person's screen ("the second one" points into them); ``request``: the request in
-        force as the page shows it, when the person changed it there ("" for none; None keeps the conversation's own).
+        force as the page shows it, when the person changed it there ("" for none; None keeps the conversation's own);
+        ``feedback``: the 👍/👎 given on the cards in this conversation (a dislike there holds in the chat).
         Uses the agent's ``.stream`` when it has one, else its ``.reply`` in one piece; when the
         agent could not be created, one chunk says why.
         """
@@ -215,6 +235,8 @@ class SharedAgent:
             return Unavailable(f"Chat is unavailable ({self._error}). The recommendations, explanations and profile still work.")
         if hasattr(agent, "stream"):
             extra = {"request": request} if request is not None else {}
+            if feedback:
+                extra["feedback"] = feedback
             if cards or extra:
                 return agent.stream(user_id, conversation_id, text, cards or None, **extra)
             return agent.stream(user_id, conversation_id, text)

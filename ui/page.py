@@ -5,8 +5,10 @@
 
 The request in force is one text, the "In the mood for…" box; the chips under it, the year sliders and the
 category filter are drawn from how the recommender reads it (:meth:`Page.follow_request`), whoever changed it:
-the chat, a removed chip, the person typing, the 🗑 of a new chat. The browser keeps it and the filters
-(``saved``) so a reload shows the same cards, filters and chips as before.
+the chat, a removed chip, the person typing, the 🗑 of a new chat. The chips also say which constraints the chat's
+model read into the person's words (``model_read``, :meth:`Page.read_by_model`). The browser keeps the request, the
+filters (``saved``), that mark and the cards as shown (``shown_list``: a chat's "more" page is not the plain list),
+so a reload shows the same cards, filters and chips as before.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from whyrec.store.errors import InputError
 from whyrec.tools.understanding.structured import ModelRequest, english_request
 from whyrec.ui.api import MAX_ITEMS
 from whyrec.ui.cards_panel import (
+    MODEL_CHIPS_INFO,
     CardsPanel,
     check_years,
     mirrored_filters,
+    model_read_names,
     request_chips,
+    request_constraints,
+    undo_text,
     with_relevance_rank,
     with_seen_marks,
     without_chips,
@@ -76,6 +82,18 @@ def empty_session() -> dict:
 FILTER_KEYS = ("k", "diversity", "categories", "year_min", "year_max", "exclude_seen", "request")  # CardsPanel.controls' order
 
 
+def with_card_feedback(given: list[dict] | None, item_id: str, kind: str | None, title: str = "") -> list[dict]:
+    """The feedback given on the cards in this conversation after one more (``kind`` None: taken back by Undo). The
+    chat reads it (``ConversationState.with_feedback``): each entry is ``fresh`` until the chat's next turn has seen it."""
+    kept = [entry for entry in given or [] if isinstance(entry, dict) and entry.get("item_id") != item_id]
+    return kept if kind is None else [*kept, {"item_id": item_id, "kind": kind, "title": title, "fresh": True}]
+
+
+def seen_by_the_chat(given: list[dict] | None) -> list[dict]:
+    """The card feedback once a chat turn has read it: no longer what "that one" means, still what was said."""
+    return [{**entry, "fresh": False} for entry in given or [] if isinstance(entry, dict)]
+
+
 def saved_filters(control_values: tuple | list) -> dict:
     """The filters and the request box as the browser keeps them across a reload."""
     return dict(zip(FILTER_KEYS, control_values, strict=True))
@@ -102,6 +120,9 @@ class Page:
     request_shown: gr.State  # the request the chips and the mirrored filters show ("" for none)
     chat_request: gr.State  # the request the chat's conversation has in force, as its last list used it ("" for none)
     saved: gr.BrowserState  # the filters and the request box, kept across a reload (:func:`saved_filters`)
+    model_read: gr.BrowserState  # {"request", "names"}: the constraints of that request the model read (:meth:`read_by_model`)
+    shown_list: gr.BrowserState  # the cards as last shown, with whose they were and what they answered (:meth:`kept_cards`)
+    card_feedback: gr.State  # 👍/👎 given on the cards in this conversation, for the chat (:func:`with_card_feedback`)
 
     def recommend(self, user_id, k, diversity, cats, y0, y1, exclude_seen, request, like_value) -> list[dict]:
         year_lo, year_hi = self.years
@@ -123,6 +144,15 @@ class Page:
         if not items:
             return "No items match — loosen the filters."
         return f"{len(items)} items for user **{html.escape(user_id)}**{source}"
+
+    def undo_update(self, last: dict | None) -> dict:
+        """The line and the Undo button for the feedback just given, on a card or in the chat (hidden for none):
+        "You marked 'X' as not for you — it is hidden from your recommendations. [Undo]"."""
+        cards = self.cards
+        if not last:
+            return {cards.last_feedback: None, cards.undo_text: gr.update(value="", visible=False), cards.undo: gr.update(visible=False)}
+        return {cards.last_feedback: last, cards.undo_text: gr.update(value=undo_text(last["kind"], last["title"]), visible=True),
+                cards.undo: gr.update(visible=True)}
 
     def like_banner(self, like_value: dict | None) -> dict:
         cards = self.cards
@@ -151,9 +181,35 @@ class Page:
         except InputError:
             return None
 
-    def chips_update(self, parsed: ParsedRequest | None) -> dict:
-        chips = request_chips(parsed)
-        return {self.cards.chips: gr.update(choices=chips, value=[key for _, key in chips], visible=bool(chips))}
+    def chips_update(self, request: str, read_by_model: list[str] | tuple = ()) -> dict:
+        """The chips of ``request``, those named in ``read_by_model`` marked as the model's reading, and that mark kept."""
+        parsed = self.parse(request)
+        chips = request_chips(parsed, read_by_model)
+        marked = [name for name, _ in request_constraints(parsed) if name in read_by_model]
+        return {
+            self.cards.chips: gr.update(choices=chips, value=[key for _, key in chips], visible=bool(chips), info=MODEL_CHIPS_INFO if marked else ""),
+            self.model_read: {"request": request, "names": marked},
+        }
+
+    @staticmethod
+    def model_names(kept: dict | None, request: str) -> list[str]:
+        """The constraints of ``request`` the model read, as the page keeps them (none when it keeps another request's)."""
+        kept = kept if isinstance(kept, dict) else {}
+        return [str(name) for name in kept.get("names") or []] if kept.get("request") == request else []
+
+    def read_by_model(self, new: str, old: str, kept: dict | None, message: str | None = None) -> list[str]:
+        """The constraints of ``new`` the model read, when it replaces ``old`` (``kept``: :attr:`model_read` as it was).
+
+        ``message``: the person's words the model just read; what the rules read for sure in them (the same
+        :func:`english_request` the chat merges with) is the person's own, anything else new is the model's.
+        Without it (a dropped chip, a turn the rules read) only the model's constraints of ``old`` that still hold are."""
+        now = self.parse(new)
+        if message is None:
+            yours = now
+        else:
+            read = self.parse(message)
+            yours = self.parse(english_request(ModelRequest(), read, self.recommender.vocabulary)) if read is not None else None
+        return model_read_names(now, yours, self.parse(old), self.model_names(kept, old))
 
     def request_without(self, request: str, removed: list[str]) -> str:
         """``request`` written again without the constraints of the removed chips ("" when nothing is left)."""
@@ -162,8 +218,10 @@ class Page:
             return ""
         return english_request(ModelRequest(), without_chips(parsed, removed), self.recommender.vocabulary)
 
-    def follow_request(self, new: str, old: str, control_values: tuple, asked: dict | None = None) -> tuple[dict, tuple]:
-        """Put ``new`` in force instead of ``old``: the box, the chips, and the filters to rank with.
+    def follow_request(
+        self, new: str, old: str, control_values: tuple, asked: dict | None = None, read_by_model: list[str] | tuple = ()
+    ) -> tuple[dict, tuple]:
+        """Put ``new`` in force instead of ``old``: the box, the chips (``read_by_model`` marked), and the filters to rank with.
 
         A year slider or the category filter that ``old`` set (:func:`mirrored_filters`) goes back to no limit, and one
         the person set stays: the request itself filters, and :meth:`mirror` then shows on the filters what the list
@@ -187,7 +245,7 @@ class Page:
         values = (k, diversity, cats, years[0], years[1], exclude_seen, new)
         cards = self.cards
         out = {cards.request: new, cards.categories: cats, cards.year_min: years[0], cards.year_max: years[1],
-               self.request_shown: new, self.saved: saved_filters(values), **self.chips_update(self.parse(new))}
+               self.request_shown: new, self.saved: saved_filters(values), **self.chips_update(new, read_by_model)}
         return out, values
 
     def mirror(self, items: list[dict], values: tuple) -> tuple[dict, tuple]:
@@ -212,9 +270,9 @@ class Page:
         ranked = self.cards_for(user_id, like_value, values)
         return {**followed, **ranked, **self.mirror(ranked.get(self.recs) or [], values)[0]}
 
-    def restored(self, saved: dict | None) -> tuple[dict, tuple] | None:
+    def restored(self, saved: dict | None, kept: dict | None = None) -> tuple[dict, tuple] | None:
         """The filters and the request as the browser kept them, checked against this catalog (a re-ingest may have
-        changed it); None when nothing was kept."""
+        changed it), with the chips the model read (``kept``: :attr:`model_read`); None when nothing was kept."""
         if not saved or not isinstance(saved, dict) or set(saved) != set(FILTER_KEYS):
             return None
         lo, hi = self.years
@@ -228,7 +286,8 @@ class Page:
         except (TypeError, ValueError):
             return None
         out = dict(zip(self.cards.controls, values, strict=True))
-        out.update({self.request_shown: values[-1], self.saved: saved_filters(values), **self.chips_update(self.parse(values[-1]))})
+        request = values[-1]
+        out.update({self.request_shown: request, self.saved: saved_filters(values), **self.chips_update(request, self.model_names(kept, request))})
         return out, values
 
     def cards_for(self, user_id: str, like_value: Any, control_values: tuple, source: str = "") -> dict:
@@ -242,6 +301,29 @@ class Page:
         return {
             self.recs: items, self.explanations: {}, cards.status: self.status_line(user_id, items, source) + self.understood(request),
             cards.notice: hidden(), cards.ranking_status: ranking_status_text(self.recommender),
+            self.shown_list: self.list_kept(user_id, str(request or ""), like_value, items),
+        }
+
+    @staticmethod
+    def list_kept(user_id: str, request: str, like_value: dict | None, items: list[dict], from_chat: bool = False) -> dict:
+        """The cards as the browser keeps them (:attr:`shown_list`): the items as shown, whose they were and what they answered."""
+        return {"user": user_id, "request": request, "like": like_value or None, "from_chat": from_chat, "items": items}
+
+    def kept_cards(self, user_id: str, request: str, kept: dict | None) -> dict | None:
+        """The cards as last shown, when the browser kept them for this user and this request in force: a reload shows
+        them again as they were (after "more", the next page, not the plain list a new ranking would give); None else."""
+        if not isinstance(kept, dict) or kept.get("user") != user_id or kept.get("request") != request:
+            return None
+        items = [r for r in kept.get("items") or [] if isinstance(r, dict) and r.get("item_id") in self.recommender.items]
+        if not items:
+            return None
+        like_value = kept.get("like") if isinstance(kept.get("like"), dict) else None
+        source = " — from the chat" if kept.get("from_chat") else ""
+        cards = self.cards
+        return {
+            self.recs: self.with_marks(user_id, items), self.explanations: {}, self.like: like_value, **self.like_banner(like_value),
+            cards.status: self.status_line(user_id, items, source) + ("" if source else self.understood(request)),
+            cards.notice: hidden(), cards.ranking_status: ranking_status_text(self.recommender), self.shown_list: kept,
         }
 
     def profile_outputs(self, user_id: str, profile_dict: dict | None = None) -> dict:
@@ -249,8 +331,14 @@ class Page:
         return {self.profile.view: view, self.profile.summary: view.markdown if view else "*Pick a user to see their interests.*"}
 
     @property
+    def request_outputs(self) -> list:
+        """What putting a request in force changes (:meth:`follow_request`)."""
+        cards = self.cards
+        return [cards.request, cards.categories, cards.year_min, cards.year_max, self.request_shown, self.saved, cards.chips, self.model_read]
+
+    @property
     def card_outputs(self) -> list:
-        return [self.recs, self.explanations, self.cards.status, self.cards.notice, self.cards.ranking_status]
+        return [self.recs, self.explanations, self.cards.status, self.cards.notice, self.cards.ranking_status, self.shown_list]
 
     @property
     def profile_views(self) -> list:

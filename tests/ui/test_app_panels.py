@@ -12,13 +12,14 @@ from whyrec.ui.cards_panel import (
     check_years,
     explanation_markdown,
     mirrored_filters,
+    model_read_names,
     reordered_note,
     request_chips,
     with_relevance_rank,
     with_seen_marks,
     without_chips,
 )
-from whyrec.ui.chat import SharedAgent, ToolResults, watch_tools
+from whyrec.ui.chat import SharedAgent, ToolResults, read_by_the_model, watch_tools
 from whyrec.ui.notices import Problem
 from whyrec.ui.plots import evolution
 from whyrec.ui.profile_panel import profile_markdown
@@ -138,6 +139,38 @@ def test_the_request_in_force_shows_one_removable_chip_per_constraint_and_a_drop
 
     everything = without_chips(parsed, [key for _, key in request_chips(parsed)])
     assert english_request(ModelRequest(), everything, recommender.vocabulary) == ""
+
+
+def test_a_chip_says_whether_the_model_read_it_or_the_person_wrote_it(recommender):
+    """'The active request (its constraints, each with where it came from)': the model's reading of "gets my pulse going"
+    (Action) is marked as the model's, "sci-fi" is the person's own, and the mark follows the constraint while it holds."""
+    from whyrec.tools.understanding.structured import ModelRequest, english_request
+
+    message = "a sci-fi film that gets my pulse going"
+    rules = recommender.understand(message)
+    yours = recommender.understand(english_request(ModelRequest(), rules, recommender.vocabulary))
+    assert [label for label, _ in request_chips(yours)] == ["Sci-Fi ✕"], "the rules read 'sci-fi' and nothing else for sure"
+    merged = recommender.understand(english_request(ModelRequest(genres=["Action"]), rules, recommender.vocabulary))
+    model = model_read_names(merged, yours, None, [])
+    assert model == ["Action"]
+    assert [label for label, _ in request_chips(merged, model)] == ["Sci-Fi ✕", "🤖 Action ✕"]
+
+    # a refinement the rules read ("from the 2000s") is the person's; the model's Action keeps its mark
+    refined = recommender.understand("sci-fi, Action. from the 2000s")
+    assert model_read_names(refined, refined, merged, model) == ["Action"]
+    # the same words in force before, but written by the person (the model read nothing then): no mark
+    assert model_read_names(refined, refined, merged, []) == []
+
+
+def test_a_turn_is_read_by_the_model_when_the_model_planned_it_or_called_the_tools_itself():
+    from whyrec.agent.chat import Reply
+
+    def reply(planned_by, llm_calls, fallback=False):
+        return Reply("", [], ["recommend"], llm_calls, fallback, 0.1, planned_by=planned_by)
+
+    assert read_by_the_model(reply("model", 1)) and read_by_the_model(reply(None, 2))
+    assert not read_by_the_model(reply("rules", 0)) and not read_by_the_model(reply("default", 0))
+    assert not read_by_the_model(reply(None, 0, fallback=True)) and not read_by_the_model(None)
 
 
 def test_the_filters_mirror_the_years_and_a_single_category_ask_of_the_request(recommender):

@@ -7,6 +7,7 @@ One test per complaint of the chat-state issue (see each test's first line); the
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -182,6 +183,90 @@ def test_a_reload_brings_back_the_cards_the_filters_and_the_chips(browser, app_u
     assert request_box(page) == "from 1990 to 1999" and years(page) == (1990, 1999) and categories(page) == []
     assert error_badges(page) == []
     context.close()
+
+
+def test_a_reload_brings_back_the_page_of_more_shown_not_the_plain_list(browser, app_url):
+    """A reload showed the list a new ranking gives for the request in force, so after "more" it came back as the
+    first page: the cards as shown are kept in the browser and come back as they were."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    page = open_page(browser, app_url, context=context)
+    pick_user(page, "u2")
+    page.locator(".rec-card").first.wait_for()
+    first_page = chat_recommends(page, "recommend me something")
+    send_chat(page, "more")
+    page.wait_for_function(
+        "first => { const cards = [...document.querySelectorAll('.rec-card h4')].map(h => h.innerText.replace(/^\\d+\\.\\s*/, '').replace(/\\s*\\(\\d+\\)$/, '').trim()); "
+        "return cards.length > 0 && !cards.some(c => first.includes(c)); }", arg=first_page,
+    )
+    page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('thinking…')")
+    page.wait_for_timeout(500)  # the answer's last update (the page as kept) after the cards
+    more = card_titles(page)
+    assert more and not set(more) & set(first_page), (first_page, more)
+
+    page.reload()
+    page.get_by_text(re.compile(r"items for user u2 — from the chat")).wait_for()
+    assert wait_for_cards(page, r"items for user u2") == more
+    assert error_badges(page) == []
+    context.close()
+
+
+def reading_agent(recommender, reading: dict):
+    """The real ChatAgent over a fake model that reads one message as ``reading`` (the rules read the rest)."""
+
+    def make():
+        from tests.agent.chat_fakes import scripted
+        from whyrec.agent.chat import ChatAgent
+
+        return ChatAgent(recommender, recommender.settings, model=scripted(json.dumps(reading)), mode="plan")
+
+    return make
+
+
+def test_the_models_reading_is_said_on_its_own_line_and_its_chips_say_it_read_them(browser, recommender):
+    """'The active request (its constraints, each with where it came from)': of "a sci-fi film that gets my pulse
+    going", the rules read sci-fi and the model Action. The chips show both, Action marked as the model's reading; the
+    answer says "I read '…' as: …" on a line of its own, the person's words neutralised, and "(Understood: …)" on its
+    own line after the list, and both name what the chips show. A reload keeps the mark."""
+    from whyrec.ui.app import build_app, serve
+
+    demo = build_app(recommender, reading_agent(recommender, {"intent": "recommend", "genres": ["Action"]}))
+    url = serve(demo, port=free_port(), block=False, quiet=True)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1400})
+        page = open_page(browser, url, context=context)
+        pick_user(page, "u2")
+        page.locator(".rec-card").first.wait_for()
+        question = "a sci-fi film that gets my pulse going <b>now</b>"
+        titles = chat_recommends(page, question)
+        assert sorted(titles[:2]) == ["Nebula Run", "Nebula Run II"], titles  # sci-fi and action, unseen by u2, first
+        wait_for_chips(page, ["Sci-Fi ✕", "🤖 Action ✕"])
+        assert "how the model read your words" in page.locator("#request-chips").inner_text()
+
+        notes = page.evaluate(
+            """() => { const bot = [...document.querySelectorAll('#chat .message-row.bot-row')].pop();
+                const blocks = [...bot.querySelectorAll('p, li')];
+                const list = bot.querySelector('ol');
+                const at = text => blocks.find(b => b.tagName === 'P' && b.innerText.includes(text));
+                const read = at('I read'), understood = at('(Understood');
+                const where = b => b && list ? (list.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? 'after' : 'before') : null;
+                const plain = b => b && b.innerText.replace(/[‘’]/g, "'");
+                return {read: plain(read), understood: plain(understood),
+                        read_at: where(read), understood_at: where(understood), in_item: !!(read && read.closest('li')) || !!(understood && understood.closest('li')),
+                        markup: bot.querySelectorAll('b').length}; }"""
+        )
+        assert notes["read"] == "I read 'a sci-fi film that gets my pulse going now' as: sci-fi, Action.", notes
+        assert notes["read_at"] == "before" and notes["understood_at"] == "after" and not notes["in_item"], notes
+        assert notes["markup"] == 0, "the person's <b> reached the answer as markup"
+        assert all(name in notes["understood"] for name in ("Sci-Fi", "Action")), notes
+
+        page.reload()
+        page.get_by_text(re.compile(r"items for user u2")).wait_for()
+        wait_for_chips(page, ["Sci-Fi ✕", "🤖 Action ✕"])
+        assert sorted(card_titles(page)) == sorted(titles)
+        assert error_badges(page) == []
+        context.close()
+    finally:
+        demo.close()
 
 
 def test_the_bin_starts_a_new_chat_without_the_old_request(browser, app_url):
