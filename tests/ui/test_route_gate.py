@@ -340,3 +340,33 @@ def test_the_clients_send_the_key_as_documented(gated):
     assert answer.content
     with pytest.raises(openai.AuthenticationError):
         ChatOpenAI(base_url=url + "v1", api_key=WRONG_KEY, model="whyrec", max_retries=0).invoke("hello")
+
+
+@pytest.mark.slow
+def test_a_person_logs_in_with_a_scoped_key_in_chromium_and_the_page_is_only_theirs(gated):
+    from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, pick_user
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+    _, url = gated
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(url)
+            page.wait_for_url(f"**{LOGIN_PATH}**")
+            page.fill("#key", U1_KEY)
+            page.click("button[type=submit]")
+            page.locator(".rec-card").first.wait_for()  # the page opened on the key's user by itself
+            assert page.locator("#user-picker input").input_value().startswith("u1")
+            page.locator("#user-picker input").click()
+            options = page.get_by_role("option")
+            options.first.wait_for()
+            assert [o.strip().splitlines()[-1].split(" · ")[0] for o in options.all_inner_texts()] == ["u1"], "the picker lists only the key's user"
+            page.keyboard.press("Escape")
+            pick_user(page, "u2")
+            page.get_by_text("may only act for user 'u1', not 'u2'").first.wait_for()
+        finally:
+            browser.close()
