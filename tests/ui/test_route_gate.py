@@ -65,7 +65,6 @@ def test_the_cli_refuses_before_ingesting_and_insecure_is_a_flag(tmp_path, capsy
 
 def test_the_gate_lets_in_a_header_or_the_cookie_and_nothing_else():
     from starlette.applications import Starlette
-    from starlette.middleware import Middleware
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route, WebSocketRoute
     from starlette.testclient import TestClient
