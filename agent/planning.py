@@ -118,7 +118,8 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 _COUNT = re.compile(
     # up to two describing words between ("8 sci-fi movies", "ten good old films"), but not a length ("a 2 hour movie")
     r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:(?!(?:hours?|minutes?|mins?|years?|stars?)\b)[a-z][\w-]*\s+){0,2}"
-    r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?)\b",
+    r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?|ones|comedies|dramas|thrillers|westerns|"
+    r"musicals|documentaries|romances|mysteries|adventures|cartoons|horrors|classics)\b",
     re.IGNORECASE,
 )
 # "just 3", "only five please", "top 10": a number after a limiting word needs no noun ("just 3 westerns" too);

@@ -183,7 +183,7 @@ def main() -> None:
                         answer = reply.tool_calls[0]["args"].get("request") if reply.tool_calls else None
                     else:
                         needs_model = name == "model" or (name == "hybrid" and not recommender.understand(row["text"]).rules_sure)
-                        listed = api.recommend(user, row["text"], k=row["count"] or LIST_LENGTH)
+                        listed = api.recommend(user, row["text"], k=row["count"] or LIST_LENGTH)["items"]
                         items = [recommender.items[str(r["item_id"])] for r in listed]
                         score = list_satisfaction(row, items)
                         called.append(needs_model)

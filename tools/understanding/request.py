@@ -40,6 +40,13 @@ if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
 
 log = logging.getLogger(__name__)
+# "take the horror ones out (of that list)", "leave out the comedies", "drop the musicals": a category left out
+_TAKE_OUT = re.compile(
+    r"\b(?:take|leave|cut|drop|remove|throw)\s+(?:the\s+|all\s+|any\s+)?(?P<what>[\w'’-]+(?:\s+[\w'’-]+)?)\s+"
+    r"(?:ones?\s+|films?\s+|movies?\s+)?out\b(?:\s+of\s+(?:that|this|the)\s+(?:list|lot|bunch))?"
+    r"|\b(?:take|leave|cut)\s+out\s+(?:the\s+|all\s+|any\s+)?(?P<what2>[\w'’-]+)",
+    re.IGNORECASE,
+)
 PHRASEBOOK_LANGUAGES = ", ".join(name.title() for name in LANGUAGES.values())
 
 MAX_REQUEST_CHARS = 500  # what is read of a request; the embedding model reads ~256 tokens anyway
@@ -437,6 +444,7 @@ class RequestParser:
             raw = parsed.text = cut
         if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
             raw, parsed.text, parsed.language = phrased.english, phrased.english, phrased.language
+        raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2']}", raw)  # "take the horror ones out": no Horror
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
         certain: list[tuple[int, int]] = []  # those of them a rule read for sure (not "not too violent", not an unknown title)
@@ -453,7 +461,7 @@ class RequestParser:
         named: list[str] = []  # capitalised names that are no catalog title
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|hates?|can['’]?t stand|cannot stand|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()) or _NEGATED_BOUND.match(text, m.start()):
                 continue  # "nothing from before 1990" is a year bound, read with the years
