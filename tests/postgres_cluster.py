@@ -33,8 +33,8 @@ def _binary(name: str) -> str | None:
 class Cluster:
     """A running cluster; :meth:`database` makes a fresh empty database and returns its URL."""
 
-    def __init__(self, root: Path, port: int, as_user: list[str]):
-        self.root, self.port, self.as_user = root, port, as_user
+    def __init__(self, root: Path, port: int, as_user: list[str], durable: bool):
+        self.root, self.port, self.as_user, self.durable = root, port, as_user, durable
 
     @property
     def admin_url(self) -> str:
@@ -57,15 +57,19 @@ class Cluster:
         self.pg_ctl("-m", mode, "-w", "stop")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200" + ("" if self.durable else " -c fsync=off")
         result = self.pg_ctl("-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start")
         if result.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[Cluster]:
-    """Start a cluster for the length of the block, or skip the test with the reason."""
+def postgres_cluster(durable: bool = False) -> Iterator[Cluster]:
+    """Start a cluster for the length of the block, or skip the test with the reason.
+
+    Tests run it with ``fsync=off`` (a crash of the test machine loses nothing they need); ``durable=True``
+    keeps PostgreSQL's default, flushing each commit to disk as a production server does (benchmarks).
+    """
     initdb = _binary("initdb")
     if initdb is None or _binary("pg_ctl") is None:
         pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (.ci/install installs Debian's postgresql)")
@@ -85,7 +89,7 @@ def postgres_cluster() -> Iterator[Cluster]:
         )
         if made.returncode != 0:
             pytest.skip(f"initdb could not make a cluster: {(made.stderr or made.stdout).strip().splitlines()[-1:]}")
-        cluster = Cluster(root, free_port(), as_user)
+        cluster = Cluster(root, free_port(), as_user, durable)
         try:
             cluster.start()
         except RuntimeError as error:
