@@ -149,7 +149,7 @@ def api_level(target: Target, clients: int, calls_each: int) -> dict:
             if step == "recommend":
                 user = rng.choice(users)
                 with calls.timed("recommend"):
-                    recs = client.predict(user_id=user, k=10, api_name="/recommend")
+                    recs = client.predict(user_id=user, k=10, api_name="/recommend")["items"]
                     item = recs[0]["item_id"] if recs else None
             elif item is None:
                 with calls.timed(step):
@@ -386,7 +386,7 @@ def postgres_deployment(dataset, folder: Path, workers: int, timeout: float) -> 
     from tests.postgres_cluster import postgres_cluster
     from tests.store.test_chroma_server import ChromaServer
 
-    with postgres_cluster() as cluster:
+    with postgres_cluster(durable=True) as cluster:  # each commit flushed to disk, as SQLite's are
         chroma = ChromaServer(folder / "chroma-server").start()
         try:
             database_url = cluster.database()
@@ -488,7 +488,7 @@ SCENARIOS: dict[str, Scenario] = {
         "(a new one each turn, so the model reads each) back to back; latency of each rule turn from request to whole answer")),
     "scale_out": Scenario(run_scale_out, scale_table, lambda a: (
         f"the api protocol at {a.scale_clients} clients, first against 1 worker on the SQLite store, then against {a.scale_workers} workers "
-        "sharing a PostgreSQL 15 cluster and a `chroma run` server on this machine (the dataset ingested into them; clients spread "
+        "sharing a PostgreSQL 15 cluster (default durability: fsync on) and a `chroma run` server on this machine (the dataset ingested into them; clients spread "
         f"over the workers round-robin); db columns: {a.db_rounds} requests' database work timed alone from this process through "
         "whyrec's Database (the reads of a recommend or explain; a feedback write) on the same store, idle")),
 }
