@@ -83,7 +83,9 @@ def test_a_turn_whose_model_call_runs_past_the_budget_is_answered_by_the_rules(s
         assert agent.needs_model("u1", "c", text), "the rules cannot account for these words: the model reads them"
         started = time.perf_counter()
         reply = agent.reply("u1", "c", text)
-    assert time.perf_counter() - started < 10, "one try and one retry of a 1 s budget, then the rules"
+    # the endpoint would take 30 s; a 1 s budget (a hosted endpoint gets one retry) leaves the rest to the rules and ranking,
+    # which a loaded 2-core box can stretch to several seconds
+    assert time.perf_counter() - started < 20
     assert reply.items and reply.tools_called == ["recommend"] and reply.planned_by != "model"
 
 
