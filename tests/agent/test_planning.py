@@ -326,7 +326,8 @@ def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
     ("text", "count"),
     [("recommend 20 movies", 20), ("Give me ten good films from the 90s", 10), ("show me 3 more titles", 3),
      ("50 movies please", 20), ("recommend 8 sci-fi movies", 8), ("ten good old films", 10),
-     ("a movie from the 90s", None), ("something like 2001: A Space Odyssey", None), ("a 2 hour movie", None)],
+     ("a movie from the 90s", None), ("something like 2001: A Space Odyssey", None), ("a 2 hour movie", None),
+     ("recommend 3 comedies, nothing before 1990", 3), ("5 westerns from the 50s", 5), ("just 4 ones", 4)],
 )
 def test_a_number_of_items_asked_for_is_read(text, count) -> None:
     assert asked_count(text) == count

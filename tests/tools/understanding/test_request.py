@@ -300,6 +300,15 @@ def test_dont_want_is_an_exclusion_not_a_wish(parser):
     assert not parsed.categories and any("Horror" in a.categories for a in parsed.exclude_categories)
 
 
+@pytest.mark.parametrize(
+    "text", ["A romantic movie please, my son hates horror.", "Take the horror ones out of that list.", "leave out the horror", "romance, I can't stand horror"]
+)
+def test_hating_or_taking_out_a_category_leaves_it_out(parser, text):
+    parsed = parser.parse(text)  # before: "hates horror" and "the horror ones" asked for Horror
+    assert {c for a in parsed.exclude_categories for c in a.categories} == {"Horror"}
+    assert not any("Horror" in a.categories for a in parsed.categories)
+
+
 def test_several_exclusions_in_one_phrase(parser):
     parsed = parser.parse("no romance, comedy or drama please")
     assert {c for a in parsed.exclude_categories for c in a.categories} == {"Romance", "Comedy", "Drama"}
