@@ -105,7 +105,7 @@ class ProfileData(TypedDict):
 
 
 class Profile(ProfileData, UserFlag):
-    pass
+    """A user's profile, and whether the store knew the user (an unknown id has an empty one)."""
 
 
 class Recorded(TypedDict):
