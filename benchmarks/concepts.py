@@ -18,8 +18,10 @@ same items text-less (title, year and genres only: today's catalog before item t
 into its own data directory under ``--work``. Paths: ``api`` is ``Recommender.recommend``; ``chat`` is
 ``ChatAgent`` as the keyword router (``fallback_only``: rules pick the tool, templates answer), one new
 conversation per request. A third API row turns the words match off (``ScoreWeights.about = 0``) to show
-what BM25 over the stories adds to the embedding alone. Paired bootstrap 95% intervals over the
-(request, user) pairs against the text-less catalog. Writes benchmarks/concepts.json.
+what BM25 over the stories adds to the embedding alone. ``--reranker PATH`` adds the text catalog with
+that fine-tuned cross-encoder on the request path (``rerank_top_request``, default the card's validated
+depth; ONNX Runtime on the CPU), API and chat, each paired against the same path without it. Paired
+bootstrap 95% intervals over the (request, user) pairs against the text-less catalog. Writes benchmarks/concepts.json.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "whyrec-benchmarks" / "concepts")
     parser.add_argument("--no-chat", action="store_true", help="API rows only")
     parser.add_argument("--output", type=Path, default=HERE / "concepts.json")
+    parser.add_argument("--reranker", type=Path, help="a trained cross-encoder: adds rows with it on the request path")
+    parser.add_argument("--rerank-top", type=int, help="candidates it rescores (default: its card's validated request depth)")
     args = parser.parse_args()
 
     asks = [json.loads(line) for line in REQUESTS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -99,11 +103,22 @@ def main() -> None:
     for name, store in catalogs.items():
         systems.append((f"{name} catalog", "api", Recommender(store, reranker=None)))
     systems.append(("text catalog, no words match", "api", Recommender(catalogs["text"], reranker=None, weights=ScoreWeights(about=0.0))))
+    with_reranker = None
+    if args.reranker:
+        from whyrec.tools.recommend.reranker import Reranker
+
+        reranker = Reranker.load(args.reranker, catalogs["text"].settings.model_copy(update={"reranker_backend": "onnx"}))
+        best = ((reranker.card.get("validation") or {}).get("request") or {}).get("best_mix") or {}
+        top = args.rerank_top or int(best.get("rerank_top", 10))
+        with_reranker = f"text catalog + cross-encoder (request path, top {top}, share {reranker.mix_share_for('request')})"
+        systems.append((with_reranker, "api", Recommender(catalogs["text"], reranker, rerank_top=0, rerank_top_request=top)))
     if not args.no_chat:
         from whyrec.agent.chat import ChatAgent
 
         for name, store in catalogs.items():
             systems.append((f"{name} catalog", "chat", ChatAgent(Recommender(store, reranker=None), fallback_only=True)))
+        if with_reranker:
+            systems.append((with_reranker, "chat", ChatAgent(Recommender(catalogs["text"], reranker, rerank_top=0, rerank_top_request=top), fallback_only=True)))
 
     rows, per_pair, examples = [], {}, {}
     for system, path, runner in systems:
@@ -138,6 +153,9 @@ def main() -> None:
         if baseline is not None and row["system"] != "text-less catalog":
             _, low, high = paired_bootstrap_ci(per_pair[(row["system"], row["path"])], baseline)
             row["precision@5_ci95_vs_textless"] = [round(low, 3), round(high, 3)]
+        if row["system"] == with_reranker:  # the cross-encoder against its absence on the same path and catalog
+            delta, low, high = paired_bootstrap_ci(per_pair[(row["system"], row["path"])], per_pair[("text catalog", row["path"])])
+            row["precision@5_vs_no_reranker"] = {"delta": round(delta, 3), "ci95": [round(low, 3), round(high, 3)]}
 
     print(f"\nAbout requests ({args.split}): {len(asks)} requests x {len(users)} users, top {K}")
     print("| system | path | hit@5 | precision@5 | vs text-less (95% CI) | p50 s |\n|---|---|---|---|---|---|")
@@ -149,6 +167,7 @@ def main() -> None:
         "dataset": "movielens-100k (+ TMDB overviews and keywords, store/data/SOURCES.md)",
         "protocol": __doc__.split("Protocol:", 1)[1].split("Writes", 1)[0].strip(),
         "split": args.split,
+        "reranker": str(args.reranker) if args.reranker else None,
         "users": users,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
         "date": datetime.now(UTC).date().isoformat(),

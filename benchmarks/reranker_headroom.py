@@ -83,11 +83,11 @@ def table(lists: list[CandidateList], prefixes: dict[str, list[Interaction]], it
     facts, labels, sizes = [], [], []
     for lst in lists:
         prefix = prefixes[lst.user_id]
-        target = lst.candidates[lst.positive] if lst.positive >= 0 else None
+        target = lst.candidates[lst.positives[0]] if lst.positives else None
         cut = next((n for n, x in enumerate(prefix) if x.item_id == target), len(prefix) - 1)
         rows = pair_facts(lst, prefix[:cut], items, popularity)
         facts += rows
-        labels += [float(n == lst.positive) for n in range(len(rows))]
+        labels += [float(n in lst.positives) for n in range(len(rows))]
         sizes.append(len(rows))
     return facts, np.asarray(labels), sizes
 
@@ -124,7 +124,7 @@ def main() -> None:
 
     train_facts, train_labels, _ = table(lists.train, prefixes, items, popularity)
     valid_facts, _, sizes = table(lists.validation, prefixes, items, popularity)
-    positives = [c.positive for c in lists.validation]
+    positives = [c.positives for c in lists.validation]
     none = per_case_ndcg([np.asarray(c.base) for c in lists.validation], positives)
     rows = [{"ranking": "no reranker (the pipeline's order)", "NDCG@10": round(float(none.mean()), 4), "Δ [95% CI]": ""}]
     for name, extra in FACTS.items():

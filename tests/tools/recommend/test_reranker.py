@@ -82,7 +82,7 @@ def list_store(empty_store):
 def test_candidate_lists_never_touch_the_held_out_tail(list_store):
     built = build_candidate_lists(list_store, list_size=13, cuts_per_user=2, validation_users=3, request_share=0.5, seed=1)
     by_user = {u: sorted(list_store.db.history(u), key=lambda x: x.timestamp) for u in list_store.db.users()}
-    assert len(built.validation) == 3 and built.train
+    assert len(built.validation) == 6 and built.train  # 3 held-out users: a history list and a simulated-request list each
     assert not set(built.validation_users) & set(built.train_users)
     assert any(c.request for c in built.train), "some lists are ranked for a simulated request"
     for c in built.train + built.validation:
@@ -95,6 +95,7 @@ def test_candidate_lists_never_touch_the_held_out_tail(list_store):
         assert c.docs[c.positives[0]].startswith(ITEMS[c.candidates[c.positives[0]]].title)
     for c in built.validation:
         assert c.candidates[c.positives[0]] == by_user[c.user_id][-3].item_id  # validation: the last training-prefix item
+        assert (c.kind == "simulated") == (c.request is not None)
     assert {c.kind for c in built.validation} == {"history", "simulated"}  # both serving paths are validated
 
 
