@@ -80,7 +80,9 @@ def test_more_like_that_after_a_dislike_does_not_look_for_more_of_it(browser, ap
 
 def test_a_dislike_on_a_card_holds_through_more_like_that_in_the_chat(browser, app_url, recommender):
     """'Feedback in the chat shows on the cards and the other way round': 👎 on a card, then "more like that" in the
-    chat, does not look for more of what was just disliked, and says so."""
+    chat, does not look for more of what was just disliked, and says so.
+
+    Fails before the fix (210521a, before the chat heard of the cards' feedback): "so these are not like it" never came."""
     page = open_page(browser, app_url)
     pick_user(page, "u2")
     page.locator(".rec-card").first.wait_for()
@@ -108,7 +110,9 @@ def test_a_dislike_on_a_card_holds_through_more_like_that_in_the_chat(browser, a
 
 def test_a_dislike_said_in_the_chat_shows_on_the_cards_with_its_undo(browser, app_url):
     """The other way round: "I didn't like X" in the chat takes X off the cards and says so beside them, with Undo,
-    as a card's own 👎 does; Undo brings it back."""
+    as a card's own 👎 does; Undo brings it back.
+
+    Fails before the fix (210521a): the card went, but nothing beside the cards said "You marked … as not for you"."""
     page = open_page(browser, app_url)
     pick_user(page, "u2")
     page.locator(".rec-card").first.wait_for()

@@ -187,7 +187,9 @@ def test_a_reload_brings_back_the_cards_the_filters_and_the_chips(browser, app_u
 
 def test_a_reload_brings_back_the_page_of_more_shown_not_the_plain_list(browser, app_url):
     """A reload showed the list a new ranking gives for the request in force, so after "more" it came back as the
-    first page: the cards as shown are kept in the browser and come back as they were."""
+    first page: the cards as shown are kept in the browser and come back as they were.
+
+    Fails before the fix (210521a): after the reload the cards were ranked again (the status never said "from the chat")."""
     context = browser.new_context(viewport={"width": 1400, "height": 1400})
     page = open_page(browser, app_url, context=context)
     pick_user(page, "u2")
@@ -226,7 +228,9 @@ def test_the_models_reading_is_said_on_its_own_line_and_its_chips_say_it_read_th
     """'The active request (its constraints, each with where it came from)': of "a sci-fi film that gets my pulse
     going", the rules read sci-fi and the model Action. The chips show both, Action marked as the model's reading; the
     answer says "I read '…' as: …" on a line of its own, the person's words neutralised, and "(Understood: …)" on its
-    own line after the list, and both name what the chips show. A reload keeps the mark."""
+    own line after the list, and both name what the chips show. A reload keeps the mark.
+
+    Fails before the fix (210521a): no chip said it was the model's reading (waiting for "🤖 Action ✕" timed out)."""
     from whyrec.ui.app import build_app, serve
 
     demo = build_app(recommender, reading_agent(recommender, {"intent": "recommend", "genres": ["Action"]}))
