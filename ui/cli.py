@@ -140,17 +140,20 @@ def profile_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("train-reranker")
 def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     """Fine-tune the cross-encoder reranker on the pipeline's own candidate lists (CPU: 15 min; CUDA: all the data)."""
-    from whyrec.tools.training.reranker_training import train_reranker
+    from whyrec.tools.training.reranker_training import dev_requests, train_reranker
 
     budget = "auto" if args.budget is None else (args.budget or None)
     report = train_reranker(
         ensure_ingested(settings), progress=True, loss=args.loss, time_budget_s=budget,
+        concept_requests=dev_requests(args.requests) if args.requests else None,
         **({"max_users": args.max_users} if args.max_users else {}),
     )
-    best = report.validation.get("best_mix") or {}
     print(f"trained reranker saved to {settings.trained_reranker_path} in {report.total_seconds:.0f} s ({report.steps} steps, {report.lists_trained} lists)")
-    print(f"validation NDCG@10 on {report.validation_users} held-out users' candidate lists: no reranker "
-          f"{report.validation.get('no_reranker', {}).get('ndcg@10')}, with it {best.get('ndcg@10')} (95% CI of the gain {best.get('ci95')})")
+    for path in ("history", "request"):
+        validated = report.validation.get(path) or {}
+        best = validated.get("best_mix") or {}
+        print(f"validation NDCG@10 on {report.validation_users} held-out users' {path} lists: no reranker "
+              f"{validated.get('no_reranker', {}).get('ndcg@10')}, with it {best.get('ndcg@10')} (95% CI of the gain {best.get('ci95')})")
     return 0
 
 
@@ -324,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-reranker", help=train_reranker_command.__doc__)
     p.add_argument("--max-users", type=int, help="train on fewer users (faster, for a try-out)")
     p.add_argument("--budget", type=float, help="seconds for the whole run (default: 900 on a CPU, no limit on CUDA; 0 = no limit)")
-    p.add_argument("--loss", default="listnet", choices=("listnet", "lambda", "ranknet", "bce"), help="training loss (default listnet: chosen on validation)")
+    p.add_argument("--loss", default="listnet", choices=("listnet", "ranknet", "bce"), help="training loss (default listnet)")
+    p.add_argument("--requests", type=Path, help="labelled 'about' requests (JSON lines, e.g. benchmarks/data/concept_requests.jsonl): only rows marked dev are read")
     p = sub.add_parser("evaluate", help=evaluate_command.__doc__)
     p.add_argument("--users", type=int, default=0, help="evaluate a seeded sample of users (default 0 = every evaluated user)")
     p.add_argument("--protocol", action="append", choices=("leave_one_out", "temporal"), help="only this protocol (repeatable; default both)")
