@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     rerank_top_request: int = Field(
         0, ge=0,
         description="The same for lists asked for with words (a request): the cross-encoder may act on one path and not the other "
-        "(benchmarks/README.md, 'Reranker training').",
+        "(benchmarks/README.md, 'Cross-encoder on item text': 0, no trained model has beaten its absence on either path).",
     )
     reranker_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
         "auto", description="How the cross-encoder runs: auto = torch on a GPU, ONNX Runtime on a CPU."
