@@ -168,7 +168,7 @@ class Recommender:
 
     def _follow_catalog(self) -> None:
         """Reload the catalog when the database's version moved on since the last reload (see :meth:`_current_catalog`)."""
-        interval = self.settings.catalog_check_seconds
+        interval = self.settings.catalog_check_seconds if self.items else 0.0  # no catalog yet: look on every call
         if time.monotonic() - self._catalog_checked < interval:
             return
         with self._catalog_gate:

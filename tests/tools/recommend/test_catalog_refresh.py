@@ -92,3 +92,9 @@ def test_an_ingest_under_load_makes_no_call_fail(small_store, settings, embedder
         thread.join()
     assert errors == []
     assert served_after and not any(REMOVED & ids for ids in served_after)
+
+
+def test_a_recommender_started_before_the_first_ingest_serves_it_at_once(empty_store, settings, embedder):
+    running = Recommender(empty_store, reranker=None)  # the default bound (5 s) applies to a catalog it has
+    separate_store(settings, embedder).ingest(Dataset("small", list(SMALL_CATALOG), list(SMALL_INTERACTIONS)), progress=False)
+    assert running.item("space1").title == "Star Voyage" and shown_ids(running, "u1")
