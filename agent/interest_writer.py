@@ -49,13 +49,14 @@ class InterestWriter:
 
     def __init__(
         self, model: BaseChatModel | None = None, *, settings: Settings | None = None, server: LocalModelServer | None = None,
-        max_tokens: int = MAX_TOKENS,
+        max_tokens: int = MAX_TOKENS, timeout: float = 1200.0,
     ):
         if model is None and settings is None:
             raise ValueError("InterestWriter needs a chat model or settings to make one")
         self.settings = settings
         self.server = server
         self.max_tokens = max_tokens
+        self.timeout = timeout  # it runs in the background: a loaded CPU may take minutes, and nobody waits on it
         self._model = model
         self._start_lock = threading.Lock()
         self._checker: tuple[int, ClaimChecker] | None = None
@@ -72,7 +73,9 @@ class InterestWriter:
 
                     self.server = self.server or LocalModelServer.from_settings(self.settings, progress=False)
                     self.server.start()
-                self._model = make_chat_model(self.settings, server=self.server, temperature=0, max_retries=1, streaming=False)
+                # not a chat turn: the per-turn time budget does not apply, nobody waits on a background summary
+                unhurried = self.settings.model_copy(update={"model_seconds_per_turn": self.timeout})
+                self._model = make_chat_model(unhurried, server=self.server, temperature=0, max_retries=0, timeout=self.timeout, streaming=False)
             return self._model
 
     def checker(self, items: dict[str, Item]) -> ClaimChecker:

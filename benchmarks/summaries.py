@@ -20,7 +20,8 @@ Reported:
   jobs sharing the cores, so the time a person would wait for the summary to replace the template;
 - ``default``: whether model summaries are on by default, which this run decides: on only when
   kept_whole >= 0.90 and unsupported_shown == 0.
-Writes benchmarks/summaries.json (rewritten every 10 users with ``"complete": false`` until the run ends).
+Writes benchmarks/summaries.json after every user, with ``"complete": false`` until all ``--users`` are done
+(``--until HH:MM`` stops a run on a deadline; ``default`` is then false, whatever the partial numbers say).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--limit", type=int, default=0, help="stop after N users (a quick look; the JSON says so)")
+    parser.add_argument("--until", default="", help="HH:MM UTC: start no user after this time (the JSON says the run was cut short)")
     parser.add_argument("--show", action="store_true", help="print each user's data and sentences with their verdicts")
     parser.add_argument("--output", type=Path, default=HERE / "summaries.json")
     args = parser.parse_args()
@@ -114,6 +116,7 @@ def main() -> None:
             "users": len(rows),
             "kept_whole": round(kept / len(rows), 3) if rows else None,
             "template_only": round(sum(r["template_only"] for r in rows) / len(rows), 3) if rows else None,
+            "calls_failed": sum(r["failed"] for r in rows),
             "unsupported_shown": sum(len(r["audit"]) for r in rows),
             "claims_checked": sum(r["claims"] for r in rows),
             "claims_dropped": sum(r["dropped"] for r in rows),
@@ -138,7 +141,11 @@ def main() -> None:
         for n, user in enumerate(tqdm(users, desc="summaries"), 1):
             profile = recommender._context(user, store.db.history(user)).profile  # given history: no profile cache written
             clock = time.perf_counter()
-            worded = writer(profile, recommender.items)
+            try:
+                worded = writer(profile, recommender.items)
+            except Exception as err:  # a failed call shows the template, as in the product; counted, not fatal
+                logging.warning("user %s: %s", user, str(err).splitlines()[0])
+                worded = None
             seconds = time.perf_counter() - clock
             if args.show:
                 from whyrec.tools.recommend.profile_summary import summary_facts
@@ -155,6 +162,7 @@ def main() -> None:
                 "seconds": seconds,
                 "kept_whole": bool(worded and worded.kept_whole),
                 "template_only": worded is None or worded.summary is None,
+                "failed": worded is None,
                 "claims": worded.claims if worded else 0,
                 "dropped": worded.dropped if worded else 0,
                 "sentences": len(checked) if worded else 0,
@@ -163,8 +171,10 @@ def main() -> None:
                 "examples": [{"user": user, "section": k, "sentence": c.text, "unsupported": c.unsupported} for k, c in checked.items() if not c.kept][:1],
                 "audit": audit(shown, profile, recommender, titles),
             })
-            if n % 10 == 0:
-                report(complete=False)
+            report(complete=False)
+            if args.until and datetime.now(UTC).strftime("%H:%M") >= args.until:
+                logging.warning("stopping at %s UTC (--until) after %d of %d users", args.until, n, len(users))
+                break
     finally:
         server.stop()
     result = report(complete=not args.limit and len(rows) == len(users))
