@@ -14,7 +14,6 @@ changes with a user's interactions and feedback (the profile cache's key), and
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,8 +32,6 @@ from whyrec.store.schema import UPSERT_META
 
 if TYPE_CHECKING:
     from whyrec.store.settings import Settings
-
-log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = "item_id, title, description, categories, year, metadata, keywords"
 SCHEMA_LOCK = 0x77687972  # "whyr": PostgreSQL's advisory lock for schema changes and ingests
