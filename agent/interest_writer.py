@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _FINISHED = re.compile(r'"(\w+)"\s*:\s*"((?:[^"\\]|\\.)*)"')  # a key and its whole string value
 
-MAX_TOKENS = 100  # four sentences of about 12 words and their keys
+MAX_TOKENS = 140  # four sentences of about 12 words and their keys, with room: an answer cut off by the limit is lost whole (1 of the first 5 users at 100)
 INSTRUCTIONS = (
     "You describe one person's movie taste. Their data: interest_1 to interest_3 are groups of films they liked "
     "(genres, themes, the start of two stories), recent is their latest genres and how they differ from their whole "
