@@ -20,14 +20,15 @@ every UI event is private.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -669,11 +670,17 @@ def launch_app(
         factory = one_agent
 
     demo = build_app(recommender, factory)
-    local_url = serve(demo, host=host, port=port, share=share, auth=credentials, mcp=mcp, open_browser=open_browser, block=False, keys=keys)
+    endpoint = None
     if openai:
         from whyrec.ui.openai_endpoint import OpenAIEndpoint
+        from whyrec.ui.request_limits import TurnLimiter
 
-        OpenAIEndpoint(SharedAgent(factory), keys).mount(demo.server_app)
+        endpoint = OpenAIEndpoint(SharedAgent(factory), keys, limiter=TurnLimiter.from_settings(settings))
+    local_url = serve(
+        demo, host=host, port=port, share=share, auth=credentials, mcp=mcp, open_browser=open_browser, block=False, keys=keys,
+        on_start=endpoint.mount if endpoint is not None else None,
+    )
+    if endpoint is not None:
         log.warning("OpenAI-compatible endpoint at %sv1 (model 'whyrec')", local_url)
     if block:
         demo.block_thread()
@@ -714,16 +721,27 @@ def serve(
     block: bool = True,
     quiet: bool = False,
     keys: ApiKeys | None = None,
+    on_start: Callable[[Any], None] | None = None,
 ) -> str:
     """Queue (sized for a small CPU machine) and launch a built app with the page style; returns the local URL.
 
     With ``keys``, :class:`ui.route_gate.RouteGate` guards every route from the first request on (MCP's own
-    loopback client included, :func:`ui.route_gate.let_mcp_through`).
+    loopback client included, :func:`ui.route_gate.let_mcp_through`). ``on_start(app)`` runs on the server's app
+    before it listens, e.g. to mount ``/v1``: mounted after ``launch`` returned, ``/v1`` answered 404 for a moment.
     """
     gate, loopback = route_gate(keys) if keys else (None, "")
     demo.queue(default_concurrency_limit=CONCURRENCY)
+    mcp_json = mcp_results_as_json(demo)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start(app)
+        async with mcp_json(app):
+            yield
+
     _, local_url, _ = demo.launch(
-        app_kwargs={"lifespan": mcp_results_as_json(demo), **({"middleware": [gate]} if gate else {})},
+        app_kwargs={"lifespan": lifespan, **({"middleware": [gate]} if gate else {})},
         server_name=host,
         server_port=port,
         share=share,

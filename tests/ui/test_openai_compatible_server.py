@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -294,3 +296,28 @@ def test_the_list_is_read_from_the_visible_items_when_a_client_drops_the_hidden_
     assert shown_list(messages(marked)).request == "something scary"
     assert shown_list(messages(marked, explained)).item_ids == ("hor1", "hor2"), "an explanation since does not replace the list"
     assert shown_list(messages("No list here.")) is None
+
+
+def test_v1_answers_from_the_first_request_the_server_takes(small_store, recommender, settings):
+    """Before, ``/v1`` was mounted after ``launch`` returned, so a client polling a starting server got 404s."""
+    port, statuses, stop = free_port(), [], threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                statuses.append(httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {OPEN_KEY}"}, timeout=5).status_code)
+            except httpx.TransportError:  # not listening yet
+                time.sleep(0.005)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    demo, _ = launch_app(settings, port=port, block=False, openai=True, api_keys=[OPEN_KEY], fallback_chat=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not statuses and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        poller.join(timeout=10)
+        demo.close()
+    assert statuses and set(statuses) == {200}
