@@ -949,6 +949,8 @@ class RequestParser:
                 continue
             noise = parsed.problem == "gibberish" and word.isascii() and not self._readable(word)
             framing = word in FRAME_WORDS or (_overlaps(m.span(), subjects) and word not in guessed)
+            if word == "instead" and not re.match(r"\s+of\b", text[m.end():], re.IGNORECASE):
+                continue  # "something romantic instead" says the request is new; "instead of a drama" compares
             if word in LOGIC_WORDS or not (framing or noise):
                 words.append(word)
         return words

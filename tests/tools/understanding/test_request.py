@@ -309,6 +309,11 @@ def test_hating_or_taking_out_a_category_leaves_it_out(parser, text):
     assert not any("Horror" in a.categories for a in parsed.categories)
 
 
+def test_a_closing_instead_is_read_and_instead_of_is_not(parser):
+    assert parser.parse("something romantic instead").rules_sure  # before: "instead" sent the turn to the model
+    assert "instead" in parser.parse("a comedy instead of a drama").unaccounted
+
+
 def test_several_exclusions_in_one_phrase(parser):
     parsed = parser.parse("no romance, comedy or drama please")
     assert {c for a in parsed.exclude_categories for c in a.categories} == {"Romance", "Comedy", "Drama"}
