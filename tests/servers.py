@@ -3,6 +3,7 @@ until the server answers that fails with the end of its log instead of hanging."
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -30,3 +31,14 @@ def wait_until_answers(process: subprocess.Popen, url: str, log: Path, name: str
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{name} did not answer within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 20.0) -> None:
+    """Send ``sig`` (SIGKILL to test a crash) and wait; a process still running after ``grace`` seconds is killed."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

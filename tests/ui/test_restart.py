@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.servers import free_port, wait_until_answers
+from tests.servers import free_port, stop_process, wait_until_answers
 from whyrec.ui.cli import main
 
 pytestmark = pytest.mark.slow  # starts real `whyrec serve` processes: deselect with -m 'not slow'
@@ -80,13 +80,7 @@ class Served:
         return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.postgres_cluster import postgres_cluster
-from tests.servers import free_port, wait_until_answers
+from tests.servers import free_port, stop_process, wait_until_answers
 from tests.store.test_chroma_server import CHROMA, ChromaServer
 
 pytestmark = [
@@ -91,13 +91,7 @@ class Worker:
         return response.json()["whyrec"]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig)
 
 
 def ids(answer: dict) -> list[str]:
