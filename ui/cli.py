@@ -18,6 +18,7 @@ EXTRA_OF = {
     **dict.fromkeys(("langchain", "langchain_core", "langchain_openai", "langgraph", "openai"), "agent"),
     **dict.fromkeys(("gradio", "gradio_client", "mcp", "fastapi", "pandas"), "ui"),
     "xllamacpp": "local",
+    **dict.fromkeys(("torch", "sentence_transformers", "transformers"), "gpu"),
     "datasets": "train",
     "accelerate": "train",
 }
@@ -58,7 +59,8 @@ def _ingest(store, catalog: Path | None, interactions: Path | None) -> None:
     index = report.index
     print(
         f"ingested {report.dataset}: {report.items:,} items, {report.interactions:,} interactions, {report.users:,} users "
-        f"in {report.seconds:.1f} s — embedded {index.embedded:,} ({report.items_per_second:.0f} items/s end to end), "
+        f"in {report.seconds:.1f} s — embedded {index.embedded - index.packaged:,}, packaged vectors {index.packaged:,} "
+        f"({report.items_per_second:.0f} items/s end to end), "
         f"unchanged {index.unchanged:,}, removed {index.removed:,}"
     )
 
@@ -106,12 +108,15 @@ def print_recommendations(recs) -> None:
 @command("recommend")
 def recommend_command(args: argparse.Namespace, settings: Settings) -> int:
     """Print recommendations for a user, with the evidence behind each."""
+    from whyrec.tools.recommend.reranker import is_trained
+
     recommender = open_recommender(settings)
     recs = recommender.recommend(
         args.user, args.request, args.k, categories=args.category or None,
         year_min=args.year_min, year_max=args.year_max, diversity=args.diversity,
     )
-    if recommender.reranker is None:
+    if (settings.rerank_top > 0 or settings.rerank_top_request > 0) and not is_trained(settings.trained_reranker_path):
+        # asked for, not there (a saved one is only loaded when a setting asks for it: it needs the [gpu] extra)
         print("(no trained reranker yet: ranking without it — run `whyrec train-reranker`)")
     print_recommendations(recs)
     return 0
