@@ -93,11 +93,6 @@ class Settings(BaseSettings):
         description="Interest summaries worded by the local model in the background and checked claim by claim "
         "(on with an endpoint set); off by default while benchmarks/summaries.json misses its targets.",
     )
-    model_summaries: bool = Field(
-        False,
-        description="Interest summaries worded by the local model in the background and checked claim by claim "
-        "(on with an endpoint set); off by default while benchmarks/summaries.json misses its targets.",
-    )
     agent_mode: Literal["plan", "react", "auto"] = Field(
         "auto", description="plan = rules + at most one constrained model call a turn; react = the model calls tools; auto = plan for the local model."
     )
