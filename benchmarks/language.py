@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--half", choices=["dev", "test"], help="only one half (a slow system on fewer requests; paired on those)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "whyrec-benchmarks" / "concepts")
     parser.add_argument("--output", type=Path, default=HERE / "language.json")
+    parser.add_argument("--fresh", action="store_true", help="drop the rows of systems not run now (measured with older code)")
     args = parser.parse_args()
 
     rows = frozen_rows()
@@ -218,7 +219,7 @@ def main() -> None:
         if server is not None:
             server.stop()
         shutil.rmtree(copy, ignore_errors=True)
-    if args.output.exists() and not args.limit:  # rows of systems not run this time stay (rerun one system alone)
+    if args.output.exists() and not args.limit and not args.fresh:  # rows of systems not run this time stay (rerun one system alone)
         ran = {row["system"] for row in results}
         kept = [row for row in json.loads(args.output.read_text(encoding="utf-8"))["rows"] if row["system"] not in ran]
         for row in kept:
