@@ -106,6 +106,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"muchas gracias|gracias", "thanks"),
         (r"adi[óo]s|hasta luego", "bye"),
         (r"por favor", "please"),
+        (r"(?:el |la )?primer[oa]?", "the first"),
+        (r"(?:el |la )?segund[oa]", "the second"),
+        (r"(?:el |la )?tercer[oa]?", "the third"),
     ],
     "fr": [
         (r"(?:au )?d[ée]but des (?:ann[ée]es )?" + _DECADE, _part("early")),
@@ -161,6 +164,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"au revoir", "bye"),
         (r"s'il (?:te|vous) pla[iî]t", "please"),
         (r"ne pas|pas", "not"),
+        (r"(?:le |la )?premi[èe]re?", "the first"),
+        (r"(?:le |la )?deuxi[èe]me|(?:le |la )?second(?:e)?", "the second"),
+        (r"(?:le |la )?troisi[èe]me", "the third"),
     ],
     "de": [
         (r"(?:aus den |in den )?fr[üu]hen " + _DECADE, _part("early")),
@@ -213,6 +219,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"tsch[üu]ss|auf wiedersehen", "bye"),
         (r"bitte", "please"),
         (r"nicht", "not"),
+        (r"(?:der |die |das |den )?erste[nrs]?", "the first"),
+        (r"(?:der |die |das |den )?zweite[nrs]?", "the second"),
+        (r"(?:der |die |das |den )?dritte[nrs]?", "the third"),
     ],
     "it": [
         (r"(?:dei |degli )?(?:primi|inizio) (?:degli )?anni " + _DECADE, _part("early")),
@@ -263,6 +272,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"arrivederci", "bye"),
         (r"per favore", "please"),
         (r"non", "not"),
+        (r"(?:il |la )?prim[oa]", "the first"),
+        (r"(?:il |la )?second[oa]", "the second"),
+        (r"(?:il |la )?terz[oa]", "the third"),
     ],
     "pt": [
         (r"(?:do )?in[ií]cio dos (?:anos )?" + _DECADE, _part("early")),
@@ -312,6 +324,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"tchau", "bye"),
         (r"por favor", "please"),
         (r"n[ãa]o", "not"),
+        (r"(?:o |a )?primeir[oa]", "the first"),
+        (r"(?:o |a )?segund[oa]", "the second"),
+        (r"(?:o |a )?terceir[oa]", "the third"),
     ],
     "nl": [
         (r"(?:uit )?(?:het )?begin (?:van )?de jaren " + _DECADE, _part("early")),
@@ -362,6 +377,9 @@ _RULES: dict[str, list[Rule]] = {
         (r"doei|tot ziens", "bye"),
         (r"graag", "please"),
         (r"niet", "not"),
+        (r"(?:de |het )?eerste", "the first"),
+        (r"(?:de |het )?tweede", "the second"),
+        (r"(?:de |het )?derde", "the third"),
     ],
     "sv": [
         (r"(?:fr[åa]n )?(?:det )?tidiga " + _DECADE, _part("early")),
@@ -404,6 +422,8 @@ _RULES: dict[str, list[Rule]] = {
         (r"hej d[åa]", "bye"),
         (r"sn[äa]lla", "please"),
         (r"inte", "not"),
+        (r"(?:den )?första", "the first"),
+        (r"(?:den )?tredje", "the third"),
     ],
 }
 

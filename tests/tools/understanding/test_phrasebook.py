@@ -39,6 +39,8 @@ def test_english_is_never_rewritten(text):
         ("Un giallo della metà degli anni '80.", "it", "mystery thriller mid 80s."),
         ("Een spannende film uit de late jaren 80, graag.", "nl", "thriller movie late 80s, please."),
         ("Vad för slags filmer gillar jag?", "sv", "what kind of movies do I like?"),
+        ("pourquoi le deuxième ?", "fr", "why the second?"),
+        ("¿Por qué la segunda?", "es", "why the second?"),
     ],
 )
 def test_closed_vocabulary_is_written_in_english(text, language, english):
