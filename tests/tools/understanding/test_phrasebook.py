@@ -33,7 +33,7 @@ def test_english_is_never_rewritten(text):
 @pytest.mark.parametrize(
     ("text", "language", "english"),
     [
-        ("Recomiéndame tres comedias románticas, nada anterior a 1990.", "es", "recommend 3 comedy romantic, nothing before 1990."),
+        ("Recomiéndame tres comedias románticas, nada anterior a 1990.", "es", "recommend 3 comedies romantic, nothing before 1990."),
         ("Science-Fiction aus den frühen 80ern, am liebsten drei Stück.", "de", "sci-fi early 80s"),
         ("Einen Kriegsfilm zwischen 1985 und 1992, bitte.", "de", "war between 1985 and 1992, please."),
         ("Un giallo della metà degli anni '80.", "it", "mystery thriller mid 80s."),
