@@ -105,7 +105,7 @@ def test_the_wheel_installs_only_the_whyrec_namespace(wheel) -> None:
 
 
 def test_the_core_install_pulls_no_extra(wheel) -> None:
-    """A ``pip install whyrec`` must not bring LangChain, Gradio or llama.cpp along."""
+    """A ``pip install whyrec`` must not bring LangChain, Gradio, llama.cpp or torch along (it embeds through ONNX Runtime)."""
     with zipfile.ZipFile(wheel) as zf:
         meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         text = zf.read(meta).decode()
@@ -113,7 +113,8 @@ def test_the_core_install_pulls_no_extra(wheel) -> None:
     core_names = {canonicalize_name(Requirement(r).name) for r in core}
 
     assert not core_names & {canonicalize_name(n) for n in EXTRAS_ONLY | {"langchain-openai", "langgraph-checkpoint-sqlite"}}
-    assert {"torch", "sentence-transformers", "chromadb", "numpy", "scipy", "pydantic-settings"} <= core_names
+    assert not core_names & {"torch", "sentence-transformers", "transformers"}
+    assert {"onnxruntime", "tokenizers", "chromadb", "numpy", "scipy", "pydantic-settings"} <= core_names
 
 
 def test_core_only_imports_the_public_api_from_the_wheel(wheel, tmp_path) -> None:
