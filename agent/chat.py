@@ -566,9 +566,9 @@ class ChatAgent:
         self, text: str, shown: list[dict[str, Any]], focus: dict[str, Any] | None
     ) -> tuple[Plan | None, Callable[[], ParsedRequest], str]:
         """What the rules make of a message before any model: their plan (None when unsure), the message's parse
-        (made once, when first asked for) and the message with its pointers written out. A message in another
-        language is read in the phrasebook's English ("¿Qué tipo de películas me gustan?" asks for the profile)."""
-        text = in_english(text).english
+        (made once, when first asked for) and the message with its pointers written out. ``text`` is the message
+        as the rules read it, in the phrasebook's English (:func:`in_english`: "¿Qué tipo de películas me gustan?"
+        asks for the profile)."""
         plan = rule_plan(text, self.titles, shown, focus)
         spelled = spell_out_pointers(text, self.titles, shown, focus)  # "not the second one" → "not 'Unforgiven'"
         read = functools.cache(lambda: self.recommender.understand(spelled))
@@ -592,14 +592,15 @@ class ChatAgent:
             return True
         state = ConversationState.from_messages(self.messages(user_id, conversation_id)).with_cards(cards)
         shown, focus = last_list(state.artifacts), last_focus(state.artifacts)
-        plan, read, _ = self._rules_plan(text.strip(), shown, focus)
-        return self._needs_reading(plan, text.strip(), read)
+        words = in_english(text.strip()).english
+        plan, read, _ = self._rules_plan(words, shown, focus)
+        return self._needs_reading(plan, words, read)
 
     def _plan_turn(self, graph: Any, turn: Turn) -> Iterator[str]:
         """Rules first; one constrained model call only when they are unsure (see :mod:`agent.planning`)."""
         shown, focus = last_list(turn.state.artifacts), last_focus(turn.state.artifacts)
-        plan, read, spelled = self._rules_plan(turn.text, shown, focus)
         words = in_english(turn.text).english  # what the rules read; the model reads the message as written
+        plan, read, spelled = self._rules_plan(words, shown, focus)
         if not self.fallback_only and self._needs_reading(plan, words, read) and (model := self._chat_model()) is not None:
             try:
                 modelled = model_plan(
