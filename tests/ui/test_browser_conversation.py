@@ -52,22 +52,28 @@ def test_a_new_topic_starts_over_instead_of_piling_onto_the_old_request(browser,
     assert error_badges(page) == []
 
 
-def test_more_like_that_after_a_dislike_does_not_look_for_more_of_it(browser, app_url, recommender):
-    """'"More like that" ignores the dislike just given. After "I didn't like The Shining" it answers "More like
-    'The Shining', as you asked".'
-
-    Fails before the fix, waiting for "so these are not like it": at dc5e5fc^ (before the conversation state) and at
-    cd7b079^ (the app handed its cards over after the feedback note, so "that" found no item)."""
+def romance_from_the_chat_on_the_cards(browser, app_url, recommender):
+    """User u2's page after the chat's "recommend me some romance", once the cards show the chat's list."""
     page = open_page(browser, app_url)
     pick_user(page, "u2")
     page.locator(".rec-card").first.wait_for()
     send_chat(page, "recommend me some romance")
     wait_for_answer(page, "Here is what I recommend")
     romances = [item.title for item in recommender.items.values() if "Romance" in item.categories]
-    page.wait_for_function(  # the cards are the chat's list now
+    page.wait_for_function(
         "titles => { const cards = [...document.querySelectorAll('.rec-card h4')]; "
         "return cards.length > 0 && cards.every(h => titles.some(t => h.innerText.includes(t))); }", arg=romances,
     )
+    return page
+
+
+def test_more_like_that_after_a_dislike_does_not_look_for_more_of_it(browser, app_url, recommender):
+    """'"More like that" ignores the dislike just given. After "I didn't like The Shining" it answers "More like
+    'The Shining', as you asked".'
+
+    Fails before the fix, waiting for "so these are not like it": at dc5e5fc^ (before the conversation state) and at
+    cd7b079^ (the app handed its cards over after the feedback note, so "that" found no item)."""
+    page = romance_from_the_chat_on_the_cards(browser, app_url, recommender)
     first = card_titles(page)[0]  # the chat's list is on the cards, in its order
     send_chat(page, f"I didn't like {first}")
     wait_for_answer(page, f"Noted: you did not like {first}")
@@ -83,16 +89,7 @@ def test_a_dislike_on_a_card_holds_through_more_like_that_in_the_chat(browser, a
     chat, does not look for more of what was just disliked, and says so.
 
     Fails before the fix (210521a, before the chat heard of the cards' feedback): "so these are not like it" never came."""
-    page = open_page(browser, app_url)
-    pick_user(page, "u2")
-    page.locator(".rec-card").first.wait_for()
-    send_chat(page, "recommend me some romance")
-    wait_for_answer(page, "Here is what I recommend")
-    romances = [item.title for item in recommender.items.values() if "Romance" in item.categories]
-    page.wait_for_function(
-        "titles => { const cards = [...document.querySelectorAll('.rec-card h4')]; "
-        "return cards.length > 0 && cards.every(h => titles.some(t => h.innerText.includes(t))); }", arg=romances,
-    )
+    page = romance_from_the_chat_on_the_cards(browser, app_url, recommender)
     first = card_titles(page)[0]
     card(page, first).get_by_role("button", name="👎").click()
     page.locator("#undo-text").get_by_text(first).wait_for()
