@@ -282,7 +282,7 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
 def demo_command(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest MovieLens-100K if needed, train the reranker in the background if needed, open the app."""
     from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
-    from whyrec.ui.app import launch_app
+    from whyrec.ui.server import launch_app
 
     require_keys_off_localhost(args.host, ApiKeys.parse(settings.api_keys), insecure=args.insecure)  # before a minute of ingesting
     ensure_ingested(settings)
@@ -294,7 +294,7 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the app and its API (and an MCP server with --mcp, an OpenAI-compatible chat with --openai) for other chatbots."""
     from whyrec.ui.api_keys import ApiKeys, require_keys_off_localhost
-    from whyrec.ui.app import launch_app
+    from whyrec.ui.server import launch_app
 
     require_keys_off_localhost(args.host, ApiKeys.parse([*settings.api_keys, *(args.api_key or [])]), insecure=args.insecure)  # before a minute of ingesting
     ensure_ingested(settings)

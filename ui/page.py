@@ -1,7 +1,7 @@
 """One browser page's parts and the steps every panel's events share (rank the cards, draw the profile).
 
 :class:`Page` holds the panels, the per-session ``gr.State`` values and the shared services;
-``ui.app`` wires each panel's events from it. Every helper returns ``{component: value}``.
+``ui.picker_events``, ``ui.card_events`` and ``ui.chat_events`` wire each panel's events from it. Every helper returns ``{component: value}``.
 
 The request in force is one text, the "In the mood for…" box; the chips under it, the year sliders and the
 category filter are drawn from how the recommender reads it (:meth:`Page.follow_request`), whoever changed it:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from whyrec.ui.chat_panel import ChatPanel
     from whyrec.ui.user_picker import UserPicker
 
-RERANKER_TRAINING_THREAD = "whyrec-train-reranker"  # the name ui.app gives the background training thread
+RERANKER_TRAINING_THREAD = "whyrec-train-reranker"  # the name ui.server gives the background training thread
 
 
 def ranking_status_text(recommender: Recommender) -> str:

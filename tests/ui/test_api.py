@@ -11,7 +11,8 @@ from gradio_client.exceptions import AuthenticationError
 
 from tests.servers import free_port
 from whyrec.ui.api import RecommenderAPI
-from whyrec.ui.app import build_app, parse_auth, serve
+from whyrec.ui.app import build_app
+from whyrec.ui.server import parse_auth, serve
 
 U1_HISTORY = {"rom1", "rom2", "rom3", "crime1", "rom4", "space1", "space2"}
 
@@ -240,7 +241,7 @@ def test_mcp_server_lists_and_calls_the_tools(recommender):
 
 def test_no_background_training_when_a_reranker_is_saved(small_store):
     from whyrec.tools.recommend.reranker import CARD_NAME
-    from whyrec.ui.app import train_reranker_in_background
+    from whyrec.ui.server import train_reranker_in_background
 
     path = small_store.settings.trained_reranker_path
     path.mkdir(parents=True)
@@ -285,7 +286,7 @@ def test_serving_beyond_this_machine_without_a_key_refuses_to_start(tmp_path, ca
 
 @pytest.fixture
 def keyed_url(small_store, settings):
-    from whyrec.ui.app import launch_app
+    from whyrec.ui.server import launch_app
 
     demo, url = launch_app(settings, port=free_port(), block=False, mcp=True, api_keys=[OPEN_KEY, f"{U1_KEY}:u1"])
     yield url

@@ -291,7 +291,7 @@ def test_the_recommend_tools_cards_are_there_before_the_answer_ends(recommender)
 
 def test_the_page_says_when_it_ranks_without_the_reranker(small_store):
     from whyrec.tools.recommend.recommender import Recommender
-    from whyrec.ui.app import RERANKER_TRAINING_THREAD, ranking_status_text
+    from whyrec.ui.page import RERANKER_TRAINING_THREAD, ranking_status_text
 
     from whyrec.ui.page import ranking_setup
 

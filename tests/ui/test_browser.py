@@ -70,7 +70,8 @@ def browser():
 
 @pytest.fixture
 def app_url(recommender):
-    from whyrec.ui.app import build_app, serve
+    from whyrec.ui.app import build_app
+    from whyrec.ui.server import serve
 
     demo = build_app(recommender, fallback_agent(recommender))
     yield serve(demo, port=free_port(), block=False, quiet=True)
@@ -314,7 +315,8 @@ def slow_model_agent(recommender, seconds: float, mode: str = "react"):
 
 
 def test_a_second_chat_says_it_is_waiting_for_the_first(browser, recommender):
-    from whyrec.ui.app import build_app, serve
+    from whyrec.ui.app import build_app
+    from whyrec.ui.server import serve
 
     demo = build_app(recommender, slow_model_agent(recommender, 4.0))
     url = serve(demo, port=free_port(), block=False, quiet=True)
@@ -345,7 +347,7 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
     from playwright.sync_api import sync_playwright
 
     from whyrec.store.settings import Settings
-    from whyrec.ui.app import launch_app
+    from whyrec.ui.server import launch_app
 
     source = Path(data_dir or "/tmp/wr1")
     work = Path(tempfile.mkdtemp(prefix="whyrec-shot-"))

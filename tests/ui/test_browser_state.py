@@ -231,7 +231,8 @@ def test_the_models_reading_is_said_on_its_own_line_and_its_chips_say_it_read_th
     own line after the list, and both name what the chips show. A reload keeps the mark.
 
     Fails before the fix (210521a): no chip said it was the model's reading (waiting for "🤖 Action ✕" timed out)."""
-    from whyrec.ui.app import build_app, serve
+    from whyrec.ui.app import build_app
+    from whyrec.ui.server import serve
 
     demo = build_app(recommender, reading_agent(recommender, {"intent": "recommend", "genres": ["Action"]}))
     url = serve(demo, port=free_port(), block=False, quiet=True)
@@ -296,7 +297,8 @@ def test_the_bin_starts_a_new_chat_without_the_old_request(browser, app_url):
 
 def test_a_turn_the_rules_answer_does_not_wait_behind_another_tabs_model_turn(browser, recommender):
     """'Queueing: a rule-decided turn waits behind another tab's model turn (2.1 s instead of 0.4 s).'"""
-    from whyrec.ui.app import build_app, serve
+    from whyrec.ui.app import build_app
+    from whyrec.ui.server import serve
 
     demo = build_app(recommender, slow_model_agent(recommender, 6.0, mode="plan"))
     url = serve(demo, port=free_port(), block=False, quiet=True)

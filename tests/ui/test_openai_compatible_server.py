@@ -26,7 +26,7 @@ from openai import OpenAI
 from whyrec.agent.chat import ChatAgent
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.recommend.recommender import Recommender
-from whyrec.ui.app import launch_app
+from whyrec.ui.server import launch_app
 from whyrec.ui.openai_endpoint import ChatMessage, shown_list
 
 from tests.agent.chat_fakes import answer_with_titles, scripted

@@ -14,7 +14,7 @@ import pytest
 from whyrec.agent.chat import ChatAgent
 from whyrec.store.records import Dataset
 from whyrec.tools.recommend.recommender import Recommender
-from whyrec.ui.app import launch_app
+from whyrec.ui.server import launch_app
 from whyrec.ui.request_limits import LimitExceeded, RequestLimits, TurnLimiter, caller_key
 
 from tests.agent.chat_fakes import scripted

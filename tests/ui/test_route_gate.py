@@ -106,7 +106,7 @@ def test_the_gate_lets_in_a_header_or_the_cookie_and_nothing_else():
 
 @pytest.fixture
 def gated(small_store, settings) -> Iterator[tuple[object, str]]:
-    from whyrec.ui.app import launch_app
+    from whyrec.ui.server import launch_app
 
     demo, url = launch_app(
         settings, port=free_port(), block=False, mcp=True, openai=True, fallback_chat=True, api_keys=[OPEN_KEY, f"{U1_KEY}:u1"]
