@@ -36,7 +36,8 @@ def finish(back: Path, lists_path: Path, output: Path, store) -> dict:
     """Validate and save the device's model; its card."""
     from whyrec.store.embeddings import pick_device
     from whyrec.tools.training.cross_encoder_fit import FitResult
-    from whyrec.tools.training.reranker_training import CandidateLists, load_cross_encoder, validate_and_save
+    from whyrec.tools.training.candidate_lists import CandidateLists
+    from whyrec.tools.training.reranker_training import load_cross_encoder, validate_and_save
 
     results = json.loads((back / "gpu_results.json").read_text())
     trained, manifest = results["reranker"], results["payload"]

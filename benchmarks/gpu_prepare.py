@@ -34,7 +34,7 @@ def write_jsonl_gz(path: Path, rows: list[dict]) -> None:
 def prepare(lists_path: Path, out: Path, base_model: str, texts: list[str], loss: str = "listnet", list_size: int = 10, max_seq_length: int = 192) -> dict:
     """Write the payload into ``out``; its manifest."""
     from sentence_transformers import SentenceTransformer
-    from whyrec.tools.training.reranker_training import CandidateLists
+    from whyrec.tools.training.candidate_lists import CandidateLists
 
     lists = CandidateLists.load(lists_path)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ facts: the item's release year and age at the request, how close that year is to
 items', how many genres it shares with them, how popular it is, and whether there was a request.
 This script hands exactly those facts, as numbers, to a gradient-boosted classifier next to the
 pipeline's own score and rank, on the same candidate lists ``whyrec train-reranker`` builds
-(tools/reranker_training.build_candidate_lists: the positive is the user's next item, the lists are
+(tools/training/candidate_lists.build_candidate_lists: the positive is the user's next item, the lists are
 the pipeline's top 30 with the reranker off, validation users are never trained on). If a
 boosted-tree model that sees the facts directly cannot beat the pipeline's order, a cross-encoder
 that has to read them out of text in 15 CPU minutes will not either. The rows:
@@ -35,14 +35,8 @@ from whyrec.store.catalog import Store
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.evaluation.splits import format_table
-from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
-from whyrec.tools.training.reranker_training import (
-    CandidateList,
-    CandidateLists,
-    build_candidate_lists,
-    per_case_ndcg,
-    split_history,
-)
+from whyrec.tools.evaluation.metrics import paired_bootstrap_ci, per_case_ndcg
+from whyrec.tools.training.candidate_lists import CandidateList, CandidateLists, build_candidate_lists, split_history
 
 log = logging.getLogger("reranker_headroom")
 
@@ -139,7 +133,7 @@ def main() -> None:
     print(format_table(rows))
     args.output.write_text(json.dumps({
         "dataset": store.db.dataset_name(),
-        "protocol": "tools.training.reranker_training.build_candidate_lists (list size 30): train on training users' lists, score the "
+        "protocol": "tools.training.candidate_lists.build_candidate_lists (list size 30): train on training users' lists, score the "
         "held-out users' lists (one each, at their last training-prefix item); NDCG@10 of the one positive; paired bootstrap 95% CI",
         "train_lists": len(lists.train), "validation_lists": len(lists.validation),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

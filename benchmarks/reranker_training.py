@@ -23,7 +23,8 @@ from pathlib import Path
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.reranker import CARD_NAME
-from whyrec.tools.training.reranker_training import CandidateLists, build_candidate_lists, dev_requests, train_reranker
+from whyrec.tools.training.candidate_lists import CandidateLists, build_candidate_lists, dev_requests
+from whyrec.tools.training.reranker_training import train_reranker
 
 HERE = Path(__file__).parent
 WORK = Path.home() / ".cache" / "whyrec-benchmarks" / "reranker"

@@ -145,7 +145,8 @@ def profile_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("train-reranker")
 def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
     """Fine-tune the cross-encoder reranker on the pipeline's own candidate lists (CPU: 15 min; CUDA: all the data)."""
-    from whyrec.tools.training.reranker_training import dev_requests, train_reranker
+    from whyrec.tools.training.candidate_lists import dev_requests
+    from whyrec.tools.training.reranker_training import train_reranker
 
     budget = "auto" if args.budget is None else (args.budget or None)
     report = train_reranker(

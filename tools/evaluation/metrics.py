@@ -10,6 +10,10 @@ The setting is leave-one-out: every user has exactly **one** held-out target ite
 Every metric returns the mean over users as a Python ``float`` (``0.0`` for zero users).
 With one target per user, ``recall_at_k`` and ``hit_rate_at_k`` are the same number;
 both are provided so tables can use the name their readers expect.
+
+Scored candidate lists (the reranker's training and validation) are the other setting: each case is
+a list of scores with one or more positives (:func:`per_case_ndcg`, :func:`ranking_metrics`); they use
+the same NDCG rule, :func:`ndcg_at_positions`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ __all__ = [
     "ndcg_at_positions",
     "ndcg_gains",
     "paired_bootstrap_ci",
+    "per_case_ndcg",
+    "positive_places",
+    "ranking_metrics",
     "recall_at_k",
     "target_positions",
 ]
@@ -95,6 +102,39 @@ def ndcg_at_k(ranked: np.ndarray, targets: np.ndarray, k: int = 10) -> float:
     """
     gains = ndcg_gains(ranked, targets, k)
     return float(gains.mean()) if gains.size else 0.0
+
+
+def positive_places(scores: np.ndarray, positives: list[int]) -> np.ndarray:
+    """0-based places of the positives when ``scores`` orders the list, ties counted against the positives."""
+    relevant = np.zeros(len(scores), dtype=bool)
+    relevant[positives] = True
+    order = np.lexsort((relevant, -np.asarray(scores, dtype=np.float64)))  # on a tie the negatives go first
+    return np.flatnonzero(relevant[order])
+
+
+def per_case_ndcg(scores_per_case: list[np.ndarray], positives: list[list[int]], k: int = 10) -> np.ndarray:
+    """Each list's NDCG@k of its positives (one for a next item, several for an "about" request), ties counted against them."""
+    out = np.zeros(len(scores_per_case))
+    for n, (s, p) in enumerate(zip(scores_per_case, positives, strict=True)):
+        if p:
+            ideal = ndcg_at_positions(np.arange(min(len(p), k)), k).sum()
+            out[n] = ndcg_at_positions(positive_places(s, p), k).sum() / ideal
+    return out
+
+
+def ranking_metrics(scores_per_case: list[np.ndarray], positives: list[list[int]], k: int = 10) -> dict[str, float]:
+    """NDCG@k, MRR (of the first positive), hit@1 and hit@k of scored lists; ties count against the positives, a list without one is a miss."""
+    if not scores_per_case:
+        return {}
+    per = per_case_ndcg(scores_per_case, positives, k)
+    first = np.array([(positive_places(s, p)[0] + 1) if p else 10**9 for s, p in zip(scores_per_case, positives, strict=True)])
+    return {
+        f"ndcg@{k}": round(float(np.mean(per)), 4),
+        "mrr": round(float(np.mean(1.0 / first)), 4),
+        "hit@1": round(float(np.mean(first <= 1)), 4),
+        f"hit@{k}": round(float(np.mean(first <= k)), 4),
+        "cases": len(first),
+    }
 
 
 def paired_bootstrap_ci(

@@ -42,7 +42,7 @@ from whyrec.tools.understanding.request import (
     RequestParser,
     YearRange,
 )
-from whyrec.tools.recommend.reranker import Reranker, is_trained, liked_items
+from whyrec.tools.recommend.reranker import Reranker, cascade_scores, is_trained, liked_items
 from whyrec.tools.recommend.retrieval import (
     Candidate,
     CatalogFacets,
@@ -618,16 +618,10 @@ class Recommender:
         ]
 
     def _rerank_top(self, reranker: Reranker, context: UserContext, request, items: list[Item], signals: dict, weights: dict, top_n: int) -> np.ndarray:
-        """Cross-encoder scores for the ``top_n`` best candidates by the other signals.
-
-        A cascade: the cross-encoder is the slow stage, so it only reads the candidates that can
-        still reach the list; the rest get 0 and stay below them.
-        """
+        """Cross-encoder scores for the ``top_n`` best candidates by the other signals (:func:`~whyrec.tools.recommend.reranker.cascade_scores`)."""
         first = sum(weights[name] * values for name, values in signals.items())
-        top = np.argsort(-first, kind="stable")[:top_n]
-        scores = np.zeros(len(items), dtype=np.float32)
-        scores[top] = reranker.score(self.reranker_query(reranker, context, request), [reranker.doc(items[i]) for i in top])
-        return scores
+        query = self.reranker_query(reranker, context, request)
+        return cascade_scores(first, top_n, lambda top: reranker.score(query, [reranker.doc(items[i]) for i in top]))
 
     def reranker_query(self, reranker: Reranker, context: UserContext, request: str | None) -> str:
         """The cross-encoder's query for this user, in the format its card records (training builds it the same way)."""

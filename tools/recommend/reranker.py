@@ -2,7 +2,7 @@
 
 A cross-encoder reads a (user, item) pair together and scores how well the item
 fits. The user side is :func:`query_text`: the same words at training time
-(:mod:`tools.training.reranker_training`) and at inference time, so what the model
+(:mod:`tools.training.candidate_lists`) and at inference time, so what the model
 learnt transfers. The item side is :attr:`store.records.Item.text`.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -185,6 +185,30 @@ def liked_items(history: Iterable[Interaction], items: Mapping[str, Item]) -> li
 def user_query(history: Iterable[Interaction], items: Mapping[str, Item], request: str | None = None, max_items: int = QUERY_ITEMS) -> str:
     """:func:`query_text` for a user's history (oldest first): the rule training uses too."""
     return query_text(liked_items(history, items), request, max_items)
+
+
+def cascade_scores(first_stage: np.ndarray, top_n: int, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The cross-encoder's signal for each candidate: ``score(top)`` for the ``top_n`` best by ``first_stage``, 0 for the rest.
+
+    A cascade: the cross-encoder is the slow stage, so it only reads the candidates that can still reach
+    the list; the rest get 0 and stay below them. ``score`` gets those candidates' indexes, best first
+    (ties keep the given order). Serving (:meth:`tools.recommend.recommender.Recommender._rerank_top`) and
+    training's validation (:func:`cascade_mix`) both cut here, so the validated depth is the served one.
+    """
+    top = np.argsort(-np.asarray(first_stage), kind="stable")[:top_n]
+    scored = np.asarray(score(top))
+    out = np.zeros(len(first_stage), dtype=scored.dtype)
+    out[top] = scored
+    return out
+
+
+def cascade_mix(base: np.ndarray, top_n: int, share: float, score: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The final score with the reranker mixed in: ``base`` + ``share`` x :func:`cascade_scores` on the top ``top_n``.
+
+    Training validates this for a grid of shares and depths, and the card keeps the best; serving gives the
+    cross-encoder the weight :meth:`tools.recommend.scoring.ScoreWeights.with_reranker_share` makes of that share.
+    """
+    return base + share * cascade_scores(base, top_n, score)
 
 
 def is_trained(path: str | Path) -> bool:

@@ -11,6 +11,8 @@ from whyrec.tools.evaluation.metrics import (
     intra_list_diversity,
     mrr,
     ndcg_at_k,
+    per_case_ndcg,
+    ranking_metrics,
     recall_at_k,
     target_positions,
 )
@@ -42,6 +44,23 @@ def test_ndcg_discounts_by_log2_of_position():
     expected = (1.0 + 1.0 / math.log2(4)) / 4  # positions 0 and 2 within k=3
     assert ndcg_at_k(RANKED, TARGETS, k=3) == pytest.approx(expected)
     assert ndcg_at_k(np.array([[4, 2]]), np.array([4]), k=2) == pytest.approx(1.0)
+
+
+def test_scored_lists_use_the_same_ndcg_as_ranked_lists():
+    # the reranker's validation scores lists; one positive at each user's place must give what ndcg_at_k gives
+    scores = [np.array([0.9, 0.5, 0.4, 0.3, 0.2, 0.1])] * 4
+    positives = [[row.tolist().index(t)] if t in row else [] for row, t in zip(RANKED, TARGETS)]
+    assert per_case_ndcg(scores, positives, k=3).mean() == pytest.approx(ndcg_at_k(RANKED, TARGETS, k=3))
+
+
+def test_scored_lists_with_several_positives_and_ties():
+    # two positives on top is perfect; a tie with a negative counts against the positive
+    assert per_case_ndcg([np.array([0.9, 0.8, 0.1])], [[0, 1]], k=10)[0] == pytest.approx(1.0)
+    tied = per_case_ndcg([np.array([0.5, 0.5, 0.1])], [[0]], k=10)[0]
+    assert tied == pytest.approx(1 / math.log2(3))
+    metrics = ranking_metrics([np.array([0.1, 0.9, 0.5]), np.array([0.3, 0.2])], [[2], []], k=2)
+    assert metrics["mrr"] == pytest.approx((1 / 2 + 0) / 2)  # a list without a positive is a miss
+    assert metrics["hit@1"] == 0.0 and metrics["hit@2"] == pytest.approx(0.5) and metrics["cases"] == 2
 
 
 def test_mrr_at_k_and_over_the_whole_list():

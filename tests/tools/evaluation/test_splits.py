@@ -199,7 +199,7 @@ def test_unfitted_ranker_says_how_to_fix_it():
 # --- one split rule, the temporal protocol, paired intervals -------------------------------------
 
 def test_the_reranker_holds_out_exactly_the_evaluation_targets():
-    from whyrec.tools.training.reranker_training import split_history
+    from whyrec.tools.training.candidate_lists import split_history
 
     history = [_x("u", "i0", 1), _x("u", "i1", 2), _x("u", "i0", 3), _x("u", "i2", 4), _x("u", "i3", 4)]
     split = leave_one_out(_dataset(history))

@@ -10,21 +10,19 @@ from whyrec.store.embeddings import pick_device
 from whyrec.store.errors import InputError
 from whyrec.store.records import Dataset, Interaction, Item
 from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.recommend.reranker import (
     CARD_NAME,
     QueryFormat,
     Reranker,
+    cascade_mix,
     liked_items,
     query_text,
 )
 from whyrec.tools.recommend.reranker_backends import resolve_backend
-from whyrec.tools.training.reranker_training import (
-    DOC_CHARS_CURVE,
-    SHARES,
-    build_candidate_lists,
-    split_history,
-    train_reranker,
-)
+from whyrec.tools.training.candidate_lists import build_candidate_lists, split_history
+from whyrec.tools.training.reranker_training import train_reranker
+from whyrec.tools.training.reranker_validation import DOC_CHARS_CURVE, SHARES
 
 from tests.conftest import DAY, SMALL_CATALOG, history
 
@@ -68,6 +66,19 @@ def test_split_history_holds_out_the_last_two_by_time_then_insertion_order():
     prefix, held_out = split_history(history)
     assert [x.item_id for x in prefix] == ["b", "d"]
     assert [x.item_id for x in held_out] == ["a", "c"]  # same timestamp: insertion order decides
+
+
+def test_the_cross_encoder_reads_only_the_cascade_top_and_adds_its_share_there():
+    base = np.array([0.2, 0.9, 0.5, 0.9, 0.1])  # the pipeline's final score, reranker off
+    asked = []
+
+    def score(top: np.ndarray) -> np.ndarray:
+        asked.append(top.tolist())
+        return np.full(len(top), 0.5)
+
+    mixed = cascade_mix(base, 2, 0.4, score)
+    assert asked == [[1, 3]]  # the two best by the pipeline, a tie in the given order; the others are never read
+    assert mixed.tolist() == pytest.approx([0.2, 1.1, 0.5, 1.1, 0.1])
 
 
 @pytest.fixture
@@ -174,7 +185,7 @@ def test_serving_reads_the_query_format_from_the_card(trained, list_store):
     (output / CARD_NAME).write_text(json.dumps(card))
     reranker = Reranker(output)
     recommender = Recommender(list_store, reranker)
-    context = recommender._rank("u1", k=3).context
+    context = recommender.rank("u1", RecommendOptions(k=3)).context
     query = recommender.reranker_query(reranker, context, "a tense heist")
     assert query.startswith("Looking for: a tense heist") and len(query) <= 60
     assert reranker.doc(ITEMS["crime1"]) == "The Heist (1994) [Crime, Thriller]"  # title, year and genres: a short pair

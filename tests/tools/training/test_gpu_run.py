@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gpu_finish  # noqa: E402
 import gpu_prepare  # noqa: E402
-from whyrec.tools.training.reranker_training import build_candidate_lists  # noqa: E402
+from whyrec.tools.training.candidate_lists import build_candidate_lists  # noqa: E402
 
 # What the device lacks: importing any of these there fails, so the device script must never need them.
 NOT_ON_THE_DEVICE = ("whyrec", "chromadb", "implicit", "datasets", "sentence_transformers", "recbole", "langchain_core")
