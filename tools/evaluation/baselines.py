@@ -23,6 +23,7 @@ models; recency weighting is worth +30% NDCG@10 on this time-ordered split).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,7 +137,22 @@ class RecentPopularityRanker(_ScoreRanker):
         return self.popularity
 
 
-class ItemKNNRanker(_ScoreRanker):
+class _PipelineModelRanker(_ScoreRanker):
+    """One of the pipeline's own collaborative models (``self.model``) behind the ranker interface, so the
+    baseline row measures exactly the model that serves."""
+
+    model: ItemKNN | EASE
+
+    def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> Self:
+        self.model.fit(list(interactions), items)
+        self.items, self.index = self.model.items, self.model.index
+        return self
+
+    def scores(self, history: Sequence[Interaction]) -> np.ndarray:
+        return self.model.scores(history)
+
+
+class ItemKNNRanker(_PipelineModelRanker):
     """Item-kNN as an evaluation ranker: :class:`tools.recommend.collaborative.ItemKNN` (the pipeline's own model,
     implicit's cosine neighbours) behind the ranker interface.
 
@@ -149,26 +165,10 @@ class ItemKNNRanker(_ScoreRanker):
         super().__init__()
         self.model = ItemKNN(neighbours=neighbours, half_life=half_life)  # checks neighbours at once
 
-    def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> ItemKNNRanker:
-        self.model.fit(list(interactions), items)
-        self.items, self.index = self.model.items, self.model.index
-        return self
 
-    def scores(self, history: Sequence[Interaction]) -> np.ndarray:
-        return self.model.scores(history)
-
-
-class EASERanker(_ScoreRanker):
+class EASERanker(_PipelineModelRanker):
     """EASE as an evaluation ranker: :class:`tools.recommend.collaborative.EASE` (the pipeline's own model) behind the ranker interface."""
 
     def __init__(self, l2: float = 500.0, half_life: float | None = 5.0) -> None:
         super().__init__()
         self.model = EASE(l2=l2, half_life=half_life)  # checks l2 at once
-
-    def fit(self, interactions: Iterable[Interaction], items: Sequence[str] | None = None) -> EASERanker:
-        self.model.fit(list(interactions), items)
-        self.items, self.index = self.model.items, self.model.index
-        return self
-
-    def scores(self, history: Sequence[Interaction]) -> np.ndarray:
-        return self.model.scores(history)
