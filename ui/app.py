@@ -35,6 +35,7 @@ from whyrec.ui.page import Page, empty_session, ranking_setup, ranking_status_te
 from whyrec.ui.picker_events import wire_user_picker
 from whyrec.ui.plots import category_colors
 from whyrec.ui.profile_panel import build_profile_panel
+from whyrec.ui.request_limits import TurnLimiter
 from whyrec.ui.route_gate import scope_events_to_key_user
 from whyrec.ui.user_picker import build_user_picker
 
@@ -75,11 +76,17 @@ CSS = """
 
 
 def build_app(
-    recommender: Recommender, chat_agent_factory: AgentFactory | None = None, *, title: str = "whyrec", chat_turns: int | None = None
+    recommender: Recommender,
+    chat_agent_factory: AgentFactory | None = None,
+    *,
+    title: str = "whyrec",
+    chat_turns: int | None = None,
+    limiter: TurnLimiter | None = None,
 ) -> gr.Blocks:
     """The Blocks app over one shared ``Recommender``; ``chat_agent_factory()`` builds the chat agent on first use.
 
-    ``chat_turns``: how many chat turns run at once (default: one for the embedded local model).
+    ``chat_turns``: how many chat turns run at once (default: one for the embedded local model). ``limiter``: what a
+    chat turn may cost (default: the recommender's settings); pass the one ``/v1`` uses so a caller's turns count once.
     """
     api = RecommenderAPI(recommender)
     agent = SharedAgent(chat_agent_factory, chat_turns or turns_at_once(recommender.settings))
@@ -123,7 +130,7 @@ def build_app(
                     user, conversation, recs, explanations, like, session, timer, request_shown, chat_request, saved, model_read, shown_list, card_feedback)
         wire_user_picker(demo, page)
         card_drawer.append(wire_cards(page))
-        wire_chat(page)
+        wire_chat(page, limiter or TurnLimiter.from_settings(recommender.settings))
 
         for name, fn in api.endpoints().items():
             gr.api(fn, api_name=name, concurrency_id="ranking")

@@ -18,14 +18,20 @@ from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, waiting_text
 from whyrec.ui.event_queues import CHAT, INSTANT, PRIVATE
 from whyrec.ui.notices import guarded, hidden, in_user_words, shown
 from whyrec.ui.page import saved_filters, seen_by_the_chat
+from whyrec.ui.request_limits import LimitExceeded, caller_of_request
 
 if TYPE_CHECKING:
     from whyrec.ui.page import Page
+    from whyrec.ui.request_limits import TurnLimiter
 
 log = logging.getLogger(__name__)
 
-def wire_chat(page: Page) -> None:
-    """A chat turn: shown at once, then its place in line, the streamed answer, and the tool's cards when they exist."""
+def wire_chat(page: Page, limiter: TurnLimiter) -> None:
+    """A chat turn: shown at once, then its place in line, the streamed answer, and the tool's cards when they exist.
+
+    ``limiter`` admits each turn before it starts (:mod:`ui.request_limits`): a message over the length limit, or a
+    caller's turn past its share this minute, is refused in one line under the chat and stays in the box.
+    """
     chat, cards = page.chat, page.cards
     user, conversation, recs, explanations, like, session = page.user, page.conversation, page.recs, page.explanations, page.like, page.session
     controls, profile_outputs_list = cards.controls, page.profile_views
@@ -34,14 +40,19 @@ def wire_chat(page: Page) -> None:
     chat_request = page.chat_request
 
 
-    def start_turn(message, history, user_value):
-        """Instant: show the message as typed and a thinking bubble; with no user, keep the text and say what to do."""
+    def start_turn(message, history, user_value, request: gr.Request):
+        """Instant: show the message as typed and a thinking bubble; with no user or past a limit, keep the text and say
+        what to do."""
         message = (message or "").strip()
         if not message:
             return {chat.pending: None, chat.status: ""}
         if not user_value:
             notice = shown("Pick a user first (the User box at the top) — your message is kept, press Send again after.")
             return {chat.pending: None, chat.status: "", chat.notice: notice}
+        try:
+            limiter.check_turn(caller_of_request(request), message)
+        except LimitExceeded as refused:
+            return {chat.pending: None, chat.status: "", chat.notice: shown(str(refused))}
         history = [*(history or []), {"role": "user", "content": as_typed(message)}, {"role": "assistant", "content": THINKING}]
         return {chat.pending: message, chat.text: "", chat.chatbot: history, chat.notice: hidden(), chat.status: ""}
 

@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from whyrec.agent.chat_model import estimate_tokens
 from whyrec.store.errors import InputError
 from whyrec.ui.api_keys import AccessDenied, ApiKeys
-from whyrec.ui.request_limits import LimitExceeded, TurnLimiter, caller_key
+from whyrec.ui.request_limits import LimitExceeded, TurnLimiter, caller_of_request
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class OpenAIEndpoint:
                 raise OpenAIError(400, "no user message — the last message with role 'user' must have text", param="messages", code="missing_user_message")
             limiter = self.limiter or await anyio.to_thread.run_sync(self._limiter_from_agent)
             try:
-                limiter.check_turn(caller_key(request.headers.get("authorization"), request.client.host if request.client else None), text)
+                limiter.check_turn(caller_of_request(request), text)
             except LimitExceeded as err:
                 raise OpenAIError.of_limit(err) from None
             given = self._given_conversation(request)

@@ -12,12 +12,12 @@ checked before a turn starts, both read from :class:`~store.settings.Settings`:
 The third, the model's time per call (``model_seconds_per_turn``), is enforced where the model is
 called (:func:`agent.chat_model.make_chat_model`): past it the rules' answer is given.
 
-The OpenAI endpoint (:mod:`ui.openai_endpoint`) checks every turn through one :class:`TurnLimiter`;
-the page and the API endpoints are meant to share that same instance, so a key's turns count once
-whichever door they come through::
+The OpenAI endpoint (:mod:`ui.openai_endpoint`) and the page's chat (:mod:`ui.chat_events`) check every turn
+through one :class:`TurnLimiter` (:func:`ui.server.launch_app` hands both the same instance), so a key's turns
+count once whichever door they come through::
 
     limiter = TurnLimiter.from_settings(settings)
-    limiter.check_turn(caller_key(request.headers.get("authorization"), request.client.host), text)
+    limiter.check_turn(caller_of_request(request), text)
 """
 
 from __future__ import annotations
@@ -31,7 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from whyrec.ui.route_gate import authorization_of
+
 if TYPE_CHECKING:
+    import gradio as gr
+    from starlette.requests import HTTPConnection
+
     from whyrec.store.settings import Settings
 
 WINDOW_SECONDS = 60.0
@@ -64,6 +69,15 @@ def caller_key(authorization: str | None, address: str | None) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return "key:" + hashlib.sha256(token.strip().encode()).hexdigest()[:16]
     return f"address:{address or 'unknown'}"
+
+
+def caller_of_request(request: HTTPConnection | gr.Request | None) -> str:
+    """:func:`caller_key` of an HTTP request or a page event's ``gr.Request``: its bearer key or the page's key cookie
+    (:func:`ui.route_gate.authorization_of`), else its address; one key counts once on the page and on ``/v1``."""
+    if request is None:  # an event run in-process, not over HTTP
+        return caller_key(None, None)
+    client = getattr(request, "client", None)
+    return caller_key(authorization_of(request.headers, request.cookies), getattr(client, "host", None))
 
 
 class TurnLimiter:

@@ -64,15 +64,20 @@ input{{width:100%;padding:.5rem;margin:.4rem 0 .8rem;box-sizing:border-box}}butt
 """
 
 
-def caller_of(keys: ApiKeys, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Caller:
-    """Who sends a request: the ``Authorization`` header when there is one, else the page's key cookie.
-
-    Raises :class:`AccessDenied` (401) for no key or an unknown one; anyone when no keys are configured.
-    """
+def authorization_of(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str | None:
+    """The key a request carries, as an ``Authorization`` value: the header when there is one, else the page's key cookie."""
     authorization = headers.get("authorization")
     if not authorization and cookies.get(KEY_COOKIE):
         authorization = f"Bearer {cookies[KEY_COOKIE]}"
-    return keys.authenticate(authorization)
+    return authorization
+
+
+def caller_of(keys: ApiKeys, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Caller:
+    """Who sends a request (:func:`authorization_of`).
+
+    Raises :class:`AccessDenied` (401) for no key or an unknown one; anyone when no keys are configured.
+    """
+    return keys.authenticate(authorization_of(headers, cookies))
 
 
 def _safe_next(target: str | None) -> str:

@@ -24,6 +24,7 @@ from whyrec.ui.app import CSS, build_app
 from whyrec.ui.chat import AgentFactory, SharedAgent, default_agent_factory
 from whyrec.ui.event_queues import CONCURRENCY
 from whyrec.ui.page import RERANKER_TRAINING_THREAD
+from whyrec.ui.request_limits import TurnLimiter
 from whyrec.ui.route_gate import let_mcp_through, route_gate
 
 if TYPE_CHECKING:
@@ -107,13 +108,13 @@ def launch_app(
 
         factory = one_agent
 
-    demo = build_app(recommender, factory)
+    limiter = TurnLimiter.from_settings(settings)  # one for the page and /v1: a caller's turns count once
+    demo = build_app(recommender, factory, limiter=limiter)
     endpoint = None
     if openai:
         from whyrec.ui.openai_endpoint import OpenAIEndpoint
-        from whyrec.ui.request_limits import TurnLimiter
 
-        endpoint = OpenAIEndpoint(SharedAgent(factory), keys, limiter=TurnLimiter.from_settings(settings))
+        endpoint = OpenAIEndpoint(SharedAgent(factory), keys, limiter=limiter)
     local_url = serve(
         demo, host=host, port=port, share=share, auth=credentials, mcp=mcp, open_browser=open_browser, block=False, keys=keys,
         on_start=endpoint.mount if endpoint is not None else None,

@@ -1,13 +1,16 @@
-"""What one chat turn may cost: the limits (:mod:`ui.request_limits`) alone, and on the live ``/v1`` endpoint with the real
-``openai`` client, where a turn the rules decide must not wait behind another client's model turn."""
+"""What one chat turn may cost: the limits (:mod:`ui.request_limits`) alone, on the live ``/v1`` endpoint with the real
+``openai`` client (where a turn the rules decide must not wait behind another client's model turn), and on the page's chat,
+which counts a key's turns with ``/v1``."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -20,6 +23,7 @@ from whyrec.ui.request_limits import LimitExceeded, RequestLimits, TurnLimiter, 
 from tests.agent.chat_fakes import scripted
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.ui.test_openai_compatible_server import HORROR, OPEN_KEY, SCARY_80S, U1_KEY, Server, free_port
+from tests.ui.test_route_gate import bearer, page_config, run_event
 
 VAGUE = "a film my grandmother would like on a rainy sunday"  # words the rules cannot account for: the model reads them
 
@@ -160,3 +164,60 @@ def test_a_turn_the_rules_decide_does_not_wait_behind_other_clients_model_turns(
     for thread in waiting:
         thread.join(60)
     assert len(finished) == 2 and all(reply.choices[0].message.content for reply in finished)
+
+
+# --- on the page's chat ------------------------------------------------------------------------
+
+
+class PageChat:
+    """The page's chat as a browser drives it, over HTTP: a session with a user picked, and the Send event's first step
+    (``start_turn``, run at once outside the queue), which admits the turn or refuses it in the notice under the chat."""
+
+    def __init__(self, url: str, key: str, user: str) -> None:
+        self.url, self.headers, self.session = url, bearer(key), uuid.uuid4().hex
+        config = page_config(url)
+        self.components = {c["id"]: c for c in config["components"]}
+        events = {d["api_name"]: d for d in config["dependencies"] if d.get("backend_fn")}
+        picker = self.component("user-picker")
+        select = events["select_user"]
+        data = [user if i == picker else self.components[i]["props"].get("value") for i in select["inputs"]]
+        status, message = run_event(url, self.headers, select, data, self.session)
+        assert status == 200 and message and message["success"], message
+        self.send = events["start_turn"]
+        self.notice = self.send["outputs"].index(self.component("chat-notice"))
+        self.text = self.send["outputs"].index(self.component("chat-input"))
+
+    def component(self, elem_id: str) -> int:
+        return next(i for i, c in self.components.items() if c["props"].get("elem_id") == elem_id)
+
+    def say(self, message: str) -> str | None:
+        """Send ``message``; the refusal under the chat, or None when the turn started (the box is emptied for the answer)."""
+        payload = {"data": [message, [], None], "fn_index": self.send["id"], "trigger_id": None, "event_data": None, "session_hash": self.session}
+        answer = httpx.post(self.url + "gradio_api/run/predict", json=payload, headers=self.headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        out = answer.json()["data"]
+        notice = out[self.notice]
+        if isinstance(notice, dict) and notice.get("visible"):
+            assert out[self.text] in (None, {"__type__": "update"}) or out[self.text].get("value") is None, "a refused message stays in the box"
+            return str(notice["value"])
+        assert out[self.text] == "" or out[self.text].get("value") == "", out[self.text]
+        return None
+
+
+@pytest.mark.slow
+def test_the_pages_chat_counts_a_keys_turns_with_v1_and_refuses_past_them_in_one_line(limited_server):
+    server, _ = limited_server
+    page = PageChat(server.url, OPEN_KEY, "u1")
+
+    too_long = page.say("scary" * 120)
+    assert too_long is not None and "600 characters" in too_long and "send at most 200" in too_long and "\n" not in too_long
+    assert page.say(SCARY_80S) is None and page.say("why the second one?") is None
+    v1 = httpx.post(server.url + "v1/chat/completions", headers=bearer(OPEN_KEY), timeout=120,
+                    json={"model": "whyrec", "user": "u1", "messages": [{"role": "user", "content": SCARY_80S}]})
+    assert v1.status_code != 429, "the key's third turn of the minute, through /v1"
+
+    refused = page.say("more like the first")
+    assert refused is not None and "\n" not in refused
+    assert "this API key started 3 chat turns in the last minute, the most allowed — try again in" in refused
+    assert "WHYREC_TURNS_PER_MINUTE" in refused
+    assert PageChat(server.url, U1_KEY, "u1").say(SCARY_80S) is None, "another key's turns are its own"
