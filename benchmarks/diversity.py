@@ -47,6 +47,7 @@ from whyrec.tools.recommend.diversity import (
     mmr,
 )
 from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.ui.cli import ensure_ingested
 
 DIVERSITY = (0.0, 0.3, 0.5, 0.7, 1.0)
@@ -79,9 +80,9 @@ def main() -> None:
     ranked = []  # per user: candidate ids best first, final scores, vectors, categories, the held-out item
     for user in users:
         history = split.history(user)
-        ranking = recommender._rank(user, k=K, diversity=0.0, history=history)
+        ranking = recommender.rank(user, RecommendOptions(k=K, diversity=0.0, history=history))
         ids = [r.item.item_id for r in ranking.ranked]
-        by_id = recommender._vectors(ids)
+        by_id = recommender.vectors.of(ids)
         ranked.append(
             (
                 ids,

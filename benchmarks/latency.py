@@ -26,6 +26,7 @@ import numpy as np
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.recommend.reranker import Reranker, is_trained
 
 STAGES = ("profile", "retrieve", "rerank", "diversity", "evidence", "total")
@@ -58,7 +59,7 @@ def main() -> None:
         timings: dict[str, list[float]] = {s: [] for s in STAGES}
         for user in users:
             start = time.perf_counter()
-            ranking = recommender._rank(user, k=10)
+            ranking = recommender.rank(user, RecommendOptions())
             for stage, seconds in ranking.timings.items():
                 timings[stage].append(seconds)
             timings["total"].append(time.perf_counter() - start)

@@ -358,7 +358,7 @@ def database_time(db, users: list[str], items: list[str], rounds: int) -> dict:
     the reads a recommend or explain makes (``Recommender._context``: history, feedback, the profile's version and
     its cached copy) and the write of a feedback call (``Database.add_feedback``), one after the other on an idle
     server. On a machine of its own, a worker's throughput is bounded by its CPU time per request less this."""
-    from whyrec.tools.recommend.recommender import PROFILE_CACHE_KEY
+    from whyrec.tools.recommend.profile_cache import PROFILE_CACHE_KEY
 
     reads, writes = [], []
     for n in range(rounds):

@@ -37,6 +37,7 @@ from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.settings import Settings
 from whyrec.tools.evaluation.splits import evaluate, leave_one_out
 from whyrec.tools.evaluation.report import recommender_ranker
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.recommend.reranker import Reranker, is_trained
 from whyrec.tools.recommend.reranker_backends import BACKENDS
@@ -71,10 +72,10 @@ def main() -> None:
         store.settings = settings.model_copy(update={"candidates": 100, "rerank_top": 100})
         recommender = Recommender(store, reranker)
         recommender.fit_interactions(split.train_interactions())
-        recommender._rank(timing_users[0], k=10, history=split.history(timing_users[0]))  # warm-up
+        recommender.rank(timing_users[0], RecommendOptions(history=split.history(timing_users[0])))  # warm-up
         times, scores = [], []
         for user in timing_users:
-            ranking = recommender._rank(user, k=10, history=split.history(user))
+            ranking = recommender.rank(user, RecommendOptions(history=split.history(user)))
             times.append(ranking.timings["rerank"])
             # the pipeline's own cross-encoder scores, in candidate order (the same for every backend)
             by_item = {r.item.item_id: r.scores["reranker"] for r in ranking.ranked}

@@ -255,7 +255,3 @@ class WhyrecToolkit(BaseToolkit):
     def get_tools(self) -> list[BaseTool]:
         return get_tools(self.recommender, user_id=self.user_id)
 
-
-# Moved to their own modules; still importable from here for code written before the split.
-from whyrec.tools.understanding.titles import TitleIndex, normalise_title  # noqa: E402, F401
-from whyrec.tools.tool_text import DATA_NOTE, card, items_in, neutralise, tool_data  # noqa: E402, F401

@@ -16,10 +16,12 @@ and decides whose data they read; another framework can wrap them the same way.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from whyrec.store.errors import InputError
 from whyrec.store.records import FeedbackKind, Item
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.tool_text import card, neutralise, tool_data
 from whyrec.tools.understanding.titles import TitleIndex
 
@@ -155,22 +157,22 @@ class ToolAnswers:
         recommender = self.recommender
         wanted = [recommender.vocabulary.category(c) for c in categories or []]  # a small model writes 'crimes' for 'Crime'
         unknown = [c for c, known in zip(categories or [], wanted, strict=True) if known is None]
-        options: dict[str, Any] = {"categories": [c for c in wanted if c] or None, "year_min": year_min, "year_max": year_max, "diversity": diversity}
         notes = []
         if user_note := unknown_user_note(recommender, user_id):
             notes.append(user_note)
         if unknown:
             notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
         try:
-            if exclude:  # items already shown, when the person asks for more
-                options["exclude_item_ids"] = self._known_ids(exclude)
-            if like_item:
-                options["like_item_id"] = self._resolve(like_item).item_id
-            recs = recommender.recommend(user_id, request or None, k, **options)
-            if not recs and any(options.get(key) is not None for key in ("categories", "year_min", "year_max")):
+            options = RecommendOptions(
+                request or None, k, tuple(c for c in wanted if c), year_min, year_max, diversity,
+                exclude_item_ids=self._known_ids(exclude),  # items already shown, when the person asks for more
+                like_item_id=self._resolve(like_item).item_id if like_item else None,
+            )
+            recs = recommender.recommend_with(user_id, options)
+            if not recs and (options.categories or options.year_min is not None or options.year_max is not None):
                 notes.append("nothing matched the category/year filters, so these items ignore them")
-                options.update(categories=None, year_min=None, year_max=None)
-                recs = recommender.recommend(user_id, request or None, k, **options)
+                options = replace(options, categories=(), year_min=None, year_max=None)
+                recs = recommender.recommend_with(user_id, options)
         except InputError as err:
             return failure("recommend", err, self._suggestions(like_item))
         shown = []
@@ -185,7 +187,7 @@ class ToolAnswers:
         payload: dict[str, Any] = {"items": shown}
         # what the request was taken to mean: clipped for the model, whole for the person (a clipped note ends "(from 'old….")
         understood = [neutralise(n) for n in recs.notes]
-        if like_item and (like := options.get("like_item_id")) and like not in (recs.understood.like_item_ids if recs.understood else []):
+        if (like := options.like_item_id) and like not in (recs.understood.like_item_ids if recs.understood else []):
             # "more like that" after "why the second one?" names no title in its words: say which item it was taken to mean
             understood.append(f"More like '{neutralise(recommender.items[like].display_title, 120)}', as you asked.")
         if understood:
@@ -214,10 +216,8 @@ class ToolAnswers:
         try:
             item = self._resolve(item_id)
             like = self.titles.resolve(str(like_item)) if like_item else None
-            explanation = recommender.explain(
-                user_id, item.item_id, request or None, k=k, exclude_item_ids=self._known_ids(exclude),
-                like_item_id=like.item_id if like else None,
-            )
+            options = RecommendOptions(request or None, k, like_item_id=like.item_id if like else None, exclude_item_ids=self._known_ids(exclude))
+            explanation = recommender.explain_with(user_id, item.item_id, options)
         except InputError as err:
             return failure("explain_recommendation", err, self._suggestions(item_id))
         note = unknown_user_note(recommender, user_id)

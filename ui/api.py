@@ -27,6 +27,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import gradio as gr
@@ -36,6 +37,7 @@ from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only 
 from whyrec.store.errors import InputError, WhyrecError
 from whyrec.store.records import FeedbackKind, Interaction
 from whyrec.tools.recommend.explanation import item_card
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.tool_answers import unknown_user_note
 from whyrec.ui.api_keys import ANYONE, AccessDenied, ApiKeys, Caller
 
@@ -188,7 +190,9 @@ class RecommenderAPI:
         diversity: float | None,
         exclude_seen: bool,
         like_item_id: str | None,
-    ) -> dict:
+        k: int | float | None,
+    ) -> RecommendOptions:
+        """The endpoint's arguments checked and made into the options every front end builds (the request is read after)."""
         known = self.categories()
         unknown = [c for c in categories or [] if c not in known]
         if unknown:
@@ -199,14 +203,9 @@ class RecommenderAPI:
         like = str(like_item_id).strip() if like_item_id not in (None, "") else None
         if like is not None:
             self.recommender.item(like)  # a clear error for an unknown id
-        return {
-            "categories": list(categories) if categories else None,
-            "year_min": y0,
-            "year_max": y1,
-            "diversity": None if diversity is None else float(diversity),
-            "exclude_seen": bool(exclude_seen),
-            "like_item_id": like,
-        }
+        return RecommendOptions(
+            None, _k(k), tuple(categories or ()), y0, y1, None if diversity is None else float(diversity), bool(exclude_seen), like
+        )
 
     # --- the endpoints ---------------------------------------------------------
 
@@ -246,11 +245,11 @@ class RecommenderAPI:
         """
         with readable_errors():
             user = self._acting_user(user_id, http)
-            options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id)
+            options = self._options(categories, year_min, year_max, diversity, exclude_seen, like_item_id, k)
             if request and self.reader is not None:
                 request = self.reader(request)
             flag = self._flag(user)
-            recs = self.recommender.recommend(user, request or None, _k(k), **options)
+            recs = self.recommender.recommend_with(user, replace(options, request=request or None))
             return {"items": [r.to_dict() for r in recs], **flag}
 
     def explain(
@@ -290,9 +289,8 @@ class RecommenderAPI:
         with readable_errors():
             user = self._acting_user(user_id, http)
             item = self.recommender.item(str(item_id).strip())
-            options = self._options(categories, year_min, year_max, diversity, exclude_seen, None)
-            options.pop("like_item_id")
-            explanation = self.recommender.explain(user, item.item_id, request or None, _k(k), **options)
+            options = self._options(categories, year_min, year_max, diversity, exclude_seen, None, k)
+            explanation = self.recommender.explain_with(user, item.item_id, replace(options, request=request or None))
             return {**explanation.to_dict(), **self._flag(user)}
 
     def profile(self, user_id: str, http: gr.Request | None = None) -> Profile:

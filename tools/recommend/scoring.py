@@ -12,6 +12,7 @@ from whyrec.tools.recommend.explanation import (
     item_card,
 )
 from whyrec.tools.recommend.popularity import Trend
+from whyrec.tools.recommend.applied_request import AppliedRequest
 from whyrec.tools.understanding.request import ParsedRequest
 from whyrec.tools.recommend.retrieval import Candidate
 from whyrec.tools.recommend.user_context import UserContext
@@ -101,23 +102,28 @@ class Recommendation:
 
 
 class RecommendationList(list):
-    """The recommendations, best first (a plain list to old callers), and what the request was understood to ask.
+    """The recommendations, best first (a plain list to old callers), and what the request asked and what it did.
 
-    ``understood`` is the :class:`~whyrec.tools.understanding.request.ParsedRequest` (None without a
-    request or with request parsing off); ``notes`` are its plain-word notes for the person.
+    ``request`` is the :class:`~whyrec.tools.recommend.applied_request.AppliedRequest` (None without a request or
+    with request parsing off); ``understood`` the request as read; ``notes`` what was read, what was applied
+    instead, and why, in plain words for the person.
     """
 
-    def __init__(self, recommendations=(), understood: ParsedRequest | None = None):
+    def __init__(self, recommendations=(), request: AppliedRequest | None = None):
         super().__init__(recommendations)
-        self.understood = understood
+        self.request = request
+
+    @property
+    def understood(self) -> ParsedRequest | None:
+        return self.request.parsed if self.request else None
 
     @property
     def notes(self) -> list[str]:
-        return list(self.understood.notes) if self.understood else []
+        return self.request.notes if self.request else []
 
     def to_dict(self) -> dict:
-        """``{"items": [...], "understood": {...} or None}`` for a UI or an API to show."""
-        return {"items": [r.to_dict() for r in self], "understood": self.understood.to_dict() if self.understood else None}
+        """``{"items": [...], "understood": {...} or None}`` for a UI or an API to show (the request as applied)."""
+        return {"items": [r.to_dict() for r in self], "understood": self.request.to_dict() if self.request else None}
 
 
 @dataclass
@@ -128,5 +134,5 @@ class Ranking:
     shown: list[Recommendation]  # the k returned, after diversity
     where: dict | None
     timings: dict[str, float]
-    understood: ParsedRequest | None = None
+    request: AppliedRequest | None = None
     now: float | None = None  # the moment it was asked at (None: the present)

@@ -56,7 +56,7 @@ def test_within_the_bound_the_catalog_read_before_the_ingest_may_still_serve(sma
     running = Recommender(small_store, reranker=None)
     separate_store(settings, embedder).ingest(edited_catalog(), progress=False)
     assert running.item("space1").title == "Star Voyage"  # the documented bound: up to catalog_check_seconds
-    running._catalog_checked -= 3600.0  # the bound has passed
+    running._catalog.checked -= 3600.0  # the bound has passed
     assert running.item("space1").title == "Star Voyage (Director's Cut)"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from whyrec.tools.recommend.profile import jensen_shannon
-from whyrec.tools.recommend.recommender import PROFILE_CACHE_KEY
+from whyrec.tools.recommend.profile_cache import PROFILE_CACHE_KEY
 
 
 def test_recent_genre_switch_shows_in_short_term_not_long_term(recommender):

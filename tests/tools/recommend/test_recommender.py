@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from whyrec.store.errors import InputError
@@ -258,3 +260,30 @@ def test_a_why_names_the_keywords_that_matched_when_the_story_does_not_say_it(sm
 
     assert "Its keywords say what you asked about: heist." in why.sentences
     assert "Its story: “Four friends meet every Sunday.”" in why.sentences
+
+
+def test_applying_a_request_leaves_the_parsed_request_as_it_was_read(recommender, monkeypatch):
+    read = []
+    parse = recommender.understand
+
+    def understand(text):
+        parsed = parse(text)
+        read.append((parsed, copy.deepcopy(parsed)))
+        return parsed
+
+    monkeypatch.setattr(recommender, "understand", understand)
+    recs = recommender.recommend("u3", "a crime film from the 90s", k=10, year_min=2000)  # the year filter wins over the 90s
+    (parsed, before), = read
+    assert parsed == before and parsed.notes == before.notes and parsed.years == before.years
+    assert recs.understood is parsed and parsed.years.label == "1990–1999"
+    assert recs.request.applied.years is None and parsed.years in recs.request.applied.boost_years
+
+
+def test_understood_says_what_was_read_and_what_was_applied_instead(recommender):
+    recs = recommender.recommend("u3", "a crime film from the 90s", k=10, year_min=2000)
+    read, applied = recs.notes[0], recs.notes[1]
+    assert read.startswith("Understood: years 1990–1999") and "Crime" in read
+    assert applied == "Applied: years 1990–1999 as a preference, not a filter."
+    assert recs.notes[2].startswith("Your year filter (2000 or later) wins over 1990–1999")
+    plain = recommender.recommend("u3", "a crime film from the 90s", k=2)  # nothing widened: no "Applied:" line
+    assert not any(n.startswith("Applied:") for n in plain.notes)

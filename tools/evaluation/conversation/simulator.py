@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from whyrec.store.records import Interaction, Item
-from whyrec.tools.langchain_tools import normalise_title
+from whyrec.tools.understanding.titles import normalise_title
 from whyrec.tools.understanding.titles import display_title
 
 log = logging.getLogger(__name__)
