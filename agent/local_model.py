@@ -16,7 +16,6 @@ import importlib
 import json
 import logging
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -29,6 +28,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from whyrec.store.errors import SetupError
+from whyrec.store.ports import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -150,11 +150,6 @@ def assemble_gguf(cache_dir: Path, progress: bool = True) -> Path:
     return target
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
 _RUNNING: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
 
 
@@ -252,7 +247,7 @@ class LocalModelServer:
             assert self.cache_dir is not None
             self.model_path = assemble_gguf(self.cache_dir, progress=self.progress)
         if self.port is None:
-            self.port = _free_port(self.host)
+            self.port = free_port(self.host)
 
         params = xllamacpp.CommonParams()
         params.model.path = str(self.model_path)

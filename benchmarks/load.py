@@ -41,7 +41,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+from whyrec.store.ports import free_port
 
 CHAT_TURNS = ("recommend some comedies", "why the second one?", "something from the 80s", "more like the first one")
 # (message, whether it follows the previous answer in the resent history): each is a turn the rules decide
@@ -268,12 +269,6 @@ def rules_under_model_load(target: Target, heavy_clients: int, turns: int, chars
         "meets_target": bool(rules) and ms(rules, 95) <= TARGET_P95_MS,
     })
     return row
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 
 
 def _binary(name: str) -> str | None:

@@ -1,21 +1,15 @@
-"""Servers the integration tests start as real processes (`chroma run`, `whyrec serve`): a free port, and a wait
-until the server answers that fails with the end of its log instead of hanging."""
+"""Servers the integration tests start as real processes (`chroma run`, `whyrec serve`): a wait until the server answers
+that fails with the end of its log instead of hanging, and a stop. (Their free port: :func:`whyrec.store.ports.free_port`.)"""
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_answers(process: subprocess.Popen, url: str, log: Path, name: str, timeout: float) -> None:
@@ -29,7 +23,8 @@ def wait_until_answers(process: subprocess.Popen, url: str, log: Path, name: str
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.2)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the next try in 0.2 s, or at once when the process exits
+            process.wait(timeout=0.2)
     raise RuntimeError(f"{name} did not answer within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 

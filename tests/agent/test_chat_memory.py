@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from tests.agent.chat_fakes import answer_with_titles, scripted
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.postgres_cluster import postgres_cluster
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.agent.chat import ChatAgent
 from whyrec.agent.chat_memory import open_chat_memory
 from whyrec.store.catalog import Store

@@ -21,11 +21,12 @@ from whyrec.store.catalog import Store
 from whyrec.store.database import Database
 from whyrec.store.errors import SetupError
 from whyrec.store.item_index import ItemIndex
+from whyrec.store.ports import free_port
 from whyrec.store.records import Dataset
 from whyrec.store.settings import Settings
 from whyrec.ui.cli import main
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.servers import free_port, wait_until_answers
+from tests.servers import wait_until_answers
 
 CHROMA = Path(sys.executable).with_name("chroma")
 

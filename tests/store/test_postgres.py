@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy.exc
 
 from tests.postgres_cluster import postgres_cluster
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.store.database import Database
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Interaction, Item

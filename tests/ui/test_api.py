@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AuthenticationError
 
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.ui.api import RecommenderAPI
 from whyrec.ui.app import build_app
 from whyrec.ui.server import parse_auth, serve

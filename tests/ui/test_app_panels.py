@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -251,7 +252,10 @@ def test_a_turn_waits_for_the_previous_turn_of_its_own_conversation_only():
 
     thread = threading.Thread(target=next_message)
     thread.start()
-    assert not went.wait(0.3), "the next message of c1 waits until the answer before it is saved"
+    deadline = time.monotonic() + 10
+    while agent._conversations[("u1", "c1")][1] < 2 and time.monotonic() < deadline:  # the next message has arrived
+        thread.join(0.01)
+    assert agent._conversations[("u1", "c1")][1] == 2 and not went.is_set(), "the next message of c1 waits until the answer before it is saved"
     agent.leave_conversation(("u1", "c1"))
     assert went.wait(2)
     thread.join()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.store.records import Interaction
 
 CHROMIUM = Path("/usr/bin/chromium")

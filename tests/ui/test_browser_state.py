@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
     TIMEOUT_MS,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.store.records import Dataset, Item
 from whyrec.ui.app import build_app
 from whyrec.ui.server import serve

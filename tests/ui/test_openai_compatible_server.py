@@ -24,6 +24,7 @@ from langchain_openai import ChatOpenAI
 from openai import OpenAI
 
 from whyrec.agent.chat import ChatAgent
+from whyrec.store.ports import free_port
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.server import launch_app
@@ -31,7 +32,7 @@ from whyrec.ui.openai_endpoint import ChatMessage, shown_list
 
 from tests.agent.chat_fakes import answer_with_titles, scripted
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.ui.test_api import U1_HISTORY, free_port
+from tests.ui.test_api import U1_HISTORY
 
 OPEN_KEY = "sk-open-0123"  # may act for any user
 U1_KEY = "sk-u1-4567"  # may act only for u1

@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from whyrec.agent.chat import ChatAgent
+from whyrec.store.ports import free_port
 from whyrec.store.records import Dataset
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.server import launch_app
@@ -22,7 +23,7 @@ from whyrec.ui.request_limits import LimitExceeded, RequestLimits, TurnLimiter, 
 
 from tests.agent.chat_fakes import scripted
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.ui.test_openai_compatible_server import HORROR, OPEN_KEY, SCARY_80S, U1_KEY, Server, free_port
+from tests.ui.test_openai_compatible_server import HORROR, OPEN_KEY, SCARY_80S, U1_KEY, Server
 from tests.ui.test_route_gate import bearer, page_config, run_event
 
 VAGUE = "a film my grandmother would like on a rainy sunday"  # words the rules cannot account for: the model reads them
@@ -76,18 +77,19 @@ def test_callers_are_their_key_else_their_address_and_keys_are_not_kept():
 
 
 class HeldModel:
-    """A scripted model whose reading calls wait until released: a model turn that holds the model as long as a test needs."""
+    """A scripted model whose calls wait until released, then give ``answer``: a model turn that holds the model as long
+    as a test needs (as a local model on a busy CPU does), with no sleep to tune."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: str = '{"intent": "recommend"}', calls: int = 4) -> None:
         self.release = threading.Event()
         self.called = threading.Event()
 
         def held(messages: list[Any]) -> str:
             self.called.set()
             self.release.wait(120)
-            return '{"intent": "recommend"}'
+            return answer
 
-        self.model = scripted(*[held] * 4)
+        self.model = scripted(*[held] * calls)
 
 
 @pytest.fixture

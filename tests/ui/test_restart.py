@@ -26,7 +26,8 @@ import httpx
 import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
-from tests.servers import free_port, stop_process, wait_until_answers
+from tests.servers import stop_process, wait_until_answers
+from whyrec.store.ports import free_port
 from whyrec.ui.cli import main
 
 pytestmark = pytest.mark.slow  # starts real `whyrec serve` processes: deselect with -m 'not slow'

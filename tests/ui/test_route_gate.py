@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import free_port
+from whyrec.store.ports import free_port
 from whyrec.store.errors import InputError
 from whyrec.ui.api_keys import LOGIN_PATH, ApiKeys, require_keys_off_localhost
 from whyrec.ui.app import STORAGE_KEY

@@ -31,8 +31,9 @@ import pytest
 
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
 from tests.postgres_cluster import postgres_cluster
-from tests.servers import free_port, stop_process, wait_until_answers
+from tests.servers import stop_process, wait_until_answers
 from tests.store.test_chroma_server import CHROMA, ChromaServer
+from whyrec.store.ports import free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -151,7 +152,7 @@ def test_two_workers_share_feedback_chats_catalog_and_survive_a_kill(deployment,
     # 3. a re-ingest under load from clients of both workers
     errors: list[str] = []
     served: list[tuple[float, set[str]]] = []  # (when the call started, the items it showed)
-    stop = threading.Event()
+    stop, answered = threading.Event(), threading.Condition()
 
     def load(worker: Worker, user: str, request: str) -> None:
         client = worker.client()
@@ -164,7 +165,9 @@ def test_two_workers_share_feedback_chats_catalog_and_survive_a_kill(deployment,
             except Exception as error:  # noqa: BLE001 - every failure is collected for the assertion
                 errors.append(f"{worker.name}: {type(error).__name__}: {error}")
                 continue
-            served.append((started, shown))
+            with answered:
+                served.append((started, shown))
+                answered.notify_all()
 
     clients = [threading.Thread(target=load, args=(w, u, r)) for w in (a, b) for u, r in (("u2", "space smugglers"), ("u3", ""))]
     for thread in clients:
@@ -174,8 +177,8 @@ def test_two_workers_share_feedback_chats_catalog_and_survive_a_kill(deployment,
     subprocess.run([*ingest, *write_catalog(tmp_path / "v2", edited, kept)], env=env, check=True, timeout=300)
     ingested = time.monotonic()
     bound = ingested + CATALOG_CHECK_SECONDS
-    while sum(started > bound for started, _ in served) < 8 and time.monotonic() < ingested + 120:
-        time.sleep(0.2)
+    with answered:  # eight calls that started after every worker must have seen the new catalog
+        answered.wait_for(lambda: sum(started > bound for started, _ in served) >= 8, timeout=ingested + 120 - time.monotonic())
     stop.set()
     for thread in clients:
         thread.join(timeout=120)
@@ -188,7 +191,7 @@ def test_two_workers_share_feedback_chats_catalog_and_survive_a_kill(deployment,
     # 4. kill -9 one worker in the middle of a feedback load
     acknowledged: list[tuple[str, str, str]] = []
     failed_on_b: list[str] = []
-    lock = threading.Lock()
+    lock = threading.Condition()
     items = [i.item_id for i in edited]
 
     def feedback(worker: Worker, n: int) -> None:
@@ -205,11 +208,12 @@ def test_two_workers_share_feedback_chats_catalog_and_survive_a_kill(deployment,
                 continue
             with lock:
                 acknowledged.append((recorded["user_id"], recorded["item_id"], recorded["kind"]))
+                lock.notify_all()
 
     with ThreadPoolExecutor(4) as pool:
         jobs = [pool.submit(feedback, w, 24) for w in (a, a, b, b)]
-        while len(acknowledged) < 10:
-            time.sleep(0.05)
+        with lock:  # the kill lands in the middle of the load
+            assert lock.wait_for(lambda: len(acknowledged) >= 10, timeout=120), f"only {len(acknowledged)} feedback calls answered in 120 s"
         a.process.send_signal(signal.SIGKILL)
         for job in jobs:
             job.result(timeout=300)
