@@ -178,34 +178,14 @@ def get_tools(recommender: Recommender, user_id: str | int | None = None) -> lis
         """The user's long-term and recent (short-term) interests, with example titles. Use when asked what the user likes."""
         return as_user("get_interest_profile", runtime, answers.get_interest_profile)
 
-    def recommend(
-        request: str | None = None,
-        categories: list[str] | None = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
-        diversity: float | None = None,
-        like_item: str | None = None,
-        k: int = LIST_LENGTH,
-        exclude: list[str] | None = None,
-        runtime: Runtime = None,
-    ) -> ToolAnswer:
+    def recommend(runtime: Runtime = None, **args: Any) -> ToolAnswer:
         """Recommend items for the user, best first, each with the interest it serves and similar past items."""
-        return as_user(
-            "recommend", runtime, lambda user: answers.recommend(
-                user, request=request, categories=categories, year_min=year_min, year_max=year_max, diversity=diversity,
-                like_item=like_item, k=k, exclude=exclude,
-            )
-        )
+        # ``args``: those of RecommendArgs the call gave, validated; ToolAnswers.recommend maps them to RecommendOptions
+        return as_user("recommend", runtime, lambda user: answers.recommend(user, **args))
 
-    def explain_recommendation(
-        item_id: str, request: str | None = None, exclude: list[str] | None = None, like_item: str | None = None, k: int = LIST_LENGTH,
-        runtime: Runtime = None,
-    ) -> ToolAnswer:
+    def explain_recommendation(item_id: str, runtime: Runtime = None, **args: Any) -> ToolAnswer:
         """Evidence for why an item is, or is not, recommended to the user ("why X?" and "why not X?")."""
-        return as_user(
-            "explain_recommendation", runtime,
-            lambda user: answers.explain_recommendation(user, item_id, request=request, exclude=exclude, like_item=like_item, k=k),
-        )
+        return as_user("explain_recommendation", runtime, lambda user: answers.explain_recommendation(user, item_id, **args))
 
     def search_catalog(text: str, runtime: Runtime = None) -> ToolAnswer:
         """Find catalog items by title or description, to get an item's id."""
