@@ -32,6 +32,7 @@ def worker(tmp_path, name: str, url: str, embedder) -> Recommender:
     return Recommender(Store(settings, Database.from_settings(settings), embedder, ItemIndex(settings, embedder)))
 
 
+@pytest.mark.slow  # a PostgreSQL server process
 def test_a_conversation_started_on_one_worker_continues_on_another(cluster, tmp_path, embedder) -> None:
     url = cluster.database()
     a = worker(tmp_path, "a", url, embedder)

@@ -17,6 +17,8 @@ from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Interaction, Item
 from whyrec.store.schema import SCHEMA_VERSION
 
+pytestmark = pytest.mark.slow  # a PostgreSQL server process (and a `whyrec` process)
+
 FILMS = [
     Item("h1", "Heat", "A thief and a detective.", ("Crime",), 1995, {"director": "Mann"}, keywords=("heist", "los angeles")),
     Item("t1", "Toy Story", year=1995),
