@@ -1,0 +1,159 @@
+"""The learned content model against untrained content retrieval and popularity, on leave-one-out; and on cold items.
+
+Run:  .venv/bin/python benchmarks/content_model.py [--users N] [--held-out 0.1]
+
+Protocol: leave-one-out by time over all 943 MovieLens-100K users (tools/evaluation/splits.py, the protocol
+of the quality.json rows), full ranking over every item the user has not rated, NDCG@10 and Recall@10 on the
+test stage. The content model (tools/recommend/content_model.py) sees items only through their content: the
+text vector of the embedded text (title, year, genres, TMDB overview and keywords: the default catalog's index),
+the genres and the release year; no item id is a feature. It is fitted on the train part only
+(tools/training/content_model_fit.py, settings fixed beforehand on the validation targets: each user's
+second-to-last item), and scored once on test. Rows on the same users: popularity (the train part's counts),
+the untrained content row ("embedding retrieval only (whyrec, content)": the shipped pipeline with retrieval
+weight 1 and every other signal 0), and the learned model, each with the paired bootstrap 95% interval of
+its NDCG@10 difference to the learned model. Cold items: a seeded share of the catalog (--held-out) is taken
+out of training entirely (out of every history and out of the softmax) and a second model is fitted; the
+users whose test item is one of them are scored by it, by the untrained content row, and by popularity
+fitted without those items (it cannot rank an item nobody rated). Writes benchmarks/content_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from concepts import open_ingested
+from whyrec.store.movielens import load_movielens_100k
+from whyrec.store.records import Interaction
+from whyrec.tools.evaluation.baselines import PopularityRanker
+from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
+from whyrec.tools.evaluation.report import RETRIEVAL_ONLY, recommender_ranker
+from whyrec.tools.evaluation.splits import (
+    LeaveOneOutSplit,
+    Ranker,
+    evaluate,
+    leave_one_out,
+)
+from whyrec.tools.recommend.content_model import ContentModel
+from whyrec.tools.recommend.recommender import Recommender
+from whyrec.tools.training.content_model_fit import ContentFit, fit_content_model
+
+HERE = Path(__file__).parent
+UNTRAINED = "embedding retrieval only (whyrec, content)"
+LEARNED = "learned content model (whyrec, content)"
+COLD = "learned content model, fitted without the held-out items"
+
+
+def content_ranker(model: ContentModel, features: np.ndarray, items: list[str]) -> Ranker:
+    """The content model as an evaluation ranker over ``items`` (whose content rows are ``features``)."""
+    row = {item_id: n for n, item_id in enumerate(items)}
+
+    def rank(user_id: str, history: list[Interaction], exclude: set[str], n: int) -> list[str]:
+        scores = model.scores(features[[row[x.item_id] for x in history]], features)
+        scores[[row[i] for i in exclude if i in row]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [items[i] for i in top if np.isfinite(scores[i])]
+
+    return rank
+
+
+def fit(split: LeaveOneOutSplit, catalog, vectors: np.ndarray, held_out: set[str]) -> ContentModel:
+    histories = {u: [x.item_id for x in rows] for u, rows in split.train.items()}
+    validation = {u: x.item_id for u, x in split.valid.items()}
+    return fit_content_model(catalog, vectors, histories, validation, held_out=held_out, settings=ContentFit())
+
+
+def paired(mine: dict[str, float], other: dict[str, float], name: str) -> dict:
+    users = [u for u in mine if u in other]
+    delta, low, high = paired_bootstrap_ci([mine[u] for u in users], [other[u] for u in users])
+    return {"vs": name, "users": len(users), "ndcg_delta": round(delta, 4), "ci95": [round(low, 4), round(high, 4)]}
+
+
+def score(name: str, ranker: Ranker, split: LeaveOneOutSplit, users) -> tuple[dict, dict[str, float]]:
+    result = evaluate(ranker, split, k=10, users=users, stage="test", seed=0, progress=True, per_user=True)
+    per_user = dict(zip(result.pop("users"), result.pop("ndcg_per_user"), strict=True))
+    return {"model": name, **{k: result[k] for k in ("n_users", "Recall@10", "NDCG@10", "Coverage@10", "ms_per_user")}}, per_user
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | users | Recall@10 | NDCG@10 | Δ NDCG@10 [95% CI] |", "|---|---|---|---|---|"]
+    for row in rows:
+        ci = "".join(f"{p['ndcg_delta']:+.4f} [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] vs {p['vs']}; " for p in row.get("paired", []))
+        lines.append(f"| {row['model']} | {row['n_users']} | {row['Recall@10']:.4f} | {row['NDCG@10']:.4f} | {ci.rstrip('; ')} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=0, help="a seeded sample of the evaluated users (0 = all)")
+    parser.add_argument("--held-out", type=float, default=0.1, help="share of the catalog held out of training for the cold-item rows")
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "whyrec-benchmarks" / "concepts")
+    parser.add_argument("--output", type=Path, default=HERE / "content_model.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(1)  # two shared cores: one thread fits faster than two fighting
+
+    dataset = load_movielens_100k()
+    split = leave_one_out(dataset)
+    store = open_ingested(args.work / "text", dataset)
+    by_id = {item.item_id: item for item in dataset.items}
+    catalog = [by_id[i] for i in split.items]
+    vectors = store.index.vectors(list(split.items))
+    users = args.users or None
+
+    start = time.perf_counter()
+    model = fit(split, catalog, vectors, set())
+    fit_seconds = time.perf_counter() - start
+    features = model.item_features(catalog, vectors)
+
+    popularity = PopularityRanker().fit(split.train_interactions(), split.items)
+    untrained = Recommender(store, reranker=None, weights=RETRIEVAL_ONLY)
+    untrained.fit_interactions(split.train_interactions())
+    rows, per_user = [], {}
+    for name, ranker in (("popularity", popularity), (UNTRAINED, recommender_ranker(untrained, split)),
+                         (LEARNED, content_ranker(model, features, split.items))):
+        row, per_user[name] = score(name, ranker, split, users)
+        rows.append(row)
+    rows[-1]["paired"] = [paired(per_user[LEARNED], per_user[name], name) for name in ("popularity", UNTRAINED)]
+
+    rng = np.random.default_rng(0)
+    held_out = set(rng.choice(split.items, size=round(args.held_out * len(split.items)), replace=False).tolist())
+    cold_model = fit(split, catalog, vectors, held_out)
+    cold_users = [u for u in (split.users if users is None else sorted(per_user[LEARNED])) if split.test[u].item_id in held_out]
+    warm_train = [x for x in split.train_interactions() if x.item_id not in held_out]
+    cold_popularity = PopularityRanker().fit(warm_train, split.items)
+    cold_rows, cold_per_user = [], {}
+    for name, ranker in (("popularity, fitted without the held-out items", cold_popularity), (UNTRAINED, recommender_ranker(untrained, split)),
+                         (COLD, content_ranker(cold_model, cold_model.item_features(catalog, vectors), split.items))):
+        row, cold_per_user[name] = score(name, ranker, split, cold_users)
+        cold_rows.append(row)
+    cold_all, _ = score(f"{COLD} (every user)", content_ranker(cold_model, cold_model.item_features(catalog, vectors), split.items), split, users)
+    cold_rows[-1]["paired"] = [paired(cold_per_user[COLD], cold_per_user[UNTRAINED], UNTRAINED)]
+
+    report = {
+        "benchmark": "learned content model (issue #22's content-only retrieval target, NDCG@10 >= 0.035)",
+        "dataset": dataset.name,
+        "protocol": __doc__.split("Protocol:", 1)[1].split("Writes", 1)[0].strip(),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.python_version()}".strip(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "fit": model.card,
+        "fit_seconds": round(fit_seconds, 1),
+        "leave_one_out": rows,
+        "cold_items": {"held_out_items": len(held_out), "users_with_a_held_out_test_item": len(cold_users), "fit": cold_model.card,
+                       "rows": cold_rows + [cold_all]},
+    }
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nleave-one-out ({rows[0]['n_users']} users), fit {fit_seconds:.0f} s\n" + table(rows))
+    print(f"\ncold items ({len(held_out)} held out of training; {len(cold_users)} users whose test item is one)\n" + table(cold_rows + [cold_all]))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
