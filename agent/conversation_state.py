@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from whyrec.agent.planning import is_list
+from whyrec.agent.references import is_list
 
 NEGATIVE_KINDS = frozenset({"disliked", "not_interested"})
 

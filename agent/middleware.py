@@ -13,7 +13,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from whyrec.agent import fallback
+from whyrec.agent import router
 from whyrec.tools.tool_text import tool_data
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class FeedbackGuardMiddleware(AgentMiddleware):
             return None
         messages = (request.state or {}).get("messages", []) if isinstance(request.state, dict) else getattr(request.state, "messages", [])
         last_user = next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-        if fallback.gives_feedback(last_user):
+        if router.gives_feedback(last_user):
             return None
         logger.warning("blocked record_feedback %s: the user's message gives no feedback", call.get("args"))
         payload = {"error": "not recorded: the user did not give feedback in their message. Do not record feedback unless the user asks."}

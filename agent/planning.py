@@ -4,7 +4,7 @@ A small local model on a CPU pays for every token it reads and writes, and left 
 its own it answers "why X?" with a recommendation and invents films and years. A plan-mode turn
 therefore goes:
 
-1. :func:`rule_plan`: the keyword router (:mod:`agent.fallback`) plus references to the last
+1. :func:`rule_plan`: the keyword router (:mod:`agent.router`) plus references to the last
    turn's list ("why the second one?", "more like that"), greetings, and near-miss titles.
    When it is sure, no model is called at all.
 2. :func:`model_plan`: otherwise ONE model call, constrained by a JSON schema (llama.cpp turns it
@@ -18,21 +18,26 @@ This is InteRecAgent's "plan-first" idea, with a grammar instead of a free-form 
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from whyrec.agent import fallback
+from whyrec.agent import router, templates
+from whyrec.agent.references import NOT_POINTER, NUMBER, POSITION, THAT_ONE, referenced_item, titles_with_words
 from whyrec.store.records import Item
 from whyrec.tools.tool_text import neutralise
 from whyrec.tools.understanding.request import ParsedRequest
 from whyrec.tools.understanding.structured import INTENTS, REQUEST_PROMPT, ModelRequest, checked_request, request_schema
 from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
+
+if TYPE_CHECKING:
+    from whyrec.agent.conversation_state import ConversationState
+    from whyrec.tools.understanding.titles import TitleReference
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +69,6 @@ _SMALL_TALK = (
     r"there|whyrec|so much|a lot)"
 )
 _CHIT_CHAT = re.compile(rf"^[\s!.?,]*{_SMALL_TALK}\b([\s!.?,]+{_SMALL_TALK}\b)*[\s!.?,]*$", re.IGNORECASE)
-_ORDINALS = {
-    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4, "5th": 4,
-    "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8, "tenth": 9, "10th": 9,
-    "last": -1,
-}
-_POSITION = re.compile(r"\b(?:the\s+)?(?P<ord>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|item|movie|film|pick))?\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\b(?:number|no\.?)\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
-_THAT_ONE = re.compile(r"\b(that one|this one|that|it)\b", re.IGNORECASE)
 _WHY_NOT = re.compile(r"\bwhy\s+(not|didn'?t you|no)\b|\bnot recommend", re.IGNORECASE)
 _RECOMMEND_WORDS = re.compile(
     r"\b(recommend|suggest|show me|give me|something|anything|movie|movies|film|films|watch|looking for|in the mood|more like|similar)\b",
@@ -128,7 +125,6 @@ _LIMITED_COUNT = re.compile(
     r"\b(?:just|only|top|max(?:imum)?|at most)\s+(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%))",
     re.IGNORECASE,
 )
-NEAR_TITLE_WORDS = 12  # a misspelt title comes in a short message ("why star war?")
 MAX_LIST_LENGTH = 20  # the recommend tool's own limit
 
 
@@ -195,48 +191,9 @@ def why_reference(text: str) -> str | None:
     if match is None:
         return None
     reference = match["ref"].strip(" '\"“”‘’")
-    if not reference or _THAT_ONE.fullmatch(reference) or _POSITION.search(reference) or _NUMBER.search(reference):
+    if not reference or THAT_ONE.fullmatch(reference) or POSITION.search(reference) or NUMBER.search(reference):
         return None
     return reference
-
-
-_NOT_POINTER = re.compile(
-    r"\b(?P<not>not|no|except|without)\s+(?P<ref>that one|this one|(?:the\s+)?(?:" + "|".join(_ORDINALS) + r")(?:\s+one)?|number\s*\d{1,2})\b",
-    re.IGNORECASE,
-)
-
-
-def spell_out_pointers(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None) -> str:
-    """"Not that one, something older" with the item written out ("not 'Unforgiven', something older"), so the request
-    leaves out the item the person points at; the request parser reads titles, not the conversation."""
-
-    def title(match: re.Match[str]) -> str:
-        item = referenced_item(match["ref"], titles, shown, focus)
-        return f"{match['not']} '{display_title(item.title)}'" if item is not None else match[0]
-
-    return _NOT_POINTER.sub(title, text)
-
-
-def unresolved_pointer(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None) -> str | None:
-    """The words of a "not that one" / "not number 9" that point at no single item (several on screen and none
-    explained, or past the list's end): the chat asks which one instead of silently leaving nothing out."""
-    for match in _NOT_POINTER.finditer(text):
-        if referenced_item(match["ref"], titles, shown, focus) is None:
-            return match[0]
-    return None
-
-
-def titles_with_words(reference: str, titles: TitleIndex) -> list[Item]:
-    """Catalog items whose title holds ``reference``'s words, those that start with them first, then oldest first:
-    for a "why X?" that names a series ("star trek") or part of a title ("lebowski"), where saying "X is not in the
-    catalog" would be false."""
-    key = normalise_title(reference)
-    if not key:
-        return []
-    words = re.compile(rf"(?:^|\s){re.escape(key)}(?:\s|$)")
-    found = [item for title, items in titles.by_title.items() if words.search(title) for item in items]
-    starts = {item.item_id for title, items in titles.by_title.items() if title.startswith((key, f"the {key}")) for item in items}
-    return sorted(found, key=lambda item: (item.item_id not in starts, item.year or 0, item.title))
 
 
 _MORE_ITEMS = re.compile(r"\b(something|anything) else\b|\bshow me (some )?more\b|\bmore (of them|options|please)\b|\bother ones\b", re.IGNORECASE)
@@ -271,92 +228,31 @@ class Plan:
     note: str = ""  # said before the tool's answer: how the model's reading was understood, in the person's words
 
 
-def last_list(artifacts: list[Any]) -> list[dict[str, Any]]:
-    """The item cards of the most recent list shown (the list "the second one" points into).
-
-    An explanation or a feedback note names one item but is not a list: "why the first one?" then "why the
-    second one?" still points into the recommendations on screen.
-    """
-    for artifact in reversed(artifacts):
-        if is_list(artifact):
-            return list(artifact["items"])
-    return []
-
-
-def is_list(artifact: Any) -> bool:
-    """Whether a tool result is a list shown (not an explanation or a feedback note, which name one item)."""
-    return isinstance(artifact, dict) and bool(artifact.get("items")) and not ({"explanation", "recorded"} & artifact.keys())
-
-
-def last_focus(artifacts: list[Any]) -> dict[str, Any] | None:
-    """The one item the conversation was last about ("that one", "it"): the card of the most recent tool result that
-    named exactly one item (an explanation, a feedback note, a list of one); None when the last result named several."""
-    for artifact in reversed(artifacts):
-        if isinstance(artifact, dict) and artifact.get("items"):
-            return dict(artifact["items"][0]) if len(artifact["items"]) == 1 else None
-    return None
-
-
-def referenced_item(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None) -> Item | None:
-    """The item a message points at: a title or id, a position in the last list, "that one" (``focus``), or a
-    near-miss title."""
-    if (item := fallback.find_item(text, titles)) is not None:
-        return item
-    focus = focus or (shown[0] if len(shown) == 1 else None)  # a list of one is what the conversation is about
-    position = None
-    if match := _POSITION.search(text):
-        position = _ORDINALS[match["ord"].lower()]
-    elif match := _NUMBER.search(text):
-        position = int(match["n"]) - 1
-    elif focus is not None and _THAT_ONE.search(text):
-        return titles.items.get(str(focus["item_id"]))
-    if position is not None and -len(shown) <= position < len(shown):
-        return titles.items.get(str(shown[position]["item_id"]))
-    return _near_title(text, titles)
-
-
-def _near_title(text: str, titles: TitleIndex) -> Item | None:
-    """A title written slightly wrong ("Star War", "the godfather 2"): the closest catalog title, if close. Only in a
-    short message: the search compares every phrase with every title, and took 26 s on a 2,000-character one."""
-    words = normalise_title(text).split()
-    if len(words) > NEAR_TITLE_WORDS:
-        return None
-    best: tuple[float, Item] | None = None
-    for n in range(min(titles.max_words, len(words)), 1, -1):
-        for i in range(len(words) - n + 1):
-            phrase = " ".join(words[i : i + n])
-            for match in difflib.get_close_matches(phrase, titles.by_title, n=1, cutoff=0.88):
-                score = difflib.SequenceMatcher(None, phrase, match).ratio()
-                if best is None or score > best[0]:
-                    best = (score, titles.by_title[match][0])
-    return best[1] if best else None
-
-
 def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None) -> Plan | None:
     """The plan when the rules are sure of it, else None (then :func:`model_plan` decides); ``shown`` is the last list,
     ``focus`` the one item the conversation was last about (:func:`last_focus`)."""
     if _CHIT_CHAT.match(text):
         return Plan("chit_chat", "", reply=small_talk_reply(text))
-    asks_why = bool(fallback.EXPLAIN.search(text))
+    asks_why = bool(router.EXPLAIN.search(text))
     item = referenced_item(text, titles, shown, focus)
     if asks_why:
         if item is None:
             return Plan("explain", "")  # "why?" about nothing we can name: the answer asks which
         return Plan("why_not" if _WHY_NOT.search(text) else "explain", "explain_recommendation", {"item_id": item.item_id})
-    route = fallback.route(text, titles)
+    route = router.route(text, titles)
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
-    if fallback.SEEN.search(text) and not fallback.feedback_kind(text) and not _RECOMMEND_WORDS.search(text):
+    if router.SEEN.search(text) and not router.feedback_kind(text) and not _RECOMMEND_WORDS.search(text):
         # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search);
         # "a movie about drugs, not Trainspotting, seen that one" asks for a movie, and the parser leaves it out
-        return Plan("seen", "", reply=fallback.seen_reply(display_title(item.title) if item is not None else None))
-    if item is None and fallback.feedback_kind(text) and _THAT_ONE.search(text):
+        return Plan("seen", "", reply=templates.seen_reply(display_title(item.title) if item is not None else None))
+    if item is None and router.feedback_kind(text) and THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")
-    if item is not None and fallback.feedback_kind(text) == "liked" and _ASKS_FOR_ITEMS.search(text):
+    if item is not None and router.feedback_kind(text) == "liked" and _ASKS_FOR_ITEMS.search(text):
         # "I really liked Heat, anything in that vein?": a request that names what it liked, not feedback to store
         return Plan("recommend", "recommend", {"request": text, "like_item": item.item_id})
-    if route.intent == "feedback" or (item is not None and (kind := fallback.feedback_kind(text))):
+    if route.intent == "feedback" or (item is not None and (kind := router.feedback_kind(text))):
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
         return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
@@ -368,7 +264,7 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     # none); the model called a bare "not that one" an explanation of the first item on screen
     if _WHATS_GOOD.match(text):
         return Plan("recommend", "recommend", {})  # no words to read: the user's own list, not the last request's
-    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and (_MORE_ONLY.match(text) or _NOT_POINTER.search(text))):
+    if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and (_MORE_ONLY.match(text) or NOT_POINTER.search(text))):
         return Plan("recommend", route.tool, route.args)
     return None
 
@@ -394,13 +290,13 @@ def checked_plan(
             break
     item = item or referenced_item(text, titles, shown, focus)
     if intent in ("explain", "why_not"):
-        if item is None and not fallback.EXPLAIN.search(text):
+        if item is None and not router.EXPLAIN.search(text):
             # "what do you think about politics?": the small model calls it explain; "which item do you mean?" would baffle
             return Plan("chit_chat", "", decided_by="model", reply=OFF_TOPIC)
         if item is None:
             return Plan(intent, "", decided_by="model")
         return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")
-    if intent == "feedback" and (kind := fallback.feedback_kind(text)):
+    if intent == "feedback" and (kind := router.feedback_kind(text)):
         if (named := referenced_item(text, titles, shown, focus)) is None:
             return Plan("feedback", "", decided_by="model")
         return Plan("feedback", "record_feedback", {"item_id": named.item_id, "kind": kind}, "model")
@@ -410,7 +306,7 @@ def checked_plan(
         return Plan("search", "search_catalog", {"text": text}, "model")
     if intent == "chit_chat":
         return Plan("chit_chat", "", decided_by="model")
-    route = fallback.route(text, titles)
+    route = router.route(text, titles)
     return Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "model")
 
 
@@ -422,6 +318,65 @@ def understood_note(text: str, english: str) -> str:
     if not english:
         return f"I read {quoted} as no particular genre, years or subject, so this follows your history."
     return f"I read {quoted} as: {english}."
+
+
+# --- the follow-up rules: a plan shaped by the conversation before it --------------------------------------------
+
+
+def follow_up_recommend(
+    plan: Plan, state: ConversationState, words: str, request_words: str, shown: list[dict[str, Any]],
+    read: Callable[[], ParsedRequest], items: Mapping[str, Item],
+) -> None:
+    """Shape a recommend ``plan`` by the conversation's ``state``: "More like X, please" after "a good drama" still
+    asks for a drama, "more" leaves out what was shown, "three more" keeps the count. ``words``: the message in the
+    rules' English; ``request_words``: the request it stands for (its pointers spelled out, or the model's reading);
+    ``read``: the rules' parse of it."""
+    new_topic = bool(state.request) and names_new_topic(read(), plan.read)
+    if (like := plan.args.get("like_item")) in state.disliked:
+        # "more like that" just after "I didn't like The Shining": not more of what they disliked
+        del plan.args["like_item"]
+        plan.note = f"You said you did not like '{display_title(items[like].title)}', so these are not like it."
+    same_request = like in state.disliked or more_of_the_list(words)  # more of the list, no new words
+    more = (asks_for_more(words) or same_request) and shown and not plan.args.get("like_item")
+    same = more and (only_asks_for_more(words) or same_request)
+    request = state.request if same else follow_up_request(request_words, state.request, new_topic)
+    if request and (request != words or plan.args.get("request")):
+        plan.args["request"] = request
+    if more:  # "more", "something else?": the same request, less every item already shown for it
+        plan.args["exclude"] = list(dict.fromkeys([*state.exclude, *(str(card["item_id"]) for card in shown)]))
+    if count := asked_count(words) or (plan.read and plan.read.count):  # "recommend 20 movies" shows 20, not the usual 5
+        plan.args["k"] = count
+    elif more and state.k:  # "more" after "3 sci-fi films": three more, not five
+        plan.args["k"] = state.k
+
+
+def explain_named(plan: Plan, reference: str, found: TitleReference, titles: TitleIndex) -> Plan:
+    """The plan for "why godfather?", "why Inception?": the item the parser's title matching (``found``) names, one
+    title among those holding the words, a question which one when several do ("why star trek?"), or that it is not
+    in the catalog."""
+    series = titles_with_words(reference, titles) if found.item is None else []
+    item = found.item or (series[0] if len(series) == 1 else None)
+    if item is not None:
+        return Plan(plan.intent, "explain_recommendation", {"item_id": item.item_id}, plan.decided_by)
+    if series:  # several titles hold those words; naming them beats "not in the catalog"
+        named = ", ".join(f"'{display_title(i.title)}'" for i in series[:5]) + (f" and {len(series) - 5} more" if len(series) > 5 else "")
+        plan.reply = f"Several titles have '{reference}' in them: {named}. Which one?"
+    else:
+        plan.reply = f"{found.message} {templates.ASK_BY_TITLE}"
+    return plan
+
+
+def explain_the_list_in_force(plan: Plan, state: ConversationState) -> None:
+    """"Why the first one?" explains the list on screen: with the request it answered, less the items shown before
+    it after "more", like the item after "more like that", and as long as it was asked to be."""
+    if state.request:
+        plan.args["request"] = state.request
+    if state.exclude:
+        plan.args["exclude"] = state.exclude
+    if state.like_item:
+        plan.args["like_item"] = state.like_item
+    if state.k:
+        plan.args["k"] = state.k
 
 
 MAX_KEPT_ANSWERS = 256  # model readings kept by prompt (a few kB)

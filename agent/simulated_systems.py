@@ -40,7 +40,8 @@ class ChatSystem:
         stream = self.agent.stream(self.user_id, self.conversation_id, turn.text)
         chunks: list[tuple[float, str]] = []
         for chunk in stream:
-            chunks.append((time.perf_counter() - started, chunk))
+            if isinstance(chunk, str):  # the text as it reached the person; the events are not text
+                chunks.append((time.perf_counter() - started, chunk))
         reply = stream.reply
         assert reply is not None
         items = self._shown(reply)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 
 from whyrec.agent.chat import ChatAgent  # noqa: E402
-from whyrec.agent.fallback import route  # noqa: E402
+from whyrec.agent.router import route  # noqa: E402
 from whyrec.store.catalog import Store  # noqa: E402
 from whyrec.store.settings import Settings  # noqa: E402
 from whyrec.tools.understanding.titles import TitleIndex  # noqa: E402

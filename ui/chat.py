@@ -9,22 +9,20 @@ Two things a person must see while a turn runs are decided here, not in the agen
 - **their place in line.** The embedded local model answers one turn at a time, so
   :class:`SharedAgent` hands out turns in arrival order (``max_turns`` at once) and tells
   a waiting turn how many are ahead of it, instead of letting it sit silently in llama.cpp.
-- **the cards, as soon as a tool returns them.** A LangChain configure hook
-  (:class:`ToolResults`) sees every tool result of the turn run in this thread, so the page
-  can show the recommendations while the model is still writing its answer.
+- **the cards, as soon as a tool returns them.** The turn's stream yields them as typed events
+  (:class:`~agent.events.ItemsShown`, :class:`~agent.events.FeedbackRecorded`) between its text
+  chunks, so the page shows the recommendations while the model is still writing its answer.
 """
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.tracers.context import register_configure_hook
+from whyrec.agent.events import ItemsShown, TurnEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,73 +46,6 @@ def default_agent_factory(recommender, settings, *, fallback_only: bool = False)
 def turns_at_once(settings, fallback_only: bool = False) -> int:
     """How many chat turns may run together: one for the embedded model (it serves one at a time)."""
     return 4 if fallback_only or getattr(settings, "llm_base_url", None) else 1
-
-
-# --- tool results while a turn runs ---------------------------------------------------------
-
-_tool_results: contextvars.ContextVar[ToolResults | None] = contextvars.ContextVar("whyrec_ui_tool_results", default=None)
-
-
-class ToolResults(BaseCallbackHandler):
-    """Collects ``(tool name, artifact, arguments)`` for every tool that finishes in the runs it is attached to."""
-
-    def __init__(self) -> None:
-        self.results: list[tuple[str, Any, dict]] = []
-        self._arguments: dict[Any, dict] = {}
-        self._lock = threading.Lock()
-
-    def on_tool_start(self, serialized: dict, input_str: str, *, run_id: Any = None, inputs: dict | None = None, **kwargs: Any) -> None:
-        with self._lock:
-            self._arguments[run_id] = {k: v for k, v in (inputs or {}).items() if k != "runtime"}
-
-    def on_tool_end(self, output: Any, *, run_id: Any = None, **kwargs: Any) -> None:
-        name = getattr(output, "name", None) or kwargs.get("name") or ""
-        artifact = getattr(output, "artifact", None)
-        with self._lock:
-            self.results.append((str(name), artifact, self._arguments.pop(run_id, {})))
-
-    def feedback_recorded(self) -> dict | None:
-        """The turn's latest recorded feedback as the cards' Undo keeps it (``{"item_id", "kind", "title"}``; None for none)."""
-        with self._lock:
-            for name, artifact, _ in reversed(self.results):
-                if name == "record_feedback" and isinstance(artifact, dict) and artifact.get("recorded") and artifact.get("items"):
-                    card = artifact["items"][0]
-                    return {"item_id": str(card["item_id"]), "kind": str(artifact["recorded"]), "title": str(card.get("title") or "")}
-        return None
-
-    def recommendations(self) -> list[dict] | None:
-        """The full recommendation dicts of the turn's latest ``recommend`` call (None before one returns)."""
-        call = self.recommend_call()
-        return call[0] if call else None
-
-    def recommend_call(self) -> tuple[list[dict], dict] | None:
-        """The turn's latest ``recommend`` result and the arguments it was called with (None before one returns)."""
-        with self._lock:
-            for name, artifact, arguments in reversed(self.results):
-                if name == "recommend" and isinstance(artifact, dict) and artifact.get("recommendations") is not None:
-                    return list(artifact["recommendations"]), dict(arguments)
-        return None
-
-
-register_configure_hook(_tool_results, inheritable=True)
-
-
-def watch_tools(chunks: Iterable[str], results: ToolResults) -> Iterator[str]:
-    """Iterate ``chunks`` with ``results`` attached to every LangChain run they start.
-
-    The context variable is set around each ``next()`` only, because Gradio may resume a
-    generator in a different worker thread each time.
-    """
-    iterator = iter(chunks)
-    while True:
-        token = _tool_results.set(results)
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        finally:
-            _tool_results.reset(token)
-        yield chunk
 
 
 def read_by_the_model(reply: Any) -> bool:
@@ -221,8 +152,8 @@ class SharedAgent:
     def stream(
         self, user_id: str, conversation_id: str, text: str, cards: list[dict] | None = None, request: str | None = None,
         feedback: list[dict] | None = None,
-    ) -> Iterable[str]:
-        """The reply as text chunks; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
+    ) -> Iterable[str | TurnEvent]:
+        """The reply as text chunks and events; after iterating, ``.reply`` (when the agent gives one) holds the whole Reply.
 
         ``cards``: the items on the person's screen ("the second one" points into them); ``request``: the request in
         force as the page shows it, when the person changed it there ("" for none; None keeps the conversation's own);
@@ -245,11 +176,13 @@ class SharedAgent:
 
 
 class Unavailable:
-    """A one-chunk stream (the ``ReplyStream`` shape: iterate, then read ``.reply``)."""
+    """A one-chunk stream (the ``ReplyStream`` shape: iterate, then read ``.reply``), with the reply's items after it."""
 
     def __init__(self, text: str, reply: Any = None):
         self.text = text
         self.reply = reply
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[str | TurnEvent]:
         yield self.text
+        if items := getattr(self.reply, "items", None):
+            yield ItemsShown(tuple(items), answered=True)

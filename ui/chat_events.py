@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from whyrec.agent.events import FeedbackRecorded, ItemsShown
 from whyrec.tools.tool_answers import LIST_LENGTH
-from whyrec.ui.chat import ToolResults, read_by_the_model, watch_tools
+from whyrec.ui.chat import read_by_the_model
 from whyrec.ui.chat_panel import THINKING, THINKING_JS, as_typed, waiting_text
 from whyrec.ui.event_queues import CHAT, INSTANT, PRIVATE
 from whyrec.ui.notices import guarded, hidden, in_user_words, shown
@@ -138,30 +139,28 @@ def wire_chat(page: Page, limiter: TurnLimiter) -> None:
         try:
             bubble(THINKING)
             yield {chat.chatbot: history, conversation: conversation_id}
-            results = ToolResults()
             # "why the second one?" means the cards, "more like that" after a card's 👎 that card
             stream = agent.stream(user_value, conversation_id, message, on_screen, request=edited, feedback=given or None)
-            answer, cards_shown, request_now = "", False, in_force
-            for chunk in watch_tools(stream, results):
-                answer += str(chunk)
-                bubble(answer or THINKING)
-                # saved with every chunk, so a reload right after the answer shows keeps it
+            answer, cards_shown, request_now, recorded = "", False, in_force, None
+            for chunk in stream:
+                if isinstance(chunk, FeedbackRecorded):  # "I didn't like X": X's card says so, with Undo, when the turn ends
+                    recorded = chunk
+                    continue
                 update = {chat.chatbot: history}
-                call = results.recommend_call() if not cards_shown else None
-                if call is not None:
-                    cards_shown, request_now = True, str(call[1].get("request") or "")
-                    update.update(chat_cards(user_value, *call, shown_request, model_read, control_values))
+                if isinstance(chunk, ItemsShown):
+                    if chunk.answered or cards_shown:
+                        continue  # the cards are the tool's list, drawn once, the moment it exists
+                    cards_shown, request_now = True, str(chunk.request.get("request") or "")
+                    update.update(chat_cards(user_value, list(chunk.items), chunk.request, shown_request, model_read, control_values))
+                else:
+                    answer += chunk
+                    bubble(answer or THINKING)
+                # saved with every chunk, so a reload right after the answer shows keeps it
                 update[session] = saved_session(request_now)
                 yield update
-            call = results.recommend_call() if not cards_shown else None
-            end: dict = {chat.chatbot: history}
-            if call is not None:
-                cards_shown, request_now = True, str(call[1].get("request") or "")
-                end.update(chat_cards(user_value, *call, shown_request, model_read, control_values))
-            end[session] = saved_session(request_now)
-            end[page.card_feedback] = seen_by_the_chat(given)
-            if (recorded := results.feedback_recorded()) is not None:  # "I didn't like X": X's card says so, with Undo
-                end.update(page.undo_update({"user_id": user_value, **recorded}))
+            end: dict = {chat.chatbot: history, session: saved_session(request_now), page.card_feedback: seen_by_the_chat(given)}
+            if recorded is not None:
+                end.update(page.undo_update({"user_id": user_value, "item_id": recorded.item_id, "kind": recorded.kind, "title": recorded.title}))
             reply = getattr(stream, "reply", None)
             if cards_shown and read_by_the_model(reply):  # the chips the model read into this message get their mark
                 end.update(page.chips_update(request_now, page.read_by_model(request_now, shown_request, model_read, message)))

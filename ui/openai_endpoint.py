@@ -17,11 +17,11 @@ Each request answers one turn of :class:`~agent.chat.ChatAgent`:
   next request reads the latest such line from the assistant messages it is sent, so "why the
   second one?" points into that list and "only from the 90s" refines that request. Where a client
   dropped the comment, the numbered ``item `id``` lines of the visible list serve (when they name two
-  or more items). Only the last user message is new to the agent.
+  or more items). Only the last user message is new to the agent. (The cards and the marker: :mod:`ui.openai_history`.)
 - **The ``X-Whyrec-Conversation`` header**, when sent, keeps its meaning: the agent's own memory of
   that conversation (any name; under another user it is another chat) is the context, and the
   messages array is not read. Turns of one such conversation run one after the other.
-- **Item cards** the answer offers are listed after the answer text and returned as data in the
+- **Item cards** the answer offers (the turn's answered :class:`~agent.events.ItemsShown`) are listed after the answer text and returned as data in the
   extra top-level field ``whyrec`` (``items``, ``conversation_id``, ``tools_called``, ``fallback``,
   ``planned_by``: in plan mode whether the rules, the model or the default decided the turn);
   when streaming, that field comes on the last chunk.
@@ -36,7 +36,8 @@ Each request answers one turn of :class:`~agent.chat.ChatAgent`:
   client's model turn; model turns take ``model_turns`` places at a time.
 - **Errors** use OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``: 400 for a
   malformed request, no user or a message too long, 401 for a missing or unknown key, 403 for a
-  key scoped to another user, 404 for a model other than ``whyrec``, 429 past the rate.
+  key scoped to another user, 404 for a model other than ``whyrec``, 429 past the rate
+  (the request's models and the error shape: :mod:`ui.openai_wire`).
 """
 
 from __future__ import annotations
@@ -44,23 +45,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from whyrec.agent.chat_model import estimate_tokens
+from whyrec.agent.events import ItemsShown
 from whyrec.store.errors import InputError
 from whyrec.ui.api_keys import AccessDenied, ApiKeys
+from whyrec.ui.openai_history import ShownList, cards_text, history_marker, prompt_text, shown_list
+from whyrec.ui.openai_wire import ChatCompletionRequest, OpenAIError, validation_error
 from whyrec.ui.request_limits import LimitExceeded, TurnLimiter, caller_of_request
 
 log = logging.getLogger(__name__)
@@ -69,143 +72,6 @@ MODEL_ID = "whyrec"
 USER_HEADER = "x-whyrec-user"
 CONVERSATION_HEADER = "x-whyrec-conversation"
 MAX_CONVERSATION_ID = 200
-LIST_TOOLS = frozenset({"recommend", "search_catalog"})  # the tools whose answer is a list "the second one" points into
-MAX_LIST = 50  # the most items read back from one answer's marker
-
-
-# --- the protocol ------------------------------------------------------------------------------
-
-
-class ContentPart(BaseModel):
-    """One part of a multi-part message; only text parts carry anything whyrec reads."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
-
-    @property
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(part.text or "" for part in self.content if part.type == "text")
-        return self.content or ""
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
-
-
-class ChatCompletionRequest(BaseModel):
-    """The fields whyrec reads; others (temperature, max_tokens, tools…) are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    user: str | None = None
-
-
-class OpenAIError(Exception):
-    """An error answered as OpenAI's error JSON with an HTTP status."""
-
-    TYPES: ClassVar[dict[int, str]] = {
-        400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error", 404: "invalid_request_error", 429: "requests"
-    }
-
-    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.retry_after = status, message, param, code, retry_after
-
-    @classmethod
-    def of_limit(cls, err: LimitExceeded) -> OpenAIError:
-        return cls(err.status, str(err), param="messages" if err.status == 400 else None, code=err.code, retry_after=err.retry_after)
-
-    def response(self) -> JSONResponse:
-        body = {"error": {"message": self.message, "type": self.TYPES.get(self.status, "server_error"), "param": self.param, "code": self.code}}
-        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def _validation_error(err: ValidationError) -> OpenAIError:
-    first = err.errors()[0]
-    param = ".".join(str(p) for p in first.get("loc", ())) or None
-    return OpenAIError(400, f"{param or 'request'}: {first.get('msg', 'invalid')} — see the OpenAI chat completions format", param=param, code="invalid_request")
-
-
-def cards_text(items: Iterable[dict[str, Any]]) -> str:
-    """The item cards as Markdown lines, appended to the answer so plain chat frontends show them."""
-    lines = []
-    for n, item in enumerate(items, start=1):
-        year = f" ({item['year']})" if item.get("year") else ""
-        categories = ", ".join(item.get("categories") or [])
-        lines.append(f"{n}. **{item['title']}**{year}" + (f" — {categories}" if categories else "") + f" · item `{item['item_id']}`")
-    return ("\n\n**Items**\n" + "\n".join(lines)) if lines else ""
-
-
-# --- the conversation in the messages ----------------------------------------------------------
-
-_MARKER = re.compile(r"<!-- whyrec (\{.*?\}) -->")
-_CARD_LINE = re.compile(r"^\s*\d+\.\s.*·\s*item\s+`([^`\n]+)`\s*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class ShownList:
-    """What an earlier answer showed: the item ids of its list, in order, and the request they answered."""
-
-    item_ids: tuple[str, ...]
-    request: str | None = None
-
-
-def history_marker(reply: Any) -> str:
-    """The hidden last line of an answer: its items, whether they are a list, and the request the list answered.
-
-    ``<`` and ``>`` are written as JSON escapes, so nothing a request says can close the comment early.
-    """
-    if reply is None or not reply.items:
-        return ""
-    called = [call for call in reply.tool_calls or [] if call.get("name") in LIST_TOOLS]
-    request = next((call["args"].get("request") for call in reversed(called) if call["name"] == "recommend"), None)
-    data = {"items": [str(item["item_id"]) for item in reply.items], "list": bool(called), "request": request or None}
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
-    return f"\n\n<!-- whyrec {text} -->"
-
-
-def shown_list(messages: list[ChatMessage]) -> ShownList | None:
-    """The last list an earlier answer of this endpoint showed, read from the assistant messages a client resent.
-
-    The latest marker that says "list" wins (an explanation since does not replace the list it explained); an
-    answer whose marker a client dropped counts by its visible ``item `id``` lines when they name two or more items.
-    """
-    for message in reversed(messages):
-        if message.role != "assistant":
-            continue
-        text = message.text
-        markers = _MARKER.findall(text)
-        if markers:
-            try:
-                data = json.loads(markers[-1])
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("list") and isinstance(data.get("items"), list):
-                request = data.get("request")
-                ids = tuple(str(i) for i in data["items"][:MAX_LIST])
-                return ShownList(ids, str(request) if isinstance(request, str) and request else None)
-            continue
-        if len(ids := _CARD_LINE.findall(text)) >= 2:
-            return ShownList(tuple(ids[:MAX_LIST]))
-    return None
-
-
-def prompt_text(messages: list[ChatMessage]) -> str:
-    """The messages as one text, the way a chat template lays them out (role, then content), for counting tokens."""
-    return "\n".join(f"{m.role}\n{m.text}" for m in messages)
 
 
 # --- running a turn ----------------------------------------------------------------------------
@@ -228,13 +94,15 @@ class Finished:
     """What a turn left once its stream ended."""
 
     reply: Any
+    items: tuple[dict[str, Any], ...]  # the cards the answer offers: the turn's answered ItemsShown
     tail: str  # the cards and the hidden marker that follow the answer text
     usage: dict[str, int]
 
 
-def _extra(reply: Any, conversation_id: str) -> dict[str, Any]:
+def _extra(finished: Finished, conversation_id: str) -> dict[str, Any]:
+    reply = finished.reply
     return {
-        "items": list(reply.items) if reply is not None else [],
+        "items": list(finished.items),
         "conversation_id": conversation_id,
         "tools_called": list(reply.tools_called) if reply is not None else [],
         "fallback": bool(reply.fallback) if reply is not None else True,
@@ -366,7 +234,7 @@ class OpenAIEndpoint:
                     {"index": 0, "message": {"role": "assistant", "content": "".join(pieces).strip() + finished.tail}, "finish_reason": "stop", "logprobs": None}
                 ],
                 "usage": finished.usage,
-                "whyrec": _extra(finished.reply, turn.conversation_id),
+                "whyrec": _extra(finished, turn.conversation_id),
             },
             headers=headers,
         )
@@ -383,7 +251,7 @@ class OpenAIEndpoint:
         try:
             return ChatCompletionRequest.model_validate(raw)
         except ValidationError as err:
-            raise _validation_error(err) from None
+            raise validation_error(err) from None
 
     @staticmethod
     def _given_conversation(request: Request) -> str | None:
@@ -442,13 +310,16 @@ class OpenAIEndpoint:
         with self._conversation(turn):
             with self._lane(chat, turn, cards):
                 stream = self.agent.stream(turn.user, turn.conversation_id, turn.text, cards, request=request)
-                answer = []
+                answer, items = [], ()
                 for chunk in stream:
-                    answer.append(chunk)
-                    put(chunk)
+                    if isinstance(chunk, ItemsShown):
+                        items = chunk.items if chunk.answered else items  # the cards go after the text, as the answer offers them
+                    elif isinstance(chunk, str):
+                        answer.append(chunk)
+                        put(chunk)
         reply = getattr(stream, "reply", None)
-        tail = cards_text(_extra(reply, turn.conversation_id)["items"]) + history_marker(reply)
-        put(Finished(reply, tail, self._usage(chat, turn.prompt, "".join(answer).strip() + tail)))
+        tail = cards_text(items) + history_marker(items, reply)
+        put(Finished(reply, items, tail, self._usage(chat, turn.prompt, "".join(answer).strip() + tail)))
 
     @staticmethod
     def _usage(chat: Any, prompt: str, completion: str) -> dict[str, int]:
@@ -514,7 +385,7 @@ class OpenAIEndpoint:
         assert finished is not None
         if finished.tail:
             yield event({"content": finished.tail})
-        yield event({}, "stop", whyrec=_extra(finished.reply, turn.conversation_id))
+        yield event({}, "stop", whyrec=_extra(finished, turn.conversation_id))
         if include_usage:
             yield event(None, usage=finished.usage)
         yield "data: [DONE]\n\n"

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from whyrec.agent.chat import ChatAgent, Reply
+from whyrec.agent.chat import ChatAgent
+from whyrec.agent.reply import Reply
 from whyrec.store.errors import InputError
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def run_terminal_chat(
             try:
                 stream = agent.stream(user_id, conversation_id, text)
                 for chunk in stream:
-                    say(chunk, end="")
+                    if isinstance(chunk, str):  # the text; the cards' events are for pages
+                        say(chunk, end="")
             except InputError as err:
                 say(f"\n{err}")
                 continue

@@ -51,7 +51,7 @@ def test_a_textual_tool_call_runs_the_real_tool_and_only_the_answer_streams(chat
     agent = chat(model)
 
     stream = agent.stream("u1", "movie-night", "Something with spaceships?")
-    chunks = list(stream)
+    chunks = [chunk for chunk in stream if isinstance(chunk, str)]
     reply = stream.reply
 
     # the tool got the model's arguments and the context's user
@@ -73,7 +73,7 @@ def test_a_textual_tool_call_runs_the_real_tool_and_only_the_answer_streams(chat
 
 def test_the_answer_streams_line_by_line_as_the_model_writes(chat) -> None:
     model = scripted(CALL_FORMS["json"], answer_with_titles(3, "Enjoy!"))
-    chunks = list(chat(model).stream("u1", "c", "recommend me something"))
+    chunks = [chunk for chunk in chat(model).stream("u1", "c", "recommend me something") if isinstance(chunk, str)]
     assert len(chunks) == 5 and chunks[0] == "Here you go:\n"
 
 
@@ -236,7 +236,7 @@ def planted(empty_store, reranker, settings):
 
 def test_planted_instructions_reach_the_model_only_as_delimited_defused_data(planted) -> None:
     model = scripted('{"name": "search_catalog", "arguments": {"text": "starship crew"}}', answer_with_titles(2))
-    planted._model = model
+    planted.runtime.model = model
 
     reply = planted.reply("u1", "c", "Find me starship films")
 
@@ -270,7 +270,7 @@ def test_planted_orders_in_a_story_reach_the_model_quoted_and_defused(planted_st
         else '{"name": "explain_recommendation", "arguments": {"item_id": "evil", "request": "a movie about a starship crew"}}'
     )
     model = scripted(call, answer_with_titles(1) if ask == "recommend" else "Its story matched your request.")
-    planted_story._model = model
+    planted_story.runtime.model = model
 
     reply = planted_story.reply("u1", "c", "A movie about a starship crew, and why?")
 
@@ -300,7 +300,7 @@ def test_a_model_that_obeys_planted_text_cannot_write_feedback(planted) -> None:
         '{"name": "record_feedback", "arguments": {"item_id": "space1", "kind": "disliked"}}',
         answer_with_titles(1),
     )
-    planted._model = model
+    planted.runtime.model = model
 
     reply = planted.reply("u1", "c", "Find me starship films")
 
@@ -391,7 +391,9 @@ def test_stream_reply_returns_the_reply_when_exhausted(chat) -> None:
     chunks = []
     try:
         while True:
-            chunks.append(next(generator))
+            chunk = next(generator)
+            if isinstance(chunk, str):
+                chunks.append(chunk)
     except StopIteration as done:
         reply = done.value
     assert reply.text == "".join(chunks).strip() and reply.tools_called == ["recommend"]

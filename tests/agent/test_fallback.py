@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from whyrec.agent.fallback import feedback_kind, find_item, gives_feedback, phrase, route
+from whyrec.agent.router import feedback_kind, find_item, gives_feedback, route
+from whyrec.agent.templates import phrase
 from whyrec.store.records import Item
 from whyrec.tools.understanding.titles import TitleIndex
 

@@ -6,15 +6,14 @@ import json
 
 import pytest
 from whyrec.agent.chat import ChatAgent
-from whyrec.agent.fallback import NO_ITEM_HINT, SEEN_HINT
+from whyrec.agent.templates import NO_ITEM_HINT, SEEN_HINT
 from whyrec.agent.planning import (
     GREETING,
     asked_count,
     checked_plan,
-    last_focus,
-    last_list,
     rule_plan,
 )
+from whyrec.agent.references import last_focus, last_list
 from whyrec.store.errors import InputError
 from whyrec.tools.understanding.titles import TitleIndex
 

@@ -20,7 +20,8 @@ from whyrec.ui.cards_panel import (
     with_seen_marks,
     without_chips,
 )
-from whyrec.ui.chat import SharedAgent, ToolResults, read_by_the_model, watch_tools
+from whyrec.agent.events import ItemsShown
+from whyrec.ui.chat import SharedAgent, read_by_the_model
 from whyrec.ui.notices import Problem
 from whyrec.ui.plots import evolution
 from whyrec.ui.profile_panel import profile_markdown
@@ -283,14 +284,18 @@ def test_the_recommend_tools_cards_are_there_before_the_answer_ends(recommender)
     from whyrec.agent.chat import ChatAgent
 
     agent = ChatAgent(recommender, recommender.settings, fallback_only=True)
-    results = ToolResults()
     stream = agent.stream("u1", "c1", "recommend me something")
-    chunks = watch_tools(stream, results)
-    first = next(chunks)  # the first piece of the answer
-    early = results.recommendations()
-    assert early and all({"rank", "title", "scores"} <= set(card) for card in early)
-    answer = first + "".join(chunks)
-    assert early[0]["title"] in answer  # the cards are the items the answer recommends
+    chunks = iter(stream)
+    early = next(chunks)  # before the first piece of the answer: the list the page draws as cards
+    assert isinstance(early, ItemsShown) and not early.answered
+    assert early.items and all({"rank", "title", "scores"} <= set(card) for card in early.items)
+    rest = list(chunks)
+    answer = "".join(chunk for chunk in rest if isinstance(chunk, str))
+    assert early.items[0]["title"] in answer  # the cards are the items the answer recommends
+    answered = rest[-1]  # what the endpoint lists after the text: the same items
+    assert isinstance(answered, ItemsShown) and answered.answered
+    assert [card["item_id"] for card in answered.items] == [card["item_id"] for card in early.items]
+    assert list(answered.items) == stream.reply.items
 
 
 def test_the_page_says_when_it_ranks_without_the_reranker(small_store):

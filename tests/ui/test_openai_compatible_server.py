@@ -24,11 +24,13 @@ from langchain_openai import ChatOpenAI
 from openai import OpenAI
 
 from whyrec.agent.chat import ChatAgent
+from whyrec.agent.events import ItemsShown
 from whyrec.store.ports import free_port
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.ui.server import launch_app
-from whyrec.ui.openai_endpoint import ChatMessage, shown_list
+from whyrec.ui.openai_history import shown_list
+from whyrec.ui.openai_wire import ChatMessage
 
 from tests.agent.chat_fakes import answer_with_titles, scripted
 from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
@@ -213,6 +215,21 @@ def rules_server(empty_store, reranker, settings) -> Iterator[Server]:
 def numbered_titles(content: str) -> list[str]:
     """The titles of the numbered item list the endpoint appends to an answer, as a person reads them."""
     return re.findall(r"^\d+\. \*\*(.+?)\*\*", content, re.MULTILINE)
+
+
+def test_the_endpoint_lists_the_cards_the_turn_showed(rules_server):
+    """The cards after an answer are the items of the turn's ItemsShown events: the list the page draws as it comes,
+    and the items the finished answer offers, which the endpoint lists."""
+    ask = "something scary from the 80s"
+    completion = rules_server.client().chat.completions.create(model="whyrec", user="u1", messages=[{"role": "user", "content": ask}])
+    stream = rules_server.agents[0].stream("u1", "the-same-ask", ask)
+    shown = [chunk for chunk in stream if isinstance(chunk, ItemsShown)]
+
+    drawn, answered = shown[0], shown[-1]
+    assert not drawn.answered and drawn.request["request"] == ask and answered.answered
+    listed = completion.whyrec["items"]
+    assert listed and [card["item_id"] for card in listed] == [card["item_id"] for card in answered.items] == [card["item_id"] for card in drawn.items]
+    assert numbered_titles(completion.choices[0].message.content) == [card["title"] for card in answered.items]
 
 
 def test_why_the_second_one_works_from_the_message_history_alone_with_the_openai_client(rules_server):

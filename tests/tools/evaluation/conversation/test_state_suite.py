@@ -23,7 +23,7 @@ def test_the_chat_keeps_no_stale_topic_respects_dislikes_and_points_at_the_cards
 
 def test_the_suite_catches_a_chat_that_piles_requests_up(router, monkeypatch) -> None:
     # the old behaviour: every message refines the last request, whatever its topic
-    monkeypatch.setattr("whyrec.agent.chat.names_new_topic", lambda *args: False)
+    monkeypatch.setattr("whyrec.agent.planning.names_new_topic", lambda *args: False)
     monkeypatch.setattr("whyrec.agent.planning._FRESH_REQUEST", __import__("re").compile(r"(?!)"))
     rates = run_state_suite(router, ["u1", "u2", "u3"], seed=1)
     assert rates["stale_constraint_rate"] > 0
