@@ -40,7 +40,8 @@ from whyrec.tools.recommend.popularity import PopularityTimeline, continues_sess
 from whyrec.tools.recommend.profile import InterestProfile, InterestProfiler, template_summary
 from whyrec.tools.recommend.profile_cache import cached_profile
 from whyrec.tools.recommend.profile_summary import BackgroundSummaries, Summarizer
-from whyrec.tools.understanding.request import ParsedRequest, RequestParser
+from whyrec.tools.understanding.parser import RequestParser
+from whyrec.tools.understanding.request import ParsedRequest
 from whyrec.tools.recommend.reranker import Reranker, cascade_scores, is_trained, liked_items
 from whyrec.tools.recommend.retrieval import Candidate, CatalogFacets, metadata_filter
 from whyrec.tools.recommend.scoring import Ranking, Recommendation, RecommendationList, ScoreWeights

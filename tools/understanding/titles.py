@@ -7,16 +7,22 @@ of them use this one matcher, so an item named one way is recognised the same wa
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from whyrec.store.records import YEAR_SUFFIX as _YEAR_SUFFIX
 from whyrec.store.records import Item, display_title
 from whyrec.store.records import head_and_alternates as _head_and_alternates
+from whyrec.tools.understanding.words import FILLER, clip
 
-__all__ = ["TitleIndex", "display_title", "normalise_title"]  # display_title's rule lives with Item (Item.display_title)
+__all__ = ["TitleIndex", "TitleReference", "display_title", "normalise_title"]  # display_title's rule lives with Item (Item.display_title)
 
 _PHRASE_ENDS = ",.;:!?()"
 _FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in _PHRASE_ENDS})  # "!" -> "！": NFKC maps it back
+FUZZY_CUTOFF = 0.85  # difflib ratio for a misspelt title ("Star Wras" → Star Wars)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 
 
 def _names(title: str) -> list[str]:
@@ -34,6 +40,16 @@ def normalise_title(title: str) -> str:
     return re.sub(r"\s+", " ", title).strip()
 
 
+@dataclass(frozen=True)
+class TitleReference:
+    """What a chat's "why X?" names: an item, how it was found, or a message saying it is not in the catalog."""
+
+    item: Item | None
+    how: str  # "id", "exact", "fuzzy", "position", "not_found"
+    message: str = ""
+    nearest: tuple[Item, ...] = ()
+
+
 class TitleIndex:
     """Finds catalog items by title, exactly (for tool arguments) or inside free text (for answers)."""
 
@@ -45,6 +61,7 @@ class TitleIndex:
                 if key:
                     self.by_title.setdefault(key, []).append(item)
         self.max_words = max((len(k.split()) for k in self.by_title), default=0)
+        self._keys = list(self.by_title)  # what a misspelt title is matched against
         self._punctuated: re.Pattern[str] | None = None
 
     def keep_titles_whole(self, text: str) -> str:
@@ -79,6 +96,71 @@ class TitleIndex:
 
     def lookup(self, title: str) -> list[Item]:
         return self.by_title.get(normalise_title(title), [])
+
+    def find(self, phrase: str, prefix: bool = False, fuzzy: bool = True) -> list[Item]:
+        """Items titled ``phrase`` (exactly, then misspelt); with ``prefix``, its sequels too ("Nebula Run II")."""
+        key = normalise_title(phrase)
+        if not key or key in FILLER:
+            return []
+        found = list(self.by_title.get(key, []))
+        if not found and not key.startswith("the "):
+            found = list(self.by_title.get(f"the {key}", []))
+        if not found and fuzzy and len(key) >= 4:
+            close = difflib.get_close_matches(key, self._keys, n=1, cutoff=FUZZY_CUTOFF)
+            if close:
+                key = close[0]
+                found = list(self.by_title[key])
+        if found and prefix:
+            follow = re.compile(rf"^{re.escape(key)}\s+(?:[ivx]+|\d+|part\b.*)$")
+            found += [i for k in self._keys if follow.match(k) for i in self.by_title[k]]
+        return found
+
+    def leading(self, text: str, fuzzy: bool = True, most_words: int | None = None) -> tuple[int, list[Item]]:
+        """The longest run of ``text``'s leading words (at most ``most_words``) that is a catalog title: how many
+        characters it takes, and its items; ``(0, [])`` when no run is one."""
+        words = list(re.finditer(r"\S+", text))[:most_words]
+        for n in range(len(words), 0, -1):
+            found = self.find(text[: words[n - 1].end()], fuzzy=fuzzy)
+            if found:
+                return words[n - 1].end(), found
+        return 0, []
+
+    def end_of_title(self, text: str, start: int, most_words: int = 10) -> int:
+        """Where the longest catalog title written from ``start`` ends (exactly spelt), or ``start`` when none does.
+
+        A phrase stops at words like "in the" or "that", which titles hold too ("Murder in the First", "I Like It Like
+        That"): without this, "not Murder in the First" left nothing out, and the title's words were searched for."""
+        if not text[start : start + 1].isupper():
+            return start
+        length, _ = self.leading(text[start:], fuzzy=False, most_words=most_words)
+        return start + len(text[start : start + length].rstrip(" .,;:!?'\"”’"))
+
+    def reference(
+        self, reference: str, shown: list[str] | None = None, nearest: int = 3, search: Callable[[str, int], list[Item]] | None = None, coverage: str = ""
+    ) -> TitleReference:
+        """The item ``reference`` names: an id, a title in any common spelling, a misspelling, or a
+        position in ``shown`` ("the second one", "#3", "the last one"). Not found: a message saying
+        so with the catalog's span (``coverage``), and the nearest items by meaning (``search``)."""
+        reference = " ".join(str(reference or "").split()).strip(" ?!.'\"“”‘’")
+        if not reference:
+            return TitleReference(None, "not_found", "Name an item: a title, an id or a position in the list.")
+        if reference in self.items:
+            return TitleReference(self.items[reference], "id")
+        if shown:
+            position = _position(reference, len(shown))
+            if position is not None and shown[position] in self.items:
+                return TitleReference(self.items[shown[position]], "position")
+        exact = self.lookup(reference) or self.by_title.get(f"the {normalise_title(reference)}", [])
+        if exact:
+            return TitleReference(exact[0], "exact")
+        fuzzy = self.find(reference)
+        if fuzzy:
+            return TitleReference(fuzzy[0], "fuzzy", f"Taking '{clip(reference)}' to mean '{display_title(fuzzy[0].title)}'.")
+        near = tuple(search(reference, nearest)) if search is not None and nearest > 0 else ()
+        message = f"'{clip(reference)}' is not in the catalog ({coverage})."
+        if near:
+            message += " The nearest items in it: " + ", ".join(f"'{display_title(i.title)}'" for i in near) + "."
+        return TitleReference(None, "not_found", message, near)
 
     def mentions(self, text: str) -> list[tuple[int, int, Item]]:
         """Catalog items named in ``text``: (start, end, item), longest title first, no overlaps.
@@ -124,3 +206,19 @@ class TitleIndex:
         if len(title_words) >= 2 and (len(raw) >= 10 or raw[:1].isupper()):
             return raw[:1].isupper() or set_off or leads_list
         return set_off or leads_list or (len(raw) >= 7 and raw[:1].isupper() and start != line_start)
+
+
+def _position(reference: str, n: int) -> int | None:
+    """0-based index for "the second one", "#3", "number 2", "3rd", "the last one"; None otherwise."""
+    text = reference.lower()
+    if re.fullmatch(r"(?:the\s+)?last(?:\s+one)?", text):
+        return n - 1
+    m = re.fullmatch(r"(?:the\s+)?(?:#|no\.?\s*|number\s+|item\s+)?(\d{1,2})(?:st|nd|rd|th)?(?:\s+one)?", text)
+    if m:
+        index = int(m[1]) - 1
+        return index if 0 <= index < n else None
+    m = re.fullmatch(r"(?:the\s+)?(" + "|".join(ORDINALS) + r")(?:\s+one)?", text)
+    if m:
+        index = ORDINALS[m[1]] - 1
+        return index if index < n else None
+    return None

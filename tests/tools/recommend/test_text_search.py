@@ -66,7 +66,7 @@ def test_planted_instructions_in_a_story_are_quoted_defused() -> None:
 
 
 def test_a_word_most_stories_say_matches_nothing_and_a_hyphen_joins_a_word_to_its_category() -> None:
-    from whyrec.tools.understanding.request import RequestParser
+    from whyrec.tools.understanding.parser import RequestParser
 
     common = [Item(f"c{n}", f"Film {n}", f"A young woman finds love in a small town, story {n}.", ("Drama",), 1990) for n in range(30)]
     rare = Item("r", "Deep Water", "A young diver finds a wreck.", ("Drama",), 1991)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from whyrec.tools.understanding.phrasebook import in_english, language_of
-from whyrec.tools.understanding.request import RequestParser
+from whyrec.tools.understanding.parser import RequestParser
 
 from tests.tools.understanding.test_request import CATALOG
 

@@ -14,7 +14,7 @@ import pytest
 from whyrec.store.records import Item
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.recommend.scoring import RecommendationList
-from whyrec.tools.understanding.request import RequestParser
+from whyrec.tools.understanding.parser import RequestParser
 from whyrec.tools.recommend.retrieval import CatalogFacets, ItemFilter
 
 from tests.conftest import SMALL_CATALOG

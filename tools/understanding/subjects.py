@@ -1,0 +1,102 @@
+"""What a request is about, what is embedded as its meaning, and which of its words the rules did not read.
+
+"a heist movie set on a submarine" is about "heist submarine" once its filters and framing are set aside; "not
+horror" must not be embedded as the request (it would pull towards horror); and a word no rule read for sure ("not
+too violent", "something to cheer me up") makes the chat ask the model to read the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from whyrec.tools.understanding.request import ParsedRequest
+from whyrec.tools.understanding.words import FILLER, FRAME_WORDS, LOGIC_WORDS, NOT_A_SUBJECT, SUBJECT_WORDS, TOKEN, WORD, blank, overlaps
+
+# what names a request's subject outright: "about a shark", "with zombies", "set on a submarine", "one where a dog…";
+# the subject runs to the end of its clause. "watch with my wife" is company, not a subject
+_INTRODUCED = re.compile(
+    r"\b(?:about|(?<!watch\s)(?<!see\s)with|featuring|involving|starring|set\s+(?:in|on|at|during|around)|where|in\s+which)\b"
+    r"(?P<subject>(?:(?!\b(?:and|but|or|nor|so|because|though|although|while|that|which|who|to|for|if|when|after|before|since|until)\b)[^,.;:!?()])*)",
+    re.IGNORECASE,
+)
+HEAD_WORDS = frozenset(["movie", "movies", "film", "films", "flick", "flicks"])  # "a shark movie": the word before is its subject
+MAX_HEAD_SUBJECT_WORDS = 2  # "a serial killer movie"; further back is a description, not a compound noun
+MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a description, cut to this
+
+
+def unaccounted(
+    parsed: ParsedRequest, text: str, read: list[tuple[int, int]], readable: Callable[[str], bool], category_patterns: list[tuple[str, re.Pattern]]
+) -> list[str]:
+    """The words of ``text`` the rules did not read for sure, lower case, in order. Read for sure: framing words,
+    whatever a rule read (a catalog title, a year span, an exclusion that named something, a category by name,
+    lexicon or typo) and a subject the message introduces ("about a shark", "a courtroom drama"). Not: a word
+    only matched by embedding, an unread or unknown word, a subject nothing introduces ("What do you think I
+    like?" is not about "think") and a negation or comparison no rule consumed ("not too violent"). ``readable`` says
+    whether the embedding model reads a word; ``category_patterns`` find the category names a subject may stand before."""
+    guessed = {ask.source.lower() for ask in parsed.boost_categories if ask.how == "embedding"}
+    subjects = [m.span("subject") for m in _INTRODUCED.finditer(text)] + head_subjects(text, read, category_patterns)
+    words = []
+    for m in TOKEN.finditer(text):
+        word = m[0].lower().replace("’", "'")
+        if overlaps(m.span(), read):
+            continue
+        noise = parsed.problem == "gibberish" and word.isascii() and not readable(word)
+        framing = word in FRAME_WORDS or (overlaps(m.span(), subjects) and word not in guessed)
+        if word == "instead" and not re.match(r"\s+of\b", text[m.end():], re.IGNORECASE):
+            continue  # "something romantic instead" says the request is new; "instead of a drama" compares
+        if word in LOGIC_WORDS or not (framing or noise):
+            words.append(word)
+    return words
+
+
+def head_subjects(text: str, read: list[tuple[int, int]], category_patterns: list[tuple[str, re.Pattern]]) -> list[tuple[int, int]]:
+    """Spans of the nouns right before "movie"/"film" or a category name: "shark" in "a shark movie", "courtroom"
+    in "a courtroom drama" (at most :data:`MAX_HEAD_SUBJECT_WORDS`, and none that is framing or was read)."""
+    heads = [m.start() for m in TOKEN.finditer(text) if m[0].lower() in HEAD_WORDS]
+    heads += [s for s, e in read if any(p.fullmatch(text[s:e]) for _, p in category_patterns)]
+    spans = []
+    for head in heads:
+        end = head
+        for _ in range(MAX_HEAD_SUBJECT_WORDS):
+            m = re.search(r"([^\W_]+)[\s-]+$", text[:end])
+            if m is None or m[1].lower() in FRAME_WORDS or m[1].lower() in LOGIC_WORDS or overlaps(m.span(1), read):
+                break
+            spans.append(m.span(1))
+            end = m.start()
+    return spans
+
+
+def query_text(text: str, removed: list[tuple[int, int]]) -> str:
+    """The request less its exclusions (embedding "not horror" would pull towards horror); "" when only filler is left."""
+    rest = re.sub(r"\s+", " ", blank(text, [s for s in removed if _is_exclusion(text, s)])).strip(" ,.;")
+    content = [w for w in WORD.findall(rest) if w.lower() not in FILLER]
+    digits = re.findall(r"\d+", rest)
+    return rest if content or digits else ""
+
+
+def about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[int, int]], named: list[str] = ()) -> str:
+    """The request's subject: its words less filler, years, titles, exclusions and category names, but with the
+    lexicon's subject nouns kept ("a heist movie" is about a heist as much as it leans to Crime) and the names
+    that are no catalog title ("a Christmas movie", "set in Paris"). A word joined by a hyphen to a category
+    name goes with it ("action-packed" is not about packing)."""
+    subjects = [s for s in covered if text[s[0] : s[1]].lower() in SUBJECT_WORDS]
+    spans = [_with_hyphenated(text, s) for s in removed + [s for s in covered if s not in subjects]]
+    words = [w for w in WORD.findall(blank(text, spans)) if w.lower().replace("’", "'") not in NOT_A_SUBJECT]
+    words += [w for name in named for w in WORD.findall(name) if w.lower() not in FILLER and w not in words]
+    return " ".join(words)[:MAX_ABOUT_CHARS]
+
+
+def _with_hyphenated(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` grown over the word parts a hyphen joins to it: "action" in "action-packed" is all of it."""
+    start, end = span
+    while (m := re.match(r"-[^\W\d_]+", text[end:])) is not None:
+        end += m.end()
+    while (m := re.search(r"[^\W\d_]+-$", text[:start])) is not None:
+        start = m.start()
+    return start, end
+
+
+def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
+    return bool(re.match(r"(?:less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
+

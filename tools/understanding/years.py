@@ -1,0 +1,148 @@
+"""Years and decades in a request, read against the catalog's own span.
+
+"the mid 80s" is 1984–1986, "nothing before 1990" is 1990 onwards, "recent" is the catalog's newest three years and
+"old" leans to its oldest fifth; a decade written short ("the 20s") is the one the catalog holds. Of the hard year
+asks only the newest sentence's count, since a chat appends each refinement to its request as a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from whyrec.tools.understanding.request import ParsedRequest, YearRange
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
+
+RECENT_YEARS = 3  # "recent" = the catalog's newest three years
+DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90}
+DECADE_PARTS = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}  # years into the decade: "mid 80s" = 1984–1986
+# how a year or decade bounds a request: "before 1990" ends before it, "until 1990" ends with it, "after" starts past it
+EARLIER = frozenset(["before", "pre", "prior to", "older than", "earlier than"])
+UP_TO = frozenset(["until", "up to", "through"])
+LATER = frozenset(["after", "post", "newer than", "later than"])
+# a year or a decade, in part or whole: "1990", "the 80s", "mid-80s", "the late 1970s", "early eighties"
+_WHEN = (
+    r"(?:(?P<year>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part>" + "|".join(DECADE_PARTS) + r")[\s-]+)?"
+    r"(?:(?P<full>(?:19|20)\d0)|['’]?(?P<short>\d0)|(?P<word>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies)))"
+)
+_BOUND = re.compile(r"\b(?P<rel>" + "|".join(sorted(EARLIER | UP_TO | LATER | {"since", "from"}, key=len, reverse=True)) + r")[\s-]+" + _WHEN, re.IGNORECASE)
+# a bound said the other way round: "nothing from before 1990" asks for 1990 onwards, "no later than 1992" up to 1992
+NEGATED_BOUND = re.compile(
+    r"\b(?:not|no|nothing|none|never)\s+(?:(?:made|released|filmed|from|that['’]?s|that\s+is|is|are|anything|movies?|films?)\s+)*"
+    r"(?P<rel>" + "|".join(sorted(EARLIER | LATER, key=len, reverse=True)) + r")[\s-]+" + _WHEN,
+    re.IGNORECASE,
+)
+
+
+class YearReader:
+    """Reads the years a request asks for, against one catalog's span (built once per catalog)."""
+
+    def __init__(self, catalog: CatalogVocabulary):
+        self.catalog = catalog
+        self.year_min, self.year_max = catalog.year_min, catalog.year_max
+        self.old_year, self.new_year = catalog.old_year, catalog.new_year
+
+    def read(self, text: str, take: Callable[[int, int], None], free: Callable[[int, int], bool]) -> list[YearRange]:
+        """Year asks; of the hard ones, only the last sentence's count. A chat appends each refinement as a sentence,
+        so "something scary from the 80s. A 1950s movie from 1995" asks for what the newest sentence says (it used to
+        contradict all three, 80s included), while one sentence's own contradiction still says so."""
+        asks: list[YearRange] = []
+        sentence_of: dict[int, int] = {}  # id of a hard ask -> the sentence it is in
+        soft_sentence_of: dict[int, int] = {}  # the same for leanings ("older", "newer")
+        said_at: dict[int, int] = {}  # id of an ask -> where the request says it, so the notes name them in order
+
+        def sentence(at: int) -> int:
+            return len(re.findall(r"[.!?](?:\s|$)", text[:at]))
+
+        def add(m: re.Match, start: int | None, end: int | None, soft: bool = False) -> None:
+            if free(m.start(), m.end()):
+                take(m.start(), m.end())
+                asks.append(YearRange(start, end, m[0].strip() + ("~soft" if soft else "")))
+                (soft_sentence_of if soft else sentence_of)[id(asks[-1])] = sentence(m.start())
+                said_at[id(asks[-1])] = m.start()
+
+        for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
+            a, b = int(m[1] or m[3]), int(m[2] or m[4])
+            add(m, min(a, b), max(a, b))
+        for m in NEGATED_BOUND.finditer(text):  # first: the plain bound would read "nothing before 1990" backwards
+            add(m, *_bounded(m["rel"], *self._when(m), negated=True))
+        for m in _BOUND.finditer(text):
+            add(m, *_bounded(m["rel"], *self._when(m)))
+        for m in re.finditer(r"\b" + _WHEN, text, re.IGNORECASE):
+            if not m["year"]:  # a year alone is read last, after "1990-1995" and "before 1990" have taken theirs
+                add(m, *self._when(m))
+        for m in re.finditer(r"(?:\b(?:años|los|années|anni|jahre)\s+['’]?(\d0)\b|\b(\d0)(?:er|年代))", text, re.IGNORECASE):
+            start = self._decade_start(None, m[1] or m[2], None)
+            add(m, start, start + 9)
+        for m in re.finditer(r"\b((?:19|20)\d\d)\b", text):
+            add(m, int(m[1]), int(m[1]))
+        if self.year_max is not None:
+            for m in re.finditer(r"\b(?:(?:in\s+)?recent(?:ly|\s+years)?|lately|(?:in\s+)?the\s+(?:last|past)\s+(?:few|couple(?:\s+of)?|several)\s+years|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
+                add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
+            for m in re.finditer(r"\b(?:old(?:er)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
+                add(m, None, self.old_year, soft=True)
+            for m in re.finditer(r"\b(?:newer|more modern)\b", text, re.IGNORECASE):  # the mirror of "older": a leaning, not a filter
+                add(m, self.new_year, None, soft=True)
+        last, last_soft = max(sentence_of.values(), default=0), max(soft_sentence_of.values(), default=0)
+        # "something older. something newer" leans newer: a leaning, too, is what the newest sentence says
+        kept = [a for a in asks if sentence_of.get(id(a), last) == last and soft_sentence_of.get(id(a), last_soft) == last_soft]
+        return sorted(kept, key=lambda a: said_at[id(a)])
+
+    def _when(self, m: re.Match) -> tuple[int, int]:
+        """The first and last year a :data:`_WHEN` match names: 1990–1990 for "1990", 1984–1986 for "mid-80s"."""
+        if m["year"]:
+            return int(m["year"]), int(m["year"])
+        start = self._decade_start(m["full"], m["short"], m["word"])
+        first, last = DECADE_PARTS.get((m["part"] or "").lower(), (0, 9))
+        return start + first, start + last
+
+    def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
+        if full:
+            return int(full)
+        tens = int(short) if short else DECADE_WORDS[word.lower()]
+        options = [1900 + tens, 2000 + tens]
+        if self.year_min is not None and self.year_max is not None:
+            inside = [y for y in options if y + 9 >= self.year_min and y <= self.year_max]
+            if len(inside) == 1:
+                return inside[0]
+            return min(options, key=lambda y: abs(y - self.year_max))
+        return options[0]
+
+    def settle(self, parsed: ParsedRequest, asks: list[YearRange]) -> None:
+        """The year asks into ``parsed``: hard ones intersected into its years (a note when they contradict or lie
+        outside the catalog), soft ones as leanings."""
+        hard = [a for a in asks if not a.source.endswith("~soft")]
+        soft = [YearRange(a.start, a.end, a.source.removesuffix("~soft")) for a in asks if a.source.endswith("~soft")]
+        parsed.boost_years += soft
+        if not hard:
+            return
+        merged: YearRange | None = hard[0]
+        for ask in hard[1:]:
+            merged = merged.intersect(ask) if merged else None
+        if merged is None:
+            labels = " and ".join(f"{a.label} ('{a.source}')" for a in hard)
+            parsed.notes.append(f"Nothing matches both {labels}: those years contradict each other, so here are the closest items to either.")
+            parsed.problem = "contradiction"
+            parsed.boost_years += hard
+            return
+        if self.year_min is not None and ((merged.end is not None and merged.end < self.year_min) or (merged.start is not None and merged.start > self.year_max)):
+            parsed.notes.append(f"Nothing in the catalog is from {merged.label} ({self.catalog.coverage()}), so here are the closest years instead.")
+            parsed.boost_years.append(merged)
+            return
+        parsed.years = YearRange(merged.start, merged.end, "; ".join(a.source for a in hard))
+
+
+def _bounded(relation: str, first: int, last: int, negated: bool = False) -> tuple[int | None, int | None]:
+    """The years a relation to the span ``first``–``last`` asks for: "before the 80s" ends in 1979, "since the 80s"
+    starts in 1980. Negated, "before" and "after" turn round: "nothing before the 80s" starts in 1980 (it was read as
+    "before the 80s", the very years the person ruled out) and "nothing after 1995" ends in 1995."""
+    relation = " ".join(relation.lower().split())
+    if relation in EARLIER:
+        return (first, None) if negated else (None, first - 1)
+    if relation in LATER:
+        return (None, last) if negated else (last + 1, None)
+    if relation in UP_TO:
+        return None, last
+    if relation == "since":
+        return first, None
+    return first, last  # "from the early 80s": those years
