@@ -17,19 +17,25 @@ import os
 import re
 import shutil
 import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.ui.test_request_limits import HeldModel
 from whyrec.store.ports import free_port
 from whyrec.store.records import Interaction
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 90_000  # ranking with the cross-encoder on two shared CPU cores is slow the first time
+HELLO = "Hello! Ask me for a film, or why one was recommended."  # what the held model answers once released
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")]
+# a browser: slow, and only where Debian's chromium is (every test_browser_* module is marked with these)
+IN_CHROMIUM = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")]
+pytestmark = IN_CHROMIUM
 
 
 def fallback_agent(recommender):
@@ -297,44 +303,41 @@ def test_the_user_picker_lists_every_user(browser, app_url, recommender):
     page.get_by_text(re.compile(r"items for user x119")).wait_for()
 
 
-def slow_model_agent(recommender, seconds: float, mode: str = "react"):
-    """The real ChatAgent over a scripted fake model that takes ``seconds`` to answer, as a local model on a CPU does
-    (``mode="plan"``: the rules answer what they read alone, the model the rest)."""
-
-    def make():
-        from tests.agent.chat_fakes import scripted
-        from whyrec.agent.chat import ChatAgent
-
-        def slow(messages):
-            time.sleep(seconds)
-            return "Hello! Ask me for a film, or why one was recommended."
-
-        return ChatAgent(recommender, recommender.settings, model=scripted(*[slow] * 8), mode=mode)
-
-    return make
-
-
-def test_a_second_chat_says_it_is_waiting_for_the_first(browser, recommender):
+@contextmanager
+def two_tabs_on_a_held_model(browser, recommender, mode: str = "react") -> Iterator[tuple[Any, Any, HeldModel]]:
+    """Two tabs, u1's and u2's, their cards drawn, on an app whose chat model (the real ChatAgent over a scripted fake)
+    answers only once the test sets ``held.release``, as a local model on a CPU answers after a while (``mode="plan"``:
+    the rules answer what they read alone, the model the rest)."""
+    from whyrec.agent.chat import ChatAgent
     from whyrec.ui.app import build_app
     from whyrec.ui.server import serve
 
-    demo = build_app(recommender, slow_model_agent(recommender, 4.0))
+    held = HeldModel(HELLO, calls=8)
+    demo = build_app(recommender, lambda: ChatAgent(recommender, recommender.settings, model=held.model, mode=mode))
     url = serve(demo, port=free_port(), block=False, quiet=True)
     try:
         first, second = open_page(browser, url, 1000), open_page(browser, url, 1000)
         for page, user in ((first, "u1"), (second, "u2")):
             pick_user(page, user)
             page.locator(".rec-card").first.wait_for()
+        yield first, second, held
+    finally:
+        held.release.set()
+        demo.close()
+
+
+def test_a_second_chat_says_it_is_waiting_for_the_first(browser, recommender):
+    with two_tabs_on_a_held_model(browser, recommender) as (first, second, held):
         send_chat(first, "hello")
         first.get_by_text("thinking…").first.wait_for()
+        assert held.called.wait(60), "the first chat holds the model"
         send_chat(second, "hello")
-        second.locator("#chat").get_by_text("waiting for another conversation to finish").wait_for(timeout=5_000)
+        second.locator("#chat").get_by_text("waiting for another conversation to finish").wait_for()
+        held.release.set()  # the first answer ends only now: the second saw its place in line whatever the machine's speed
         first.locator("#chat").get_by_text("Hello! Ask me for a film").wait_for()
         second.locator("#chat").get_by_text("Hello! Ask me for a film").wait_for()
         assert "waiting for" not in second.locator("#chat").inner_text()
         assert error_badges(first) == [] and error_badges(second) == []
-    finally:
-        demo.close()
 
 
 # --- the screenshot ------------------------------------------------------------------------

@@ -7,10 +7,8 @@ One test per complaint a demanding user made (each test's first line); the helpe
 
 from __future__ import annotations
 
-import pytest
-
 from tests.ui.test_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM,
+    IN_CHROMIUM,
     app_url,
     browser,
     card,
@@ -21,7 +19,7 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     send_chat,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")]
+pytestmark = IN_CHROMIUM
 
 
 def wait_for_answer(page, text: str) -> None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.ui.test_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM,
+    IN_CHROMIUM,
     TIMEOUT_MS,
     app_url,
     browser,
@@ -24,7 +22,7 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     wait_for_marks,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")]
+pytestmark = IN_CHROMIUM
 
 PHONE = {"width": 390, "height": 844}
 

@@ -206,7 +206,6 @@ class PageChat:
         return None
 
 
-@pytest.mark.slow
 def test_the_pages_chat_counts_a_keys_turns_with_v1_and_refuses_past_them_in_one_line(limited_server):
     server, _ = limited_server
     page = PageChat(server.url, OPEN_KEY, "u1")
