@@ -3,8 +3,8 @@
 A ranking asks the index with one query per interest of the profile, the request and each "more like" item
 (:func:`retrieval_queries`), and mixes in the lists that are not neighbours of a query: people with similar
 histories, what is popular lately, and the request's words in the stories (:func:`gather_candidates`). Near
-copies of a disliked item go (:func:`drop_near_disliked`), and after scoring :func:`pick` cuts the list to k,
-varied by MMR, a tier at a time.
+copies of a disliked item go (:func:`drop_near_disliked`), and after scoring :func:`cut_to_k` ranks them and
+picks the k shown, varied by MMR, a tier at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from whyrec.store.item_index import ItemIndex
 from whyrec.tools.recommend.diversity import mmr
 from whyrec.tools.recommend.retrieval import Candidate, RankedList, RetrievalQuery, retrieve_candidates
+from whyrec.tools.recommend.scoring import Recommendation
 from whyrec.tools.recommend.text_search import ItemTextSearch
 from whyrec.tools.recommend.user_context import UserContext
 from whyrec.tools.understanding.request import ParsedRequest
@@ -99,6 +100,24 @@ def drop_near_disliked(context: UserContext, candidates: list[Candidate], vector
         return candidates, vectors
     keep = (vectors @ np.stack(disliked).T).max(axis=1) < NEAR_DUPLICATE
     return [c for c, k in zip(candidates, keep, strict=True) if k], vectors[keep]
+
+
+def cut_to_k(
+    scored: list[Recommendation], vectors: np.ndarray, tiers: tuple[tuple[str, ...], ...], k: int, diversity: float
+) -> tuple[list[Recommendation], list[Recommendation], np.ndarray]:
+    """Every candidate ranked (its ``rank`` set), the ``k`` shown (a varied pick, :func:`pick`) and their vectors.
+
+    ``tiers``: category groups relaxed because too few items meet them all; items meeting more of them come first."""
+    final = np.array([r.scores["final"] for r in scored])
+    tier = np.array([sum(any(c in r.item.categories for c in g) for g in tiers) for r in scored]) if tiers else np.zeros(len(scored))
+    order = np.lexsort((-final, -tier)) if len(scored) else np.zeros(0, dtype=int)
+    ranked = [scored[i] for i in order]
+    for rank, rec in enumerate(ranked, start=1):
+        rec.rank = rank
+    categories = [r.item.categories for r in ranked]
+    picks = pick(final[order], tier[order], vectors[order] if len(order) else vectors, k, diversity, categories)
+    shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
+    return ranked, shown, vectors[order][picks] if picks else vectors[:0]
 
 
 def pick(final: np.ndarray, tier: np.ndarray, vectors: np.ndarray, k: int, diversity: float, categories: list[tuple[str, ...]]) -> list[int]:

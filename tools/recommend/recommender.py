@@ -27,7 +27,7 @@ from whyrec.store.errors import InputError
 from whyrec.store.records import Interaction, Item
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.applied_request import AppliedRequest, apply_request, explicit_filter
-from whyrec.tools.recommend.candidates import drop_near_disliked, gather_candidates, pick, retrieval_queries
+from whyrec.tools.recommend.candidates import cut_to_k, drop_near_disliked, gather_candidates, retrieval_queries
 from whyrec.tools.recommend.catalog_gate import CatalogGate
 from whyrec.tools.recommend.collaborative import CollaborativeModel
 from whyrec.tools.recommend.evidence import add_evidence
@@ -50,6 +50,7 @@ from whyrec.tools.recommend.user_context import UserContext
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 
+# ~320 lines: recommend/explain keep every knob a keyword argument beside their RecommendOptions twins; each stage is its own module
 class Recommender:
     """Recommends, explains, profiles and takes feedback for the users of one store."""
 
@@ -258,20 +259,11 @@ class Recommender:
         timings["rerank"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        final = np.array([r.scores["final"] for r in scored])
-        # category asks relaxed because too few items meet them all: items meeting more of them come first
-        tier = np.array([sum(any(c in r.item.categories for c in g) for g in tiers) for r in scored]) if tiers else np.zeros(len(scored))
-        order = np.lexsort((-final, -tier)) if len(scored) else np.zeros(0, dtype=int)
-        ranked = [scored[i] for i in order]
-        for rank, rec in enumerate(ranked, start=1):
-            rec.rank = rank
-        categories = [r.item.categories for r in ranked]
-        picks = pick(final[order], tier[order], vectors[order] if len(order) else vectors, k, d, categories)
-        shown = [Recommendation(n, ranked[i].item, ranked[i].scores, None, []) for n, i in enumerate(picks, start=1)]
+        ranked, shown, shown_vectors = cut_to_k(scored, vectors, tiers, k, d)
         timings["diversity"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        add_evidence(context, shown, vectors[order][picks] if picks else vectors[:0], self.items, self.collaborative)
+        add_evidence(context, shown, shown_vectors, self.items, self.collaborative)
         about_terms = self._about_terms(parsed)
         for rec in shown:
             rec.trend = self.timeline.trend(rec.item.item_id, now) if "recent_popularity" in rec.scores else None
