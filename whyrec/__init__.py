@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
+from whyrec.tools.recommend.options import RecommendOptions
 from whyrec.tools.recommend.recommender import Recommender
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ _LAZY = {
     "ChatAgent": "whyrec.agent.chat",
 }
 
-__all__ = ["ChatAgent", "Recommender", "Settings", "Store", "WhyrecContext", "WhyrecToolkit", "__version__", "get_tools"]
+__all__ = ["ChatAgent", "RecommendOptions", "Recommender", "Settings", "Store", "WhyrecContext", "WhyrecToolkit", "__version__", "get_tools"]
 
 
 def __getattr__(name: str) -> Any:
