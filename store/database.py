@@ -323,7 +323,7 @@ class Database:
 
     def catalog_version(self) -> int:
         """Counts ingests and added interactions (0 before any): a worker that read the catalog, popularity and the
-        collaborative model at another version reloads them (``Recommender._current_catalog``)."""
+        collaborative model at another version reloads them (``tools.recommend.catalog_gate.CatalogGate``)."""
         with self._connect() as conn:
             row = conn.execute(text("SELECT value FROM meta WHERE key = 'catalog_version'")).first()
         return int(row[0]) if row else 0
