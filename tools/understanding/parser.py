@@ -52,6 +52,13 @@ _BREAK = rf"(?=\s*(?:[,;!?()]|(?!{_TITLE_DOT})\.|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:b
 # a run of capitalised words, small joining words allowed inside ("Return of the Jedi"), whole words only ("Como a" is
 # not a run in "Como agua"); "I" alone is a pronoun
 _NAMED = re.compile(r"\b(?!I\b)[A-Z][\w'’:-]*(?:\s+(?:(?:of|the|and|in|a|an|on|to|&)(?![\w'’])|[A-Z][\w'’:-]*))*(?<![\s,])")
+# a film written with its year, as people write them ("I like The Rocky Horror Picture Show (1975)", "B*A*P*S (1997)")
+_TITLED_WORD = r"[A-Z0-9][\w'’:*!&.-]*"
+_TITLE_WITH_YEAR = re.compile(
+    rf"\b(?P<title>(?!I\b){_TITLED_WORD}(?:\s+(?:(?:of|the|and|in|a|an|on|to|at|for|with|from|&)(?![\w'’])|{_TITLED_WORD}))*)\s*\((?P<year>(?:19|20)\d\d)\)"
+)
+# words that lead into a film's name without being part of it ("Loved Heat (1995)", "Also The Birds (1963)")
+_LEAD_IN = frozenset({"loved", "liked", "enjoyed", "watched", "saw", "seen", "also", "and", "but", "or", "maybe", "recently", "then"})
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -133,6 +140,12 @@ class RequestParser:
                 said_at[("not", i)] = m.start()
             for ask in parsed.exclude_categories[before_categories:]:
                 said_at.update({("not", c): m.start() for c in ask.categories})
+
+        # 1b. films written with their year: the whole name is the title, so "Horror" in "The Rocky Horror Picture
+        # Show (1975)" asks for no category and its year for no years; a film outside the catalog lends its words
+        for m in _TITLE_WITH_YEAR.finditer(text):
+            if free(m.start(), m.end()):
+                take(m.start(), m.end(), sure=self._read_dated_title(parsed, m["title"], int(m["year"]), said_at, m.start()))
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -279,6 +292,27 @@ class RequestParser:
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
             # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
             parsed.notes.append(f"'{clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
+        return False
+
+    def _read_dated_title(self, parsed: ParsedRequest, name: str, year: int, said_at: dict[tuple[str, str], int], at: int) -> bool:
+        """Read a film written with its year: the longest tail of ``name`` that is a catalog title of that year (a
+        year apart at most: release dates differ by country) is "more like it"; otherwise the name is a film outside
+        the catalog (a remake of a catalog title is one), said in a note. True when it was a catalog item."""
+        words = name.split()
+        for start in range(len(words)):
+            found = [i for i in self.titles.find(" ".join(words[start:]), fuzzy=False) if i.year is None or abs(i.year - year) <= 1]
+            if found:
+                if found[0].item_id not in parsed.like_item_ids:
+                    parsed.like_item_ids.append(found[0].item_id)
+                    parsed.titles[found[0].item_id] = display_title(found[0].title)
+                said_at[("like", found[0].item_id)] = at
+                return True
+        while len(words) > 1 and words[0].lower() in _LEAD_IN:
+            words = words[1:]
+        title = clip(f"{' '.join(words)} ({year})", 80)
+        if title not in parsed.unknown_titles:
+            parsed.unknown_titles.append(title)
+            parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
         return False
 
     def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool, comparison: bool = False) -> int:

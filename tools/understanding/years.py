@@ -1,6 +1,6 @@
 """Years and decades in a request, read against the catalog's own span.
 
-"the mid 80s" is 1984–1986, "nothing before 1990" is 1990 onwards, "recent" is the catalog's newest three years and
+"the mid 80s" is 1984–1986, "nothing before 1990" is 1990 onwards, "recent" is the catalog's newest three years ("within the last year" its newest one) and
 "old" leans to its oldest fifth; a decade written short ("the 20s") is the one the catalog holds. Of the hard year
 asks only the newest sentence's count, since a chat appends each refinement to its request as a sentence.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from whyrec.tools.understanding.phrases import NUMBER_WORDS
 from whyrec.tools.understanding.request import ParsedRequest, YearRange
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
@@ -20,10 +21,25 @@ DECADE_PARTS = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}  # years into th
 EARLIER = frozenset(["before", "pre", "prior to", "older than", "earlier than"])
 UP_TO = frozenset(["until", "up to", "through"])
 LATER = frozenset(["after", "post", "newer than", "later than"])
-# a year or a decade, in part or whole: "1990", "the 80s", "mid-80s", "the late 1970s", "early eighties"
-_WHEN = (
-    r"(?:(?P<year>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part>" + "|".join(DECADE_PARTS) + r")[\s-]+)?"
-    r"(?:(?P<full>(?:19|20)\d0)|['’]?(?P<short>\d0)|(?P<word>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies)))"
+
+
+def _when_pattern(suffix: str = "") -> str:
+    """A year or a decade, in part or whole: "1990", "the 80s", "mid-80s", "the late 1970s", "early eighties"; its
+    groups end in ``suffix``, so that one pattern can hold two of them ("the 1930s or 40s")."""
+    return (
+        rf"(?:(?P<year{suffix}>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part{suffix}>" + "|".join(DECADE_PARTS) + r")[\s-]+)?"
+        rf"(?:(?P<full{suffix}>(?:19|20)\d0)|['’]?(?P<short{suffix}>\d0)|(?P<word{suffix}>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies)))"
+    )
+
+
+_WHEN = _when_pattern()
+# two decades said as one span: "the 1930s or 40s", "the 80s and 90s", "70s-80s", "from the seventies to the nineties"
+# ("or" and "and" join neighbours only: "the 50s or the 80s" stays two asks, two leanings)
+_DECADE_SPAN = re.compile(r"\b" + _WHEN + r"\s*(?P<joint>or|and|to|through|till|until|-|–|/)\s*" + _when_pattern("2"), re.IGNORECASE)
+# the catalog's newest years, counted back from its last: "within the last year", "from the past 5 years"
+_LAST_YEARS = re.compile(
+    r"\b(?:within|in|from|over|during)\s+the\s+(?:last|past)\s+(?:(?P<n>\d{1,2}|" + "|".join(NUMBER_WORDS["en"]) + r")\s+)?(?P<unit>years?)\b",
+    re.IGNORECASE,
 )
 _BOUND = re.compile(r"\b(?P<rel>" + "|".join(sorted(EARLIER | UP_TO | LATER | {"since", "from"}, key=len, reverse=True)) + r")[\s-]+" + _WHEN, re.IGNORECASE)
 # a bound said the other way round: "nothing from before 1990" asks for 1990 onwards, "no later than 1992" up to 1992
@@ -64,6 +80,9 @@ class YearReader:
         for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
             a, b = int(m[1] or m[3]), int(m[2] or m[4])
             add(m, min(a, b), max(a, b))
+        for m in _DECADE_SPAN.finditer(text):
+            if m["year"] is None and m["year2"] is None and (span := self._decade_span(m)):
+                add(m, *span)
         for m in NEGATED_BOUND.finditer(text):  # first: the plain bound would read "nothing before 1990" backwards
             add(m, *_bounded(m["rel"], *self._when(m), negated=True))
         for m in _BOUND.finditer(text):
@@ -77,6 +96,9 @@ class YearReader:
         for m in re.finditer(r"\b((?:19|20)\d\d)\b", text):
             add(m, int(m[1]), int(m[1]))
         if self.year_max is not None:
+            for m in _LAST_YEARS.finditer(text):
+                count = int(m["n"]) if (m["n"] or "").isdigit() else NUMBER_WORDS["en"].get((m["n"] or "").lower(), 1 if m["unit"].lower() == "year" else RECENT_YEARS)
+                add(m, self.year_max - max(count, 1) + 1, self.year_max)
             for m in re.finditer(r"\b(?:(?:in\s+)?recent(?:ly|\s+years)?|lately|(?:in\s+)?the\s+(?:last|past)\s+(?:few|couple(?:\s+of)?|several)\s+years|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
                 add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
             for m in re.finditer(r"\b(?:old(?:er)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
@@ -88,13 +110,22 @@ class YearReader:
         kept = [a for a in asks if sentence_of.get(id(a), last) == last and soft_sentence_of.get(id(a), last_soft) == last_soft]
         return sorted(kept, key=lambda a: said_at[id(a)])
 
-    def _when(self, m: re.Match) -> tuple[int, int]:
-        """The first and last year a :data:`_WHEN` match names: 1990–1990 for "1990", 1984–1986 for "mid-80s"."""
-        if m["year"]:
-            return int(m["year"]), int(m["year"])
-        start = self._decade_start(m["full"], m["short"], m["word"])
-        first, last = DECADE_PARTS.get((m["part"] or "").lower(), (0, 9))
+    def _when(self, m: re.Match, suffix: str = "") -> tuple[int, int]:
+        """The first and last year a :func:`_when_pattern` match names: 1990–1990 for "1990", 1984–1986 for "mid-80s"."""
+        if m[f"year{suffix}"]:
+            return int(m[f"year{suffix}"]), int(m[f"year{suffix}"])
+        start = self._decade_start(m[f"full{suffix}"], m[f"short{suffix}"], m[f"word{suffix}"])
+        first, last = DECADE_PARTS.get((m[f"part{suffix}"] or "").lower(), (0, 9))
         return start + first, start + last
+
+    def _decade_span(self, m: re.Match) -> tuple[int, int] | None:
+        """The years two decades span as one ask ("the 1930s or 40s" is 1930–1949, "the early 90s or late 80s"
+        1987–1993, "the 70s to the 90s" 1970–1999), or None when they are not one span: "or"/"and" between decades
+        that do not touch, or "to" from a later decade to an earlier one."""
+        (first, first_end), (second, second_end) = self._when(m), self._when(m, "2")
+        if m["joint"].lower() in ("or", "and", "/"):
+            return (min(first, second), max(first_end, second_end)) if max(first, second) <= min(first_end, second_end) + 1 else None
+        return (first, second_end) if second_end > first_end else None
 
     def _decade_start(self, full: str | None, short: str | None, word: str | None) -> int:
         if full:

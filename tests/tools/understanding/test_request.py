@@ -566,3 +566,24 @@ def test_another_language_or_an_unread_phrase_is_never_sure(parser) -> None:
 
     assert foreign.language == "es" and not foreign.rules_sure
     assert mixed.unread and "gracioso" in mixed.unaccounted and not mixed.rules_sure
+
+
+# --- films written with their year ("The Heist (1994)"), as people and ReDial write them --------------
+
+def test_a_catalog_film_with_its_year_is_more_like_it_and_no_year_filter(parser):
+    parsed = parser.parse("I loved The Heist (1994), anything similar?")
+    assert parsed.like_item_ids == ["crime1"]
+    assert parsed.years is None and not parsed.boost_years
+
+
+def test_a_film_outside_the_catalog_keeps_its_words_out_of_the_categories(parser):
+    parsed = parser.parse("I'm looking for a romance. I like The Horror Picture Show (1975)")
+    assert [ask.categories for ask in parsed.categories] == [("Romance",)]  # "Horror" is part of a title
+    assert parsed.unknown_titles == ["The Horror Picture Show (1975)"]
+    assert any("not in the catalog" in note for note in parsed.notes)
+
+
+def test_a_catalog_title_of_another_year_is_another_film(parser):
+    parsed = parser.parse("something like Detective Noir (2015)")  # a remake, not the 1997 film
+    assert "crime2" not in parsed.like_item_ids
+    assert parsed.unknown_titles == ["Detective Noir (2015)"]

@@ -1,0 +1,62 @@
+"""Years said the way people say them: two decades as one span, and the catalog's newest years counted back.
+
+The small test catalog runs 1984–2010, so "the last year" is 2010 and a short decade ("the 90s") is the 1990s.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from whyrec.tools.understanding.parser import RequestParser
+
+from tests.tools.understanding.test_request import CATALOG
+
+
+@pytest.fixture(scope="module")
+def parser(embedder) -> RequestParser:
+    return RequestParser(CATALOG, embedder)
+
+
+@pytest.mark.parametrize(
+    ("request_text", "span"),
+    [
+        ("a romance, 1990s or 2000s", (1990, 2009)),  # "or" between neighbouring decades is one span, not a contradiction
+        ("sci-fi from the 90s and 2000s", (1990, 2009)),
+        ("crime from the nineties to the 2000s", (1990, 2009)),
+        ("90s-2000s sci-fi", (1990, 2009)),
+        ("the early 90s or late 80s", (1987, 1993)),  # neighbours in either order
+    ],
+)
+def test_two_decades_are_one_span(parser, request_text, span):
+    parsed = parser.parse(request_text)
+    assert (parsed.years.start, parsed.years.end) == span
+    assert "contradict" not in " ".join(parsed.notes)
+
+
+def test_a_span_said_backwards_is_not_one(parser):
+    parsed = parser.parse("crime from the 2000s to the 90s")
+    assert parsed.years is None and "contradict" in " ".join(parsed.notes)  # two asks that contradict, said so
+
+
+def test_decades_apart_stay_two_leanings(parser):
+    parsed = parser.parse("something from the 80s or the 2000s")
+    assert parsed.years is None  # not 1980–2009: the 90s were not asked for
+    assert {(y.start, y.end) for y in parsed.boost_years} == {(1980, 1989), (2000, 2009)}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "span"),
+    [
+        ("a movie from within the last year", (2010, 2010)),
+        ("anything from the past 5 years?", (2006, 2010)),
+        ("a comedy made in the last three years", (2008, 2010)),
+    ],
+)
+def test_the_last_years_count_back_from_the_catalogs_newest(parser, request_text, span):
+    parsed = parser.parse(request_text)
+    assert (parsed.years.start, parsed.years.end) == span
+
+
+def test_a_year_said_in_passing_is_not_a_span(parser):
+    parsed = parser.parse("I saw a great thriller last year")  # when they watched it, not what they ask for
+    assert parsed.years is None
