@@ -37,7 +37,6 @@ from whyrec.agent.chat import ChatAgent  # noqa: E402
 from whyrec.agent.router import route  # noqa: E402
 from whyrec.store.catalog import Store  # noqa: E402
 from whyrec.store.settings import Settings  # noqa: E402
-from whyrec.tools.understanding.titles import TitleIndex  # noqa: E402
 from whyrec.tools.recommend.recommender import Recommender  # noqa: E402
 
 # (request, the tool that should answer it)
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_movielens(settings)
     scratch = scratch_copy(settings)
     recommender = Recommender(Store.open(scratch))
-    titles = TitleIndex(recommender.items)
+    titles = recommender.vocabulary.titles  # the catalog's one title index
     requests = REQUESTS[: args.limit]
 
     baseline = []

@@ -101,7 +101,7 @@ def main() -> None:
     settings = Settings()
     store = copied_store(settings.data_dir)
     recommender = Recommender(store, reranker=None)
-    titles = TitleIndex(recommender.items)
+    titles = recommender.vocabulary.titles  # the catalog's one title index
     users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
     users = users[: args.limit] if args.limit else users
     server = LocalModelServer.from_settings(settings, progress=False).start()

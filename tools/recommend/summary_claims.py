@@ -28,7 +28,9 @@ from stop_words import get_stop_words
 
 from whyrec.store.records import Item
 from whyrec.tools.tool_text import REMOVED, neutralise
-from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.titles import display_title, normalise_title
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
+from whyrec.tools.understanding.words import LEXICON
 
 _STEMMER = snowballstemmer.stemmer("english")
 # words that frame a sentence about a person's taste and claim nothing about the films themselves
@@ -47,8 +49,9 @@ FRAMING_WORDS = frozenset(
 )
 FRAMING_STEMS = frozenset(_STEMMER.stemWord(w) for w in FRAMING_WORDS)
 STOP_WORDS = frozenset(get_stop_words("english"))
-# adjectives that name a category without its stem ("romantic" is Romance, "comic" is Comedy)
-CATEGORY_FORMS = {"romantic": "Romance", "dramatic": "Drama", "comic": "Comedy", "scifi": "Sci-Fi", "noir": "Film-Noir"}
+# adjectives that name a category without its stem ("romantic" is Romance, "comic" is Comedy): the request parser's
+# everyday words for one category, those a summary may use as a category claim
+CATEGORY_FORMS = {word: LEXICON[word][0] for word in ("romantic", "dramatic", "comic", "scifi", "noir")}
 NUMBER_WORDS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _NUMBER = re.compile(r"(?<![\w.])'?(\d+(?:\.\d+)?)(s|%)?(?![\w])")
@@ -119,11 +122,14 @@ class CheckedSentence:
 
 
 class ClaimChecker:
-    """Checks sentences against :class:`SectionFacts`; one per catalog (it indexes the catalog's titles once)."""
+    """Checks sentences against :class:`SectionFacts`; one per catalog, reading its titles from the catalog's vocabulary."""
 
-    def __init__(self, items: dict[str, Item]):
-        self.titles = TitleIndex(items)
-        self.category_stems = {stem(c): c for item in items.values() for c in item.categories} | CATEGORY_FORMS
+    def __init__(self, catalog: CatalogVocabulary | dict[str, Item]):
+        """``catalog``: the catalog's vocabulary (``Recommender.vocabulary``, whose title index it shares); a plain items
+        dict builds one."""
+        vocabulary = catalog if isinstance(catalog, CatalogVocabulary) else CatalogVocabulary(catalog)
+        self.titles = vocabulary.titles
+        self.category_stems = {stem(c): c for item in vocabulary.items.values() for c in item.categories} | CATEGORY_FORMS
 
     def check(self, sentence: str, facts: SectionFacts) -> CheckedSentence:
         """Each claim of ``sentence`` against ``facts``; a sentence is only shown when nothing is unsupported."""
