@@ -193,10 +193,10 @@ class RecommenderAPI:
         k: int | float | None,
     ) -> RecommendOptions:
         """The endpoint's arguments checked and made into the options every front end builds (the request is read after)."""
-        known = self.categories()
-        unknown = [c for c in categories or [] if c not in known]
+        names = [self.recommender.vocabulary.category(c) for c in categories or []]  # "crimes" is Crime, as to the tools
+        unknown = [c for c, name in zip(categories or [], names, strict=True) if name is None]
         if unknown:
-            raise InputError(f"category {unknown[0]!r} is not in the catalog — use one of: {', '.join(known)}")
+            raise InputError(f"category {unknown[0]!r} is not in the catalog — use one of: {', '.join(self.categories())}")
         y0, y1 = _year("year_min", year_min), _year("year_max", year_max)
         if y0 is not None and y1 is not None and y0 > y1:
             raise InputError(f"year_min={y0} is after year_max={y1} — swap them")
@@ -204,7 +204,7 @@ class RecommenderAPI:
         if like is not None:
             self.recommender.item(like)  # a clear error for an unknown id
         return RecommendOptions(
-            None, _k(k), tuple(categories or ()), y0, y1, None if diversity is None else float(diversity), bool(exclude_seen), like
+            None, _k(k), tuple(names), y0, y1, None if diversity is None else float(diversity), bool(exclude_seen), like
         )
 
     # --- the endpoints ---------------------------------------------------------

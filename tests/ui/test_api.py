@@ -125,6 +125,14 @@ def test_titles_read_as_people_say_them(empty_store, reranker):
     assert empty_store.db.items()["shining"].title == "Shining, The"
 
 
+
+def test_a_category_is_read_as_the_tools_read_it(recommender):
+    """'crimes' and 'sci fi' are the catalog's Crime and Sci-Fi to the API as to the tools (CatalogVocabulary.category)."""
+    api = RecommenderAPI(recommender)
+    for written, name in (("crimes", "Crime"), ("sci fi", "Sci-Fi")):
+        items = api.recommend("u1", k=3, categories=[written], exclude_seen=False)["items"]
+        assert items and all(name in r["categories"] for r in items), written
+
 @pytest.mark.parametrize(
     ("endpoint", "kwargs", "message"),
     [
