@@ -3,6 +3,10 @@
 The tools resolve ``"The Usual Suspects"`` to the item stored as ``"Usual Suspects, The (1995)"``;
 the agent's answer check and the keyword router find the titles a reply or a request names. All
 of them use this one matcher, so an item named one way is recognised the same way everywhere.
+The request parser finds titles here too: misspelt (:meth:`TitleIndex.find`), the longest title a phrase
+starts with (:meth:`TitleIndex.leading`), and the item a chat's "why X?" or "the second one" names
+(:meth:`TitleIndex.reference`). One index is built per catalog, by its
+:class:`~whyrec.tools.understanding.vocabulary.CatalogVocabulary`.
 """
 
 from __future__ import annotations
