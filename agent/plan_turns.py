@@ -19,6 +19,7 @@ from whyrec.agent.events import TurnEvent
 from whyrec.agent.planning import (
     GREETING,
     Plan,
+    asks_my_taste,
     explain_named,
     explain_the_list_in_force,
     follow_up_recommend,
@@ -26,6 +27,7 @@ from whyrec.agent.planning import (
     not_understood_reply,
     only_asks_for_more,
     rule_plan,
+    taste_question_reply,
     understood_note,
     wants_more,
     why_reference,
@@ -78,6 +80,10 @@ class PlanTurns:
         if plan is not None and plan.tool == "recommend" and shown and (vague := unresolved_pointer(text, titles, shown, focus)):
             # "not that one" with several items on screen and none explained: ask, rather than leave nothing out
             plan = Plan("chit_chat", "", reply=f"Which one do you mean by '{vague}'? Name it, or say 'not the second one'.")
+        if plan is not None and plan.intent == "recommend" and asks_my_taste(text) and not (asked := read()).categories and not asked.years:
+            # "Do you like movies? I just watched The Truman Show (1998), have you seen it?": talk, not a request
+            liked = next((asked.titles[i] for i in asked.like_item_ids if i in asked.titles), None)
+            plan = Plan("chit_chat", "", reply=taste_question_reply(liked))
         if plan is None and (understood := read()).has_hard and (self.runtime.fallback_only or understood.rules_sure):
             # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
             plan = Plan("recommend", "recommend", {"request": text})

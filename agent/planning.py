@@ -128,12 +128,21 @@ _LIMITED_COUNT = re.compile(
 MAX_LIST_LENGTH = 20  # the recommend tool's own limit
 
 
+# one film asked for without a noun: "can you help me find one?", "recommend one like Heat", "do you have a favourite
+# Christmas movie?", "tell me your favorite" ("one of those" and "one more" are not this)
+_ONE = re.compile(
+    r"\b(?:find|recommend|suggest|pick|name|give)\s+(?:me\s+|us\s+)?(?:just\s+|only\s+)?one\b(?!\s+(?:of|more|another|else)\b)"
+    r"|\b(?:do you have|what(?:'?s| is)|tell me|name)\s+(?:a\s+|your\s+)favou?rite\b",
+    re.IGNORECASE,
+)
+
+
 def asked_count(text: str) -> int | None:
-    """How many items a message asks for ("recommend 20 movies", "give me ten films"), at most
+    """How many items a message asks for ("recommend 20 movies", "give me ten films", "find me one"), at most
     :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list length then)."""
     match = _COUNT.search(text) or _LIMITED_COUNT.search(text)
     if match is None:
-        return None
+        return 1 if _ONE.search(text) else None
     word = match["n"].lower()
     count = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word)
     return min(count, MAX_LIST_LENGTH) if count > 0 else None
@@ -228,14 +237,42 @@ class Plan:
     note: str = ""  # said before the tool's answer: how the model's reading was understood, in the person's words
 
 
+# what asks for something before a "why" in the same message: a question, or a recommend word
+_ASKS_BEFORE_WHY = re.compile(r"\?|" + _RECOMMEND_WORDS.pattern, re.IGNORECASE)
+# a question about the assistant's own taste ("Do you like movies?", "have you seen it?", "what's your favorite
+# movie?"): small talk when nothing is asked of the catalog (see :func:`taste_question_reply`)
+_ASKS_MY_TASTE = re.compile(r"\b(?:do you (?:like|love|enjoy|watch)|have you (?:ever )?(?:seen|watched)|what(?:'?s| is)?\s+your\s+favou?rite)\b", re.IGNORECASE)
+_ASKS_THE_CATALOG = re.compile(
+    r"\b(?:recommend|suggest|looking for|in the mood|show me|give me|find|can you|could you|any (?:ideas|suggestions|recommendations)|"
+    r"what should|i want|i'?d like|i need|tell me)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_my_taste(text: str) -> bool:
+    """Whether a message only asks the assistant what it likes (no request words): the turn answers it as small talk
+    unless the message also names a category or years, which make it a request ("do you like 80s horror?")."""
+    return bool(_ASKS_MY_TASTE.search(text)) and not _ASKS_THE_CATALOG.search(text)
+
+
+def taste_question_reply(liked: str | None) -> str:
+    """The answer to a question about the assistant's own taste: it has none, and says what it can do instead."""
+    offer = f"If you liked {liked}, say so and I'll find more like it. " if liked else ""
+    return f"I don't watch films myself, so I have no favourites. {offer}{HOW_TO_ASK}"
+
+
 def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus: dict[str, Any] | None = None) -> Plan | None:
     """The plan when the rules are sure of it, else None (then :func:`model_plan` decides); ``shown`` is the last list,
     ``focus`` the one item the conversation was last about (:func:`last_focus`)."""
     if _CHIT_CHAT.match(text):
         return Plan("chit_chat", "", reply=small_talk_reply(text))
-    asks_why = bool(router.EXPLAIN.search(text))
+    why = router.EXPLAIN.search(text)
     item = referenced_item(text, titles, shown, focus)
-    if asks_why:
+    if why and item is None and not shown and _ASKS_BEFORE_WHY.search(text[: why.start()]):
+        # "What's a hidden gem I should see? And why is it a must-watch?": the why is about the film asked for, and
+        # every recommendation says why; with nothing shown there was nothing else it could be about
+        why = None
+    if why:
         if item is None:
             return Plan("explain", "")  # "why?" about nothing we can name: the answer asks which
         return Plan("why_not" if _WHY_NOT.search(text) else "explain", "explain_recommendation", {"item_id": item.item_id})

@@ -30,7 +30,8 @@ _DISLIKED = re.compile(
     re.IGNORECASE,
 )
 _NOT_INTERESTED = re.compile(r"\b(not interested|no interest|(do ?n[o']?t|do not) (show|recommend|want))\b", re.IGNORECASE)
-_SEARCH = re.compile(r"^\s*(please\s+)?(search( for)?|find|look ?up|look for|is there|do you have)\b", re.IGNORECASE)
+# ("do you have a favourite Christmas movie?" asks for a pick, not whether the catalog holds one)
+_SEARCH = re.compile(r"^\s*(please\s+)?(search( for)?|find|look ?up|look for|is there|do you have(?! an? favou?rite))\b", re.IGNORECASE)
 _MORE_LIKE = re.compile(r"\b(more like|similar to|something like|anything like|movies like|films like|like)\s+(?P<ref>.+?)\s*[?.!]*$", re.IGNORECASE)
 _ITEM_REF = re.compile(r"(?:\bitem\s*(?:id)?\s*[:#]?\s*|#)(?P<id>[\w-]+)", re.IGNORECASE)
 _FILLER = {

@@ -326,7 +326,9 @@ def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
     [("recommend 20 movies", 20), ("Give me ten good films from the 90s", 10), ("show me 3 more titles", 3),
      ("50 movies please", 20), ("recommend 8 sci-fi movies", 8), ("ten good old films", 10),
      ("a movie from the 90s", None), ("something like 2001: A Space Odyssey", None), ("a 2 hour movie", None),
-     ("recommend 3 comedies, nothing before 1990", 3), ("5 westerns from the 50s", 5), ("just 4 ones", 4)],
+     ("recommend 3 comedies, nothing before 1990", 3), ("5 westerns from the 50s", 5), ("just 4 ones", 4),
+     ("Can you help me find one?", 1), ("recommend one like Star Voyage", 1), ("Do you have a favourite Christmas movie?", 1),
+     ("Tell me your favorite.", 1), ("show me one of those again", None), ("give me one more", None)],
 )
 def test_a_number_of_items_asked_for_is_read(text, count) -> None:
     assert asked_count(text) == count
@@ -457,3 +459,20 @@ def test_bad_input_gets_a_clear_answer_and_never_a_crash(plan_agent, recommender
 def test_an_empty_message_is_a_clear_error(plan_agent) -> None:
     with pytest.raises(InputError, match="the message is empty"):
         plan_agent(scripted()).reply("u1", "c", "   ")
+
+
+def test_a_question_about_the_assistants_own_taste_is_small_talk_without_a_list(plan_agent) -> None:
+    agent = plan_agent(scripted())
+    reply = agent.reply("u1", "taste", "Hi! Do you like movies? I just watched Orbit Station (1995), have you seen it?")
+    assert reply.items == [] and reply.llm_calls == 0
+    assert "no favourites" in reply.text and "If you liked Orbit Station" in reply.text  # the film named, offered back
+    # a category or years make it a request: "do you like 90s sci-fi?" is answered with a list
+    assert agent.reply("u1", "taste-2", "do you like 90s sci-fi movies?").items
+
+
+def test_a_why_with_nothing_shown_is_about_the_film_asked_for() -> None:
+    # every recommendation says why; before, "which item do you mean?" answered a request for a film
+    plan = rule_plan("What's a hidden gem I haven't seen but should watch? And why is it a must-watch?", TITLES, [])
+    assert plan.intent == "recommend"
+    assert rule_plan("why?", TITLES, []).intent == "explain"  # a bare why still asks which
+    assert rule_plan("Any good sci-fi? Why the second one?", TITLES, LIST).intent == "explain"  # a list is shown: that one
