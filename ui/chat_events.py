@@ -102,6 +102,7 @@ def wire_chat(page: Page, limiter: TurnLimiter) -> None:
         if not message or not user_value:
             yield {chat.chatbot: gr.skip()}  # a generator that yields nothing would blank every output
             return
+        yield {chat.pending: None}  # the turn start_turn admitted runs once: this event sent again finds nothing to answer
         history = list(history or [])
         conversation_id = conversation_id or uuid.uuid4().hex[:12]
         in_force, shown_request = str(in_force or ""), str(shown_request or "")
@@ -199,6 +200,6 @@ def wire_chat(page: Page, limiter: TurnLimiter) -> None:
             [chat.pending, chat.chatbot, user, conversation, like, recs, chat_request, page.request_shown, page.model_read, page.card_feedback, *controls],
             [chat.chatbot, conversation, session, recs, explanations, cards.status, cards.notice, cards.ranking_status, page.shown_list,
              *profile_outputs_list, cards.k, cards.diversity, chat_request, *request_outputs, page.card_feedback,
-             cards.last_feedback, cards.undo_text, cards.undo],
+             cards.last_feedback, cards.undo_text, cards.undo, chat.pending],
             show_progress="hidden", **CHAT,
         )

@@ -172,8 +172,9 @@ def test_a_turn_the_rules_decide_does_not_wait_behind_other_clients_model_turns(
 
 
 class PageChat:
-    """The page's chat as a browser drives it, over HTTP: a session with a user picked, and the Send event's first step
-    (``start_turn``, run at once outside the queue), which admits the turn or refuses it in the notice under the chat."""
+    """The page's chat as a browser drives it, over HTTP: a session with a user picked, and the Send event's two steps:
+    ``start_turn`` (run at once outside the queue) admits the turn or refuses it in the notice under the chat, and
+    ``run_turn`` answers the turn admitted."""
 
     def __init__(self, url: str, key: str, user: str) -> None:
         self.url, self.headers, self.session = url, bearer(key), uuid.uuid4().hex
@@ -185,7 +186,7 @@ class PageChat:
         data = [user if i == picker else self.components[i]["props"].get("value") for i in select["inputs"]]
         status, message = run_event(url, self.headers, select, data, self.session)
         assert status == 200 and message and message["success"], message
-        self.send = events["start_turn"]
+        self.send, self.run = events["start_turn"], events["run_turn"]
         self.notice = self.send["outputs"].index(self.component("chat-notice"))
         self.text = self.send["outputs"].index(self.component("chat-input"))
 
@@ -203,7 +204,17 @@ class PageChat:
             assert out[self.text] in (None, {"__type__": "update"}) or out[self.text].get("value") is None, "a refused message stays in the box"
             return str(notice["value"])
         assert out[self.text] == "" or out[self.text].get("value") == "", out[self.text]
+        self.shown = out[self.send["outputs"].index(self.component("chat"))]  # the message and a thinking bubble
         return None
+
+    def answer(self) -> object:
+        """The Send event's second step (``run_turn``, queued), as the browser sends it after ``start_turn``: the chat it
+        leaves (the state values are the server's own: the client sends only the components')."""
+        chat = self.component("chat")
+        data = [self.shown if i == chat else self.components[i]["props"].get("value") for i in self.run["inputs"]]
+        status, message = run_event(self.url, self.headers, self.run, data, self.session)
+        assert status == 200 and message and message["success"], message
+        return message["output"]["data"][self.run["outputs"].index(self.component("chat"))]
 
 
 def test_the_pages_chat_counts_a_keys_turns_with_v1_and_refuses_past_them_in_one_line(limited_server):
@@ -212,7 +223,10 @@ def test_the_pages_chat_counts_a_keys_turns_with_v1_and_refuses_past_them_in_one
 
     too_long = page.say("scary" * 120)
     assert too_long is not None and "600 characters" in too_long and "send at most 200" in too_long and "\n" not in too_long
-    assert page.say(SCARY_80S) is None and page.say("why the second one?") is None
+    assert page.say(SCARY_80S) is None
+    assert any(item.title in str(page.answer()) for item in HORROR), "the turn the page admitted is answered"
+    assert page.answer() == {"__type__": "update"}, "sent again without a new start, the answering step answers nothing"
+    assert page.say("why the second one?") is None
     v1 = httpx.post(server.url + "v1/chat/completions", headers=bearer(OPEN_KEY), timeout=120,
                     json={"model": "whyrec", "user": "u1", "messages": [{"role": "user", "content": SCARY_80S}]})
     assert v1.status_code != 429, "the key's third turn of the minute, through /v1"
