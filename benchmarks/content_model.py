@@ -38,10 +38,16 @@ from concepts import open_ingested
 from whyrec.store.movielens import load_movielens_100k
 from whyrec.store.records import Interaction
 from whyrec.tools.evaluation.baselines import EASERanker, PopularityRanker
+from whyrec.tools.evaluation.content_model_ranker import (
+    content_scores,
+    fit_on_split,
+    score_ranker,
+)
 from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
 from whyrec.tools.evaluation.report import (
     NO_RERANKER,
     RETRIEVAL_ONLY,
+    UNTRAINED_CONTENT,
     recommender_ranker,
 )
 from whyrec.tools.evaluation.splits import (
@@ -52,36 +58,16 @@ from whyrec.tools.evaluation.splits import (
 )
 from whyrec.tools.recommend.content_model import ContentModel
 from whyrec.tools.recommend.recommender import Recommender
-from whyrec.tools.training.content_model_fit import ContentFit, fit_content_model
+from whyrec.tools.training.content_model_fit import ContentFit
 
 HERE = Path(__file__).parent
-UNTRAINED = "embedding retrieval only (whyrec, content)"
+UNTRAINED = UNTRAINED_CONTENT
 LEARNED = "learned content model (whyrec, content)"
 COLD = "learned content model, fitted without the held-out items"
 NO_TEXT = "learned content model on genres and year only (no text vector)"
 FUSED = "EASE + learned content model"
 FUSION_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 PIPELINE_FUSED = f"{NO_RERANKER}, content model fused into collaborative"
-
-
-def score_ranker(scores: Callable[[list[Interaction]], np.ndarray], items: list[str]) -> Ranker:
-    """An evaluation ranker over ``items`` from a function of the history giving one score per item."""
-    row = {item_id: n for n, item_id in enumerate(items)}
-
-    def rank(user_id: str, history: list[Interaction], exclude: set[str], n: int) -> list[str]:
-        scored = np.array(scores(history), dtype=np.float64)
-        scored[[row[i] for i in exclude if i in row]] = -np.inf
-        top = np.argsort(-scored, kind="stable")[:n]
-        return [items[i] for i in top if np.isfinite(scored[i])]
-
-    return rank
-
-
-def content_scores(model: ContentModel, catalog, vectors: np.ndarray) -> Callable[[list[Interaction]], np.ndarray]:
-    """The content model's score of every catalog item for a history (``vectors``: the catalog's text vectors)."""
-    features = model.item_features(catalog, vectors)
-    row = {item.item_id: n for n, item in enumerate(catalog)}
-    return lambda history: model.scores(features[[row[x.item_id] for x in history]], features)
 
 
 def fused_scores(collaborative, content: Callable[[list[Interaction]], np.ndarray], items: list[str], weight: float):
@@ -140,9 +126,7 @@ def pipeline(args, dataset, split: LeaveOneOutSplit, store, catalog, vectors: np
 
 
 def fit(split: LeaveOneOutSplit, catalog, vectors: np.ndarray, held_out: set[str], settings: ContentFit | None = None) -> ContentModel:
-    histories = {u: [x.item_id for x in rows] for u, rows in split.train.items()}
-    validation = {u: x.item_id for u, x in split.valid.items()}
-    return fit_content_model(catalog, vectors, histories, validation, held_out=held_out, settings=settings or ContentFit())
+    return fit_on_split(split, catalog, vectors, held_out=held_out, settings=settings)
 
 
 def paired(mine: dict[str, float], other: dict[str, float], name: str) -> dict:

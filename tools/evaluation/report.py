@@ -8,23 +8,30 @@ the same split (leave-one-out, and the split at a point in time; protocols in
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from whyrec.store.catalog import Store
-from whyrec.store.records import Dataset, Interaction
+from whyrec.store.records import Dataset, Interaction, Item
 from whyrec.tools.evaluation.baselines import (
     EASERanker,
     ItemKNNRanker,
     PopularityRanker,
     RecentPopularityRanker,
 )
+from whyrec.tools.evaluation.content_model_ranker import (
+    content_scores,
+    fit_on_split,
+    score_ranker,
+)
+from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
 from whyrec.tools.evaluation.splits import (
     LeaveOneOutSplit,
     Ranker,
@@ -34,7 +41,6 @@ from whyrec.tools.evaluation.splits import (
     leave_one_out,
     temporal_split,
 )
-from whyrec.tools.evaluation.metrics import paired_bootstrap_ci
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.recommend.reranker import Reranker, is_trained
 from whyrec.tools.recommend.scoring import ScoreWeights
@@ -42,6 +48,8 @@ from whyrec.tools.recommend.scoring import ScoreWeights
 log = logging.getLogger(__name__)
 
 RETRIEVAL_ONLY = ScoreWeights(reranker=0.0, retrieval=1.0, short_term=0.0, popularity=0.0, recent_popularity=0.0, collaborative=0.0)
+UNTRAINED_CONTENT = "embedding retrieval only (whyrec, content)"
+LEARNED_CONTENT = "learned content model (whyrec, content only)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Row:
     name: str
     make: Callable[[], Ranker]
     cross_encoder: bool = False  # slow on a CPU (~0.6 s a user): may be scored on a seeded subset of the users
+    against: tuple[str, str] | None = None  # (JSON key, name of the row it must beat): paired with that row too
 
 
 def recommender_ranker(recommender: Recommender, split: LeaveOneOutSplit, diversity: float = 0.0) -> Ranker:
@@ -71,8 +80,24 @@ NO_RERANKER = "whyrec: retrieval + collaborative + short-term + trending (no rer
 """The shipped pipeline without the cross-encoder: the row a cross-encoder row has to beat."""
 
 
-def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None) -> list[Row]:
-    """Our pipeline with each stage added in turn; popularity is fitted on the train part only."""
+def learned_content_row(store: Store, split: LeaveOneOutSplit, catalog: Sequence[Item], settings=None) -> Row | None:
+    """The learned content model fitted on ``split``'s train part (its validation items pick the epoch; ``settings``:
+    a ``ContentFit``, default its defaults), paired with the untrained content row; ``None``, with a warning, where torch is missing."""
+    if importlib.util.find_spec("torch") is None:
+        log.warning("torch is not installed: the learned content model's row is skipped — install the [train] or [gpu] extra, which bring it")
+        return None
+
+    def make() -> Ranker:
+        vectors = store.index.vectors(list(split.items))
+        return score_ranker(content_scores(fit_on_split(split, catalog, vectors, settings=settings), catalog, vectors), split.items)
+
+    return Row(LEARNED_CONTENT, make, against=("vs_untrained_content", UNTRAINED_CONTENT))
+
+
+def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | None, catalog: Sequence[Item] | None = None) -> list[Row]:
+    """Our pipeline with each stage added in turn; popularity is fitted on the train part only.
+
+    With ``catalog`` (the split's items, in its order) the learned content model's row follows the untrained one."""
 
     def pipeline(reranker: Reranker | None, weights: ScoreWeights | None, diversity: float = 0.0, rerank_top: int | None = None) -> Ranker:
         recommender = Recommender(store, reranker, weights=weights, rerank_top=rerank_top)  # None: defaults, the card's reranker share
@@ -81,8 +106,10 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
 
     default = ScoreWeights()
     settings = store.settings
-    rows = [
-        Row("embedding retrieval only (whyrec, content)", lambda: pipeline(None, RETRIEVAL_ONLY)),
+    rows = [Row(UNTRAINED_CONTENT, lambda: pipeline(None, RETRIEVAL_ONLY))]
+    if catalog is not None and (learned := learned_content_row(store, split, catalog)):
+        rows.append(learned)
+    rows += [
         Row("whyrec without trending (no reranker)", lambda: pipeline(None, replace(default, recent_popularity=0.0))),
         Row(NO_RERANKER, lambda: pipeline(None, None)),
     ]
@@ -93,8 +120,8 @@ def pipeline_rows(store: Store, split: LeaveOneOutSplit, reranker_path: Path | N
         weight = default.with_reranker_share(model.mix_share).reranker if model.mix_share is not None else default.reranker
         name = f"whyrec + fine-tuned cross-encoder (top {top}, weight {weight:.2f})"
         rows += [
-            Row(name, lambda: pipeline(model, None, rerank_top=top), True),
-            Row(f"{name}, diversity {settings.diversity}", lambda: pipeline(model, None, settings.diversity, top), True),
+            Row(name, lambda: pipeline(model, None, rerank_top=top), True, ("vs_no_reranker", NO_RERANKER)),
+            Row(f"{name}, diversity {settings.diversity}", lambda: pipeline(model, None, settings.diversity, top), True, ("vs_no_reranker", NO_RERANKER)),
         ]
     else:
         log.warning("no trained reranker at %s: the fine-tuned rows are skipped — run `whyrec train-reranker`", reranker_path)
@@ -160,8 +187,9 @@ def score_rows(
         log.info("%s: %s", row.name, result)
     add_paired(results, per_user, k, seed)
     for row, result in zip(rows, results, strict=True):
-        if row.cross_encoder and NO_RERANKER in per_user:
-            result["vs_no_reranker"] = paired_delta(per_user[row.name], per_user[NO_RERANKER], NO_RERANKER, seed)
+        if row.against and row.against[1] in per_user:
+            key, name = row.against
+            result[key] = paired_delta(per_user[row.name], per_user[name], name, seed)
     return results
 
 
@@ -184,9 +212,11 @@ def run_evaluation(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "protocols": {},
     }
+    by_id = {item.item_id: item for item in dataset.items}
     for name in protocols:
         split = leave_one_out(dataset) if name == "leave_one_out" else temporal_split(dataset)
-        rows = baseline_rows(split) + pipeline_rows(store, split, store.settings.trained_reranker_path)
+        catalog = [by_id[i] for i in split.items] if name == "leave_one_out" else None  # the learned content row: leave-one-out only
+        rows = baseline_rows(split) + pipeline_rows(store, split, store.settings.trained_reranker_path, catalog)
         section: dict = {"protocol": PROTOCOLS[name], "users": min(users or len(split.users), len(split.users))}
         if isinstance(split, TemporalSplit):
             section.update(
@@ -204,7 +234,7 @@ def write_report(report: dict, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     k = report["k"]
-    columns = ["model", "n_users", f"Recall@{k}", f"NDCG@{k}", "NDCG@10 Δ vs", "Δ 95% CI", "Δ vs no reranker [95% CI]",
+    columns = ["model", "n_users", f"Recall@{k}", f"NDCG@{k}", "NDCG@10 Δ vs", "Δ 95% CI", "Δ vs the row it must beat [95% CI]",
                f"MRR@{k}", f"Coverage@{k}", f"ILD@{k}", "ms_per_user"]
     tables = []
     for name, section in report["protocols"].items():
@@ -214,8 +244,10 @@ def write_report(report: dict, path: Path) -> str:
             cells = {c: row.get(c) for c in columns}
             cells["NDCG@10 Δ vs"] = f"{paired['ndcg_delta']:+.4f} vs {paired['vs']}" if paired else None
             cells["Δ 95% CI"] = f"[{paired['ci95'][0]:+.4f}, {paired['ci95'][1]:+.4f}]" if paired else None
-            if against := row.get("vs_no_reranker"):
-                cells["Δ vs no reranker [95% CI]"] = f"{against['ndcg_delta']:+.4f} [{against['ci95'][0]:+.4f}, {against['ci95'][1]:+.4f}]"
+            if against := row.get("vs_no_reranker") or row.get("vs_untrained_content"):
+                cells["Δ vs the row it must beat [95% CI]"] = (
+                    f"{against['ndcg_delta']:+.4f} [{against['ci95'][0]:+.4f}, {against['ci95'][1]:+.4f}] vs {against['vs']}"
+                )
             lines.append(cells)
         tables.append(f"### {name} ({section['users']} users)\n\n" + format_table(lines))
     return "\n\n".join(tables)
