@@ -165,7 +165,7 @@ def train_reranker_command(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("train-content-model")
 def train_content_model_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Fit the learned content model on the store's interactions and save it; the served pipeline does not read it (it is off)."""
+    """Fit the learned content model on the store's interactions and save it as <data_dir>/content_model.npz."""
     import torch  # noqa: F401 — a missing torch is reported now, not after loading the store
     from whyrec.store.records import Dataset
     from whyrec.tools.evaluation.content_model_ranker import fit_on_split
@@ -356,11 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, help="seconds for the whole run (default: 900 on a CPU, no limit on CUDA; 0 = no limit)")
     p.add_argument("--loss", default="listnet", choices=("listnet", "ranknet", "bce"), help="training loss (default listnet)")
     p.add_argument("--requests", type=Path, help="labelled 'about' requests (JSON lines, e.g. benchmarks/data/concept_requests.jsonl): only rows marked dev are read")
-    p = sub.add_parser(
-        "train-content-model",
-        help=train_content_model_command.__doc__ + " Fused into the pipeline it adds +0.0049 NDCG@10 [-0.0001, +0.0100] on leave-one-out:"
-        " an interval that touches 0, so nothing serves it (benchmarks/README.md, 'Learned content model').",
-    )
+    about = (train_content_model_command.__doc__ + " It is off: fused into the pipeline it adds +0.0049 NDCG@10 [-0.0001, +0.0100]"
+             " on leave-one-out, an interval that touches 0, so the served pipeline does not read it (benchmarks/README.md, 'Learned content model').")
+    sub.add_parser("train-content-model", help=about, description=about)
     p = sub.add_parser("evaluate", help=evaluate_command.__doc__)
     p.add_argument("--users", type=int, default=0, help="evaluate a seeded sample of users (default 0 = every evaluated user)")
     p.add_argument("--protocol", action="append", choices=("leave_one_out", "temporal"), help="only this protocol (repeatable; default both)")
