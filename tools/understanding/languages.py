@@ -12,8 +12,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
+from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.phrasebook import LANGUAGES
-from whyrec.tools.understanding.request import ParsedRequest
 from whyrec.tools.understanding.words import WORD, blank
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class KnownWords:
             self._vocab = {w for w in vocab if w.isalpha()}
         return self._vocab
 
-    def check_language(self, parsed: ParsedRequest, text: str, removed: list[tuple[int, int]]) -> None:
+    def check_language(self, draft: RequestDraft, text: str, removed: list[tuple[int, int]]) -> None:
         """Flags a request mostly made of words the model does not know (gibberish) or of another language."""
         words = WORD.findall(blank(text, removed))
         if not words:
@@ -62,14 +62,14 @@ class KnownWords:
             return  # one unknown word may be a rare English one ("tearjerker"); a 16-letter one is noise
         if (foreign + unknown) / letters <= 0.5:
             return
-        understood = understood_bits(parsed)
+        understood = understood_bits(draft)
         used = f"I used only what I recognised: {understood}." if understood else "I used your history instead."
         if foreign >= unknown:
-            parsed.problem = "language"
-            parsed.notes.append(f"Your request is in no language the rules read (English, {PHRASEBOOK_LANGUAGES}); {used}")
+            draft.problem = "language"
+            draft.notes.append(f"Your request is in no language the rules read (English, {PHRASEBOOK_LANGUAGES}); {used}")
         else:
-            parsed.problem = "gibberish"
-            parsed.notes.append(f"I could not make sense of {parsed.quoted(40)}; {used}")
+            draft.problem = "gibberish"
+            draft.notes.append(f"I could not make sense of {draft.quoted(40)}; {used}")
 
     def unread_spans(self, text: str, removed: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Runs of words in a mostly English request that whyrec cannot read: words of another language ("très
@@ -123,10 +123,10 @@ class KnownWords:
         return bool(pieces) and len(word) / len(pieces) >= MIN_CHARS_PER_PIECE
 
 
-def understood_bits(parsed: ParsedRequest) -> str:
+def understood_bits(draft: RequestDraft) -> str:
     """The years and categories read so far, for a note that says only those were used."""
-    bits = [parsed.years.label] if parsed.years else []
-    bits += [c.label for c in parsed.categories]
+    bits = [draft.years.label] if draft.years else []
+    bits += [c.label for c in draft.categories]
     return ", ".join(bits)
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
+from whyrec.tools.understanding.draft import RequestDraft
+from whyrec.tools.understanding.request import CategoryAsk
 
 if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
@@ -39,17 +40,17 @@ class MoodMatcher:
             self._category_vectors = self.embedder.encode(self.categories)
         return self._category_vectors
 
-    def embed(self, parsed: ParsedRequest, words: list[str]) -> None:
+    def embed(self, draft: RequestDraft, words: list[str]) -> None:
         """One model call: the request's text, unknown titles and the mood words not seen before."""
         if self.embedder is None:
             return
-        texts = ([parsed.query_text] if parsed.query_text else []) + parsed.unknown_titles
+        texts = ([draft.query_text] if draft.query_text else []) + draft.unknown_titles
         known = {w: v for w in words if (v := self._word_vectors.get(w)) is not None}  # a local copy: other threads evict
         new_words = [w for w in words if w not in known]
         vectors = self.embedder.encode(texts + new_words) if texts or new_words else np.zeros((0, 0), dtype=np.float32)
-        if parsed.query_text:
-            parsed.query_vector = vectors[0]
-        parsed.unknown_title_vectors = list(vectors[len(texts) - len(parsed.unknown_titles) : len(texts)])
+        if draft.query_text:
+            draft.query_vector = vectors[0]
+        draft.unknown_title_vectors = list(vectors[len(texts) - len(draft.unknown_titles) : len(texts)])
         for word, vector in zip(new_words, vectors[len(texts) :], strict=True):
             known[word] = self._word_vectors[word] = vector
         while len(self._word_vectors) > WORD_CACHE:
@@ -60,7 +61,7 @@ class MoodMatcher:
         categories = self.category_vectors
         if categories is None or not words:
             return
-        asked = {c for ask in parsed.categories + parsed.exclude_categories + parsed.boost_categories for c in ask.categories}
+        asked = {c for ask in draft.categories + draft.exclude_categories + draft.boost_categories for c in ask.categories}
         sims = np.stack([known[w] for w in words]) @ categories.T
         for word, row in zip(words, sims, strict=True):
             order = np.argsort(-row)
@@ -68,4 +69,4 @@ class MoodMatcher:
             category = self.categories[int(order[0])]
             if best >= MOOD_MIN_SIMILARITY and best - second >= MOOD_MIN_MARGIN and category not in asked:
                 asked.add(category)
-                parsed.boost_categories.append(CategoryAsk((category,), word, "embedding", round(best, 3)))
+                draft.boost_categories.append(CategoryAsk((category,), word, "embedding", round(best, 3)))

@@ -6,7 +6,9 @@ the request's embedding alone cannot see any of it. :class:`RequestParser` reads
 (:mod:`.categories`), then what is left: other languages and gibberish (:mod:`.languages`), mood words by embedding
 (:mod:`.moods`) and the subject (:mod:`.subjects`). Everything is computed against the catalog's own vocabulary
 (:class:`~whyrec.tools.understanding.vocabulary.CatalogVocabulary`); titles are looked up in its
-:class:`~whyrec.tools.understanding.titles.TitleIndex`, which also resolves the titles a chat names.
+:class:`~whyrec.tools.understanding.titles.TitleIndex`, which also resolves the titles a chat names. The readers write
+into a :class:`~whyrec.tools.understanding.draft.RequestDraft` (a title or category both asked for and ruled out keeps
+the request's last words: :mod:`.refinements`), and ``parse`` returns the frozen request made from it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from whyrec.store.records import Item
 from whyrec.tools.understanding.categories import CategoryWords, add_ask, lexicon_key
+from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.languages import KnownWords
 from whyrec.tools.understanding.moods import MoodMatcher
 from whyrec.tools.understanding.phrasebook import in_english
+from whyrec.tools.understanding.refinements import settle_asked_and_left_out, settle_like_and_not
 from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
 from whyrec.tools.understanding.subjects import about_text, query_text, unaccounted
 from whyrec.tools.understanding.titles import TitleReference, display_title
@@ -100,15 +103,15 @@ class RequestParser:
         """Constraints, notes and the request's vector (one model call for the request and its mood words)."""
         raw = unicodedata.normalize("NFKC", request or "").replace("\x00", " ")
         raw = re.sub(r"\s+", " ", raw).strip()
-        parsed = ParsedRequest(text=raw)
+        draft = RequestDraft(text=raw)
         if not raw:
-            return parsed
+            return draft.freeze()
         if len(raw) > MAX_REQUEST_CHARS:
             cut = raw[:MAX_REQUEST_CHARS].rsplit(" ", 1)[0] or raw[:MAX_REQUEST_CHARS]
-            parsed.notes.append(f"Your request is {len(raw):,} characters long; I read the first {len(cut):,}.")
-            raw = parsed.text = cut
+            draft.notes.append(f"Your request is {len(raw):,} characters long; I read the first {len(cut):,}.")
+            raw = draft.text = cut
         if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
-            raw, parsed.text, parsed.language = phrased.english, phrased.english, phrased.language
+            raw, draft.text, draft.language = phrased.english, phrased.english, phrased.language
         raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2']}", raw)  # "take the horror ones out": no Horror
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
@@ -134,18 +137,18 @@ class RequestParser:
                 continue  # "less than two hours": only "less scary" (as "not too scary") asks to leave a category out
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             end = max(end, self.titles.end_of_title(text, m.start("phrase")))  # "not Murder in the First": a title past a break word
-            before, before_categories = len(parsed.exclude_item_ids), len(parsed.exclude_categories)
-            take(m.start(), end, sure=self._read_exclusion(parsed, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower()))
-            for i in parsed.exclude_item_ids[before:]:
+            before, before_categories = len(draft.exclude_item_ids), len(draft.exclude_categories)
+            take(m.start(), end, sure=self._read_exclusion(draft, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower()))
+            for i in draft.exclude_item_ids[before:]:
                 said_at[("not", i)] = m.start()
-            for ask in parsed.exclude_categories[before_categories:]:
+            for ask in draft.exclude_categories[before_categories:]:
                 said_at.update({("not", c): m.start() for c in ask.categories})
 
         # 1b. films written with their year: the whole name is the title, so "Horror" in "The Rocky Horror Picture
         # Show (1975)" asks for no category and its year for no years; a film outside the catalog lends its words
         for m in _TITLE_WITH_YEAR.finditer(text):
             if free(m.start(), m.end()):
-                take(m.start(), m.end(), sure=self._read_dated_title(parsed, m["title"], int(m["year"]), said_at, m.start()))
+                take(m.start(), m.end(), sure=self._read_dated_title(draft, m["title"], int(m["year"]), said_at, m.start()))
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -156,13 +159,13 @@ class RequestParser:
                 continue
             raw = m["phrase"]
             phrase = raw.strip(" '\"“”‘’")
-            before, unknown_before = len(parsed.like_item_ids), len(parsed.unknown_titles)
-            read = self._read_like(parsed, phrase, quoted=_is_quoted(text, m.start("phrase")), comparison=lead not in _NOT_A_COMPARISON)
-            for i in parsed.like_item_ids[before:]:
+            before, unknown_before = len(draft.like_item_ids), len(draft.unknown_titles)
+            read = self._read_like(draft, phrase, quoted=_is_quoted(text, m.start("phrase")), comparison=lead not in _NOT_A_COMPARISON)
+            for i in draft.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
             if read:  # only the title's words: "like The Terminator and an action movie" still asks for Action
                 start = m.start("phrase") + len(raw) - len(raw.lstrip(" '\"“”‘’"))
-                take(m.start("phrase"), m.end() if read == len(phrase) else start + read, sure=len(parsed.unknown_titles) == unknown_before)
+                take(m.start("phrase"), m.end() if read == len(phrase) else start + read, sure=len(draft.unknown_titles) == unknown_before)
 
         # 2b. titles named outright ("Recommend me Inception and The Dark Knight"): capitalised runs that are
         # not the sentence's first word, a category or a pronoun; a catalog title is "more like it", others lend their words
@@ -172,19 +175,19 @@ class RequestParser:
                 continue
             # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
             parts = [phrase] if self.titles.find(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
-            before, unknown_before = len(parsed.like_item_ids), len(parsed.unknown_titles)
-            if any([self._read_like(parsed, part, quoted=False) for part in parts if part]):
-                take(m.start(), m.end(), sure=len(parsed.unknown_titles) == unknown_before)
-            named += parsed.unknown_titles[unknown_before:]  # "a Christmas movie", "set in Paris": a name, maybe the subject
-            for i in parsed.like_item_ids[before:]:
+            before, unknown_before = len(draft.like_item_ids), len(draft.unknown_titles)
+            if any([self._read_like(draft, part, quoted=False) for part in parts if part]):
+                take(m.start(), m.end(), sure=len(draft.unknown_titles) == unknown_before)
+            named += draft.unknown_titles[unknown_before:]  # "a Christmas movie", "set in Paris": a name, maybe the subject
+            for i in draft.like_item_ids[before:]:
                 said_at[("like", i)] = m.start()
-        self._settle_like_and_not(parsed, said_at)
+        settle_like_and_not(draft, said_at)
         # "I love Nolan", "we enjoyed": verbs about the person, not a mood ("love" is not a wish for Romance)
         for m in re.finditer(r"\b(?:i|we)\s+(?:really\s+|just\s+|absolutely\s+)?(?:love|loved|adore|enjoy|enjoyed|like|liked)\b", text, re.IGNORECASE):
             take(m.start(), m.end())
 
         # 3. years: ranges, decades, before/after, single years, "recent", "old"
-        self.years.settle(parsed, self.years.read(text, take, free))
+        self.years.settle(draft, self.years.read(text, take, free))
 
         # 4. categories by name or everyday word (words already claimed by titles and exclusions are skipped)
         covered: list[tuple[int, int]] = []
@@ -192,15 +195,15 @@ class RequestParser:
             for m in pattern.finditer(text):
                 if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
                     covered.append((m.start(), m.end()))
-                    add_ask(parsed.categories, CategoryAsk((category,), m[0], "name"))
+                    add_ask(draft.categories, CategoryAsk((category,), m[0], "name"))
                     said_at.setdefault(("ask", category), m.start())
         if self.category_words.lexicon_pattern:
             for m in self.category_words.lexicon_pattern.finditer(text):
                 if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
                     covered.append((m.start(), m.end()))
                     key = lexicon_key(m[0])
-                    target = parsed.boost_categories if key in LEANING_WORDS else parsed.categories
-                    if target is parsed.boost_categories and any(set(self.category_words.lexicon[key]) <= set(a.categories) for a in parsed.categories):
+                    target = draft.boost_categories if key in LEANING_WORDS else draft.categories
+                    if target is draft.boost_categories and any(set(self.category_words.lexicon[key]) <= set(a.categories) for a in draft.categories):
                         continue  # "funny … lighter": already filtered to Comedy, "leaning to Comedy" would only repeat it
                     add_ask(target, CategoryAsk(self.category_words.lexicon[key], m[0], "lexicon"))
                     said_at.update({("ask", c): m.start() for c in self.category_words.lexicon[key] if ("ask", c) not in said_at})
@@ -212,57 +215,26 @@ class RequestParser:
                 continue
             covered.append((m.start(), m.end()))
             categories = self.category_words.one_word[meant]
-            add_ask(parsed.boost_categories if meant in LEANING_WORDS else parsed.categories, CategoryAsk(categories, m[0], "typo"))
+            add_ask(draft.boost_categories if meant in LEANING_WORDS else draft.categories, CategoryAsk(categories, m[0], "typo"))
             said_at.update({("ask", c): m.start() for c in categories if ("ask", c) not in said_at})
-            parsed.notes.append(f"Taking '{m[0]}' to mean '{meant}'.")
-        self._settle_asked_and_left_out(parsed, said_at)
+            draft.notes.append(f"Taking '{m[0]}' to mean '{meant}'.")
+        settle_asked_and_left_out(draft, said_at)
 
         # 5. the rest of the words: gibberish/language check, then mood words by embedding
-        self.known_words.check_language(parsed, text, removed + covered)
-        unread = [] if parsed.problem else self.known_words.unread_spans(text, removed + covered)  # "something funny, très drôle"
+        self.known_words.check_language(draft, text, removed + covered)
+        unread = [] if draft.problem else self.known_words.unread_spans(text, removed + covered)  # "something funny, très drôle"
         for start, end in unread:
-            parsed.unread.append(text[start:end])
+            draft.unread.append(text[start:end])
             take(start, end, sure=False)  # neither embedded nor matched to a category: the note says they were not read
         rest = blank(text, removed + covered)
         words = WORD.findall(rest)
-        candidates = [] if parsed.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
-        parsed.query_text = "" if parsed.problem in ("gibberish", "language") else query_text(blank(text, unread), removed)
-        parsed.about = "" if parsed.problem else about_text(text, removed, covered, named)
-        self.moods.embed(parsed, candidates)
-        parsed.unaccounted = unaccounted(parsed, text, certain + covered, self.known_words.readable, self.category_words.patterns)
-        self._notes(parsed)
-        return parsed
-
-    @staticmethod
-    def _settle_like_and_not(parsed: ParsedRequest, said_at: dict[tuple[str, str], int]) -> None:
-        """An item both liked and left out keeps only what the request said last: a chat's refinements are
-        appended to its request, so "like Toy Story. Not Toy Story, something older" must stop asking for more
-        like Toy Story (and "not X. Actually, more like X" must stop leaving X out)."""
-        for item_id in set(parsed.like_item_ids) & set(parsed.exclude_item_ids):
-            if said_at.get(("like", item_id), -1) > said_at.get(("not", item_id), -1):
-                parsed.exclude_item_ids.remove(item_id)
-            else:
-                parsed.like_item_ids.remove(item_id)
-
-    @staticmethod
-    def _settle_asked_and_left_out(parsed: ParsedRequest, said_at: dict[tuple[str, str], int]) -> None:
-        """A category both asked for and left out keeps only what the request said last ("something scary from the
-        80s. Not too scary": 80s films that are not Horror or Thriller; "no horror. OK, horror then": Horror). Both at
-        once filtered to it and away from it, so nothing matched and the notes said so twice."""
-        for asks in (parsed.categories, parsed.boost_categories):
-            for ask in list(asks):
-                dropped = {c for c in ask.categories if said_at.get(("not", c), -1) > said_at.get(("ask", c), len(parsed.text))}
-                if dropped:
-                    kept = tuple(c for c in ask.categories if c not in dropped)
-                    asks[asks.index(ask)] = replace(ask, categories=kept)
-        parsed.categories = [a for a in parsed.categories if a.categories]
-        parsed.boost_categories = [a for a in parsed.boost_categories if a.categories]
-        for ask in list(parsed.exclude_categories):
-            kept = tuple(c for c in ask.categories if said_at.get(("ask", c), -1) < said_at.get(("not", c), len(parsed.text)))
-            if kept != ask.categories:
-                parsed.exclude_categories[parsed.exclude_categories.index(ask)] = replace(ask, categories=kept)
-        parsed.exclude_categories = [a for a in parsed.exclude_categories if a.categories]
-
+        candidates = [] if draft.problem else [w for w in dict.fromkeys(w.lower() for w in words) if w not in FILLER and len(w) > 2][:MAX_MOOD_WORDS]
+        draft.query_text = "" if draft.problem in ("gibberish", "language") else query_text(blank(text, unread), removed)
+        draft.about = "" if draft.problem else about_text(text, removed, covered, named)
+        self.moods.embed(draft, candidates)
+        draft.unaccounted = unaccounted(draft, text, certain + covered, self.known_words.readable, self.category_words.patterns)
+        self._notes(draft)
+        return draft.freeze()
 
     def _list_end(self, text: str, end: int) -> int:
         """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""
@@ -273,28 +245,28 @@ class RequestParser:
         named = sum(len(a.source.split()) for a in self.category_words.named_in(m[1]))
         return end + m.end() if words and named >= len(words) else end
 
-    def _read_exclusion(self, parsed: ParsedRequest, phrase: str, how: str = "not") -> bool:
+    def _read_exclusion(self, draft: RequestDraft, phrase: str, how: str = "not") -> bool:
         """A title first ("not Star Wars" is not "not War"), then a category, then a misspelt title. False when the
         phrase names none ("not too violent"): the words were dropped, not read."""
         exact = self.titles.find(phrase, prefix=True, fuzzy=False)
         asks = [] if exact else self.category_words.named_in(phrase)
         if asks:  # "no romance, comedy or drama": every category named
             for ask in asks:
-                add_ask(parsed.exclude_categories, ask)
+                add_ask(draft.exclude_categories, ask)
             return True
         items = exact or self.titles.find(phrase, prefix=True)
         if items:
             for item in items:
-                if item.item_id not in parsed.exclude_item_ids:
-                    parsed.exclude_item_ids.append(item.item_id)
-                    parsed.titles[item.item_id] = display_title(item.title)
+                if item.item_id not in draft.exclude_item_ids:
+                    draft.exclude_item_ids.append(item.item_id)
+                    draft.titles[item.item_id] = display_title(item.title)
             return True
         if phrase[:1].isupper() or phrase[:1] in "'\"“‘":
             # the word the person wrote: "but no Meg Ryan" is not "(after 'not')"
-            parsed.notes.append(f"'{clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
+            draft.notes.append(f"'{clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
         return False
 
-    def _read_dated_title(self, parsed: ParsedRequest, name: str, year: int, said_at: dict[tuple[str, str], int], at: int) -> bool:
+    def _read_dated_title(self, draft: RequestDraft, name: str, year: int, said_at: dict[tuple[str, str], int], at: int) -> bool:
         """Read a film written with its year: the longest tail of ``name`` that is a catalog title of that year (a
         year apart at most: release dates differ by country) is "more like it"; otherwise the name is a film outside
         the catalog (a remake of a catalog title is one), said in a note. True when it was a catalog item."""
@@ -302,20 +274,20 @@ class RequestParser:
         for start in range(len(words)):
             found = [i for i in self.titles.find(" ".join(words[start:]), fuzzy=False) if i.year is None or abs(i.year - year) <= 1]
             if found:
-                if found[0].item_id not in parsed.like_item_ids:
-                    parsed.like_item_ids.append(found[0].item_id)
-                    parsed.titles[found[0].item_id] = display_title(found[0].title)
+                if found[0].item_id not in draft.like_item_ids:
+                    draft.like_item_ids.append(found[0].item_id)
+                    draft.titles[found[0].item_id] = display_title(found[0].title)
                 said_at[("like", found[0].item_id)] = at
                 return True
         while len(words) > 1 and words[0].lower() in _LEAD_IN:
             words = words[1:]
         title = clip(f"{' '.join(words)} ({year})", 80)
-        if title not in parsed.unknown_titles:
-            parsed.unknown_titles.append(title)
-            parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
+        if title not in draft.unknown_titles:
+            draft.unknown_titles.append(title)
+            draft.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
         return False
 
-    def _read_like(self, parsed: ParsedRequest, phrase: str, quoted: bool, comparison: bool = False) -> int:
+    def _read_like(self, draft: RequestDraft, phrase: str, quoted: bool, comparison: bool = False) -> int:
         """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).
 
         A catalog title uses only its own words, so what follows it ("and an action movie") is read
@@ -323,43 +295,43 @@ class RequestParser:
         length, found = self.titles.leading(phrase)
         if found:
             item = found[0]
-            if item.item_id not in parsed.like_item_ids:
-                parsed.like_item_ids.append(item.item_id)
-                parsed.titles[item.item_id] = display_title(item.title)
+            if item.item_id not in draft.like_item_ids:
+                draft.like_item_ids.append(item.item_id)
+                draft.titles[item.item_id] = display_title(item.title)
             return length
         ask = self.category_words.first_named_in(phrase)
         if ask is not None:
-            add_ask(parsed.boost_categories, CategoryAsk(ask.categories, ask.source, ask.how))
+            add_ask(draft.boost_categories, CategoryAsk(ask.categories, ask.source, ask.how))
             return len(phrase)
         if quoted or phrase[:1].isupper():
             title = clip(phrase.strip(" '\"“”‘’"), 80)
-            parsed.unknown_titles.append(title)
-            parsed.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
+            draft.unknown_titles.append(title)
+            draft.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
             return len(phrase)
         if comparison and _names_something(phrase):
             # "something like the matrix", written in lower case: it was read as nothing at all, without a word
-            parsed.unknown_titles.append(phrase)
-            parsed.notes.append(f"I found no title '{clip(phrase, 80)}' in the catalog ({self.coverage()}); I used its words to find similar items.")
+            draft.unknown_titles.append(phrase)
+            draft.notes.append(f"I found no title '{clip(phrase, 80)}' in the catalog ({self.coverage()}); I used its words to find similar items.")
             return len(phrase)
         return 0
 
-    def _notes(self, parsed: ParsedRequest) -> None:
-        if parsed.unread:
-            words = ", ".join(f"'{clip(w, 40)}'" for w in parsed.unread)
-            parsed.notes.append(f"I did not understand {words}, so these follow the rest of your request.")
+    def _notes(self, draft: RequestDraft) -> None:
+        if draft.unread:
+            words = ", ".join(f"'{clip(w, 40)}'" for w in draft.unread)
+            draft.notes.append(f"I did not understand {words}, so these follow the rest of your request.")
         understood = []
-        if parsed.years:
-            understood.append(f"years {parsed.years.label} (from '{parsed.years.source}')")
-        understood += [f"{c.label} (from '{c.source}')" for c in parsed.categories]
-        understood += [f"not {c.label}" for c in parsed.exclude_categories]
-        understood += [f"not '{parsed.titles.get(i, i)}'" for i in parsed.exclude_item_ids]
-        understood += [f"leaning to {c.label} (from '{c.source}')" for c in parsed.boost_categories]
-        understood += [f"leaning to {y.label} (from '{y.source}')" for y in parsed.boost_years if parsed.problem != "contradiction"]
-        understood += [f"more like '{parsed.titles.get(i, i)}'" for i in parsed.like_item_ids]
-        if parsed.about:
-            understood.append(f"about '{parsed.about}' (searched in the items' stories)")
+        if draft.years:
+            understood.append(f"years {draft.years.label} (from '{draft.years.source}')")
+        understood += [f"{c.label} (from '{c.source}')" for c in draft.categories]
+        understood += [f"not {c.label}" for c in draft.exclude_categories]
+        understood += [f"not '{draft.titles.get(i, i)}'" for i in draft.exclude_item_ids]
+        understood += [f"leaning to {c.label} (from '{c.source}')" for c in draft.boost_categories]
+        understood += [f"leaning to {y.label} (from '{y.source}')" for y in draft.boost_years if draft.problem != "contradiction"]
+        understood += [f"more like '{draft.titles.get(i, i)}'" for i in draft.like_item_ids]
+        if draft.about:
+            understood.append(f"about '{draft.about}' (searched in the items' stories)")
         if understood:
-            parsed.notes.insert(0, "Understood: " + "; ".join(understood) + ".")
+            draft.notes.insert(0, "Understood: " + "; ".join(understood) + ".")
 
     # --- naming one item (chat: "why X?", "why not the second one?") ------------------------
 

@@ -8,7 +8,9 @@ Hard constraints filter (years, categories, exclusions), soft ones boost (catego
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -73,29 +75,48 @@ class CategoryAsk:
         return any(c in item.categories for c in self.categories)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedRequest:
-    """A request read into constraints. Hard ones filter, soft ones boost, notes say what was understood."""
+    """A request read into constraints. Hard ones filter, soft ones boost, notes say what was understood.
+
+    Frozen, with tuples and a read-only mapping, because what the parser read is shown as "Understood:" after the
+    recommender applied it: a stage that wants a changed request makes a new one (``dataclasses.replace``; lists
+    given to it become tuples). The parser writes into a :class:`~whyrec.tools.understanding.draft.RequestDraft`.
+    """
 
     text: str
     query_text: str = ""  # what is embedded as the request: the text less exclusions and noise; "" = nothing
     about: str = ""  # what the request is about, less its filters and filler ("shark", "set on a submarine"); "" = nothing
     years: YearRange | None = None  # hard
-    categories: list[CategoryAsk] = field(default_factory=list)  # hard: each ask any-of, all asks together
-    exclude_categories: list[CategoryAsk] = field(default_factory=list)  # hard
-    exclude_item_ids: list[str] = field(default_factory=list)  # hard
-    boost_categories: list[CategoryAsk] = field(default_factory=list)  # soft
-    boost_years: list[YearRange] = field(default_factory=list)  # soft ("old", or two year asks that contradict)
-    like_item_ids: list[str] = field(default_factory=list)  # soft: more like these
-    unknown_titles: list[str] = field(default_factory=list)  # soft: their words join the request's meaning
-    unread: list[str] = field(default_factory=list)  # phrases read as nothing: another language or no words at all
-    unaccounted: list[str] = field(default_factory=list)  # words (lower case, in order) the rules did not read for sure
-    notes: list[str] = field(default_factory=list)
+    categories: tuple[CategoryAsk, ...] = ()  # hard: each ask any-of, all asks together
+    exclude_categories: tuple[CategoryAsk, ...] = ()  # hard
+    exclude_item_ids: tuple[str, ...] = ()  # hard
+    boost_categories: tuple[CategoryAsk, ...] = ()  # soft
+    boost_years: tuple[YearRange, ...] = ()  # soft ("old", or two year asks that contradict)
+    like_item_ids: tuple[str, ...] = ()  # soft: more like these
+    unknown_titles: tuple[str, ...] = ()  # soft: their words join the request's meaning
+    unread: tuple[str, ...] = ()  # phrases read as nothing: another language or no words at all
+    unaccounted: tuple[str, ...] = ()  # words (lower case, in order) the rules did not read for sure
+    notes: tuple[str, ...] = ()
     problem: str | None = None  # "gibberish", "language", "contradiction", or None
     language: str | None = None  # the language the phrasebook wrote ``text`` out of ("es"), None for English
     query_vector: np.ndarray | None = field(default=None, repr=False, compare=False)
-    unknown_title_vectors: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
-    titles: dict[str, str] = field(default_factory=dict, repr=False)  # item_id -> title, for the words
+    unknown_title_vectors: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    titles: Mapping[str, str] = field(default_factory=dict, repr=False)  # item_id -> title, for the words
+
+    def __post_init__(self) -> None:
+        for name in _SEQUENCES:
+            if not isinstance(value := getattr(self, name), tuple):
+                object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.titles, MappingProxyType):
+            object.__setattr__(self, "titles", MappingProxyType(dict(self.titles)))
+
+    def __getstate__(self) -> dict:
+        """A copy or a pickle holds the titles as a plain dict (a read-only mapping cannot be copied)."""
+        return {**self.__dict__, "titles": dict(self.titles)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, titles=MappingProxyType(state["titles"]))
 
     @property
     def has_hard(self) -> bool:
@@ -121,11 +142,7 @@ class ParsedRequest:
 
     def quoted(self, limit: int = 60) -> str:
         """The request in quotes; a long one keeps its end, where a chat's newest refinement is (its start is older)."""
-        text = " ".join(self.text.split())
-        if len(text) <= limit:
-            return f"'{text}'"
-        tail = text[-(limit - 1) :]
-        return f"'…{tail.split(' ', 1)[-1] if ' ' in tail else tail}'"
+        return quoted(self.text, limit)
 
     def summary(self) -> str:
         """One sentence: what the request filtered and boosted, and why ("because you asked for …")."""
@@ -203,6 +220,19 @@ class ParsedRequest:
         if not met:
             return None
         return "It fits that request: " + ", ".join(dict.fromkeys(met)) + "."
+
+
+_SEQUENCES = ("categories", "exclude_categories", "exclude_item_ids", "boost_categories", "boost_years", "like_item_ids",
+              "unknown_titles", "unread", "unaccounted", "notes", "unknown_title_vectors")  # the tuple fields of ParsedRequest
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` in quotes; a long one keeps its end, where a chat's newest refinement is (its start is older)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return f"'{text}'"
+    tail = text[-(limit - 1) :]
+    return f"'…{tail.split(' ', 1)[-1] if ' ' in tail else tail}'"
 
 
 def _ask_dict(ask: CategoryAsk) -> dict:

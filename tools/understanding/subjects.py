@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from whyrec.tools.understanding.request import ParsedRequest
+from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.words import FILLER, FRAME_WORDS, LOGIC_WORDS, NOT_A_SUBJECT, SUBJECT_WORDS, TOKEN, WORD, blank, overlaps
 
 # what names a request's subject outright: "about a shark", "with zombies", "set on a submarine", "one where a dog…";
@@ -26,7 +26,7 @@ MAX_ABOUT_CHARS = 120  # the subject is a few words; what is longer is a descrip
 
 
 def unaccounted(
-    parsed: ParsedRequest, text: str, read: list[tuple[int, int]], readable: Callable[[str], bool], category_patterns: list[tuple[str, re.Pattern]]
+    draft: RequestDraft, text: str, read: list[tuple[int, int]], readable: Callable[[str], bool], category_patterns: list[tuple[str, re.Pattern]]
 ) -> list[str]:
     """The words of ``text`` the rules did not read for sure, lower case, in order. Read for sure: framing words,
     whatever a rule read (a catalog title, a year span, an exclusion that named something, a category by name,
@@ -34,14 +34,14 @@ def unaccounted(
     only matched by embedding, an unread or unknown word, a subject nothing introduces ("What do you think I
     like?" is not about "think") and a negation or comparison no rule consumed ("not too violent"). ``readable`` says
     whether the embedding model reads a word; ``category_patterns`` find the category names a subject may stand before."""
-    guessed = {ask.source.lower() for ask in parsed.boost_categories if ask.how == "embedding"}
+    guessed = {ask.source.lower() for ask in draft.boost_categories if ask.how == "embedding"}
     subjects = [m.span("subject") for m in _INTRODUCED.finditer(text)] + head_subjects(text, read, category_patterns)
     words = []
     for m in TOKEN.finditer(text):
         word = m[0].lower().replace("’", "'")
         if overlaps(m.span(), read):
             continue
-        noise = parsed.problem == "gibberish" and word.isascii() and not readable(word)
+        noise = draft.problem == "gibberish" and word.isascii() and not readable(word)
         framing = word in FRAME_WORDS or (overlaps(m.span(), subjects) and word not in guessed)
         if word == "instead" and not re.match(r"\s+of\b", text[m.end():], re.IGNORECASE):
             continue  # "something romantic instead" says the request is new; "instead of a drama" compares

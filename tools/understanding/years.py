@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.phrases import NUMBER_WORDS
-from whyrec.tools.understanding.request import ParsedRequest, YearRange
+from whyrec.tools.understanding.request import YearRange
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 RECENT_YEARS = 3  # "recent" = the catalog's newest three years
@@ -139,12 +140,12 @@ class YearReader:
             return min(options, key=lambda y: abs(y - self.year_max))
         return options[0]
 
-    def settle(self, parsed: ParsedRequest, asks: list[YearRange]) -> None:
-        """The year asks into ``parsed``: hard ones intersected into its years (a note when they contradict or lie
+    def settle(self, draft: RequestDraft, asks: list[YearRange]) -> None:
+        """The year asks into ``draft``: hard ones intersected into its years (a note when they contradict or lie
         outside the catalog), soft ones as leanings."""
         hard = [a for a in asks if not a.source.endswith("~soft")]
         soft = [YearRange(a.start, a.end, a.source.removesuffix("~soft")) for a in asks if a.source.endswith("~soft")]
-        parsed.boost_years += soft
+        draft.boost_years += soft
         if not hard:
             return
         merged: YearRange | None = hard[0]
@@ -152,15 +153,15 @@ class YearReader:
             merged = merged.intersect(ask) if merged else None
         if merged is None:
             labels = " and ".join(f"{a.label} ('{a.source}')" for a in hard)
-            parsed.notes.append(f"Nothing matches both {labels}: those years contradict each other, so here are the closest items to either.")
-            parsed.problem = "contradiction"
-            parsed.boost_years += hard
+            draft.notes.append(f"Nothing matches both {labels}: those years contradict each other, so here are the closest items to either.")
+            draft.problem = "contradiction"
+            draft.boost_years += hard
             return
         if self.year_min is not None and ((merged.end is not None and merged.end < self.year_min) or (merged.start is not None and merged.start > self.year_max)):
-            parsed.notes.append(f"Nothing in the catalog is from {merged.label} ({self.catalog.coverage()}), so here are the closest years instead.")
-            parsed.boost_years.append(merged)
+            draft.notes.append(f"Nothing in the catalog is from {merged.label} ({self.catalog.coverage()}), so here are the closest years instead.")
+            draft.boost_years.append(merged)
             return
-        parsed.years = YearRange(merged.start, merged.end, "; ".join(a.source for a in hard))
+        draft.years = YearRange(merged.start, merged.end, "; ".join(a.source for a in hard))
 
 
 def _bounded(relation: str, first: int, last: int, negated: bool = False) -> tuple[int | None, int | None]:

@@ -6,7 +6,10 @@ mood words to category names); the integration tests run the whole pipeline on a
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import pickle
 import time
 
 import pytest
@@ -15,6 +18,7 @@ from whyrec.store.records import Item
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.recommend.scoring import RecommendationList
 from whyrec.tools.understanding.parser import RequestParser
+from whyrec.tools.understanding.request import CategoryAsk
 from whyrec.tools.recommend.retrieval import CatalogFacets, ItemFilter
 
 from tests.conftest import SMALL_CATALOG
@@ -56,6 +60,22 @@ def test_scary_from_the_80s_is_the_80s_and_horror(parser):
     assert "because you asked for 'something scary from the 80s'" in parsed.summary()
 
 
+def test_a_parsed_request_cannot_be_changed(parser):
+    """What was read is shown as "Understood:" after the recommender applied it, so nothing downstream may edit it."""
+    parsed = parser.parse("something scary from the 80s, not Star Voyage, like Night Terror")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.years = None
+    with pytest.raises(AttributeError):
+        parsed.categories.append(CategoryAsk(("Comedy",), "funny", "name"))
+    with pytest.raises(AttributeError):
+        parsed.notes.append("Understood: nothing.")
+    with pytest.raises(TypeError):
+        parsed.titles["hor1"] = "Another title"
+    changed = dataclasses.replace(parsed, like_item_ids=[])  # a changed request is a new one, frozen too
+    assert parsed.like_item_ids == ("hor1",) and changed.like_item_ids == () and changed.exclude_item_ids == ("space1",)
+    assert copy.deepcopy(parsed).summary() == parsed.summary() == pickle.loads(pickle.dumps(parsed)).summary()
+
+
 def test_funny_sci_fi_asks_for_both_comedy_and_sci_fi(parser):
     parsed = parser.parse("a funny sci-fi movie")
     assert sorted(ask.categories for ask in parsed.categories) == [("Comedy",), ("Sci-Fi",)]
@@ -74,20 +94,20 @@ def test_before_1970_and_recent(parser):
 
 def test_category_words_inside_a_title_are_not_categories(parser):
     parsed = parser.parse("not Star Voyage")
-    assert parsed.exclude_item_ids == ["space1"] and not parsed.exclude_categories
+    assert parsed.exclude_item_ids == ("space1",) and not parsed.exclude_categories
 
 
 # --- titles: like, not, outside the catalog ---------------------------------------------------
 
 def test_like_a_catalog_title_is_more_like_this(parser):
     parsed = parser.parse("something like Star Voyage")
-    assert parsed.like_item_ids == ["space1"]
-    assert parser.parse("like Star Voyge").like_item_ids == ["space1"]  # misspelt
+    assert parsed.like_item_ids == ("space1",)
+    assert parser.parse("like Star Voyge").like_item_ids == ("space1",)  # misspelt
 
 
 def test_what_follows_a_liked_title_is_still_read(parser):
     parsed = parser.parse("something like Star Voyage and a love story")
-    assert parsed.like_item_ids == ["space1"]
+    assert parsed.like_item_ids == ("space1",)
     assert [ask.categories for ask in parsed.categories] == [("Romance",)]
 
 
@@ -106,9 +126,9 @@ def test_a_colon_or_an_initial_inside_a_title_does_not_cut_it(embedder):
     spy = Item("spy1", "Mission: Impossible", "An agent is framed for a failed mission.", ("Action", "Thriller"), 1996)
     soldier = Item("war1", "G.I. Jane", "A woman trains with the Navy SEALs.", ("Action", "War"), 1997)
     parser = RequestParser({**CATALOG, spy.item_id: spy, soldier.item_id: soldier}, embedder)
-    assert parser.parse("From the 90s. Not Mission: Impossible. Something else?").exclude_item_ids == ["spy1"]
-    assert parser.parse("A drama. No, not G.I. Jane.").exclude_item_ids == ["war1"]
-    assert parser.parse("something like Mission: Impossible").like_item_ids == ["spy1"]
+    assert parser.parse("From the 90s. Not Mission: Impossible. Something else?").exclude_item_ids == ("spy1",)
+    assert parser.parse("A drama. No, not G.I. Jane.").exclude_item_ids == ("war1",)
+    assert parser.parse("something like Mission: Impossible").like_item_ids == ("spy1",)
     assert [a.categories for a in parser.parse("no comedy: something else").exclude_categories] == [("Comedy",)]
 
 
@@ -116,11 +136,11 @@ def test_an_exclamation_mark_or_an_alternate_title_inside_a_title_does_not_cut_i
     spoof = Item("spoof1", "Hot Shots! Part Deux", "A spoof of action films.", ("Action", "Comedy"), 1993)
     drama = Item("dr9", "Like Water For Chocolate (Como agua para chocolate)", "Love through cooking.", ("Drama", "Romance"), 1992)
     parser = RequestParser({**CATALOG, spoof.item_id: spoof, drama.item_id: drama}, embedder)
-    assert parser.parse("A comedy. No, not Hot Shots! Part Deux.").exclude_item_ids == ["spoof1"]  # it came back: "!" ended the title
+    assert parser.parse("A comedy. No, not Hot Shots! Part Deux.").exclude_item_ids == ("spoof1",)  # it came back: "!" ended the title
     said = parser.parse("A drama. Not Like Water For Chocolate (Como agua para chocolate). Something else?")
-    assert said.exclude_item_ids == ["dr9"] and not any("not in the catalog" in n or "did not understand" in n for n in said.notes)
-    assert parser.parse("not like water for chocolate").exclude_item_ids == ["dr9"]  # the title without its other name
-    assert parser.parse("not Hot Shots! Something funny").exclude_item_ids == []  # a "!" outside a title still ends the phrase
+    assert said.exclude_item_ids == ("dr9",) and not any("not in the catalog" in n or "did not understand" in n for n in said.notes)
+    assert parser.parse("not like water for chocolate").exclude_item_ids == ("dr9",)  # the title without its other name
+    assert parser.parse("not Hot Shots! Something funny").exclude_item_ids == ()  # a "!" outside a title still ends the phrase
 
 
 def test_not_a_genre_excludes_the_genre(parser):
@@ -131,7 +151,7 @@ def test_not_a_genre_excludes_the_genre(parser):
 
 def test_a_title_outside_the_catalog_is_said_and_used_for_its_words(parser):
     parsed = parser.parse("something like Star Wars")
-    assert parsed.unknown_titles == ["Star Wars"] and not parsed.like_item_ids
+    assert parsed.unknown_titles == ("Star Wars",) and not parsed.like_item_ids
     assert len(parsed.unknown_title_vectors) == 1
     note = " ".join(parsed.notes)
     assert "'Star Wars' is not in the catalog" in note and "2010" in note  # the catalog's own newest year
@@ -139,9 +159,9 @@ def test_a_title_outside_the_catalog_is_said_and_used_for_its_words(parser):
 
 def test_titles_named_outright_are_read_as_titles_and_i_love_is_not_romance(parser):
     parsed = parser.parse("Recommend me Inception and The Dark Knight, I love Christopher Nolan.")
-    assert parsed.unknown_titles == ["Inception", "The Dark Knight", "Christopher Nolan"]
+    assert parsed.unknown_titles == ("Inception", "The Dark Knight", "Christopher Nolan")
     assert not parsed.categories and not parsed.boost_categories  # neither 'love' nor 'Inception' is a genre wish
-    assert parser.parse("Recommend me Star Voyage").like_item_ids == ["space1"]
+    assert parser.parse("Recommend me Star Voyage").like_item_ids == ("space1",)
     assert sorted(a.categories for a in parser.parse("A Funny Sci-Fi Movie").categories) == [("Comedy",), ("Sci-Fi",)]
 
 
@@ -169,24 +189,24 @@ def test_a_language_the_phrasebook_holds_is_read(parser):
 def test_foreign_or_unreadable_words_in_an_english_request_are_named_not_dropped_silently(parser):
     parsed = parser.parse("something funny, muy gracioso")  # before: Comedy, and not a word about 'muy gracioso'
     assert parsed.problem is None and [a.categories for a in parsed.categories] == [("Comedy",)]
-    assert parsed.unread == ["muy gracioso"]
+    assert parsed.unread == ("muy gracioso",)
     assert "I did not understand 'muy gracioso', so these follow the rest of your request." in parsed.notes
     assert "gracioso" not in parsed.query_text  # what the note says: the rest of the request is what was used
-    assert parser.parse("a funny movie, muy gracioso").unread == ["muy gracioso"]
-    assert parser.parse("a funny movie asdkjh").unread == ["asdkjh"]
+    assert parser.parse("a funny movie, muy gracioso").unread == ("muy gracioso",)
+    assert parser.parse("a funny movie asdkjh").unread == ("asdkjh",)
     # English words with accents, and plain English, are read as usual
     for request in ("a naïve romance set in a café", "a film where people die", "a romantic comedy with a happy ending"):
         parsed = parser.parse(request)
-        assert parsed.unread == [] and parsed.problem is None, request  # "a naïve romance" was "not English"
+        assert parsed.unread == () and parsed.problem is None, request  # "a naïve romance" was "not English"
 
 
 def test_a_title_written_in_lower_case_after_like_is_said_and_used_for_its_words(parser):
     parsed = parser.parse("something like the matrix")  # before: read as nothing, and nothing said
-    assert parsed.unknown_titles == ["the matrix"] and len(parsed.unknown_title_vectors) == 1
+    assert parsed.unknown_titles == ("the matrix",) and len(parsed.unknown_title_vectors) == 1
     assert "I found no title 'the matrix' in the catalog" in " ".join(parsed.notes)
     for request in ("I feel like crying", "movies like the ones my dad likes", "something like this", "I'd like a comedy"):
         parsed = parser.parse(request)
-        assert parsed.unknown_titles == [] and parsed.unread == [], request  # "I'd" was 'not understood'
+        assert parsed.unknown_titles == () and parsed.unread == (), request  # "I'd" was 'not understood'
     assert [a.categories for a in parser.parse("a rom-com").categories] == [("Romance", "Comedy")]  # was "could not make sense"
 
 
@@ -342,28 +362,28 @@ def test_why_not_the_item_asked_to_be_like(recommender):
 def test_in_a_refined_request_the_last_word_on_an_item_wins(parser) -> None:
     # a chat appends refinements to the request: "not X" after "like X" stops asking for more like X, and the reverse
     turned = parser.parse("a space movie. More like Star Voyage. Not Star Voyage, something older")
-    assert turned.exclude_item_ids == ["space1"] and turned.like_item_ids == []
+    assert turned.exclude_item_ids == ("space1",) and turned.like_item_ids == ()
     assert "more like" not in turned.notes[0] and "not 'Star Voyage'" in turned.notes[0]
     back = parser.parse("Not Star Voyage. Actually, more like Star Voyage")
-    assert back.like_item_ids == ["space1"] and back.exclude_item_ids == []
+    assert back.like_item_ids == ("space1",) and back.exclude_item_ids == ()
 
 
 def test_a_category_asked_for_and_then_left_out_keeps_the_last_word(parser) -> None:
     # before: Horror or Thriller was both the filter and excluded, so nothing matched and the notes contradicted each other
     milder = parser.parse("something scary from the 80s. Not too scary")
-    assert milder.categories == [] and [a.categories for a in milder.exclude_categories] == [("Horror", "Thriller")]
+    assert milder.categories == () and [a.categories for a in milder.exclude_categories] == [("Horror", "Thriller")]
     assert milder.years is not None and milder.years.label == "1980–1989"
     less = parser.parse("something less scary")
-    assert less.categories == [] and [a.categories for a in less.exclude_categories] == [("Horror", "Thriller")]
+    assert less.categories == () and [a.categories for a in less.exclude_categories] == [("Horror", "Thriller")]
     back = parser.parse("no horror. OK, horror then")
-    assert [a.categories for a in back.categories] == [("Horror",)] and back.exclude_categories == []
-    assert parser.parse("a film less than two hours long").exclude_categories == []
+    assert [a.categories for a in back.categories] == [("Horror",)] and back.exclude_categories == ()
+    assert parser.parse("a film less than two hours long").exclude_categories == ()
 
 
 def test_lighter_and_newer_lean_the_list_without_filtering_it(parser) -> None:
     # before, "something lighter" and "something newer" were read as nothing at all
     lighter = parser.parse("something lighter")
-    assert [a.categories for a in lighter.boost_categories] == [("Comedy",)] and lighter.categories == []
+    assert [a.categories for a in lighter.boost_categories] == [("Comedy",)] and lighter.categories == ()
     assert [a.categories for a in parser.parse("a feel-good, light-hearted film").boost_categories] == [("Comedy",)]
     newer = parser.parse("something newer")
     assert newer.years is None and len(newer.boost_years) == 1 and newer.boost_years[0].end is None
@@ -382,7 +402,7 @@ def test_a_later_sentence_with_years_replaces_the_earlier_years(parser) -> None:
 
 def test_a_leaning_word_does_not_repeat_a_category_already_asked_for(parser) -> None:
     refined = parser.parse("a funny movie. something lighter")
-    assert [a.categories for a in refined.categories] == [("Comedy",)] and refined.boost_categories == []
+    assert [a.categories for a in refined.categories] == [("Comedy",)] and refined.boost_categories == ()
     assert "leaning to Comedy" not in refined.notes[0]
 
 
@@ -399,7 +419,7 @@ def test_notes_quote_the_newest_words_and_the_word_the_person_wrote(parser) -> N
 
 def test_darker_leans_and_the_newest_year_leaning_wins(parser) -> None:
     darker = parser.parse("something darker")  # before: read as nothing
-    assert darker.categories == [] and darker.boost_categories and "Thriller" in darker.boost_categories[0].categories
+    assert darker.categories == () and darker.boost_categories and "Thriller" in darker.boost_categories[0].categories
     turned = parser.parse("something older. something newer")  # before: leaning both ways at once
     assert len(turned.boost_years) == 1 and turned.boost_years[0].end is None
 
@@ -408,7 +428,7 @@ def test_darker_leans_and_the_newest_year_leaning_wins(parser) -> None:
 def test_a_capitalised_run_ends_at_a_whole_word(parser):
     parsed = parser.parse("I want to see Como agua para chocolate")
     # before: the run took the 'a' of 'agua' as the article "a": "'Como a' is not in the catalog", "I did not understand 'gua para'"
-    assert parsed.unknown_titles == ["Como"] and parsed.unread == ["agua para"]
+    assert parsed.unknown_titles == ("Como",) and parsed.unread == ("agua para",)
 
 
 @pytest.mark.parametrize(
@@ -447,7 +467,7 @@ def test_a_title_holding_a_break_word_is_left_out_whole(embedder, title: str) ->
     items = {**CATALOG, "t": Item("t", title, "A story.", ("Drama",), 1995)}
     parsed = RequestParser(items, embedder).parse(f"A good drama. Not {title}. Something else?")
 
-    assert parsed.exclude_item_ids == ["t"]
+    assert parsed.exclude_item_ids == ("t",)
     assert parsed.about == "", "the left-out title's words are not searched for"
 
 
@@ -537,7 +557,7 @@ def test_a_plural_category_name_is_read_as_the_name(parser, request_text: str, c
 def test_the_rules_are_sure_when_they_account_for_every_word(parser, request_text: str) -> None:
     parsed = parser.parse(request_text)
 
-    assert parsed.unaccounted == [] and parsed.rules_sure
+    assert parsed.unaccounted == () and parsed.rules_sure
 
 
 @pytest.mark.parametrize(
@@ -556,7 +576,7 @@ def test_the_rules_are_sure_when_they_account_for_every_word(parser, request_tex
 def test_words_the_rules_did_not_read_for_sure_are_named(parser, request_text: str, unaccounted: list[str]) -> None:
     parsed = parser.parse(request_text)
 
-    assert parsed.unaccounted == unaccounted and not parsed.rules_sure
+    assert list(parsed.unaccounted) == unaccounted and not parsed.rules_sure
     assert parsed.to_dict()["unaccounted"] == unaccounted
 
 
@@ -572,18 +592,18 @@ def test_another_language_or_an_unread_phrase_is_never_sure(parser) -> None:
 
 def test_a_catalog_film_with_its_year_is_more_like_it_and_no_year_filter(parser):
     parsed = parser.parse("I loved The Heist (1994), anything similar?")
-    assert parsed.like_item_ids == ["crime1"]
+    assert parsed.like_item_ids == ("crime1",)
     assert parsed.years is None and not parsed.boost_years
 
 
 def test_a_film_outside_the_catalog_keeps_its_words_out_of_the_categories(parser):
     parsed = parser.parse("I'm looking for a romance. I like The Horror Picture Show (1975)")
     assert [ask.categories for ask in parsed.categories] == [("Romance",)]  # "Horror" is part of a title
-    assert parsed.unknown_titles == ["The Horror Picture Show (1975)"]
+    assert parsed.unknown_titles == ("The Horror Picture Show (1975)",)
     assert any("not in the catalog" in note for note in parsed.notes)
 
 
 def test_a_catalog_title_of_another_year_is_another_film(parser):
     parsed = parser.parse("something like Detective Noir (2015)")  # a remake, not the 1997 film
     assert "crime2" not in parsed.like_item_ids
-    assert parsed.unknown_titles == ["Detective Noir (2015)"]
+    assert parsed.unknown_titles == ("Detective Noir (2015)",)
