@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 
-from whyrec.store.records import Item
 from whyrec.tools.recommend.profile import InterestProfile
 from whyrec.tools.recommend.profile_summary import WordedSummary, summary_facts, summary_schema, worded_summary
 from whyrec.tools.recommend.summary_claims import ClaimChecker
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 if TYPE_CHECKING:
     from whyrec.agent.local_model import LocalModelServer
@@ -59,7 +59,7 @@ class InterestWriter:
         self.timeout = timeout  # it runs in the background: a loaded CPU may take minutes, and nobody waits on it
         self._model = model
         self._start_lock = threading.Lock()
-        self._checker: tuple[int, ClaimChecker] | None = None
+        self._checker: tuple[CatalogVocabulary, ClaimChecker] | None = None
 
     def model(self) -> BaseChatModel:
         """The chat model, starting the embedded one on first use when no endpoint is set."""
@@ -78,24 +78,26 @@ class InterestWriter:
                 self._model = make_chat_model(unhurried, server=self.server, temperature=0, max_retries=0, timeout=self.timeout, streaming=False)
             return self._model
 
-    def checker(self, items: dict[str, Item]) -> ClaimChecker:
-        """The claim checker for this catalog (rebuilt when the catalog dict is replaced, e.g. after an ingest)."""
-        if self._checker is None or self._checker[0] != id(items):
-            self._checker = (id(items), ClaimChecker(items))
+    def checker(self, vocabulary: CatalogVocabulary) -> ClaimChecker:
+        """The claim checker for this catalog, reading the recommender's title index (rebuilt when an ingest builds a
+        new vocabulary)."""
+        if self._checker is None or self._checker[0] is not vocabulary:
+            self._checker = (vocabulary, ClaimChecker(vocabulary))
         return self._checker[1]
 
     def messages(self, data: str) -> list[tuple[str, str]]:
         return [("system", INSTRUCTIONS), ("human", data)]
 
-    def __call__(self, profile: InterestProfile, items: dict[str, Item]) -> WordedSummary | None:
-        """One model call for ``profile``; the checked summary, or None when nothing it wrote held."""
+    def __call__(self, profile: InterestProfile, vocabulary: CatalogVocabulary) -> WordedSummary | None:
+        """One model call for ``profile`` over the catalog's ``vocabulary`` (``Recommender.vocabulary``); the checked
+        summary, or None when nothing it wrote held."""
         if profile.is_empty:
             return None
-        facts = summary_facts(profile, items)
+        facts = summary_facts(profile, vocabulary.items)
         schema = {"type": "json_schema", "json_schema": {"name": "interests", "strict": True, "schema": summary_schema(facts)}}
         model = self.model().bind(response_format=schema, max_tokens=self.max_tokens)
         text = model.invoke(self.messages(facts.prompt_data())).text
-        return worded_summary(sentences_of(text), facts, profile, self.checker(items))
+        return worded_summary(sentences_of(text), facts, profile, self.checker(vocabulary))
 
 
 def sentences_of(text: str) -> dict[str, str]:

@@ -142,7 +142,7 @@ def main() -> None:
             profile = recommender._context(user, store.db.history(user)).profile  # given history: no profile cache written
             clock = time.perf_counter()
             try:
-                worded = writer(profile, recommender.items)
+                worded = writer(profile, recommender.vocabulary)
             except Exception as err:  # a failed call shows the template, as in the product; counted, not fatal
                 logging.warning("user %s: %s", user, str(err).splitlines()[0])
                 worded = None

@@ -155,8 +155,7 @@ class ToolAnswers:
         that leave nothing are lifted (the note says so) rather than answering with an empty list.
         """
         recommender = self.recommender
-        wanted = [recommender.vocabulary.category(c) for c in categories or []]  # a small model writes 'crimes' for 'Crime'
-        unknown = [c for c, known in zip(categories or [], wanted, strict=True) if known is None]
+        wanted, unknown = recommender.vocabulary.read_categories(categories or [])  # a small model writes 'crimes' for 'Crime'
         notes = []
         if user_note := unknown_user_note(recommender, user_id):
             notes.append(user_note)
@@ -164,7 +163,7 @@ class ToolAnswers:
             notes.append(f"not categories of this catalog, ignored: {', '.join(neutralise(c, 40) for c in unknown)}")
         try:
             options = RecommendOptions(
-                request or None, k, tuple(c for c in wanted if c), year_min, year_max, diversity,
+                request or None, k, wanted, year_min, year_max, diversity,
                 exclude_item_ids=self._known_ids(exclude),  # items already shown, when the person asks for more
                 like_item_id=self._resolve(like_item).item_id if like_item else None,
             )

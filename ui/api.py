@@ -193,8 +193,7 @@ class RecommenderAPI:
         k: int | float | None,
     ) -> RecommendOptions:
         """The endpoint's arguments checked and made into the options every front end builds (the request is read after)."""
-        names = [self.recommender.vocabulary.category(c) for c in categories or []]  # "crimes" is Crime, as to the tools
-        unknown = [c for c, name in zip(categories or [], names, strict=True) if name is None]
+        names, unknown = self.recommender.vocabulary.read_categories(categories or [])  # "crimes" is Crime, as to the tools
         if unknown:
             raise InputError(f"category {unknown[0]!r} is not in the catalog — use one of: {', '.join(self.categories())}")
         y0, y1 = _year("year_min", year_min), _year("year_max", year_max)
@@ -204,7 +203,7 @@ class RecommenderAPI:
         if like is not None:
             self.recommender.item(like)  # a clear error for an unknown id
         return RecommendOptions(
-            None, _k(k), tuple(names), y0, y1, None if diversity is None else float(diversity), bool(exclude_seen), like
+            None, _k(k), names, y0, y1, None if diversity is None else float(diversity), bool(exclude_seen), like
         )
 
     # --- the endpoints ---------------------------------------------------------
@@ -351,12 +350,8 @@ class RecommenderAPI:
         return {name: getattr(self, name) for name in ENDPOINTS}
 
     def categories(self) -> list[str]:
-        """Every category in the catalog, most common first."""
-        counts: dict[str, int] = {}
-        for item in self.recommender.items.values():
-            for c in item.categories:
-                counts[c] = counts.get(c, 0) + 1
-        return sorted(counts, key=lambda c: (-counts[c], c))
+        """Every category in the catalog, most common first (the catalog vocabulary's, which the filters read by)."""
+        return list(self.recommender.vocabulary.categories)
 
     def year_range(self) -> tuple[int, int]:
         years = [i.year for i in self.recommender.items.values() if i.year]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AuthenticationError
@@ -132,6 +134,29 @@ def test_a_category_is_read_as_the_tools_read_it(recommender):
     for written, name in (("crimes", "Crime"), ("sci fi", "Sci-Fi")):
         items = api.recommend("u1", k=3, categories=[written], exclude_seen=False)["items"]
         assert items and all(name in r["categories"] for r in items), written
+
+
+def test_the_category_list_is_what_the_filters_read(empty_store, reranker):
+    """The API lists the categories its filter accepts: a catalog's placeholder name ("unknown") is none, the
+    API refuses it and the recommend tool ignores it, one rule (CatalogVocabulary.read_categories) for both."""
+    from whyrec.store.records import Dataset, Item
+    from whyrec.tools.recommend.recommender import Recommender
+    from whyrec.tools.tool_answers import ToolAnswers
+
+    from tests.conftest import SMALL_CATALOG, SMALL_INTERACTIONS
+
+    reel = Item("reel", "Harbour Reel", "Found footage of a harbour at dawn.", ("unknown",), 1950)
+    empty_store.ingest(Dataset("small", [*SMALL_CATALOG, reel], list(SMALL_INTERACTIONS)), progress=False)
+    recommender = Recommender(empty_store, reranker)
+    api = RecommenderAPI(recommender)
+    listed = api.categories()
+    assert "unknown" not in listed and {"Crime", "Sci-Fi", "Romance"} <= set(listed)
+    with pytest.raises(gr.Error, match=re.escape("category 'unknown' is not in the catalog — use one of: " + ", ".join(listed))):
+        api.recommend("u1", categories=["unknown"])
+    _, answer = ToolAnswers(recommender).recommend("u1", categories=["unknown", "crimes"], k=2)
+    assert any("ignored: unknown" in note for note in answer["notes"])
+    assert answer["items"] and all("Crime" in r["categories"] for r in answer["recommendations"])
+
 
 @pytest.mark.parametrize(
     ("endpoint", "kwargs", "message"),

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import numpy as np
 
 from whyrec.store.database import Database, Feedback
-from whyrec.store.records import Interaction, Item
+from whyrec.store.records import Interaction
 from whyrec.tools.recommend.profile import InterestProfile, InterestProfiler
 from whyrec.tools.recommend.profile_summary import BackgroundSummaries
 
@@ -27,15 +27,16 @@ def cached_profile(
     history: list[Interaction],
     feedback: list[Feedback],
     vectors: dict[str, np.ndarray],
-    items: dict[str, Item],
+    vocabulary: CatalogVocabulary,
 ) -> InterestProfile:
-    """The user's profile from the store's cache, or built now and saved (and sent to ``summaries`` to be worded)."""
+    """The user's profile from the store's cache, or built now and saved (and sent to ``summaries`` to be worded).
+    ``vocabulary`` is the catalog's: its items build the profile, and the summary's check reads its title index."""
     key = f"{PROFILE_CACHE_KEY}:{db.history_version(user_id)}"
     cached = db.cached_profile(user_id, key)
     if cached is not None:
         return InterestProfile.from_cache(cached)
-    profile = profiler.profile(user_id, history, feedback, vectors, items)
+    profile = profiler.profile(user_id, history, feedback, vectors, vocabulary.items)
     db.save_profile(user_id, key, asdict(profile))
     if summaries is not None:  # worded in the background; the template shows until it is saved under this key
-        summaries.submit(user_id, key, profile, items)
+        summaries.submit(user_id, key, profile, vocabulary)
     return profile

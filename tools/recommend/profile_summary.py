@@ -40,6 +40,7 @@ from whyrec.tools.recommend.profile import (
     template_recent,
 )
 from whyrec.tools.recommend.summary_claims import CheckedSentence, ClaimChecker, SectionFacts, clean_story
+from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ MODEL_NOTE = "written by the local model, checked against your history"
 MAX_SENTENCE_CHARS = 170  # about 35 words: the schema's bound, so one sentence cannot run on
 STORIES = 2  # overviews the model reads the start of, per interest
 OVERVIEW_WORDS = 10  # words of the first film's overview the model reads: a taste of the story, not the whole of it
-Summarizer = Callable[[InterestProfile, dict[str, Item]], "WordedSummary | None"]
+Summarizer = Callable[[InterestProfile, CatalogVocabulary], "WordedSummary | None"]  # the vocabulary: its items and one title index
 
 
 def _share(p: float) -> float:
@@ -172,19 +173,19 @@ class BackgroundSummaries:
         self._pending: list[Future] = []
         self._lock = threading.Lock()
 
-    def submit(self, user_id: str, key: str, profile: InterestProfile, items: dict[str, Item]) -> None:
+    def submit(self, user_id: str, key: str, profile: InterestProfile, vocabulary: CatalogVocabulary) -> None:
         """Queue ``profile`` (cached under ``key``) for wording, unless that version was already tried."""
         with self._lock:
             if (user_id, key) in self._tried or profile.is_empty:
                 return
             self._tried.add((user_id, key))
-            self._pending = [f for f in self._pending if not f.done()] + [self._executor.submit(self._word, user_id, key, profile, items)]
+            self._pending = [f for f in self._pending if not f.done()] + [self._executor.submit(self._word, user_id, key, profile, vocabulary)]
 
-    def _word(self, user_id: str, key: str, profile: InterestProfile, items: dict[str, Item]) -> None:
+    def _word(self, user_id: str, key: str, profile: InterestProfile, vocabulary: CatalogVocabulary) -> None:
         if self.db.cached_profile(user_id, key) is None:
             return  # the history changed while this waited: a newer version is queued
         try:
-            worded = self.summarizer(profile, items)
+            worded = self.summarizer(profile, vocabulary)
         except Exception as err:  # any model failure: the template stands
             log.warning("interest summary for user %s failed (%s); the template stands", user_id, err)
             return

@@ -184,7 +184,7 @@ class Recommender:
         if given:
             profile = self.profiler.profile(user_id, history, feedback, vectors, self.items)
         else:
-            profile = cached_profile(self.store.db, self.profiler, self.summaries, user_id, history, feedback, vectors, self.items)
+            profile = cached_profile(self.store.db, self.profiler, self.summaries, user_id, history, feedback, vectors, self.vocabulary)
         seen = {x.item_id for x in history} | {f.item_id for f in feedback}
         events, _ = self.profiler.effective_history(history, feedback)
         return UserContext(profile, events, vectors, seen, set(profile.disliked_item_ids))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,12 @@ class CatalogVocabulary:
     def category(self, written: str) -> str | None:
         """The catalog's category a person or a model wrote ("crimes", "sci fi" → "Sci-Fi"), or None."""
         return self._by_key.get(category_key(written))
+
+    def read_categories(self, written: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The catalog's categories that ``written`` names, and the written names that are none of them. The API
+        refuses an unknown name and the tools drop it with a note; both read the names here, so they agree on which."""
+        names = [(w, self.category(w)) for w in written]
+        return tuple(name for _, name in names if name), tuple(w for w, name in names if name is None)
 
     def coverage(self) -> str:
         """The catalog's span in words, from its own years ("the catalog covers 1922–1998")."""

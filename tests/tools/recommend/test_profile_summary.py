@@ -24,14 +24,15 @@ class Writer:
     """Stands in for the model call: a scripted answer, checked by the product's own code."""
 
     def __init__(self, answer=first_sentences, gate: threading.Event | None = None):
-        self.answer, self.gate, self.calls = answer, gate, 0
+        self.answer, self.gate, self.calls, self.vocabularies = answer, gate, 0, []
 
-    def __call__(self, profile, items):
+    def __call__(self, profile, vocabulary):
         self.calls += 1
+        self.vocabularies.append(vocabulary)
         if self.gate is not None:
             self.gate.wait(10)
-        answer = self.answer(profile, items) if callable(self.answer) else self.answer
-        return worded_summary(answer, summary_facts(profile, items), profile, ClaimChecker(items))
+        answer = self.answer(profile, vocabulary.items) if callable(self.answer) else self.answer
+        return worded_summary(answer, summary_facts(profile, vocabulary.items), profile, ClaimChecker(vocabulary))
 
 
 def test_the_template_shows_until_the_models_summary_is_ready(small_store, reranker):
@@ -60,6 +61,7 @@ def test_a_history_change_words_the_new_version_once(small_store, reranker):
     assert recommender.profile("u1").summary_source == "template"  # the new history shows its template first
     recommender.summaries.wait(10)
     assert writer.calls == 2 and recommender.profile("u1").summary_source == "llm"
+    assert all(v is recommender.vocabulary for v in writer.vocabularies)  # the catalog's one title index, not one of its own
 
 
 def test_a_failed_sentence_leaves_that_interests_template(small_store, reranker):
@@ -78,7 +80,7 @@ def test_nothing_supported_or_a_failing_model_leaves_the_plain_template(small_st
     facts = summary_facts(profile, recommender.items)
     assert worded_summary({s.key: "Buy now at https://x.example" for s in facts.sections}, facts, profile, ClaimChecker(recommender.items)).summary is None
 
-    def broken(profile, items):
+    def broken(profile, vocabulary):
         raise RuntimeError("endpoint down")
 
     recommender = Recommender(small_store, reranker, summarizer=broken)
