@@ -148,7 +148,8 @@ class RequestParser:
         # Show (1975)" asks for no category and its year for no years; a film outside the catalog lends its words
         for m in _TITLE_WITH_YEAR.finditer(text):
             if free(m.start(), m.end()):
-                take(m.start(), m.end(), sure=self._read_dated_title(draft, m["title"], int(m["year"]), said_at, m.start()))
+                known, title_at = self._read_dated_title(draft, m["title"], int(m["year"]), said_at, m.start())
+                take(m.start() + title_at, m.end(), sure=known)  # only the title: "FAMILY MOVIES. … ENJOYED A Little Princess"
 
         # 2. "like <title>": more like this; a title outside the catalog lends its words
         for m in re.finditer(r"(?P<lead>\b\w+\s+)?\b(?:like|similar to|in the vein of|in the style of|reminds? me of|such as|along the lines of)\s+" + _PHRASE + _BREAK, text, re.IGNORECASE):
@@ -266,26 +267,28 @@ class RequestParser:
             draft.notes.append(f"'{clip(phrase)}' (after '{how}') is not a title or category of this catalog, so nothing was left out for it.")
         return False
 
-    def _read_dated_title(self, draft: RequestDraft, name: str, year: int, said_at: dict[tuple[str, str], int], at: int) -> bool:
-        """Read a film written with its year: the longest tail of ``name`` that is a catalog title of that year (a
-        year apart at most: release dates differ by country) is "more like it"; otherwise the name is a film outside
-        the catalog (a remake of a catalog title is one), said in a note. True when it was a catalog item."""
-        words = name.split()
-        for start in range(len(words)):
-            found = [i for i in self.titles.find(" ".join(words[start:]), fuzzy=False) if i.year is None or abs(i.year - year) <= 1]
+    def _read_dated_title(self, draft: RequestDraft, name: str, year: int, said_at: dict[tuple[str, str], int], at: int) -> tuple[bool, int]:
+        """Read a film written with its year: the longest tail of the capitalised run ``name`` that is a catalog title
+        of that year (a year apart at most: release dates differ by country) is "more like it"; otherwise the name,
+        without its lead-in and shouted words ("I REALLY ENJOYED The BFG"), is a film outside the catalog (a remake
+        of a catalog title is one), said in a note. Returns whether it was a catalog item, and where in ``name`` the
+        title starts (the words before it are read as the rest of the request)."""
+        words = list(re.finditer(r"\S+", name))
+        for first in words:
+            found = [i for i in self.titles.find(name[first.start() :], fuzzy=False) if i.year is None or abs(i.year - year) <= 1]
             if found:
                 if found[0].item_id not in draft.like_item_ids:
                     draft.like_item_ids.append(found[0].item_id)
                     draft.titles[found[0].item_id] = display_title(found[0].title)
                 said_at[("like", found[0].item_id)] = at
-                return True
-        while len(words) > 1 and words[0].lower() in _LEAD_IN:
+                return True, first.start()
+        while len(words) > 1 and (words[0][0].lower() in _LEAD_IN or (words[0][0].isupper() and len(words[0][0]) > 1)):
             words = words[1:]
-        title = clip(f"{' '.join(words)} ({year})", 80)
+        title = clip(f"{name[words[0].start() :]} ({year})", 80)
         if title not in draft.unknown_titles:
             draft.unknown_titles.append(title)
             draft.notes.append(f"'{title}' is not in the catalog ({self.coverage()}); I used its words to find similar items.")
-        return False
+        return False, words[0].start()
 
     def _read_like(self, draft: RequestDraft, phrase: str, quoted: bool, comparison: bool = False) -> int:
         """Read "like <phrase>"; returns how many leading characters of ``phrase`` it used (0: none).

@@ -607,3 +607,10 @@ def test_a_catalog_title_of_another_year_is_another_film(parser):
     parsed = parser.parse("something like Detective Noir (2015)")  # a remake, not the 1997 film
     assert "crime2" not in parsed.like_item_ids
     assert parsed.unknown_titles == ("Detective Noir (2015)",)
+
+
+def test_only_the_dated_title_is_taken_from_a_run_of_capitals(parser):
+    # a shouted message is one run of capitals up to the year: the words before the title are still the request
+    parsed = parser.parse("I WANT A ROMANCE. MY SISTER AND I REALLY ENJOYED The Heist (1994)")
+    assert list(parsed.like_item_ids) == ["crime1"]
+    assert any("Romance" in ask.categories for ask in [*parsed.categories, *parsed.boost_categories])
