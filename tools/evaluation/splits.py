@@ -27,7 +27,8 @@ Protocol (the numbers in ``benchmarks/`` were produced with exactly this)
   pairwise cosine distance inside each top-k list, from the ``item_vectors`` given
   (e.g. text embeddings), ``None`` without them.
 * **Subsampling**: ``users=<int>`` evaluates a seeded random subset (for slow rankers);
-  report it next to the numbers, since a subset is noisier than all 943 users.
+  report it next to the numbers, since a subset is noisier than all 943 users. Users are listed,
+  drawn from and reported in the store's user order (numeric ids numerically, "9" before "10").
 
 Temporal protocol (:func:`temporal_split`, the second table of ``benchmarks/quality.json``)
 -----------------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from whyrec.store.records import Dataset, Interaction
+from whyrec.store.records import Dataset, Interaction, user_order
 from whyrec.tools.evaluation.metrics import (
     catalog_coverage,
     intra_list_diversity,
@@ -115,8 +116,9 @@ class LeaveOneOutSplit:
 
     @property
     def users(self) -> list[str]:
-        """Evaluated users, in sorted order."""
-        return sorted(self.test)
+        """Evaluated users in the store's user order (:func:`store.records.user_order`: "9" before "10"), which
+        seeded samples draw from, so a sample names the same people the store lists in the same places."""
+        return sorted(self.test, key=user_order)
 
     def train_interactions(self) -> list[Interaction]:
         """All train interactions of all users (what models are fitted on)."""
@@ -230,7 +232,7 @@ def leave_one_out(dataset: Dataset, min_interactions: int = 3) -> LeaveOneOutSpl
         )
     return LeaveOneOutSplit(
         train=train, valid=valid, test=test, items=_candidate_items(dataset),
-        train_only_users=sorted(train_only), dropped_repeats=dropped, name=dataset.name,
+        train_only_users=sorted(train_only, key=user_order), dropped_repeats=dropped, name=dataset.name,
     )
 
 
@@ -290,7 +292,7 @@ def temporal_split(
         else:
             train_only.append(user_id)
     return TemporalSplit(
-        train=train, valid={}, test=test, items=_candidate_items(dataset), train_only_users=sorted(train_only),
+        train=train, valid={}, test=test, items=_candidate_items(dataset), train_only_users=sorted(train_only, key=user_order),
         dropped_repeats=dropped, name=dataset.name, cutoff=cutoff, window_days=window_days,
     )
 
@@ -305,7 +307,7 @@ def _pick_users(split: LeaveOneOutSplit, users: int | Iterable[str] | None, seed
         if users >= len(everyone):
             return everyone
         rng = np.random.default_rng(seed)
-        return sorted(rng.choice(everyone, size=int(users), replace=False).tolist())
+        return sorted(rng.choice(everyone, size=int(users), replace=False).tolist(), key=user_order)
     chosen = list(users)
     unknown = [u for u in chosen if u not in split.test]
     if unknown:

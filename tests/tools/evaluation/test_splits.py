@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+from whyrec.store.database import Database
 from whyrec.store.records import Dataset, Interaction, Item
 from whyrec.tools.evaluation.baselines import (
     EASERanker,
@@ -117,6 +118,19 @@ def test_user_subsample_is_seeded_and_sized():
     assert first["n_users"] == 5 and seen == picked
     with pytest.raises(ValueError, match="user 'nobody' is not evaluated"):
         evaluate(ranker, split, k=1, users=["nobody"])
+
+
+def test_users_are_listed_and_sampled_in_the_stores_order(tmp_path):
+    """"9" comes before "10", as the store lists them: the same seed names the same people everywhere."""
+    data = _dataset([_x(u, f"i{j}", j) for u in ("10", "9", "2", "100", "1") for j in range(3)])
+    db = Database(tmp_path / "whyrec.db")
+    db.replace_dataset(data)
+    split = leave_one_out(data)
+    assert split.users == db.users() == ["1", "2", "9", "10", "100"]
+    scored = evaluate(lambda u, h, e, n: ["i5"], split, k=1, per_user=True)
+    assert scored["users"] == ["1", "2", "9", "10", "100"]
+    sampled = evaluate(lambda u, h, e, n: ["i5"], split, k=1, users=4, seed=0, per_user=True)["users"]
+    assert sampled == [u for u in db.users() if u in sampled]
 
 
 def test_bad_arguments_are_refused():
