@@ -18,8 +18,10 @@ from whyrec.tools.understanding.titles import TitleIndex, normalise_title
 # often than they ask with it, and such a request was answered with an explanation of whatever title it contained
 EXPLAIN = re.compile(r"\b(why|explain|how come|reason)\b", re.IGNORECASE)
 _PROFILE = re.compile(
-    r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (like|watch)|what i (like|watch)|about me|"
-    r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly )?(like|watch|enjoy)|"
+    r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (usually |really |mostly |tend to )?(like|watch|enjoy|prefer)|"
+    r"what i (like|watch)|about me|(what|which) (genres?|categories) (do|did) i (usually |really |mostly |tend to )?(like|watch|enjoy|prefer)|"
+    r"what('?s| is| are| would you (say|guess))( is| are)? my (favou?rite|preferred) (genres?|categories|kinds? of \w+|types? of \w+)|"
+    r"(kind|sort|type)s? of \w+ (do|did) i (usually |really |mostly |tend to )?(like|watch|enjoy|prefer)|"
     r"what (do|would) you (think|say|guess) i('?d| would)? (like|enjoy|am into|'?m into)|what am i into|what i'?m into|"
     r"(kind|sort|type)s? of \w+ am i into|what'?s my (taste|type|thing))\b",
     re.IGNORECASE,

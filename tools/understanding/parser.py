@@ -29,7 +29,7 @@ from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
 from whyrec.tools.understanding.subjects import about_text, query_text, unaccounted
 from whyrec.tools.understanding.titles import TitleReference, display_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
-from whyrec.tools.understanding.words import FILLER, LEANING_WORDS, WORD, blank, clip
+from whyrec.tools.understanding.words import EXCLUDING, FILLER, LEANING_WORDS, WORD, blank, clip
 from whyrec.tools.understanding.years import NEGATED_BOUND, YearReader
 
 if TYPE_CHECKING:
@@ -43,6 +43,17 @@ _TAKE_OUT = re.compile(
     re.IGNORECASE,
 )
 
+# "horror isn't my thing", "musicals are not for me": a category ruled out after it is named (read as "no horror")
+_NOT_MY_THING = re.compile(
+    r"\b(?P<what>(?!(?:but|and|or|though|i|it|that|this)\b)[\w'’-]+(?:\s+(?!(?:but|and|or|though)\b)[\w'’-]+)?)\s+"
+    r"(?:is|are)(?:n['’]t|\s+not)\s+(?:really\s+|quite\s+|exactly\s+)?"
+    r"(?:my\s+(?:thing|cup\s+of\s+tea|style|genre|jam|bag|kind\s+of\s+(?:thing|movie|film))|for\s+me)\b",
+    re.IGNORECASE,
+)
+
+# what follows a genre word that is the subject of a documentary: "war (time) documentary", "a crime documentaries"
+_DOCUMENTARY_OF = re.compile(r"(?:[\s-]+[\w'’]+)?[\s-]+documentar(?:y|ies)\b", re.IGNORECASE)
+
 MAX_REQUEST_CHARS = 500  # what is read of a request; the embedding model reads ~256 tokens anyway
 MAX_MOOD_WORDS = 12  # words matched against the category names by embedding, per request
 # a colon before a capital continues a title ("Not Mission: Impossible"), and so does the dot of an initial or a
@@ -50,7 +61,7 @@ MAX_MOOD_WORDS = 12  # words matched against the category names by embedding, pe
 _TITLE_COLON = r":(?=\s*(?-i:[A-Z0-9]))"
 _TITLE_DOT = r"(?:(?<=\b(?-i:[A-Z]))|(?<=\b(?-i:Mr|Dr|St|Jr|Ms))|(?<=\b(?-i:Mrs)))\."
 _PHRASE = rf"(?P<phrase>(?:[^,.;:!?()]|{_TITLE_COLON}|{_TITLE_DOT})+?)"
-_BREAK = rf"(?=\s*(?:[,;!?()]|(?!{_TITLE_DOT})\.|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since)\b))"
+_BREAK = rf"(?=\s*(?:[,;!?()]|(?!{_TITLE_DOT})\.|:(?!\s*(?-i:[A-Z0-9]))|$|\s(?:but|and not|or not|from|in the|with|that|which|except|please|made|set|released|before|after|since|for (?:my|our|the|a|his|her|their))\b))"
 
 # a run of capitalised words, small joining words allowed inside ("Return of the Jedi"), whole words only ("Como a" is
 # not a run in "Como agua"); "I" alone is a pronoun
@@ -113,6 +124,7 @@ class RequestParser:
         if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
             raw, draft.text, draft.language = phrased.english, phrased.english, phrased.language
         raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2']}", raw)  # "take the horror ones out": no Horror
+        raw = _NOT_MY_THING.sub(lambda m: f"no {m['what']}", raw)  # "horror isn't my thing": no Horror
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
         certain: list[tuple[int, int]] = []  # those of them a rule read for sure (not "not too violent", not an unknown title)
@@ -129,7 +141,7 @@ class RequestParser:
         named: list[str] = []  # capitalised names that are no catalog title
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?P<how>less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|hates?|can['’]?t stand|cannot stand|don['’]?t\s+(?:want|like|need|show me))\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?P<how>" + EXCLUDING + r")\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()) or NEGATED_BOUND.match(text, m.start()):
                 continue  # "nothing from before 1990" is a year bound, read with the years
@@ -194,6 +206,8 @@ class RequestParser:
         covered: list[tuple[int, int]] = []
         for category, pattern in self.category_words.patterns:
             for m in pattern.finditer(text):
+                if _DOCUMENTARY_OF.match(text, m.end()) and category.lower() != "documentary":
+                    continue  # "a war documentary" is a documentary about war: "war" is its subject, not a second genre
                 if free(m.start(), m.end()) and all(e <= m.start() or s >= m.end() for s, e in covered):
                     covered.append((m.start(), m.end()))
                     add_ask(draft.categories, CategoryAsk((category,), m[0], "name"))

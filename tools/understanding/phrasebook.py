@@ -51,6 +51,9 @@ _SHARED = frozenset(
     "animation romance mystery no sci-fi comedy".split()
 )
 
+# number words of other languages that are English words too ("six", "due"): they tell no language apart
+_ENGLISH_LOOKING_NUMBERS = frozenset({"six", "due", "sex", "acht", "tien"})
+
 
 @functools.cache
 def _function_words(language: str) -> frozenset[str]:
@@ -83,6 +86,7 @@ def language_of(text: str) -> str | None:
     best, best_score = None, 0
     for language in LANGUAGES:
         score = sum(w in _function_words(language) and w not in ENGLISH_FUNCTION_WORDS for w in words)
+        score += sum(w in NUMBER_WORDS[language] and w not in _ENGLISH_LOOKING_NUMBERS for w in words)  # "drei Stück", "geef me twee"
         score += sum(any(m[0].lower() not in _SHARED for m in pattern.finditer(text)) for pattern, _ in _compiled(language))
         if score > best_score:
             best, best_score = language, score

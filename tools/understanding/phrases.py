@@ -22,12 +22,24 @@ NUMBER_WORDS: dict[str, dict[str, int]] = {
     "sv": dict(zip("två tre fyra fem sex sju åtta nio tio".split(), range(2, 11), strict=True)),
 }
 
-# a decade as written: "90", "'90", "1990", "90s", "90er", "80ern", "80-talet"
-_DECADE = r"(?:19|')?(?P<d>[1-9]0)(?:s|'s|er|ern|-talet|-tal)?\b"
+# decades spelled out, as the languages say "the eighties": "los ochenta", "anni ottanta", "die Achtziger", "de jaren tachtig"
+SPELLED_DECADES: dict[str, int] = {
+    **dict(zip("veinte treinta cuarenta cincuenta sesenta setenta ochenta noventa".split(), range(20, 100, 10), strict=True)),  # es
+    **dict(zip("vinte trinta quarenta cinquenta sessenta setenta oitenta noventa".split(), range(20, 100, 10), strict=True)),  # pt
+    **dict(zip("venti trenta quaranta cinquanta sessanta settanta ottanta novanta".split(), range(20, 100, 10), strict=True)),  # it
+    **dict(zip("vingt trente quarante cinquante soixante soixante-dix quatre-vingt quatre-vingt-dix".split(), range(20, 100, 10), strict=True)),  # fr
+    **dict(zip("zwanziger dreißiger vierziger fünfziger sechziger siebziger achtziger neunziger".split(), range(20, 100, 10), strict=True)),  # de
+    **dict(zip("twintig dertig veertig vijftig zestig zeventig tachtig negentig".split(), range(20, 100, 10), strict=True)),  # nl
+    **dict(zip("tjugo trettio fyrtio femtio sextio sjuttio åttio nittio".split(), range(20, 100, 10), strict=True)),  # sv, before "-talet"
+    "quatre-vingts": 80, "dreissiger": 30, "fuenfziger": 50,
+}
+_SPELLED = "|".join(sorted(SPELLED_DECADES, key=len, reverse=True))
+# a decade as written: "90", "'90", "1990", "90s", "90er", "80ern", "80-talet", "ochenta", "Achtzigern", "Achtzigerjahre", "åttiotalet"
+_DECADE = rf"(?:(?:19|')?(?P<d>[1-9]0)(?:s|'s|er|ern|-talet|-tal)?|(?P<w>{_SPELLED})(?:n|-?jahren?|-?talet)?)\b"
 
 
 def _decade(m: re.Match) -> str:
-    return f"{m['d']}s"
+    return f"{m['d'] or SPELLED_DECADES[m['w'].lower()]}s"
 
 
 Rule = tuple[str, str | Callable[[re.Match], str]]
@@ -45,6 +57,7 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:a |de )?(?:finales|fines) de (?:la década de )?(?:los )?(?:años )?" + _DECADE, _part("late")),
         (r"(?:de |en )?(?:la década de )?los (?:años )?" + _DECADE, lambda m: f"from the {_decade(m)}"),
         (r"(?:de |en )?(?:los )?años " + _DECADE, lambda m: f"from the {_decade(m)}"),
+        (r"(?:de |en )?(?:la |las )?d[ée]cadas? de(?: los)? " + _DECADE, lambda m: f"from the {_decade(m)}"),
         (r"entre (?:el )?(\d{4}) y (?:el )?(\d{4})", r"between \1 and \2"),
         (r"nada (?:anterior a|antes de|de antes de|previo a)l? (\d{4})", r"nothing before \1"),
         (r"nada (?:posterior a|después de|de después de)l? (\d{4})", r"nothing after \1"),
@@ -54,6 +67,9 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:de )?(?:los )?últimos años|recientes?", "from the last few years"),
         (r"¿?qu[ée] (?:tipo|clase|g[ée]nero)s? de (?:pel[ií]culas?|pelis?|cine) me gusta(?:n)?", "what kind of movies do I like"),
         (r"¿?qu[ée] (?:crees|piensas) que me gusta", "what do you think I like"),
+        (r"(?:sabes |dime )?qu[ée] (?:es lo que )?me gusta(?:n)?", "what I like"),
+        (r"(?:mis|cu[aá]les son mis) gustos", "my taste"),
+        (r"(?:la|una) que (?:t[uú] )?(?:quieras|prefieras|elijas)|una sola|s[oó]lo una|solamente una", "just one"),
         (r"no me gusta(?:n|ron|ó)?", "I don't like"),
         (r"(?:cualquier cosa|lo que sea|todo) (?:menos|excepto|salvo)", "anything but"),
         (r"menos|excepto|salvo", "except"),
@@ -81,9 +97,11 @@ RULES: dict[str, list[Rule]] = {
         (r"rom[áa]ntic[oa]s?|de amor", "romantic"),
         (r"divertid[oa]s?|graciosa?s?", "funny"),
         (r"lacrim[óo]gen[oa]s?", "tearjerker"),
-        (r"recomi[ée]nda(?:me|nos)?|sugi[ée]re(?:me)?", "recommend"),
+        (r"(?:para|que (?:me )?haga) llorar", "tearjerker"),
+        (r"(?:de )?vaqueros", "western"),
+        (r"(?:me )?recomi[ée]nda(?:me|nos|s|n)?|recomendar(?:me|nos)?|recomendar[ií]as|sugi[ée]re(?:me|s)?", "recommend"),
         (r"dame|mu[ée]strame", "give me"),
-        (r"busco|quiero(?: ver)?", "I want"),
+        (r"busco|quiero(?: ver)?|quisiera(?: ver)?|me gustar[ií]a(?: ver)?|me apetece(?: ver)?", "I want"),
         (r"algo", "something"),
         (r"pel[ií]culas?|pelis?|filmes?", "movie"),
         (r"hola|buen[oa]s (?:d[ií]as|tardes|noches)", "hello"),
@@ -110,6 +128,10 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:tu penses que |d'apr[èe]s toi,? )?j'aime quel (?:genre|type) de films?", "what kind of movies do I like"),
         (r"quel (?:genre|type) de films? (?:j'aime|je pr[ée]f[èe]re|me pla[iî]t)", "what kind of movies do I like"),
         (r"qu'est-ce que j'aime", "what do I like"),
+        (r"ce que j'aime", "what I like"),
+        (r"mes go[ûu]ts", "my taste"),
+        (r"un seul|une seule", "just one"),
+        (r"qui (?:fait|font) pleurer|pour pleurer|[àa] pleurer", "tearjerker"),
         (r"je n'aime pas", "I don't like"),
         (r"j'arr[êe]te(?: les| de voir les)?|plus de", "no more"),
         (r"[àa] partir de maintenant|d[ée]sormais", ""),
@@ -126,7 +148,7 @@ RULES: dict[str, list[Rule]] = {
         (r"pour (?:les )?enfants", "children's"),
         (r"com[ée]dies", "comedies"),
         (r"com[ée]die", "comedy"),
-        (r"(?:de l')?horreur|d'[ée]pouvante|qui fait peur|qui font peur", "horror"),
+        (r"(?:de l'|d')?horreur|d'[ée]pouvante|qui fait peur|qui font peur", "horror"),
         (r"polars?|policiers?", "crime"),
         (r"documentaires?", "documentary"),
         (r"drames?", "drama"),
@@ -140,7 +162,8 @@ RULES: dict[str, list[Rule]] = {
         (r"dr[ôo]les?|marrants?", "funny"),
         (r"tire-larmes", "tearjerker"),
         (r"conseille(?:-moi|s)?|recommande(?:-moi|s)?|propose(?:-moi|s)?", "recommend"),
-        (r"je cherche|je veux(?: voir)?", "I want"),
+        (r"je cherche|je veux(?: voir)?|je voudrais(?: voir)?|j'aimerais(?: bien)?(?: voir)?|j'ai envie d(?:e |')(?:voir )?", "I want"),
+        (r"donne(?:z)?-moi", "give me"),
         (r"quelque chose", "something"),
         (r"films?", "movie"),
         (r"bonjour|salut|bonsoir", "hello"),
@@ -169,6 +192,12 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:der )?letzten jahre|neuere?n?", "from the last few years"),
         (r"welche (?:art von )?filme mag ich|was f[üu]r filme mag ich", "what kind of movies do I like"),
         (r"was mag ich", "what do I like"),
+        (r"welche (?:art von )?(?:filme|genres?) (?:mag|schaue|sehe|gucke) ich(?: am liebsten| gerne?)?", "what kind of movies do I like"),
+        (r"was ich mag", "what I like"),
+        (r"mein(?:en)? (?:film)?geschmack", "my taste"),
+        (r"nur (?:einen|eine|ein)(?: film)?", "just one"),
+        (r"zum weinen", "tearjerker"),
+        (r"(?:die )?(?P<w>zwanziger|dreißiger|dreissiger|vierziger|fünfziger|fuenfziger|sechziger|siebziger|achtziger|neunziger(?:n|-?jahren?)?)", lambda m: f"from the {SPELLED_DECADES[re.sub(r'(?:n|-?jahren?)$', '', m['w'].lower())]}s"),
         (r"ich mag kein(?:e|en)?", "I don't like"),
         (r"alles au(?:ß|ss)er", "anything but"),
         (r"au(?:ß|ss)er", "except"),
@@ -192,8 +221,8 @@ RULES: dict[str, list[Rule]] = {
         (r"lustig(?:e|en)?|witzig(?:e|en)?", "funny"),
         (r"spannend(?:e|en)?|thrillers?", "thriller"),
         (r"tr[äa]nendr[üu]cker", "tearjerker"),
-        (r"empfiehl(?: mir)?|empfehlen sie(?: mir)?", "recommend"),
-        (r"ich (?:will|m[öo]chte|suche)(?: sehen)?", "I want"),
+        (r"empfiehl(?:st)?(?: mir)?|empfehlen sie(?: mir)?|empfehlen", "recommend"),
+        (r"ich (?:will|m[öo]chte|suche|h[äa]tte gerne?)(?: sehen)?", "I want"),
         (r"(?:et)?was", "something"),
         (r"(\d+) st[üu]ck", r"\1 movies"),
         (r"am liebsten|gerne?", "please"),
@@ -223,6 +252,9 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:degli )?ultimi anni|recenti", "from the last few years"),
         (r"che (?:genere|tipo) di film mi piac(?:e|ciono)", "what kind of movies do I like"),
         (r"cosa mi piace", "what do I like"),
+        (r"(?:i )?miei gusti", "my taste"),
+        (r"solo uno|uno solo|solo un film", "just one"),
+        (r"da piangere|che fa piangere", "tearjerker"),
         (r"non mi piac(?:e|ciono)", "I don't like"),
         (r"tutto tranne|qualsiasi cosa tranne", "anything but"),
         (r"tranne|eccetto", "except"),
@@ -247,8 +279,8 @@ RULES: dict[str, list[Rule]] = {
         (r"romantic[oi]|d'amore", "romantic"),
         (r"divertent[ei]", "funny"),
         (r"strappalacrime", "tearjerker"),
-        (r"consigliami|raccomandami|suggeriscimi|consiglia(?:mi)?", "recommend"),
-        (r"mi serve|voglio(?: vedere)?|cerco", "I want"),
+        (r"consigliami|raccomandami|suggeriscimi|consiglia(?:mi|te|temi)?|consigli|suggerisci", "recommend"),
+        (r"mi serve|voglio(?: vedere)?|cerco|vorrei(?: vedere)?|mi piacerebbe(?: vedere)?", "I want"),
         (r"qualcosa", "something"),
         (r"film", "movie"),
         (r"ciao|buongiorno|buonasera", "hello"),
@@ -275,6 +307,12 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:dos )?[úu]ltimos anos|recentes?", "from the last few years"),
         (r"que tipo de filmes? (?:eu )?(?:curto|gosto)", "what kind of movies do I like"),
         (r"do que (?:eu )?gosto", "what do I like"),
+        (r"o que (?:eu )?gosto", "what I like"),
+        (r"(?:os )?meus gostos", "my taste"),
+        (r"s[óo] um|apenas um", "just one"),
+        (r"(?:pra|para|de) chorar", "tearjerker"),
+        (r"musicais", "musicals"),
+        (r"(?:da |na )?d[ée]cada de " + _DECADE, lambda m: f"from the {_decade(m)}"),
         (r"n[ãa]o gosto de", "I don't like"),
         (r"tudo menos|qualquer coisa menos", "anything but"),
         (r"exceto|menos", "except"),
@@ -299,8 +337,8 @@ RULES: dict[str, list[Rule]] = {
         (r"faroestes?", "western"),
         (r"rom[âa]ntic[oa]s?", "romantic"),
         (r"engra[çc]ad[oa]s?", "funny"),
-        (r"me indica|me recomenda|recomende(?:-me)?|sugira", "recommend"),
-        (r"quero(?: ver)?|procuro", "I want"),
+        (r"me indica|me recomenda|recomende(?:-me)?|recomenda(?:r)?|sugira", "recommend"),
+        (r"quero(?: ver)?|procuro|queria(?: ver)?|gostaria de(?: ver)?", "I want"),
         (r"algo|alguma coisa", "something"),
         (r"filmes?", "movie"),
         (r"ol[áa]|oi|bom dia|boa (?:tarde|noite)", "hello"),
@@ -328,6 +366,12 @@ RULES: dict[str, list[Rule]] = {
         (r"sinds (\d{4})", r"since \1"),
         (r"(?:van de )?laatste jaren|recente", "from the last few years"),
         (r"wat voor (?:soort )?films vind ik leuk|van wat voor films hou ik", "what kind of movies do I like"),
+        (r"wat ik leuk vind", "what I like"),
+        (r"mijn smaak", "my taste"),
+        (r"een stuk of (\d+)", r"\1 movies"),
+        (r"(?:maar|slechts) [ée][ée]n", "just one"),
+        (r"om (?:bij )?te huilen", "tearjerker"),
+        (r"geef (?:me|ons)", "give me"),
         (r"ik hou niet van|ik houd niet van", "I don't like"),
         (r"alles behalve", "anything but"),
         (r"behalve", "except"),
@@ -353,7 +397,7 @@ RULES: dict[str, list[Rule]] = {
         (r"een stuk of", "about"),
         (r"doe maar", "please"),
         (r"raad (?:me )?(?:\w+ )?aan|aanraden", "recommend"),
-        (r"ik wil(?: zien)?|ik zoek", "I want"),
+        (r"ik wil(?: zien)?|ik zoek|ik zou graag(?: \w+ )?(?:zien|willen)", "I want"),
         (r"iets", "something"),
         (r"films?", "movie"),
         (r"hallo|hoi|goedemorgen|goedenavond", "hello"),
@@ -370,7 +414,7 @@ RULES: dict[str, list[Rule]] = {
         (r"(?:fr[åa]n )?(?:det )?tidiga " + _DECADE, _part("early")),
         (r"(?:fr[åa]n )?mitten av " + _DECADE, _part("mid")),
         (r"(?:fr[åa]n )?(?:det )?sena " + _DECADE, _part("late")),
-        (r"(?:fr[åa]n )?(?P<d>[1-9]0)-talet", lambda m: f"from the {_decade(m)}"),
+        (r"(?:fr[åa]n )?(?:(?P<d>[1-9]0)-talet|(?P<w>tjugo|trettio|fyrtio|femtio|sextio|sjuttio|[åa]ttio|nittio)talet)", lambda m: f"from the {m['d'] or SPELLED_DECADES[m['w'].lower().replace('attio', 'åttio')]}s"),
         (r"mellan (\d{4}) och (\d{4})", r"between \1 and \2"),
         (r"inget (?:fr[åa]n )?f[öo]re (\d{4})", r"nothing before \1"),
         (r"f[öo]re (\d{4})", r"before \1"),

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from whyrec.tools.understanding.draft import RequestDraft
-from whyrec.tools.understanding.words import FILLER, FRAME_WORDS, LOGIC_WORDS, NOT_A_SUBJECT, SUBJECT_WORDS, TOKEN, WORD, blank, overlaps
+from whyrec.tools.understanding.words import EXCLUDING, FILLER, FRAME_WORDS, LOGIC_WORDS, NOT_A_SUBJECT, SUBJECT_WORDS, TOKEN, WORD, blank, overlaps
 
 # what names a request's subject outright: "about a shark", "with zombies", "set on a submarine", "one where a dog…";
 # the subject runs to the end of its clause. "watch with my wife" is company, not a subject
@@ -98,5 +98,5 @@ def _with_hyphenated(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 
 def _is_exclusion(text: str, span: tuple[int, int]) -> bool:
-    return bool(re.match(r"(?:less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|don['’]?t)\b", text[span[0] : span[1]], re.IGNORECASE))
+    return bool(re.match(rf"(?:{EXCLUDING})\b", text[span[0] : span[1]], re.IGNORECASE))
 

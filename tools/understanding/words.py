@@ -11,7 +11,7 @@ import re
 
 # everyday words for categories; an entry counts only for the categories a catalog has
 LEXICON: dict[str, tuple[str, ...]] = {
-    "funny": ("Comedy",), "hilarious": ("Comedy",), "comic": ("Comedy",), "comedic": ("Comedy",),
+    "funny": ("Comedy",), "funnier": ("Comedy",), "funniest": ("Comedy",), "hilarious": ("Comedy",), "laugh out loud": ("Comedy",), "comic": ("Comedy",), "comedic": ("Comedy",),
     "laugh": ("Comedy",), "laughs": ("Comedy",), "lighthearted": ("Comedy",), "witty": ("Comedy",),
     "scary": ("Horror", "Thriller"), "spooky": ("Horror",), "creepy": ("Horror", "Thriller"),
     "frightening": ("Horror", "Thriller"), "terrifying": ("Horror", "Thriller"), "horrifying": ("Horror",),
@@ -21,12 +21,19 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "futuristic": ("Sci-Fi",), "aliens": ("Sci-Fi",), "robots": ("Sci-Fi",),
     "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",), "anime": ("Animation",),
     "kids": ("Children's",), "children": ("Children's",), "family": ("Children's",), "child": ("Children's",),
+    "family friendly": ("Children's",), "kid friendly": ("Children's",), "kids friendly": ("Children's",),
     "thrilling": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",), "tense": ("Thriller",),
     "whodunit": ("Mystery",), "detective": ("Mystery", "Crime"), "gangster": ("Crime",), "gangsters": ("Crime",),
-    "heist": ("Crime",), "mafia": ("Crime",), "cowboy": ("Western",), "cowboys": ("Western",),
-    "noir": ("Film-Noir",), "sad": ("Drama",), "tearjerker": ("Drama",), "dramatic": ("Drama",),
+    "heist": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",), "whodunnit": ("Mystery",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "noir": ("Film-Noir",), "sad": ("Drama",), "dramatic": ("Drama",),
+    # a film to cry at is a drama or a romance, either will do
+    "tearjerker": ("Drama", "Romance"), "tear jerker": ("Drama", "Romance"), "weepy": ("Drama", "Romance"), "weepie": ("Drama", "Romance"),
+    "make me cry": ("Drama", "Romance"), "makes me cry": ("Drama", "Romance"), "made me cry": ("Drama", "Romance"), "a good cry": ("Drama", "Romance"),
+    "chick flick": ("Romance",), "chick flicks": ("Romance",),
     "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
     "emotional": ("Drama",), "action packed": ("Action",), "explosions": ("Action",), "magical": ("Fantasy",), "magic": ("Fantasy",),
+    "sword and sorcery": ("Fantasy",), "sorcery": ("Fantasy",), "wizard": ("Fantasy",), "wizards": ("Fantasy",), "dragon": ("Fantasy",),
+    "dragons": ("Fantasy",), "witches": ("Fantasy",),
     "singing": ("Musical",), "epic": ("Adventure",),
     # comparatives and compounds only: a plain "light" or "dark" would also hide titles ("The Dark Knight") from step 2b
     "lighter": ("Comedy",), "light hearted": ("Comedy",), "feel good": ("Comedy",), "upbeat": ("Comedy",),
@@ -34,19 +41,20 @@ LEXICON: dict[str, tuple[str, ...]] = {
 }
 # lexicon words too loose to filter on: they favour their category instead
 LEANING_WORDS = frozenset(
-    ["darker", "gritty", "lighter", "light hearted", "feel good", "upbeat", "cheerful", "space", "futuristic", "aliens", "robots", "family", "epic", "magic", "magical", "sad", "tearjerker", "dramatic", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
+    ["darker", "gritty", "lighter", "light hearted", "feel good", "upbeat", "cheerful", "space", "futuristic", "aliens", "robots", "epic", "magic", "magical", "sad", "dramatic", "sorcery", "wizard", "wizards", "dragon", "dragons", "witches", "tense", "heist", "mafia", "gangster", "gangsters", "detective", "explosions", "singing", "child"]
 )
 # words never matched to a category by embedding: they name the request, not a category
 FILLER = frozenset(
-    ["a", "an", "the", "some", "any", "something", "anything", "stuff", "thing", "things", "one", "ones", "movie", "movies", "film", "films", "flick", "flicks", "show", "shows", "item", "items", "product", "products", "title", "titles", "watch", "see", "want", "wanna", "need", "looking", "look", "find", "give", "recommend", "recommendation", "recommendations", "suggest", "please", "me", "my", "i", "we", "us", "you", "your", "for", "with", "from", "of", "in", "on", "at", "to", "by", "about", "and", "or", "but", "is", "are", "be", "that", "this", "these", "those", "what", "which", "who", "it", "its", "good", "great", "nice", "best", "really", "very", "quite", "more", "most", "less", "please", "like", "similar", "kind", "sort", "type", "tonight", "today", "now", "new", "old", "classic", "classics", "older", "recent", "latest", "newest", "era", "decade", "decades", "year", "years", "century", "before", "after", "since", "until", "between", "during", "around", "not", "no", "without", "except", "nothing", "none", "avoid", "make", "made", "makes", "do", "does", "did", "have", "has", "had", "get", "got", "just", "also", "too", "so", "than", "then", "there", "here", "where", "when", "how", "why"]
+    ["a", "an", "the", "some", "any", "something", "anything", "stuff", "thing", "things", "one", "ones", "movie", "movies", "film", "films", "flick", "flicks", "show", "shows", "item", "items", "product", "products", "title", "titles", "watch", "see", "want", "wanna", "need", "looking", "look", "find", "give", "recommend", "recommendation", "recommendations", "suggest", "please", "me", "my", "i", "we", "us", "you", "your", "for", "with", "from", "of", "in", "on", "at", "to", "by", "about", "and", "or", "but", "is", "are", "be", "that", "this", "these", "those", "what", "which", "who", "it", "its", "good", "great", "nice", "best", "really", "very", "quite", "more", "most", "less", "please", "like", "similar", "kind", "sort", "type", "tonight", "today", "now", "new", "old", "classic", "classics", "older", "recent", "latest", "newest", "era", "decade", "decades", "year", "years", "century", "before", "after", "since", "until", "between", "during", "around", "not", "no", "without", "except", "nothing", "none", "avoid", "make", "made", "makes", "released", "do", "does", "did", "have", "has", "had", "get", "got", "just", "also", "too", "so", "than", "then", "there", "here", "where", "when", "how", "why"]
 )
 # lexicon words that name a subject, not only a mood: they are also what the request is about
 SUBJECT_WORDS = frozenset(
-    ["heist", "mafia", "gangster", "gangsters", "zombie", "zombies", "aliens", "robots", "space", "cowboy", "cowboys", "detective", "whodunit", "slasher", "love story", "magic"]
+    ["heist", "mafia", "gangster", "gangsters", "zombie", "zombies", "aliens", "robots", "space", "cowboy", "cowboys", "detective", "whodunit", "slasher", "love story", "magic",
+     "sorcery", "wizard", "wizards", "dragon", "dragons", "witches", "mob"]
 )
 # words that frame a subject without being one ("a story about", "set on", "one where")
 ABOUT_FILLER = frozenset(
-    ["set", "else", "only", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
+    ["set", "else", "only", "whole", "big", "real", "story", "stories", "plot", "plots", "tale", "tales", "genre", "where", "involving", "featuring", "starring", "centered", "centred", "around", "based", "someone", "somebody", "people", "person", "guy", "lot", "lots", "bit", "much", "many", "all", "been", "being", "was", "were", "will", "would", "could", "should", "can", "let", "lets", "let's", "show", "tell", "am", "im", "i'm", "mood", "feel", "feeling", "fun", "enjoy", "watching", "night", "evening", "weekend", "again"]
 )
 # words that negate, compare or bound: accounted for only inside a span a rule read ("nothing before 1990", "no horror");
 # left over ("not too violent", "funnier than", "between") they change the request in a way the rules did not read
@@ -57,9 +65,16 @@ LOGIC_WORDS = frozenset(
 _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
 # words that frame a request without asking for anything, accounted for wherever they stand
 FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(
-    ["i'd", "we'd", "what's", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help"]
+    ["i'd", "we'd", "what's", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "preferably", "ideally", "possibly", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help"]
 )
 NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
+
+# the words that rule out what follows them ("no horror", "I can't stand musicals", "a comedy that isn't a romance"):
+# the parser's exclusions start with one, and the text embedded as the request leaves what they rule out
+EXCLUDING = (
+    r"less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
+    r"|can['’]?t stand|cannot stand|(?:tired|sick) of|had enough of|don['’]?t\s+(?:want|like|need|show me)"
+)
 
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)  # a word or a number ("80s", "pre-1970"): what coverage counts

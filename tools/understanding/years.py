@@ -18,6 +18,12 @@ from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 RECENT_YEARS = 3  # "recent" = the catalog's newest three years
 DECADE_WORDS = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90}
 DECADE_PARTS = {"early": (0, 3), "mid": (4, 6), "late": (7, 9)}  # years into the decade: "mid 80s" = 1984–1986
+# the same parts said with "of": "the start of the 80s" is the early 80s, "the second half of the 90s" 1995–1999
+DECADE_PARTS_OF = {
+    "beginning": (0, 3), "start": (0, 3), "middle": (4, 6), "end": (7, 9),
+    "first half": (0, 4), "second half": (5, 9), "latter half": (5, 9), "last half": (5, 9),
+}
+AROUND_YEARS = 2  # "around 1995" is 1993–1997
 # how a year or decade bounds a request: "before 1990" ends before it, "until 1990" ends with it, "after" starts past it
 EARLIER = frozenset(["before", "pre", "prior to", "older than", "earlier than"])
 UP_TO = frozenset(["until", "up to", "through"])
@@ -28,7 +34,8 @@ def _when_pattern(suffix: str = "") -> str:
     """A year or a decade, in part or whole: "1990", "the 80s", "mid-80s", "the late 1970s", "early eighties"; its
     groups end in ``suffix``, so that one pattern can hold two of them ("the 1930s or 40s")."""
     return (
-        rf"(?:(?P<year{suffix}>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part{suffix}>" + "|".join(DECADE_PARTS) + r")[\s-]+)?"
+        rf"(?:(?P<year{suffix}>(?:19|20)\d\d)\b|(?:the\s+)?(?:(?P<part{suffix}>" + "|".join(DECADE_PARTS) + r")[\s-]+"
+        rf"|(?P<partof{suffix}>" + "|".join(p.replace(" ", r"\s+") for p in DECADE_PARTS_OF) + r")\s+of\s+(?:the\s+)?)?"
         rf"(?:(?P<full{suffix}>(?:19|20)\d0)|['’]?(?P<short{suffix}>\d0)|(?P<word{suffix}>" + "|".join(DECADE_WORDS) + r"))(?:['’]?s\b|(?<=ies)))"
     )
 
@@ -39,13 +46,32 @@ _WHEN = _when_pattern()
 _DECADE_SPAN = re.compile(r"\b" + _WHEN + r"\s*(?P<joint>or|and|to|through|till|until|-|–|/)\s*" + _when_pattern("2"), re.IGNORECASE)
 # the catalog's newest years, counted back from its last: "within the last year", "from the past 5 years"
 _LAST_YEARS = re.compile(
-    r"\b(?:within|in|from|over|during)\s+the\s+(?:last|past)\s+(?:(?P<n>\d{1,2}|" + "|".join(NUMBER_WORDS["en"]) + r")\s+)?(?P<unit>years?)\b",
+    r"\b(?:within|in|from|over|during)\s+the\s+(?:last|past)\s+(?:(?P<n>\d{1,2}|" + "|".join(NUMBER_WORDS["en"]) + r")\s+)?(?P<unit>years?|decades?)\b",
+    re.IGNORECASE,
+)
+# a year or decade with an open end said after it: "1990 onwards", "from the 80s on", "1985 or later", "1975 and earlier"
+_OPEN_END = re.compile(
+    r"\b(?:(?:from|since)\s+)?" + _WHEN + r"(?:\s*(?P<later>\+|(?:and|or)\s+(?:later|after|newer|up|beyond)|onwards?|forwards?"
+    r"|on(?=\s*(?:[,.;!?)]|$|(?:and|but|please|with|that|if|ideally|preferably)\b)))"
+    r"|\s+(?P<earlier>(?:and|or)\s+(?:earlier|before|older|prior)))",
+    re.IGNORECASE,
+)
+# a year range written with two-digit years: "between '85 and '92", "from 85 to 89", "'75-'79" (not "10 to 20 minutes")
+_SHORT_RANGE = re.compile(
+    r"(?:\b(?:between|from)\s+['’]?(\d\d)\s+(?:and|to|-|–|until|till)\s+['’]?(\d\d)|['’](\d\d)\s*(?:-|–|to)\s*['’]?(\d\d))\b"
+    r"(?!['’]?s\b|\s*(?:%|mins?\b|minutes|hours?|hrs|movies|films|titles|items|picks|recommendations|of\b|years?\s+old|dollars|bucks))",
+    re.IGNORECASE,
+)
+# a year said roughly: "around 1995", "circa 1950", "1995 or so", "1995-ish"
+_AROUND = re.compile(
+    r"\b(?:around|circa|c\.|about|approximately|roughly|somewhere\s+around)\s+(?:the\s+year\s+)?(?P<y>(?:19|20)\d\d)\b(?!['’]?s)"
+    r"|\b(?P<y2>(?:19|20)\d\d)(?:\s+or\s+so\b|-?ish\b)",
     re.IGNORECASE,
 )
 _BOUND = re.compile(r"\b(?P<rel>" + "|".join(sorted(EARLIER | UP_TO | LATER | {"since", "from"}, key=len, reverse=True)) + r")[\s-]+" + _WHEN, re.IGNORECASE)
 # a bound said the other way round: "nothing from before 1990" asks for 1990 onwards, "no later than 1992" up to 1992
 NEGATED_BOUND = re.compile(
-    r"\b(?:not|no|nothing|none|never)\s+(?:(?:made|released|filmed|from|that['’]?s|that\s+is|is|are|anything|movies?|films?)\s+)*"
+    r"\b(?:not|no|nothing|none|never|(?:is|are|was|were)n['’]?t)\s+(?:(?:made|released|filmed|from|that['’]?s|that\s+is|is|are|be|anything|movies?|films?)\s+)*"
     r"(?P<rel>" + "|".join(sorted(EARLIER | LATER, key=len, reverse=True)) + r")[\s-]+" + _WHEN,
     re.IGNORECASE,
 )
@@ -81,9 +107,18 @@ class YearReader:
         for m in re.finditer(r"\b(?:between|from)\s+((?:19|20)\d\d)\s+(?:and|to|-|–|until)\s+((?:19|20)\d\d)\b|\b((?:19|20)\d\d)\s*(?:-|–|to)\s*((?:19|20)\d\d)\b", text, re.IGNORECASE):
             a, b = int(m[1] or m[3]), int(m[2] or m[4])
             add(m, min(a, b), max(a, b))
+        for m in _SHORT_RANGE.finditer(text):
+            a, b = (self._short_year(m[1] or m[3]), self._short_year(m[2] or m[4]))
+            add(m, min(a, b), max(a, b))
+        for m in _AROUND.finditer(text):
+            year = int(m["y"] or m["y2"])
+            add(m, year - AROUND_YEARS, year + AROUND_YEARS)
         for m in _DECADE_SPAN.finditer(text):
             if m["year"] is None and m["year2"] is None and (span := self._decade_span(m)):
                 add(m, *span)
+        for m in _OPEN_END.finditer(text):  # first: "from 1990" alone is that year, "from 1990 onwards" is not
+            first, last = self._when(m)
+            add(m, *((first, None) if m["later"] else (None, last)))
         for m in NEGATED_BOUND.finditer(text):  # first: the plain bound would read "nothing before 1990" backwards
             add(m, *_bounded(m["rel"], *self._when(m), negated=True))
         for m in _BOUND.finditer(text):
@@ -98,7 +133,9 @@ class YearReader:
             add(m, int(m[1]), int(m[1]))
         if self.year_max is not None:
             for m in _LAST_YEARS.finditer(text):
-                count = int(m["n"]) if (m["n"] or "").isdigit() else NUMBER_WORDS["en"].get((m["n"] or "").lower(), 1 if m["unit"].lower() == "year" else RECENT_YEARS)
+                unit = m["unit"].lower()
+                count = int(m["n"]) if (m["n"] or "").isdigit() else NUMBER_WORDS["en"].get((m["n"] or "").lower(), 1 if unit in ("year", "decade") else RECENT_YEARS)
+                count *= 10 if unit.startswith("decade") else 1  # "the last decade": the catalog's newest ten years
                 add(m, self.year_max - max(count, 1) + 1, self.year_max)
             for m in re.finditer(r"\b(?:(?:in\s+)?recent(?:ly|\s+years)?|lately|(?:in\s+)?the\s+(?:last|past)\s+(?:few|couple(?:\s+of)?|several)\s+years|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
                 add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
@@ -116,8 +153,13 @@ class YearReader:
         if m[f"year{suffix}"]:
             return int(m[f"year{suffix}"]), int(m[f"year{suffix}"])
         start = self._decade_start(m[f"full{suffix}"], m[f"short{suffix}"], m[f"word{suffix}"])
-        first, last = DECADE_PARTS.get((m[f"part{suffix}"] or "").lower(), (0, 9))
+        part_of = " ".join((m[f"partof{suffix}"] or "").lower().split())
+        first, last = DECADE_PARTS_OF[part_of] if part_of else DECADE_PARTS.get((m[f"part{suffix}"] or "").lower(), (0, 9))
         return start + first, start + last
+
+    def _short_year(self, digits: str) -> int:
+        """A year written with two digits ("'85"), in the century the catalog holds it (1985 for a 1922–1998 one)."""
+        return self._decade_start(None, digits[0] + "0", None) + int(digits[1])
 
     def _decade_span(self, m: re.Match) -> tuple[int, int] | None:
         """The years two decades span as one ask ("the 1930s or 40s" is 1930–1949, "the early 90s or late 80s"

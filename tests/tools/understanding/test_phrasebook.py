@@ -78,3 +78,77 @@ def test_the_rules_read_other_languages_through_the_phrasebook(parser, text, ask
     assert ((parsed.years.start, parsed.years.end) if parsed.years else None) == years
     assert {c for ask in parsed.exclude_categories for c in ask.categories} == left_out
     assert parsed.problem is None
+
+
+# --- decades spelled out, films to cry at, counts and questions about one's taste, in each language -----
+
+@pytest.mark.parametrize(
+    ("text", "language", "decade"),
+    [
+        ("Una comedia de los ochenta, por favor.", "es", "80s"),
+        ("Vorrei un thriller degli anni novanta.", "it", "90s"),
+        ("Ein Krimi aus den Achtzigern, bitte.", "de", "80s"),
+        ("Uma comédia da década de 90, por favor.", "pt", "90s"),
+        ("Een film uit de jaren negentig graag.", "nl", "90s"),
+        ("Un film des années quatre-vingt-dix.", "fr", "90s"),
+    ],
+)
+def test_a_decade_spelled_out_is_read_as_the_decade(text, language, decade):
+    phrased = in_english(text)
+    assert phrased.language == language
+    assert decade in phrased.english
+
+
+@pytest.mark.parametrize(
+    "text", ["Quiero una película para llorar.", "Je cherche un film qui fait pleurer.", "Ich möchte einen Film zum Weinen.",
+             "Voglio un film da piangere.", "Quero um filme pra chorar.", "Ik wil een film om bij te huilen."],
+)
+def test_a_film_to_cry_at_is_a_drama_or_a_romance_in_every_language(parser, text):
+    parsed = parser.parse(text)
+    assert [set(ask.categories) for ask in parsed.categories] == [{"Drama", "Romance"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "english"),
+    [
+        ("drei Stück", "de", "3 movies"),  # two words, but "drei" is German
+        ("geef me twee films", "nl", "give me 2 movie"),
+        ("een stuk of vier", "nl", "4 movies"),
+        ("recomiéndame una sola película", "es", "recommend just one movie"),
+        ("la que tú quieras", "es", "just one"),
+        ("quatre films d'horreur", "fr", "4 movie horror"),
+    ],
+)
+def test_a_count_is_written_as_the_number(text, language, english):
+    phrased = in_english(text)
+    assert (phrased.language, phrased.english) == (language, english)
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("¿Sabes qué me gusta?", "what I like"),
+        ("Quels sont mes goûts ?", "my taste"),
+        ("Welche Genres schaue ich am liebsten?", "what kind of movies do I like"),
+        ("Quais são os meus gostos?", "my taste"),
+        ("Weet je wat ik leuk vind?", "what I like"),
+    ],
+)
+def test_a_question_about_ones_taste_is_written_as_the_english_question(text, english):
+    assert english in in_english(text).english
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("¿Me recomiendas un western?", "recommend"),
+        ("Was kannst du mir empfehlen?", "recommend"),
+        ("Mi consigli un film?", "recommend"),
+        ("Je voudrais voir une comédie.", "I want"),
+        ("Vorrei vedere una commedia.", "I want"),
+        ("Una película de vaqueros.", "western"),
+        ("Não gosto de musicais.", "musicals"),
+    ],
+)
+def test_everyday_verbs_and_genre_words_are_written_in_english(text, english):
+    assert english in in_english(text).english.split(", ")[0]

@@ -1,0 +1,83 @@
+"""Everyday ways to rule a genre out, to ask for one by its mood, or to name a documentary's subject.
+
+Run on a catalog with one film per genre, so a lexicon word counts only for genres it holds, as in a real catalog.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from whyrec.store.records import Item
+from whyrec.tools.understanding.parser import RequestParser
+
+GENRES = ["Comedy", "Drama", "Romance", "Horror", "Thriller", "Children's", "Fantasy", "Documentary", "War", "Western", "Musical", "Action", "Crime"]
+CATALOG = {f"g{n}": Item(f"g{n}", f"Film Number {n}", "A film.", (genre,), 1950 + 3 * n) for n, genre in enumerate(GENRES)}
+
+
+@pytest.fixture(scope="module")
+def parser(embedder) -> RequestParser:
+    return RequestParser(CATALOG, embedder)
+
+
+def asked(parsed) -> list[set[str]]:
+    return [set(ask.categories) for ask in parsed.categories]
+
+
+def left_out(parsed) -> set[str]:
+    return {c for ask in parsed.exclude_categories for c in ask.categories}
+
+
+@pytest.mark.parametrize(
+    ("request_text", "out", "wanted"),
+    [
+        ("romance isn't my thing, something with action", {"Romance"}, [{"Action"}]),
+        ("Westerns are not for me. A drama?", {"Western"}, [{"Drama"}]),
+        ("musicals aren't really my cup of tea", {"Musical"}, []),
+        ("I'm sick of comedies", {"Comedy"}, []),
+        ("I hated every musical I ever saw", {"Musical"}, []),
+        ("a crime film that isn't a drama", {"Drama"}, [{"Crime"}]),
+        ("I dislike war films, show me a thriller", {"War"}, [{"Thriller"}]),
+    ],
+)
+def test_a_genre_ruled_out_in_everyday_words_is_left_out(parser, request_text, out, wanted):
+    parsed = parser.parse(request_text)
+    assert left_out(parsed) == out
+    assert asked(parsed) == wanted  # before: "romance isn't my thing" asked for Romance
+
+
+def test_who_a_film_is_for_is_not_part_of_what_is_ruled_out(parser):
+    parsed = parser.parse("nothing too violent or scary for our kids")
+    assert "Children's" not in left_out(parsed) and {"Children's"} in asked(parsed)
+
+
+@pytest.mark.parametrize(
+    "request_text", ["I need a good cry", "a real tear-jerker", "a weepie for a rainy day", "something that makes me cry", "a tearjerker"]
+)
+def test_a_film_to_cry_at_is_a_drama_or_a_romance(parser, request_text):
+    assert asked(parser.parse(request_text)) == [{"Drama", "Romance"}]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "wanted"),
+    [
+        ("a sword and sorcery epic", {"Fantasy"}),
+        ("something family-friendly", {"Children's"}),
+        ("a kid friendly film", {"Children's"}),
+        ("a film for the whole family", {"Children's"}),
+        ("a mob film", {"Crime"}),
+        ("something funnier than last night's pick", {"Comedy"}),
+    ],
+)
+def test_a_genre_asked_for_by_an_everyday_word_filters_to_it(parser, request_text, wanted):
+    assert wanted in asked(parser.parse(request_text))
+
+
+def test_a_genre_word_before_documentary_is_its_subject(parser):
+    parsed = parser.parse("a good war time documentary")
+    assert asked(parsed) == [{"Documentary"}]  # before: Documentary and War, which few films are
+    assert "war" in parsed.about.split()
+
+
+def test_released_and_preferably_frame_a_request(parser):
+    parsed = parser.parse("a thriller released after 1960, preferably a western")
+    assert parsed.unaccounted == ()
