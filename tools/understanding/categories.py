@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from dataclasses import replace
 
 from whyrec.tools.understanding.request import CategoryAsk
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
@@ -77,6 +78,45 @@ class CategoryWords:
         if self.lexicon_pattern and (m := self.lexicon_pattern.search(phrase)):
             return CategoryAsk(self.lexicon[lexicon_key(m[0])], m[0], "lexicon")
         return None
+
+
+# what joins genres said as alternatives: "action or comedy", "horror/thriller", "thrillers, suspense, horror and mystery"
+_JOINER = re.compile(r"\s*(?:(?:movies?|films?|ones)\s*)?(?P<joint>,\s*(?:(?:and|or)\s+)?|/|\s(?:and/or|or|and|&)\s)\s*(?:(?:an?|some|maybe|even)\s+)?", re.IGNORECASE)
+# a list after these is a list of likes, any of which will do ("I like horror and comedy")
+_LIKES_BEFORE = re.compile(r"\b(?:like|love|enjoy|into|fan\s+of|prefer|watch)\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
+def join_alternatives(text: str, spans: list[tuple[int, int]], asks: list[CategoryAsk]) -> list[CategoryAsk]:
+    """``asks`` with genres said as alternatives made one ask any of which will do: "action or comedy",
+    "horror/thriller", a list of three or more, or likes listed ("I like horror and comedy"). Each ask whose
+    ``source`` is the text of one of ``spans`` (where the parser read it) may join its neighbours; "a funny action
+    movie" and "romantic comedy" stay asks for both."""
+    # a span whose ask repeats an earlier one ("thrillers, suspense") has none of its own, but still links the list
+    at = sorted((s, e, next((ask for ask in asks if text[s:e] == ask.source), None)) for s, e in spans)
+    groups: list[list[tuple[int, int, CategoryAsk | None]]] = []
+    joints: list[list[str]] = []
+    for start, end, ask in at:
+        gap = _JOINER.fullmatch(text, groups[-1][-1][1], start) if groups else None
+        if gap is not None:
+            groups[-1].append((start, end, ask))
+            joints[-1].append(gap["joint"].strip().lower())
+        else:
+            groups.append([(start, end, ask)])
+            joints.append([])
+    merged = {id(ask): ask for ask in asks}
+    for spanned, joint in zip(groups, joints, strict=True):
+        group = [(s, e, a) for s, e, a in spanned if a is not None]
+        if len({a.categories for _, _, a in group}) < 2:
+            continue
+        listed = len(spanned) >= 3 or bool(_LIKES_BEFORE.search(text[: spanned[0][0]]))
+        if not (listed or any("or" in j or "/" in j for j in joint)):
+            continue  # "comedy and romance": both
+        categories = tuple(dict.fromkeys(c for _, _, a in group for c in a.categories))
+        first = group[0][2]
+        merged[id(first)] = replace(first, categories=categories, source=text[spanned[0][0] : spanned[-1][1]])
+        for _, _, ask in group[1:]:
+            merged.pop(id(ask), None)
+    return list(merged.values())
 
 
 def _category_regex(name: str) -> str:

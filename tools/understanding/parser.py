@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from whyrec.store.records import Item
-from whyrec.tools.understanding.categories import CategoryWords, add_ask, lexicon_key
+from whyrec.tools.understanding.categories import CategoryWords, add_ask, join_alternatives, lexicon_key
 from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.languages import KnownWords
 from whyrec.tools.understanding.moods import MoodMatcher
@@ -43,11 +43,14 @@ _TAKE_OUT = re.compile(
     re.IGNORECASE,
 )
 
-# "horror isn't my thing", "musicals are not for me": a category ruled out after it is named (read as "no horror")
-_NOT_MY_THING = re.compile(
-    r"\b(?P<what>(?!(?:but|and|or|though|i|it|that|this)\b)[\w'’-]+(?:\s+(?!(?:but|and|or|though)\b)[\w'’-]+)?)\s+"
-    r"(?:is|are)(?:n['’]t|\s+not)\s+(?:really\s+|quite\s+|exactly\s+)?"
-    r"(?:my\s+(?:thing|cup\s+of\s+tea|style|genre|jam|bag|kind\s+of\s+(?:thing|movie|film))|for\s+me)\b",
+# a genre or a film ruled out after it is named: "horror isn't my thing", "musicals are not for me", "Twister was boring",
+# "Fargo wasn't for me" (read as "not horror", "not Twister"); what is named starts a clause and runs up to six words
+_RULED_OUT_AFTER = re.compile(
+    r"(?:^|(?<=[.!?,;] )|(?<=\bbut )|(?<=\band )|(?<=\bthough ))(?P<what>(?!(?:i|it|that|this|they|he|she)\b)[\w'’:&-]+(?:\s+[\w'’:&-]+){0,5}?)\s+"
+    r"(?:(?:is|are|was|were)(?:n['’]t|\s+not)\s+(?:really\s+|quite\s+|exactly\s+|that\s+|very\s+|so\s+)?"
+    r"(?:my\s+(?:thing|cup\s+of\s+tea|style|genre|jam|bag|kind\s+of\s+(?:thing|movie|film))|for\s+me|any\s+good|good|great)"
+    r"|(?:was|were)\s+(?:(?:really|so|too|pretty|kind\s+of|a\s+bit|way\s+too|just|honestly)\s+)?"
+    r"(?:boring|awful|terrible|bad|dull|overrated|stupid|lame|meh|horrible|a\s+(?:bore|letdown|disappointment)))\b",
     re.IGNORECASE,
 )
 
@@ -124,7 +127,7 @@ class RequestParser:
         if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
             raw, draft.text, draft.language = phrased.english, phrased.english, phrased.language
         raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2']}", raw)  # "take the horror ones out": no Horror
-        raw = _NOT_MY_THING.sub(lambda m: f"no {m['what']}", raw)  # "horror isn't my thing": no Horror
+        raw = _RULED_OUT_AFTER.sub(lambda m: f"not {m['what']}", raw)  # "horror isn't my thing": no Horror
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
         certain: list[tuple[int, int]] = []  # those of them a rule read for sure (not "not too violent", not an unknown title)
@@ -233,6 +236,7 @@ class RequestParser:
             add_ask(draft.boost_categories if meant in LEANING_WORDS else draft.categories, CategoryAsk(categories, m[0], "typo"))
             said_at.update({("ask", c): m.start() for c in categories if ("ask", c) not in said_at})
             draft.notes.append(f"Taking '{m[0]}' to mean '{meant}'.")
+        draft.categories = join_alternatives(text, covered, draft.categories)  # "action or comedy": either will do
         settle_asked_and_left_out(draft, said_at)
 
         # 5. the rest of the words: gibberish/language check, then mood words by embedding
@@ -270,6 +274,8 @@ class RequestParser:
                 add_ask(draft.exclude_categories, ask)
             return True
         items = exact or self.titles.find(phrase, prefix=True)
+        if not items and phrase[:1].isupper():  # "did not enjoy Scream at all": the title the phrase starts with
+            items = self.titles.leading(phrase, fuzzy=False)[1]
         if items:
             for item in items:
                 if item.item_id not in draft.exclude_item_ids:

@@ -72,8 +72,9 @@ NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thril
 # the words that rule out what follows them ("no horror", "I can't stand musicals", "a comedy that isn't a romance"):
 # the parser's exclusions start with one, and the text embedded as the request leaves what they rule out
 EXCLUDING = (
-    r"less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
+    r"not\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+|the\s+biggest\s+|a\s+(?:big|huge)\s+)?fan\s+of|less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
     r"|can['’]?t stand|cannot stand|(?:tired|sick) of|had enough of|don['’]?t\s+(?:want|like|need|show me)"
+    r"|did(?:n['’]?t|\s+not)\s+(?:really\s+)?(?:like|enjoy|love|care\s+for)|do\s+not\s+(?:want|like|need)"
 )
 
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)

@@ -10,8 +10,11 @@ import pytest
 from whyrec.store.records import Item
 from whyrec.tools.understanding.parser import RequestParser
 
-GENRES = ["Comedy", "Drama", "Romance", "Horror", "Thriller", "Children's", "Fantasy", "Documentary", "War", "Western", "Musical", "Action", "Crime"]
-CATALOG = {f"g{n}": Item(f"g{n}", f"Film Number {n}", "A film.", (genre,), 1950 + 3 * n) for n, genre in enumerate(GENRES)}
+GENRES = ["Comedy", "Drama", "Romance", "Horror", "Thriller", "Children's", "Fantasy", "Documentary", "War", "Western", "Musical", "Action", "Crime", "Mystery"]
+CATALOG = {f"g{n}": Item(f"g{n}", f"Film Number {n}", "A film.", (genre,), 1950 + 3 * n) for n, genre in enumerate(GENRES)} | {
+    "t1": Item("t1", "Storm Chasers", "Scientists chase tornadoes.", ("Action",), 1996),
+    "t2": Item("t2", "Quiet Harbour", "A fisherman's last season.", ("Drama",), 1994),
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,37 @@ def test_a_genre_word_before_documentary_is_its_subject(parser):
 def test_released_and_preferably_frame_a_request(parser):
     parsed = parser.parse("a thriller released after 1960, preferably a western")
     assert parsed.unaccounted == ()
+
+
+@pytest.mark.parametrize(
+    ("request_text", "either"),
+    [
+        ("action or comedy from the 90s", {"Action", "Comedy"}),
+        ("a horror/thriller", {"Horror", "Thriller"}),
+        ("I like thrillers, suspense, horror and mystery", {"Thriller", "Horror", "Mystery"}),  # a list of likes
+        ("I love westerns and war films", {"Western", "War"}),
+        ("horror movies or comedies", {"Horror", "Comedy"}),
+    ],
+)
+def test_genres_said_as_alternatives_are_one_ask_any_of_which_will_do(parser, request_text, either):
+    assert asked(parser.parse(request_text)) == [either]  # before: every one of them at once
+
+
+@pytest.mark.parametrize("request_text", ["a funny action movie", "a romantic comedy", "comedy and romance"])
+def test_genres_said_together_are_all_asked_for(parser, request_text):
+    assert len(asked(parser.parse(request_text))) == 2
+
+
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "I didn't like Storm Chasers, something else please",
+        "Storm Chasers was boring, give me a better action movie",
+        "Storm Chasers wasn't for me",
+        "I did not enjoy Storm Chasers at all",
+        "Not a fan of Storm Chasers. An action film?",
+    ],
+)
+def test_a_film_the_person_did_not_like_is_left_out_not_asked_for(parser, request_text):
+    parsed = parser.parse(request_text)
+    assert parsed.exclude_item_ids == ("t1",) and "t1" not in parsed.like_item_ids  # before: "didn't like X" was more like X
