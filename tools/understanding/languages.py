@@ -3,7 +3,7 @@
 A request mostly made of words the model does not know is gibberish ("asdkjh") or in a language the rules do not
 read; a mostly English one may still hold a run of such words ("something funny, très drôle"), which is set aside
 and named in the notes. The phrasebook (:mod:`~whyrec.tools.understanding.phrasebook`) has already written what it
-knows of seven languages out in English.
+knows of eight languages out in English.
 """
 
 from __future__ import annotations

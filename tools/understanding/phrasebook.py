@@ -4,7 +4,7 @@ The rule parser reads English. A small multilingual model reads other languages,
 turn) and not always well: the 1.5B model read "polar" and "giallo" as Drama and left "finales de los 90" a whole
 decade. Most of what such requests say is a closed vocabulary: genre names, decades, "early/late", "between X and
 Y", "nothing before", "without", small numbers, "why", "what do I like", greetings. This phrasebook writes those
-out in English, in the seven languages our human request set holds besides English (es, fr, de, it, pt, nl, sv),
+out in English, in the eight languages our human request set holds besides English (es, fr, de, it, pt, nl, sv, pl),
 and drops the language's remaining function words. Whatever it does not know ("magari italiano", "que no sea de
 Hollywood") stays, so the parser leaves it unaccounted and the model still reads the message in its own words.
 
@@ -25,7 +25,7 @@ from stop_words import get_stop_words
 from whyrec.tools.understanding.phrases import NUMBER_WORDS, RULES
 
 LANGUAGES: dict[str, str] = {
-    "es": "spanish", "fr": "french", "de": "german", "it": "italian", "pt": "portuguese", "nl": "dutch", "sv": "swedish",
+    "es": "spanish", "fr": "french", "de": "german", "it": "italian", "pt": "portuguese", "nl": "dutch", "sv": "swedish", "pl": "polish",
 }
 
 

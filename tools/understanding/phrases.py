@@ -1,7 +1,7 @@
 """The phrasebook's phrases: per language, the closed vocabulary of a request and the English the rule parser reads.
 
 Genre names, decades with early/mid/late, "between X and Y", "nothing before", "without", small number words, "why",
-"what do I like" and greetings, in the seven languages of :data:`~whyrec.tools.understanding.phrasebook.LANGUAGES`.
+"what do I like" and greetings, in the eight languages of :data:`~whyrec.tools.understanding.phrasebook.LANGUAGES`.
 :mod:`~whyrec.tools.understanding.phrasebook` tells the language and applies them; this module only holds them.
 """
 
@@ -20,6 +20,7 @@ NUMBER_WORDS: dict[str, dict[str, int]] = {
     "pt": {**dict(zip("dois três quatro cinco seis sete oito nove dez".split(), range(2, 11), strict=True)), "duas": 2, "tres": 3},
     "nl": dict(zip("twee drie vier vijf zes zeven acht negen tien".split(), range(2, 11), strict=True)),
     "sv": dict(zip("två tre fyra fem sex sju åtta nio tio".split(), range(2, 11), strict=True)),
+    "pl": {**dict(zip("dwa trzy cztery pięć sześć siedem osiem dziewięć dziesięć".split(), range(2, 11), strict=True)), "dwie": 2},
 }
 
 # decades spelled out, as the languages say "the eighties": "los ochenta", "anni ottanta", "die Achtziger", "de jaren tachtig"
@@ -32,6 +33,8 @@ SPELLED_DECADES: dict[str, int] = {
     **dict(zip("twintig dertig veertig vijftig zestig zeventig tachtig negentig".split(), range(20, 100, 10), strict=True)),  # nl
     **dict(zip("tjugo trettio fyrtio femtio sextio sjuttio åttio nittio".split(), range(20, 100, 10), strict=True)),  # sv, before "-talet"
     "quatre-vingts": 80, "dreissiger": 30, "fuenfziger": 50,
+    **dict(zip("dwudziestych trzydziestych czterdziestych pięćdziesiątych sześćdziesiątych siedemdziesiątych osiemdziesiątych dziewięćdziesiątych".split(),
+               range(20, 100, 10), strict=True)),  # pl, "z lat osiemdziesiątych"
 }
 _SPELLED = "|".join(sorted(SPELLED_DECADES, key=len, reverse=True))
 # a decade as written: "90", "'90", "1990", "90s", "90er", "80ern", "80-talet", "ochenta", "Achtzigern", "Achtzigerjahre", "åttiotalet"
@@ -453,5 +456,53 @@ RULES: dict[str, list[Rule]] = {
         (r"inte", "not"),
         (r"(?:den )?första", "the first"),
         (r"(?:den )?tredje", "the third"),
+    ],
+    "pl": [
+        (r"(?:z )?(?:wczesnych|pocz[aą]tku) lat " + _DECADE, _part("early")),
+        (r"(?:z )?(?:połowy|polowy) lat " + _DECADE, _part("mid")),
+        (r"(?:z )?(?:późnych|końca) lat " + _DECADE, _part("late")),
+        (r"(?:z )?lat " + _DECADE, lambda m: f"from the {_decade(m)}"),
+        (r"mi[ęe]dzy (\d{4}) a (\d{4})", r"between \1 and \2"),
+        (r"nic sprzed (\d{4})|nic (?:starszego|wcze[śs]niejszego) ni[żz] (\d{4})", lambda m: f"nothing before {m[1] or m[2]}"),
+        (r"sprzed (\d{4})|przed (\d{4})", lambda m: f"before {m[1] or m[2]}"),
+        (r"po (\d{4})", r"after \1"),
+        (r"od (\d{4})", r"since \1"),
+        (r"(?:z )?ostatnich lat|nowe|nowsze", "from the last few years"),
+        (r"jakie (?:filmy|gatunki) lubi[ęe]|co lubi[ęe]", "what kind of movies do I like"),
+        (r"nie lubi[ęe]", "I don't like"),
+        (r"wszystko opr[óo]cz", "anything but"),
+        (r"opr[óo]cz|poza", "except"),
+        (r"[żz]adn\w*", "no"),
+        (r"bez", "without"),
+        (r"dlaczego|czemu", "why"),
+        (r"science fiction|sci-fi|fantastyk\w* naukow\w*", "sci-fi"),
+        (r"animowan\w*|bajk\w*|kresk[óo]wk\w*", "animation"),
+        (r"dla dzieci", "children's"),
+        (r"komedi\w* romantyczn\w*", "romantic comedy"),
+        (r"komedi\w*", "comedy"),
+        (r"horror\w*", "horror"),
+        (r"straszn\w*", "scary"),
+        (r"krymina[łl]\w*", "crime"),
+        (r"dokument\w*", "documentary"),
+        (r"dramat\w*", "drama"),
+        (r"fantasy", "fantasy"),
+        (r"przygodow\w*", "adventure"),
+        (r"akcji", "action"),
+        (r"wojenn\w*", "war"),
+        (r"western\w*", "western"),
+        (r"musical\w*", "musical"),
+        (r"thriller\w*", "thriller"),
+        (r"romans\w*", "romance"),
+        (r"romantyczn\w*|o mi[łl]o[śs]ci", "romantic"),
+        (r"[śs]mieszn\w*|zabawn\w*", "funny"),
+        (r"pole[ćc](?: mi)?|polecisz|zaproponuj(?: mi)?", "recommend"),
+        (r"poprosz[ęe]|chc[ęe](?: obejrze[ćc])?|szukam", "I want"),
+        (r"co[śs]", "something"),
+        (r"jaki[śs]|jak[ąa][śs]|jakie[śs]", "some"),
+        (r"film\w*", "movie"),
+        (r"cze[śs][ćc]|dzie[ńn] dobry", "hello"),
+        (r"dzi[ęe]kuj[ęe]|dzi[ęe]ki", "thanks"),
+        (r"prosz[ęe]", "please"),
+        (r"nie", "not"),
     ],
 }

@@ -152,3 +152,11 @@ def test_a_question_about_ones_taste_is_written_as_the_english_question(text, en
 )
 def test_everyday_verbs_and_genre_words_are_written_in_english(text, english):
     assert english in in_english(text).english.split(", ")[0]
+
+
+def test_polish_is_read_too(parser):
+    parsed = parser.parse("Poleć mi jakąś komedię z lat dziewięćdziesiątych, bez romansów.")
+    assert parsed.language == "pl"
+    assert [set(ask.categories) for ask in parsed.categories] == [{"Comedy"}]
+    assert (parsed.years.start, parsed.years.end) == (1990, 1999)
+    assert [set(ask.categories) for ask in parsed.exclude_categories] == [{"Romance"}]

@@ -174,7 +174,7 @@ def test_gibberish_says_so_and_drops_the_request_text(parser):
 
 
 def test_another_language_says_so_and_keeps_what_it_recognised(parser):
-    parsed = parser.parse("Poproszę jakąś komedię, 1990-1995")  # Polish: no phrasebook for it
+    parsed = parser.parse("Prosím nějakou komedii, 1990-1995")  # Czech: no phrasebook for it
     assert parsed.problem == "language" and "English, Spanish" in " ".join(parsed.notes)
     assert (parsed.years.start, parsed.years.end) == (1990, 1995)
 
