@@ -152,6 +152,9 @@ class RequestParser:
                 continue  # "less than two hours": only "less scary" (as "not too scary") asks to leave a category out
             end = self._list_end(text, m.end())  # "no romance, comedy or drama": the list goes on past the comma
             end = max(end, self.titles.end_of_title(text, m.start("phrase")))  # "not Murder in the First": a title past a break word
+            if self._hedges(text, m, end):
+                take(m.start(), end)  # "a horror film, not too gory": gentle horror, nothing to leave out
+                continue
             before, before_categories = len(draft.exclude_item_ids), len(draft.exclude_categories)
             take(m.start(), end, sure=self._read_exclusion(draft, text[m.start("phrase") : end].strip(" '\"“”‘’"), m["how"].lower()))
             for i in draft.exclude_item_ids[before:]:
@@ -254,6 +257,18 @@ class RequestParser:
         draft.unaccounted = unaccounted(draft, text, certain + covered, self.known_words.readable, self.category_words.patterns)
         self._notes(draft)
         return draft.freeze()
+
+    def _hedges(self, text: str, m: re.Match, end: int) -> bool:
+        """Whether "not too <mood>" only tempers a genre its own sentence asks for ("a scary movie that isn't too
+        gory", "una de miedo pero no demasiado sangrienta"): then it leaves nothing out. Said in a sentence of its own
+        ("Something scary. Not too scary") it still does: a chat's refinement takes the genre back."""
+        if not re.fullmatch(r"\s+too\s+", text[m.end("how") : m.start("phrase")], re.IGNORECASE):
+            return False
+        toned = {c for ask in self.category_words.named_in(text[m.start("phrase") : end]) for c in ask.categories}
+        start = max(text.rfind(mark, 0, m.start()) for mark in ".!?;") + 1
+        stop = min((i for i in (text.find(mark, end) for mark in ".!?;") if i >= 0), default=len(text))
+        sentence = blank(text[start:stop], [(m.start() - start, end - start)])
+        return bool(toned & {c for ask in self.category_words.named_in(sentence) for c in ask.categories})
 
     def _list_end(self, text: str, end: int) -> int:
         """Where a list of categories after 'no' ends: "X, Y or Z" runs on to Z; "X, something else" stops at X."""

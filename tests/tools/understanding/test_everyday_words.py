@@ -118,3 +118,14 @@ def test_genres_said_together_are_all_asked_for(parser, request_text):
 def test_a_film_the_person_did_not_like_is_left_out_not_asked_for(parser, request_text):
     parsed = parser.parse(request_text)
     assert parsed.exclude_item_ids == ("t1",) and "t1" not in parsed.like_item_ids  # before: "didn't like X" was more like X
+
+
+@pytest.mark.parametrize("request_text", ["a scary movie that isn't too gory", "a horror film, not too gory please"])
+def test_not_too_something_only_tempers_the_genre_its_sentence_asks_for(parser, request_text):
+    parsed = parser.parse(request_text)
+    assert left_out(parsed) == set() and asked(parsed)  # before: Horror left out, and with it the genre asked for
+
+
+def test_not_too_something_said_on_its_own_still_leaves_the_genre_out(parser):
+    parsed = parser.parse("something scary. Not too scary")  # a chat's refinement takes the genre back
+    assert left_out(parsed) == {"Horror", "Thriller"} and asked(parsed) == []

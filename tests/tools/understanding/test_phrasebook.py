@@ -160,3 +160,27 @@ def test_polish_is_read_too(parser):
     assert [set(ask.categories) for ask in parsed.categories] == [{"Comedy"}]
     assert (parsed.years.start, parsed.years.end) == (1990, 1999)
     assert [set(ask.categories) for ask in parsed.exclude_categories] == [{"Romance"}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["No me gustó Nebula Run, ¿algo parecido?", "Je n'ai pas aimé Nebula Run, autre chose ?", "Nebula Run hat mir nicht gefallen.",
+     "Non mi è piaciuto Nebula Run.", "Não gostei de Nebula Run.", "Ik vond Nebula Run niet leuk, iets anders?"],
+)
+def test_a_film_the_person_did_not_like_is_left_out_in_every_language(parser, text):
+    parsed = parser.parse(text)
+    assert "space4" in parsed.exclude_item_ids and "space4" not in parsed.like_item_ids
+
+
+@pytest.mark.parametrize(
+    "text", ["Una comedia sin romance, para toda la familia.", "Eine Komödie ohne Romanze, für die ganze Familie.",
+             "Een komedie zonder romantiek, voor de hele familie."],
+)
+def test_romance_ruled_out_and_a_family_audience_in_other_languages(text):
+    english = in_english(text).english
+    assert "without romance" in english and "family" in english
+
+
+def test_a_gory_hedge_in_spanish_tempers_the_genre(parser):
+    parsed = parser.parse("Una de miedo, pero no demasiado sangrienta.")
+    assert [set(a.categories) for a in parsed.categories] == [{"Horror"}] and not parsed.exclude_categories
