@@ -1,12 +1,15 @@
 """Interest summaries the local model writes: how many are kept whole after their check, and how long each takes.
 
-Run:  nice -n 15 .venv/bin/python benchmarks/summaries.py [--users 200] [--limit N]
+Run:  nice -n 15 .venv/bin/python benchmarks/summaries.py [--users 200] [--limit N] [--allowed-words 150 | 0]
 
 Protocol: the ingested MovieLens-100K text catalog of the default store (~/.local/share/whyrec), copied to a
 temporary folder first, so nothing is written to it. ``--users`` users drawn with seed 0 from every user
 of the store; each one's stored history is profiled (the product's profiler, no profile cache) and worded by
 the embedded local model through the product's own call (``agent.interest_writer.InterestWriter``: one call
 per user, the JSON schema, greedy decoding), on the 2 shared CPU cores of this box, one user at a time.
+The schema's grammar offers each sentence only the words the checker accepts for its section, at most
+``--allowed-words`` data words each (``tools.recommend.profile_summary.summary_schema``); ``--allowed-words 0``
+leaves the words free, the baseline the grammar is measured against (same users, same seed).
 Every sentence is checked claim by claim (``tools.recommend.summary_claims``) against its own section's data.
 
 Reported:
@@ -19,7 +22,7 @@ Reported:
 - ``p50_s`` / ``p90_s``: wall seconds per summary (the model call and the check), with the other helpers'
   jobs sharing the cores, so the time a person would wait for the summary to replace the template;
 - ``default``: whether model summaries are on by default, which this run decides: on only when
-  kept_whole >= 0.90 and unsupported_shown == 0.
+  kept_whole >= 0.90 and unsupported_shown == 0, on the product's grammar (``--allowed-words`` left as it is).
 Writes benchmarks/summaries.json after every user, with ``"complete": false`` until all ``--users`` are done
 (``--until HH:MM`` stops a run on a deadline; ``default`` is then false, whatever the partial numbers say).
 """
@@ -48,6 +51,7 @@ from whyrec.agent.local_model import LocalModelServer
 from whyrec.store.catalog import Store
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.profile import InterestProfile
+from whyrec.tools.recommend.profile_summary import ALLOWED_WORDS
 from whyrec.tools.recommend.recommender import Recommender
 from whyrec.tools.understanding.titles import TitleIndex
 
@@ -93,6 +97,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--limit", type=int, default=0, help="stop after N users (a quick look; the JSON says so)")
     parser.add_argument("--until", default="", help="HH:MM UTC: start no user after this time (the JSON says the run was cut short)")
+    parser.add_argument("--allowed-words", type=int, default=ALLOWED_WORDS, help="data words each sentence's grammar offers; 0: words left free (the baseline)")
     parser.add_argument("--show", action="store_true", help="print each user's data and sentences with their verdicts")
     parser.add_argument("--output", type=Path, default=HERE / "summaries.json")
     args = parser.parse_args()
@@ -105,7 +110,8 @@ def main() -> None:
     users = random.Random(0).sample(store.db.users(), min(args.users, len(store.db.users())))
     users = users[: args.limit] if args.limit else users
     server = LocalModelServer.from_settings(settings, progress=False).start()
-    writer = InterestWriter(settings=settings, server=server)
+    writer = InterestWriter(settings=settings, server=server, allowed_words=args.allowed_words or None)
+    grammar = f"each sentence held to the checker's words, at most {args.allowed_words} data words" if args.allowed_words else "words left free"
     rows: list[dict] = []
     started = datetime.now(UTC)
 
@@ -125,11 +131,13 @@ def main() -> None:
             "dropped_by_kind": dict(Counter(k for r in rows for k in r["dropped_kinds"]).most_common()),
             "p50_s": round(statistics.median(times), 2) if times else None,
             "p90_s": round(statistics.quantiles(times, n=10)[-1], 2) if len(times) >= 10 else None,
-            "default": bool(complete and rows and kept / len(rows) >= KEPT_WHOLE_TARGET and not any(r["audit"] for r in rows)),
+            # the product's configuration only: its grammar, all the users asked for
+            "default": bool(complete and args.allowed_words == ALLOWED_WORDS and rows and kept / len(rows) >= KEPT_WHOLE_TARGET and not any(r["audit"] for r in rows)),
             "complete": complete,
             "targets": {"kept_whole": KEPT_WHOLE_TARGET, "unsupported_shown": 0},
             "dataset": f"MovieLens-100K text catalog ({store.db.dataset_name()}), {len(recommender.items)} items, users drawn with seed 0",
-            "model": f"{settings.llm_model} Q4_K_M, llama.cpp (xllamacpp), max_tokens {MAX_TOKENS}, temperature 0",
+            "model": f"{settings.llm_model} Q4_K_M, llama.cpp (xllamacpp), {server.threads} thread(s), max_tokens {MAX_TOKENS}, temperature 0",
+            "grammar": grammar,
             "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(), "load": "shared with other jobs, nice 15"},
             "date": started.isoformat(timespec="seconds"),
             "dropped_examples": [e for r in rows for e in r["examples"]][:EXAMPLES],

@@ -6,9 +6,12 @@ profiler, checked by the real checker. The ``slow`` test runs the embedded local
 from __future__ import annotations
 
 import json
+import re
 
+import jsonschema
 import numpy as np
 import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 
 from tests.agent.chat_fakes import scripted
 from tests.conftest import SMALL_CATALOG, history
@@ -16,7 +19,7 @@ from whyrec.agent.interest_writer import INSTRUCTIONS, InterestWriter
 from whyrec.store.records import Item
 from whyrec.store.settings import Settings
 from whyrec.tools.recommend.profile import InterestProfiler, template_summary
-from whyrec.tools.recommend.profile_summary import MODEL_NOTE, summary_facts
+from whyrec.tools.recommend.profile_summary import MAX_SENTENCE_WORDS, MODEL_NOTE, summary_facts, summary_schema
 from whyrec.tools.recommend.summary_claims import ClaimChecker
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
@@ -102,6 +105,97 @@ def test_a_history_of_2000_items_keeps_the_prompt_short():
     assert len(data) < 1200  # what a CPU reads per person does not grow with the history
     worded = InterestWriter(scripted(answer_each(lambda key: "You like Crime about detectives in the rain.")))(profile, CatalogVocabulary(items))
     assert worded.kept_whole and "2000 interactions" in worded.summary["long_term"]
+
+
+# --- the grammar: each sentence may only use words its section's data supports ---------------------------
+
+
+def sentence_allowed_by(pattern: str, rng: np.random.Generator) -> str:
+    """A random sentence of the pattern's language: its opening, then any of its words, as many as it allows."""
+    shape = re.fullmatch(r"\^(.+?) \(\(([^()]*)\)\( \|, \)\)\{0,(\d+)\}\(([^()]*)\)\\\.\$", pattern)
+    assert shape, pattern
+    opening, words, most, last = shape[1], shape[2].split("|"), int(shape[3]), shape[4].split("|")
+    sentence = opening + " " + "".join(rng.choice(words) + rng.choice([" ", ", "]) for _ in range(rng.integers(0, most + 1))) + rng.choice(last) + "."
+    assert re.fullmatch(pattern, sentence)
+    return sentence
+
+
+class GrammarBoundModel(GenericFakeChatModel):
+    """Stands in for the local model under its grammar: for each key of the schema it is bound to, a random
+    sentence the key's pattern allows (any of its words, in any order, as many as allowed)."""
+
+    seed: int = 0
+    schemas: list = []
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        schema = kwargs["response_format"]["json_schema"]["schema"]
+        self.schemas.append(schema)
+        rng = np.random.default_rng(self.seed)
+        answer = {key: sentence_allowed_by(spec["pattern"], rng) for key, spec in schema["properties"].items()}
+        jsonschema.validate(answer, schema)
+        self.messages = iter([json.dumps(answer)])
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def mixed_catalog() -> dict[str, Item]:
+    """SMALL_CATALOG, with an overview that names another film, a category none of its section has, a number and a
+    planted order: words a grammar must not offer."""
+    casablanca = Item("cas", "Casablanca", "Lovers meet in a bar in wartime.", ("Romance", "War"), 1942)
+    space = Item("space1", "Star Voyage", "A romantic war story: Casablanca fans crew a starship in 1942. " + PLANTED, ("Sci-Fi",), 1990)
+    return ITEMS | {"cas": casablanca, "space1": space}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_sentence_the_grammar_allows_passes_the_checker(seed):
+    items = mixed_catalog()
+    profile = profile_of(items, SCIFI + ["crime1", "crime2", "cas"], window=4)
+    facts = summary_facts(profile, items)
+    checker = ClaimChecker(items)
+    schema = summary_schema(facts, checker)
+    rng = np.random.default_rng(seed)
+    for section in facts.sections:
+        sentence = sentence_allowed_by(schema["properties"][section.key]["pattern"], rng)
+        verdict = checker.check(sentence, section.facts)
+        assert verdict.kept, (sentence, verdict.unsupported)
+
+
+def test_the_writer_binds_the_grammar_and_what_it_allows_is_kept_whole():
+    items = mixed_catalog()
+    profile = profile_of(items, SCIFI)
+    model = GrammarBoundModel(messages=iter(()), schemas=[])
+    worded = InterestWriter(model)(profile, CatalogVocabulary(items))
+    assert worded.kept_whole and worded.dropped == 0
+    patterns = " ".join(p["pattern"] for p in model.schemas[0]["properties"].values())
+    for planted in ("crypto", "evil", "Ignore", "instructions", "user", "1942"):
+        assert not re.search(rf"[(|]{planted}[|)]", patterns, re.IGNORECASE)  # not one of the words a sentence may use
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["one item", "2,000 items", "no text"],
+)
+def test_odd_histories_build_a_valid_grammar(case):
+    if case == "one item":
+        items, ids = ITEMS, ["rom1"]
+    elif case == "2,000 items":
+        items = {
+            f"m{n}": Item(f"m{n}", f"Film {n}", f"A long story about a detective number {n} in a rainy city. " * 20, ("Crime", "Drama"), 1950 + n % 50, keywords=("detective", f"clue{n}"))
+            for n in range(2000)
+        }
+        ids = list(items)
+    else:
+        items = {f"x{n}": Item(f"x{n}", f"Untold {n}") for n in range(8)}
+        ids = list(items)
+    profile = profile_of(items, ids)
+    model = GrammarBoundModel(messages=iter(()), schemas=[])
+    worded = InterestWriter(model)(profile, CatalogVocabulary(items))
+    schema = model.schemas[0]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for spec in schema["properties"].values():
+        words = re.search(r"\(\(([^()]*)\)", spec["pattern"])[1].split("|")
+        assert 0 < len(words) <= 300 and all(re.fullmatch(r"[^\W\d_]+(?:['-][^\W\d_]+)*", w) for w in words)
+        assert f"{{0,{MAX_SENTENCE_WORDS - 1}}}" in spec["pattern"]
+    assert worded.dropped == 0
 
 
 # --- the real thing ------------------------------------------------------------------------

@@ -8,7 +8,8 @@ and catalog text may carry planted orders. So:
 - the model gets one section of facts per part of the profile (:func:`summary_facts`: each long-term
   interest the template words, the recent interest, the drift), written compactly by
   :meth:`SummaryFacts.prompt_data`, and answers one sentence per section through a JSON schema
-  (:func:`summary_schema`);
+  (:func:`summary_schema`), whose grammar lets each sentence use only the words its section's data supports
+  (:meth:`tools.recommend.summary_claims.ClaimChecker.supported_words`);
 - each sentence is checked claim by claim against its own section's data
   (:class:`tools.recommend.summary_claims.ClaimChecker`); a sentence with one unsupported claim is dropped
   and that part keeps the template's words (:func:`worded_summary`);
@@ -39,14 +40,17 @@ from whyrec.tools.recommend.profile import (
     template_overview,
     template_recent,
 )
-from whyrec.tools.recommend.summary_claims import CheckedSentence, ClaimChecker, SectionFacts, clean_story
+from whyrec.tools.recommend.summary_claims import JOINING_WORDS, CheckedSentence, ClaimChecker, SectionFacts, clean_story
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
 
 log = logging.getLogger(__name__)
 
 MODEL_NOTE = "written by the local model, checked against your history"
 """What a worded summary says about itself, wherever it shows (the app, the chat, the API's ``summary.note``)."""
-MAX_SENTENCE_CHARS = 170  # about 35 words: the schema's bound, so one sentence cannot run on
+MAX_SENTENCE_WORDS = 14  # the grammar's bound after the opening, so one sentence cannot run on into max_tokens
+ALLOWED_WORDS = 150  # data words a section's grammar offers, most shared first: more slows every sampled token
+OPENING = "You like"  # how a long-term interest's sentence starts
+RECENT_OPENING = "Lately you"  # how the recent interest's sentence starts
 STORIES = 2  # overviews the model reads the start of, per interest
 OVERVIEW_WORDS = 10  # words of the first film's overview the model reads: a taste of the story, not the whole of it
 Summarizer = Callable[[InterestProfile, CatalogVocabulary], "WordedSummary | None"]  # the vocabulary: its items and one title index
@@ -65,6 +69,7 @@ class SummarySection:
     facts: SectionFacts
     template: str  # the template's words for this part, shown when the sentence fails
     cited: str = ""  # what the shown sentence ends with, from the profile: its share and example titles
+    opening: str = OPENING  # the words its sentence starts with
 
 
 @dataclass
@@ -113,15 +118,30 @@ def summary_facts(profile: InterestProfile, items: dict[str, Item]) -> SummaryFa
     categories = set(profile.short_term_distribution) | set(profile.rising) | set(profile.fading)
     template = " ".join(p for p in (template_recent(profile, items), template_drift(profile)) if p)
     cited = f" (your last {len(members)}, e.g. {example_titles(recent, items)})"
-    sections.append(SummarySection("recent", data, SectionFacts(members, categories, numbers), template, cited))
+    sections.append(SummarySection("recent", data, SectionFacts(members, categories, numbers), template, cited, RECENT_OPENING))
     return SummaryFacts(sections)
 
 
-def summary_schema(facts: SummaryFacts) -> dict:
-    """The JSON schema of the answer (llama.cpp turns it into a grammar): one short sentence per section."""
-    sentence = {"type": "string"}
+def summary_schema(facts: SummaryFacts, checker: ClaimChecker | None = None, *, words: int = ALLOWED_WORDS) -> dict:
+    """The JSON schema of the answer (llama.cpp turns it into a grammar): one short sentence per section.
+
+    With the ``checker``, each sentence is held to a pattern: its opening, then at most :data:`MAX_SENTENCE_WORDS`
+    words the checker accepts for that section (:meth:`ClaimChecker.supported_words`, ``words`` data words at most),
+    joined by spaces or commas, the last one not a joining word (a sentence the bound cut short ended "about the."),
+    and a full stop. A small model left free writes words none of its films' data holds ("jedi", "friendship"), and
+    the checker then drops the sentence; held to the data's own words it cannot. Without a checker, any string (how
+    the words the model picks freely are measured)."""
+    properties = {}
+    for section in facts.sections:
+        if checker is None:
+            properties[section.key] = {"type": "string"}
+            continue
+        allowed = checker.supported_words(section.facts, first=section.data, limit=words)
+        last = [w for w in allowed if w not in JOINING_WORDS] or allowed
+        pattern = f"^{section.opening} (({'|'.join(allowed)})( |, )){{0,{MAX_SENTENCE_WORDS - 1}}}({'|'.join(last)})\\.$"
+        properties[section.key] = {"type": "string", "pattern": pattern}
     keys = [s.key for s in facts.sections]
-    return {"type": "object", "properties": {k: sentence for k in keys}, "required": keys, "additionalProperties": False}
+    return {"type": "object", "properties": properties, "required": keys, "additionalProperties": False}
 
 
 @dataclass

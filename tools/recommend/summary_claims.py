@@ -14,14 +14,20 @@ each claim must be found in the data of the part of the profile it describes (:c
   shares, item years and their decades.
 
 A sentence with any claim that fails is dropped whole (its interest keeps the template); a link, an
-e-mail address or markup is never a claim the data can hold. No LLM here.
+e-mail address or markup is never a claim the data can hold.
+
+The same rules say, before the model writes, which words a section's data supports
+(:meth:`ClaimChecker.supported_words`): the grammar the model writes under is built from them, so it
+can only pick words this checker accepts, and the checker still judges what it wrote. No LLM here.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import snowballstemmer
 from stop_words import get_stop_words
@@ -53,13 +59,23 @@ STOP_WORDS = frozenset(get_stop_words("english"))
 # everyday words for one category, those a summary may use as a category claim
 CATEGORY_FORMS = {word: LEXICON[word][0] for word in ("romantic", "dramatic", "comic", "scifi", "noir")}
 NUMBER_WORDS = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+# claim-free words a sentence joins its data words with (stop or framing words, so any section holds them)
+JOINING_WORDS = tuple(
+    """and or but with about of in on at to from for by into over through between against the a an their his her its
+    who that where whose as than also mostly especially often now more less films stories like enjoy watch prefer lean
+    toward""".split()
+)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _NUMBER = re.compile(r"(?<![\w.])'?(\d+(?:\.\d+)?)(s|%)?(?![\w])")
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]|(?<![\w])['‘]([^'’]{2,80}?)['’](?![\w])")
+_SPELLED = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")  # a word a grammar may offer: letters, inner hyphens and apostrophes
+_SENTENCE_END = re.compile(r"[.!?;:…]")
 _NEVER = re.compile(r"https?:|www\.|\w@\w|<|>|\{|\}|\[|\]|`|\\|/", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
+    """The word's English stem; cached, since overviews repeat their words (the facts of 2,000 films: 27 s -> 1.4 s)."""
     return _STEMMER.stemWord(word.lower().replace("’", "'"))
 
 
@@ -98,10 +114,11 @@ class SectionFacts:
     extra_words: set[str] = field(default_factory=set)  # stems of further data words (the drift's rising and fading categories)
 
     def __post_init__(self) -> None:
+        self.stories = [clean_story(item.description) for item in self.items]  # each item's, as a claim may rest on it
         text = " ".join(
             [*self.categories, *(k for item in self.items for k in item.keywords)]
             + [display_title(item.title) for item in self.items]
-            + [clean_story(item.description) for item in self.items]
+            + self.stories
         )
         self.words = words_of(text) | self.extra_words
         self.titles = {normalise_title(item.title) for item in self.items} | {normalise_title(display_title(item.title)) for item in self.items}
@@ -171,6 +188,54 @@ class ClaimChecker:
             elif not words_of(word) & facts.words or not self._all_parts_known(word, facts):
                 unsupported.append(f"word {word}")
         return CheckedSentence(sentence, claims, unsupported)
+
+    def supported_words(self, facts: SectionFacts, *, first: str = "", limit: int = 150) -> list[str]:
+        """The words a sentence about ``facts`` may use, spelt as its data spells them, each one kept by :meth:`check`
+        on its own: a grammar built from them (``profile_summary.summary_schema``) keeps a model inside what this
+        checker accepts, and the checker still judges the sentence it writes.
+
+        At most ``limit`` data words (a larger grammar slows each sampled token): the section's categories and their
+        adjective forms, then the words of ``first`` (the line the model reads), then the words of its keywords and
+        overviews (as :func:`clean_story` leaves them: a sentence that carried an order lends none), those most of its
+        items share first. Words that claim nothing (stop and framing words) come on top: :data:`JOINING_WORDS` and at
+        most ``limit // 3`` of the data's own. No digits: the profile's numbers are added from the profile."""
+        capital: dict[str, str] = {}  # lower case -> a capital the data gives it inside a sentence ("Paris")
+        lower: set[str] = set()  # words the data also writes in lower case ("force", not "Force")
+        shared: Counter[str] = Counter()  # lower case -> how many of its items spell it
+
+        def read(text: str) -> dict[str, None]:
+            found = {}  # in the order the text gives them
+            end = 0
+            for match in _SPELLED.finditer(text):
+                word, opens = match[0].lower(), not end or _SENTENCE_END.search(text, end, match.start()) is not None
+                if match[0] == word:
+                    lower.add(word)
+                elif not opens:
+                    capital.setdefault(word, match[0])
+                found[word], end = None, match.end()
+            return found
+
+        ranked = [*sorted(facts.categories), *sorted(w for w, c in CATEGORY_FORMS.items() if c in facts.categories)]
+        ranked += sorted(read(first), key=lambda w: first.lower().find(w))
+        for item, story in zip(facts.items, facts.stories):
+            shared.update(list(read(". ".join([*item.keywords, story]))))
+        ranked += sorted(shared, key=lambda w: -shared[w])  # stable: among equals, the section's first items first
+        words: list[str] = []
+        plain: list[str] = []  # claim-free words of its data ("young", "world"): at most a third of ``limit`` more
+        seen: set[str] = set()
+        for word in [*ranked, *JOINING_WORDS]:
+            if word.lower() in seen or len(word) < 2 and word not in JOINING_WORDS:
+                continue
+            seen.add(word.lower())
+            spelling = capital[word] if word in capital and word not in lower else word
+            verdict = self.check(f"You like {spelling}.", facts)
+            if not verdict.kept:
+                continue
+            if verdict.claims and len(words) < limit:
+                words.append(spelling)
+            elif not verdict.claims and (word in JOINING_WORDS or len(plain) < limit // 3):
+                plain.append(spelling)
+        return words + plain
 
     @staticmethod
     def _all_parts_known(word: str, facts: SectionFacts) -> bool:
