@@ -15,7 +15,7 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "laugh": ("Comedy",), "laughs": ("Comedy",), "lighthearted": ("Comedy",), "witty": ("Comedy",),
     "scary": ("Horror", "Thriller"), "spooky": ("Horror",), "creepy": ("Horror", "Thriller"),
     "frightening": ("Horror", "Thriller"), "terrifying": ("Horror", "Thriller"), "horrifying": ("Horror",),
-    "gory": ("Horror",), "gore": ("Horror",), "slasher": ("Horror",), "zombie": ("Horror",), "zombies": ("Horror",),
+    "gory": ("Horror",), "gore": ("Horror",), "slashers": ("Horror",), "slasher": ("Horror",), "zombie": ("Horror",), "zombies": ("Horror",),
     "romantic": ("Romance",), "romcom": ("Romance", "Comedy"), "rom com": ("Romance", "Comedy"), "love story": ("Romance",),
     "sci fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "science fiction": ("Sci-Fi",), "space": ("Sci-Fi",),
     "futuristic": ("Sci-Fi",), "aliens": ("Sci-Fi",), "robots": ("Sci-Fi",),
@@ -24,10 +24,11 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "family friendly": ("Children's",), "kid friendly": ("Children's",), "kids friendly": ("Children's",),
     "thrilling": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",), "tense": ("Thriller",),
     "whodunit": ("Mystery",), "detective": ("Mystery", "Crime"), "gangster": ("Crime",), "gangsters": ("Crime",),
-    "heist": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",), "whodunnit": ("Mystery",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "heist": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",), "whodunnit": ("Mystery",), "whodunits": ("Mystery",), "whodunnits": ("Mystery",), "cowboy": ("Western",), "cowboys": ("Western",),
     "noir": ("Film-Noir",), "sad": ("Drama",), "dramatic": ("Drama",),
     # a film to cry at is a drama or a romance, either will do
     "tearjerker": ("Drama", "Romance"), "tear jerker": ("Drama", "Romance"), "weepy": ("Drama", "Romance"), "weepie": ("Drama", "Romance"),
+    "tearjerkers": ("Drama", "Romance"), "tear jerkers": ("Drama", "Romance"), "weepies": ("Drama", "Romance"),
     "make me cry": ("Drama", "Romance"), "makes me cry": ("Drama", "Romance"), "made me cry": ("Drama", "Romance"), "a good cry": ("Drama", "Romance"),
     "chick flick": ("Romance",), "chick flicks": ("Romance",),
     "serious": ("Drama",), "moving": ("Drama",), "touching": ("Drama",), "heartfelt": ("Drama",), "poignant": ("Drama",),
@@ -65,7 +66,7 @@ LOGIC_WORDS = frozenset(
 _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
 # words that frame a request without asking for anything, accounted for wherever they stand
 FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(
-    ["i'd", "we'd", "what's", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "preferably", "ideally", "possibly", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help"]
+    ["i'd", "we'd", "what's", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help"]
 )
 NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
 

@@ -139,7 +139,7 @@ class YearReader:
                 add(m, self.year_max - max(count, 1) + 1, self.year_max)
             for m in re.finditer(r"\b(?:(?:in\s+)?recent(?:ly|\s+years)?|lately|(?:in\s+)?the\s+(?:last|past)\s+(?:few|couple(?:\s+of)?|several)\s+years|latest|newest|brand[\s-]new|new releases?)\b", text, re.IGNORECASE):
                 add(m, self.year_max - RECENT_YEARS + 1, self.year_max)
-            for m in re.finditer(r"\b(?:old(?:er)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
+            for m in re.finditer(r"\b(?:old(?:er)?(?:[\s-]school)?|classics?|vintage|oldies)\b", text, re.IGNORECASE):
                 add(m, None, self.old_year, soft=True)
             for m in re.finditer(r"\b(?:newer|more modern)\b", text, re.IGNORECASE):  # the mirror of "older": a leaning, not a filter
                 add(m, self.new_year, None, soft=True)

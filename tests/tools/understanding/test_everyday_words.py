@@ -129,3 +129,13 @@ def test_not_too_something_only_tempers_the_genre_its_sentence_asks_for(parser, 
 def test_not_too_something_said_on_its_own_still_leaves_the_genre_out(parser):
     parsed = parser.parse("something scary. Not too scary")  # a chat's refinement takes the genre back
     assert left_out(parsed) == {"Horror", "Thriller"} and asked(parsed) == []
+
+
+def test_old_school_leans_old_and_is_no_subject(parser):
+    parsed = parser.parse("some old-school westerns, especially the gritty ones")
+    assert {"Western"} in asked(parsed) and parsed.boost_years and "school" not in parsed.about
+
+
+def test_plural_mood_nouns_ask_like_the_singular(parser):
+    assert asked(parser.parse("weepies for a sad evening")) == [{"Drama", "Romance"}]
+    assert asked(parser.parse("80s slashers")) == [{"Horror"}]
