@@ -210,8 +210,9 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     def sure(ask: CategoryAsk) -> bool:
         """Read by name or everyday word; a near-miss spelling only in English ("comedia" is Spanish, not a typo),
         and never an embedding guess: those are the model's to make. In another language a category named after a
-        negation the rules do not know ("niente musical") is the model's to read as left out."""
-        if foreign and set(ask.categories) & set(model.not_genres):
+        negation the rules do not know ("mai più musical") is the model's to read as left out; a negation the rules
+        read ("no demasiado sangrienta": a hedge) gives it no say over a genre they read for sure."""
+        if foreign and set(ask.categories) & set(model.not_genres) and NEGATIONS & set(rules.unaccounted):
             return False
         return ask.how in ("name", "lexicon") or (ask.how == "typo" and not foreign)
 

@@ -92,3 +92,13 @@ def test_what_the_rules_read_for_sure_is_never_dropped_by_the_model(recommender)
     asked = {c for ask in parsed.categories for c in ask.categories}
     assert {"Romance", "Drama"} <= asked and [a.categories for a in parsed.exclude_categories] == [("Comedy",)]
     assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (1990, 1999)
+
+
+def test_a_hedge_the_rules_read_gives_the_model_no_veto_over_a_genre(recommender) -> None:
+    # "a romantic comedy, but not too romantic" in Spanish: the rules read the hedge; a model that calls Romance ruled
+    # out (there is a "no" in the message) must not turn the request into its opposite
+    rules = recommender.request_parser.parse("Una comedia romántica, pero no demasiado romántica.")
+    english = english_request(ModelRequest(not_genres=["Romance"]), rules, VOCABULARY)
+    parsed = recommender.request_parser.parse(english)
+
+    assert {c for a in parsed.categories for c in a.categories} == {"Comedy", "Romance"} and not parsed.exclude_categories
