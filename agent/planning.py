@@ -70,20 +70,28 @@ _SMALL_TALK = (
 )
 _CHIT_CHAT = re.compile(rf"^[\s!.?,]*{_SMALL_TALK}\b([\s!.?,]+{_SMALL_TALK}\b)*[\s!.?,]*$", re.IGNORECASE)
 _WHY_NOT = re.compile(r"\bwhy\s+(not|didn'?t you|no)\b|\bnot recommend", re.IGNORECASE)
-_RECOMMEND_WORDS = re.compile(
-    r"\b(recommend|suggest|show me|give me|something|anything|movie|movies|film|films|watch|looking for|in the mood|more like|similar)\b",
-    re.IGNORECASE,
-)
 
+# The words of asking, each class in one place; the tests below are built from them, so a phrase added to a class
+# reaches every test that asks in those words.
+_ASK = r"recommend|suggest"
+_HAND_OVER = r"show me|give me"
+_LOOKING_FOR = r"looking for"
+_IN_THE_MOOD = r"in the mood"
+_SOME = r"something|anything"
+_IDEAS = r"any (?:ideas|suggestions|recommendations)"
+_WANT = r"i want|i'?d like"
+_WHAT_SHOULD = r"what should"
 # "what's good?", "anything new tonight?": an open request for the usual list (it waited on a model call, 8-45 s)
-_WHATS_GOOD = re.compile(
-    r"^\W*(so\s+)?(what'?s|whats|what is|anything)\s+(good|new|hot|popular|trending)(\s+(tonight|today|now|lately|here|to watch))?\W*$",
-    re.IGNORECASE,
+_OPEN_ASK = r"(?:what'?s|whats|what is|anything)\s+(?:good|new|hot|popular|trending)"
+
+_RECOMMEND_WORDS = re.compile(
+    rf"\b(?:{_ASK}|{_HAND_OVER}|{_SOME}|movies?|films?|watch|{_LOOKING_FOR}|{_IN_THE_MOOD}|more like|similar)\b", re.IGNORECASE
 )
+_WHATS_GOOD = re.compile(rf"^\W*(?:so\s+)?{_OPEN_ASK}(?:\s+(?:tonight|today|now|lately|here|to watch))?\W*$", re.IGNORECASE)
 # a message that starts a new request rather than refining the last one ("Recommend me...", "I want...")
 _FRESH_REQUEST = re.compile(
-    r"^\s*(please\s+)?(recommend|suggest|show me|give me|find me|i want|i'?d like|i would like|i'?m in the mood|"
-    r"can you (suggest|recommend|show|find)|what should i watch|any (good )?(movie|film)s?\b|(what'?s|whats|what is|anything) (good|new|hot|popular|trending)\b)",
+    rf"^\s*(?:please\s+)?(?:{_ASK}|{_HAND_OVER}|find me|{_WANT}|i would like|i'?m {_IN_THE_MOOD}|can you (?:{_ASK}|show|find)|"
+    rf"{_WHAT_SHOULD} i watch|any (?:good )?(?:movie|film)s?\b|{_OPEN_ASK}\b)",
     re.IGNORECASE,
 )
 # words that add a category to the last request rather than change the subject ("but funny", "sci-fi too",
@@ -96,11 +104,12 @@ _ADDS_TO = re.compile(
 )
 # words that ask for items, said next to a film the person liked ("I loved Heat, any ideas?")
 _ASKS_FOR_ITEMS = re.compile(
-    r"\b(recommend|suggest|looking for|any (ideas|suggestions|recommendations)|anything|something|similar|what else|what should|"
-    r"can you (find|help)|in that vein|along those lines)\b|\?\s*$",
+    rf"\b(?:{_ASK}|{_LOOKING_FOR}|{_IDEAS}|{_SOME}|similar|what else|{_WHAT_SHOULD}|can you (?:find|help)|in that vein|along those lines)\b"
+    r"|\?\s*$",
     re.IGNORECASE,
 )
-_MORE = re.compile(r"\b(show me|others?|something else|anything else|another|instead|more|alternatives?)\b", re.IGNORECASE)
+_SOME_ELSE = rf"(?:{_SOME}) else"  # "something else?": other items for the same ask
+_MORE = re.compile(rf"\b(?:show me|others?|{_SOME_ELSE}|another|instead|more|alternatives?)\b", re.IGNORECASE)
 # "more", "others?", "another one": a list follows a list, no model call needed to see that
 # ("better ones?", "any different ones?": the same ask, other items; it took a model call and showed the same list)
 _MORE_ONLY = re.compile(
@@ -131,7 +140,7 @@ MAX_LIST_LENGTH = 20  # the recommend tool's own limit
 # one film asked for without a noun: "can you help me find one?", "recommend one like Heat", "do you have a favourite
 # Christmas movie?", "tell me your favorite" ("one of those" and "one more" are not this)
 _ONE = re.compile(
-    r"\b(?:find|recommend|suggest|pick|name|give)\s+(?:me\s+|us\s+)?(?:just\s+|only\s+)?one\b(?!\s+(?:of|more|another|else)\b)"
+    rf"\b(?:find|{_ASK}|pick|name|give)\s+(?:me\s+|us\s+)?(?:just\s+|only\s+)?one\b(?!\s+(?:of|more|another|else)\b)"
     r"|\b(?:do you have|what(?:'?s| is)|tell me|name)\s+(?:a\s+|your\s+)favou?rite\b",
     re.IGNORECASE,
 )
@@ -205,7 +214,7 @@ def why_reference(text: str) -> str | None:
     return reference
 
 
-_MORE_ITEMS = re.compile(r"\b(something|anything) else\b|\bshow me (some )?more\b|\bmore (of them|options|please)\b|\bother ones\b", re.IGNORECASE)
+_MORE_ITEMS = re.compile(rf"\b{_SOME_ELSE}\b|\bshow me (some )?more\b|\bmore (of them|options|please)\b|\bother ones\b", re.IGNORECASE)
 
 
 def only_asks_for_more(text: str) -> bool:
@@ -243,8 +252,7 @@ _ASKS_BEFORE_WHY = re.compile(r"\?|" + _RECOMMEND_WORDS.pattern, re.IGNORECASE)
 # movie?"): small talk when nothing is asked of the catalog (see :func:`taste_question_reply`)
 _ASKS_MY_TASTE = re.compile(r"\b(?:do you (?:like|love|enjoy|watch)|have you (?:ever )?(?:seen|watched)|what(?:'?s| is)?\s+your\s+favou?rite)\b", re.IGNORECASE)
 _ASKS_THE_CATALOG = re.compile(
-    r"\b(?:recommend|suggest|looking for|in the mood|show me|give me|find|can you|could you|any (?:ideas|suggestions|recommendations)|"
-    r"what should|i want|i'?d like|i need|tell me)\b",
+    rf"\b(?:{_ASK}|{_LOOKING_FOR}|{_IN_THE_MOOD}|{_HAND_OVER}|find|can you|could you|{_IDEAS}|{_WHAT_SHOULD}|{_WANT}|i need|tell me)\b",
     re.IGNORECASE,
 )
 

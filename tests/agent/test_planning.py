@@ -11,6 +11,7 @@ from whyrec.agent.planning import (
     GREETING,
     asked_count,
     checked_plan,
+    follow_up_request,
     rule_plan,
 )
 from whyrec.agent.references import last_focus, last_list
@@ -50,6 +51,12 @@ LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "t
 def test_the_rules_decide_where_they_are_sure(text, intent, args) -> None:
     plan = rule_plan(text, TITLES, LIST)
     assert plan is not None and plan.intent == intent and plan.args == args
+
+
+@pytest.mark.parametrize("text", ["what's good?", "What's  good tonight?", "anything\tnew"])
+def test_an_open_ask_shows_the_usual_list_and_starts_over_however_it_is_spaced(text) -> None:
+    assert rule_plan(text, TITLES, LIST).args == {}  # the user's own list, no model call
+    assert follow_up_request(text, "a thriller, nothing before 1990") == text  # not thrillers from before 1990
 
 
 def test_a_why_about_nothing_nameable_asks_which_item_and_vague_messages_go_to_the_model() -> None:
