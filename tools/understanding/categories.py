@@ -82,13 +82,14 @@ class CategoryWords:
 
 # what joins genres said as alternatives: "action or comedy", "horror/thriller", "thrillers, suspense, horror and mystery"
 _JOINER = re.compile(r"\s*(?:(?:movies?|films?|ones)\s*)?(?P<joint>,\s*(?:(?:and|or)\s+)?|/|\s(?:and/or|or|and|&)\s)\s*(?:(?:an?|some|maybe|even)\s+)?", re.IGNORECASE)
-# a list after these is a list of likes, any of which will do ("I like horror and comedy")
-_LIKES_BEFORE = re.compile(r"\b(?:like|love|enjoy|into|fan\s+of|prefer|watch)\s+(?:\w+\s+)?$", re.IGNORECASE)
+# a list after these is a list of likes, any of which will do ("I like horror and comedy"; not "I'd like a comedy and a
+# drama" or "I want to watch a comedy and a drama", which ask for both)
+_LIKES_BEFORE = re.compile(r"\b(?<!['’]d )(?<!would )(?:like|love|enjoy|into|fan\s+of)\s+(?:\w+\s+)?$", re.IGNORECASE)
 
 
 def join_alternatives(text: str, spans: list[tuple[int, int]], asks: list[CategoryAsk]) -> list[CategoryAsk]:
     """``asks`` with genres said as alternatives made one ask any of which will do: "action or comedy",
-    "horror/thriller", a list of three or more, or likes listed ("I like horror and comedy"). Each ask whose
+    "horror/thriller", or likes listed ("I like thrillers, horror and mystery"). Each ask whose
     ``source`` is the text of one of ``spans`` (where the parser read it) may join its neighbours; "a funny action
     movie" and "romantic comedy" stay asks for both."""
     # a span whose ask repeats an earlier one ("thrillers, suspense") has none of its own, but still links the list
@@ -108,9 +109,9 @@ def join_alternatives(text: str, spans: list[tuple[int, int]], asks: list[Catego
         group = [(s, e, a) for s, e, a in spanned if a is not None]
         if len({a.categories for _, _, a in group}) < 2:
             continue
-        listed = len(spanned) >= 3 or bool(_LIKES_BEFORE.search(text[: spanned[0][0]]))
+        listed = bool(_LIKES_BEFORE.search(text[: spanned[0][0]]))
         if not (listed or any("or" in j or "/" in j for j in joint)):
-            continue  # "comedy and romance": both
+            continue  # "a comedy, a drama and a romance", "comedy and romance": all of them
         categories = tuple(dict.fromkeys(c for _, _, a in group for c in a.categories))
         first = group[0][2]
         merged[id(first)] = replace(first, categories=categories, source=text[spanned[0][0] : spanned[-1][1]])

@@ -100,9 +100,13 @@ def test_genres_said_as_alternatives_are_one_ask_any_of_which_will_do(parser, re
     assert asked(parser.parse(request_text)) == [either]  # before: every one of them at once
 
 
-@pytest.mark.parametrize("request_text", ["a funny action movie", "a romantic comedy", "comedy and romance"])
-def test_genres_said_together_are_all_asked_for(parser, request_text):
-    assert len(asked(parser.parse(request_text))) == 2
+@pytest.mark.parametrize(
+    ("request_text", "asks"),
+    [("a funny action movie", 2), ("a romantic comedy", 2), ("comedy and romance", 2), ("I'd like a comedy and a drama", 2),
+     ("I want to watch a comedy, a western and a musical", 3)],
+)
+def test_genres_said_together_are_all_asked_for(parser, request_text, asks):
+    assert len(asked(parser.parse(request_text))) == asks
 
 
 @pytest.mark.parametrize(
