@@ -61,6 +61,28 @@ def card_titles(page) -> list[str]:
     return [re.sub(r"^\d+\.\s*", "", h).rsplit(" (", 1)[0].strip() for h in heads]
 
 
+def wait_for_drawn_cards(page, count: int | None = None) -> list[str]:
+    """The card titles once the cards on the page are as many as the status line counts (``count``, when given) and no
+    redraw is running.
+
+    The status line comes with the update that sets the cards' list, but the cards are drawn by a second round trip (their
+    ``gr.render``), during which the old cards stay on the page: reading them at once read the list before."""
+    drawn = """want => { const counted = (document.querySelector('#rec-status')?.innerText || '').match(/(\\d+) items for user/);
+        const redrawing = [...document.querySelectorAll('[data-testid="status-tracker"].generating')].some(e => e.offsetParent !== null);
+        return !!counted && (want === null || Number(counted[1]) === want) && !redrawing
+            && document.querySelectorAll('.rec-card').length === Number(counted[1]); }"""
+    try:
+        page.wait_for_function(drawn, arg=count)
+    except Exception as timed_out:  # say what the page showed instead
+        seen = page.evaluate(
+            """() => ({status: document.querySelector('#rec-status')?.innerText, cards: document.querySelectorAll('.rec-card').length,
+                drawing: [...document.querySelectorAll('[data-testid="status-tracker"].generating')].filter(e => e.offsetParent !== null)
+                    .map(e => e.parentElement?.id || e.parentElement?.className)})"""
+        )
+        raise AssertionError(f"the cards were not drawn as the status counts them (want {count}): {seen}") from timed_out
+    return card_titles(page)
+
+
 def card(page, title: str):
     return page.locator(".rec-card").filter(has=page.locator("h4", has_text=title))
 
@@ -368,12 +390,12 @@ def save_screenshot(data_dir: str | None = None, out: Path = Path("docs/screensh
             send_chat(page, question)
             page.wait_for_function("q => (document.querySelector('#chat').innerText.split(q)[1] || '').trim().length > 40", arg=question)
             page.get_by_text("from the chat").first.wait_for()  # the chat's recommend tool set the cards
-            page.wait_for_timeout(2000)  # and they have been drawn
+            wait_for_drawn_cards(page)
             page.locator(".rec-card").nth(1).get_by_role("button", name="Why?").click()
             page.locator(".prose.why-box").first.wait_for()
             wait_for_marks(page, "distribution-plot")
             wait_for_marks(page, "evolution-plot")
-            page.wait_for_timeout(1500)  # let the plots finish drawing
+            wait_for_drawn_cards(page)  # the cards redrawn with the explanation open, and nothing else drawing
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out), full_page=True)
             chromium.close()

@@ -17,6 +17,7 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     open_page,
     pick_user,
     send_chat,
+    wait_for_drawn_cards,
 )
 
 pytestmark = IN_CHROMIUM
@@ -130,21 +131,27 @@ def test_the_diversity_slider_changes_the_list(browser, app_url):
     pick_user(page, "u3")  # the user tests/tools/recommend/test_diversity.py checks the knob for
     page.locator(".rec-card").first.wait_for()
 
-    k = page.locator("input[aria-label='number input for Number of items']")  # u3 has eight unseen items: show three
-    k.fill("3")
-    k.press("Enter")
+    assert len(wait_for_drawn_cards(page)) > 3
 
-    def titles_at(diversity: str) -> list[str]:
-        number = page.locator("input[aria-label='number input for Diversity']")
-        number.fill(diversity)
+    def set_number(label: str, value: str) -> None:
+        number = page.locator(f"input[aria-label='number input for {label}']")
+        number.fill(value)
         number.press("Enter")
-        assert number.input_value() == diversity
-        page.locator("#recommend-button").click()
-        page.wait_for_timeout(300)
-        page.wait_for_function("() => !document.querySelector('#recommend-button')?.disabled")
-        page.locator(".rec-card").first.wait_for()
-        return card_titles(page)
+        assert number.input_value() == value
 
-    plain, varied = titles_at("0"), titles_at("1")
+    # diversity 0 first, then three items (u3 has eight unseen): the list of three drawn is the one at diversity 0
+    set_number("Diversity", "0")
+    set_number("Number of items", "3")
+    page.locator("#recommend-button").click()
+    plain = wait_for_drawn_cards(page, 3)
+
+    set_number("Diversity", "1")
+    page.locator("#recommend-button").click()
+    # the list at diversity 1, once drawn: a list no different from the plain one never comes, and the wait fails
+    page.wait_for_function(
+        "plain => { const drawn = [...document.querySelectorAll('.rec-card .card-head h4')].map(h => h.innerText.replace(/^\\d+\\.\\s*/, '').replace(/\\s*\\([^(]*\\)$/, '').trim()); "
+        "return drawn.length === plain.length && drawn.join('|') !== plain.join('|'); }", arg=plain,
+    )
+    varied = wait_for_drawn_cards(page)
     assert plain and varied and varied != plain
     assert set(varied) != set(plain), "diversity 1 swaps items in, not only reorders them"

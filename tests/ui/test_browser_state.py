@@ -23,6 +23,7 @@ from tests.ui.test_browser import (  # noqa: F401  (fixtures)
     pick_user,
     send_chat,
     two_tabs_on_a_held_model,
+    wait_for_drawn_cards,
 )
 
 pytestmark = IN_CHROMIUM
@@ -74,11 +75,9 @@ def wait_for_answer(page, question: str) -> str:
 
 
 def wait_for_cards(page, status: str) -> list[str]:
-    """The card titles once the status line reads ``status`` (a regex) and the cards are drawn."""
+    """The card titles once the status line reads ``status`` (a regex) and the cards it counts are drawn."""
     page.locator("#rec-status").get_by_text(re.compile(status)).wait_for()
-    page.locator(".rec-card").first.wait_for()
-    page.wait_for_timeout(300)  # the render after the status
-    return card_titles(page)
+    return wait_for_drawn_cards(page)
 
 
 def chat_recommends(page, question: str) -> list[str]:
@@ -136,7 +135,8 @@ def test_a_chat_request_sets_the_filters_and_chips_and_recommend_agrees_with_the
     wait_for_chips(page, ["Sci-Fi ✕"])
     assert request_box(page) == "sci-fi" and years(page) == (1990, 2010) and categories(page) == ["Sci-Fi"]
     page.wait_for_function("() => [...document.querySelectorAll('.rec-card h4')].some(h => h.innerText.includes('Nebula Run'))")
-    assert all(t in ("Star Voyage", "Orbit Station", "Nebula Run", "Nebula Run II") for t in card_titles(page)), card_titles(page)
+    drawn = wait_for_drawn_cards(page)  # the first new card shows before the rest are drawn
+    assert all(t in ("Star Voyage", "Orbit Station", "Nebula Run", "Nebula Run II") for t in drawn), drawn
 
     # the next chat turn refines the request as the box now has it: no 90s come back
     refined = chat_recommends(page, "only action")
@@ -199,8 +199,8 @@ def test_a_reload_brings_back_the_page_of_more_shown_not_the_plain_list(browser,
         "return cards.length > 0 && !cards.some(c => first.includes(c)); }", arg=first_page,
     )
     page.wait_for_function("() => !document.querySelector('#chat').innerText.includes('thinking…')")
-    page.wait_for_timeout(500)  # the answer's last update (the page as kept) after the cards
-    more = card_titles(page)
+    # the update that set the "more" page wrote it where the browser keeps it, and only then were its cards drawn
+    more = wait_for_drawn_cards(page)
     assert more and not set(more) & set(first_page), (first_page, more)
 
     page.reload()
@@ -265,7 +265,7 @@ def test_the_models_reading_is_said_on_its_own_line_and_its_chips_say_it_read_th
         page.reload()
         page.get_by_text(re.compile(r"items for user u2")).wait_for()
         wait_for_chips(page, ["Sci-Fi ✕", "🤖 Action ✕"])
-        assert sorted(card_titles(page)) == sorted(titles)
+        assert sorted(wait_for_drawn_cards(page)) == sorted(titles)
         assert error_badges(page) == []
         context.close()
     finally:
@@ -335,7 +335,8 @@ def test_the_chips_read_and_drop_on_a_phone(browser, app_url):
     wait_for_chips(page, ["1990–1999 ✕"])
     page.wait_for_function("() => [...document.querySelectorAll('.rec-card h4')].some(h => h.innerText.includes('Paris in Spring'))")
     assert request_box(page) == "from 1990 to 1999" and categories(page) == [] and years(page) == (1990, 1999)
-    assert all(t in ("Star Voyage", "Orbit Station", "Paris in Spring", "Wedding Season") for t in card_titles(page)), card_titles(page)
+    drawn = wait_for_drawn_cards(page)  # the first new card shows before the rest are drawn
+    assert all(t in ("Star Voyage", "Orbit Station", "Paris in Spring", "Wedding Season") for t in drawn), drawn
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     assert error_badges(page) == []
     page.close()
