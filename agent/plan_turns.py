@@ -136,10 +136,13 @@ class PlanTurns:
             yield from emit(turn, answer, check=False)
             self.memory.remember(graph, turn, answer)
             return
-        # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it
+        # "I didn't like X, show me others": the dislike is recorded, and a new list for what was asked comes with it;
+        # "I love Heat and Ronin" with nothing on screen states a taste to start from: it is recorded, and films like it follow
         then = None
         if plan.intent == "feedback" and plan.args.get("kind") != "liked" and wants_more(words):
             then = Plan("recommend", "recommend", {"request": turn.state.request} if turn.state.request else {})
+        elif plan.intent == "feedback" and plan.args.get("kind") == "liked" and not shown and "item_id" in plan.args:
+            then = Plan("recommend", "recommend", {"request": words, "like_item": plan.args["item_id"]})
         yield from self.templates.answer(graph, turn, plan.tool, plan.args, separator=False, then=then)
 
     def read_request(self, text: str) -> str:

@@ -104,7 +104,8 @@ _ADDS_TO = re.compile(
 )
 # words that ask for items, said next to a film the person liked ("I loved Heat, any ideas?")
 _ASKS_FOR_ITEMS = re.compile(
-    rf"\b(?:{_ASK}|{_LOOKING_FOR}|{_IDEAS}|{_SOME}|similar|what else|{_WHAT_SHOULD}|can you (?:find|help)|in that vein|along those lines)\b"
+    rf"\b(?:{_ASK}|{_HAND_OVER}|{_LOOKING_FOR}|{_IN_THE_MOOD}|{_WANT}|{_IDEAS}|{_SOME}|similar|what else|{_WHAT_SHOULD}|can you (?:find|help)"
+    r"|in that vein|along those lines)\b"
     r"|\?\s*$",
     re.IGNORECASE,
 )
@@ -134,24 +135,35 @@ _LIMITED_COUNT = re.compile(
     r"\b(?:just|only|top|max(?:imum)?|at most)\s+(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%))",
     re.IGNORECASE,
 )
+# "show me three", "give me maybe 5", "recommend two please": a number right after asking needs no noun ("give me 2
+# hours of fun", "show me 3 more", "four or five" and "one of those" are not counts)
+_HANDED_COUNT = re.compile(
+    rf"\b(?:{_ASK}|{_HAND_OVER}|find me|pick|name|list)\s+(?:me\s+|us\s+)?(?:maybe\s+|about\s+|around\s+)?(?P<n>\d{{1,2}}|"
+    + "|".join(w for w in _NUMBER_WORDS if w != "one")
+    + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%|more|of|or|to)\b)",
+    re.IGNORECASE,
+)
+_COUPLE = re.compile(r"\ba\s+(?:couple|pair)\b(?!\s+of\s+(?:hours?|minutes?|years?|days?)\b)", re.IGNORECASE)  # two films
 MAX_LIST_LENGTH = 20  # the recommend tool's own limit
 
 
 # one film asked for without a noun: "can you help me find one?", "recommend one like Heat", "do you have a favourite
-# Christmas movie?", "tell me your favorite" ("one of those" and "one more" are not this)
+# Christmas movie?", "tell me your favorite", "tell me any movie" ("one of those" and "one more" are not this)
 _ONE = re.compile(
     rf"\b(?:find|{_ASK}|pick|name|give)\s+(?:me\s+|us\s+)?(?:just\s+|only\s+)?one\b(?!\s+(?:of|more|another|else)\b)"
-    r"|\b(?:do you have|what(?:'?s| is)|tell me|name)\s+(?:a\s+|your\s+)favou?rite\b",
+    r"|\b(?:do you have|what(?:'?s| is)|tell me|name)\s+(?:a\s+|your\s+)favou?rite\b"
+    r"|\btell\s+me\s+(?:any|a)\s+(?:good\s+)?(?:movie|film)\b",
     re.IGNORECASE,
 )
 
 
 def asked_count(text: str) -> int | None:
-    """How many items a message asks for ("recommend 20 movies", "give me ten films", "find me one"), at most
-    :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list length then)."""
-    match = _COUNT.search(text) or _LIMITED_COUNT.search(text)
+    """How many items a message asks for ("recommend 20 movies", "give me ten films", "show me three", "a couple",
+    "find me one"), at most :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list
+    length then; "a few", "some" and "four or five" name none)."""
+    match = _COUNT.search(text) or _LIMITED_COUNT.search(text) or _HANDED_COUNT.search(text)
     if match is None:
-        return 1 if _ONE.search(text) else None
+        return 2 if _COUPLE.search(text) else 1 if _ONE.search(text) else None
     word = match["n"].lower()
     count = _NUMBER_WORDS[word] if word in _NUMBER_WORDS else int(word)
     return min(count, MAX_LIST_LENGTH) if count > 0 else None

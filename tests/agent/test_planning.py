@@ -44,6 +44,9 @@ LIST = [{"item_id": "space3", "title": "Alien Frontier"}, {"item_id": "rom3", "t
          {"like_item": "space1", "request": "Show me something like Star Voyage from the 80s."}),
         ("Recommend me a funny sci-fi movie", "recommend", {"request": "Recommend me a funny sci-fi movie"}),
         ("I loved Orbit Station", "feedback", {"item_id": "space2", "kind": "liked"}),
+        # a liked film said beside a mood or a want asks for films (it was stored as feedback and nothing shown)
+        ("I'm in the mood for sci-fi tonight. I loved Orbit Station", "recommend",
+         {"request": "I'm in the mood for sci-fi tonight. I loved Orbit Station", "like_item": "space2"}),
         ("what's good?", "recommend", {}),  # before: a model call (8-45 s) to see a request
         ("Anything new tonight?", "recommend", {}),
     ],
@@ -201,6 +204,20 @@ def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_
     assert shown and all("Romance" in item.categories for item in shown)  # the request still holds
 
 
+def test_a_liked_film_stated_before_any_list_is_recorded_and_starts_the_recommendations(plan_agent, recommender) -> None:
+    # stating a taste is asking (the human set's label rule): "I love Orbit Station" as an opening got only "Noted"
+    agent = plan_agent(scripted())
+
+    reply = agent.reply("u2", "c", "I really love Orbit Station")
+
+    assert reply.tools_called == ["record_feedback", "recommend"] and reply.llm_calls == 0
+    assert [f.kind for f in recommender.store.db.feedback("u2")] == ["liked"]
+    assert reply.tool_calls[-1]["args"]["like_item"] == "space2"
+    assert "space2" not in [i["item_id"] for i in reply.items[1:]]  # the film itself is the note, not a recommendation
+    # after a list, the same words are feedback on it and nothing more
+    assert agent.reply("u2", "c", "I really love Orbit Station").tools_called == ["record_feedback"]
+
+
 def test_feedback_on_an_unnamed_item_asks_which_instead_of_guessing(plan_agent, recommender) -> None:
     # "it" after a list of several items names none of them; a model's guess from the list is not enough to store a verdict
     assert rule_plan("I loved it", TITLES, LIST).tool == ""
@@ -335,7 +352,12 @@ def test_why_after_more_like_that_gives_the_rank_shown(plan_agent) -> None:
      ("a movie from the 90s", None), ("something like 2001: A Space Odyssey", None), ("a 2 hour movie", None),
      ("recommend 3 comedies, nothing before 1990", 3), ("5 westerns from the 50s", 5), ("just 4 ones", 4),
      ("Can you help me find one?", 1), ("recommend one like Star Voyage", 1), ("Do you have a favourite Christmas movie?", 1),
-     ("Tell me your favorite.", 1), ("show me one of those again", None), ("give me one more", None)],
+     ("Tell me your favorite.", 1), ("show me one of those again", None), ("give me one more", None),
+     # a number right after asking, "a couple", "any movie" (the human set's label rule 7, in words written here)
+     ("Could you show me three?", 3), ("recommend me maybe 5, all westerns", 5), ("give me two please", 2),
+     ("a couple of heist films would be nice", 2), ("tell me any movie you like", 1), ("pick four for tonight", 4),
+     ("show me 3 more", None), ("give me 2 hours of fun", None), ("a couple of hours to kill, anything?", None),
+     ("give me four or five", None), ("suggest a few", None)],
 )
 def test_a_number_of_items_asked_for_is_read(text, count) -> None:
     assert asked_count(text) == count
