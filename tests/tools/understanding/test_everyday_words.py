@@ -86,6 +86,13 @@ def test_released_and_preferably_frame_a_request(parser):
     assert parsed.unaccounted == ()
 
 
+@pytest.mark.parametrize("request_text", ["actually, something about tornadoes", "honestly I'd really just like one about tornadoes"])
+def test_talk_words_are_no_part_of_the_subject(parser, request_text):
+    # "actually" was searched for in the stories beside "courtroom", and its turn waited on a model call
+    parsed = parser.parse(request_text)
+    assert parsed.about.split() == ["tornadoes"] and parsed.rules_sure
+
+
 @pytest.mark.parametrize(
     ("request_text", "either"),
     [
