@@ -275,7 +275,7 @@ def build_cards_panel(
     gr.Markdown("### Recommendations")
     with gr.Row(equal_height=False):
         filters = build_filters(categories, year_range, diversity)
-        with gr.Column(scale=4):
+        with gr.Column(scale=4, elem_id="cards-column"):  # the status line and the cards; tests watch its redraws
             ranking_status = gr.Markdown(ranking_status_text, elem_id="ranking-status")
             with gr.Row():
                 like_text = gr.Markdown(visible=False)

@@ -63,20 +63,27 @@ def card_titles(page) -> list[str]:
 
 def wait_for_drawn_cards(page, count: int | None = None) -> list[str]:
     """The card titles once the cards on the page are as many as the status line counts (``count``, when given) and no
-    redraw is running.
+    redraw is running (or, where a redraw tracker stays on over the same cards, once they held 1.5 s).
 
     The status line comes with the update that sets the cards' list, but the cards are drawn by a second round trip (their
-    ``gr.render``), during which the old cards stay on the page: reading them at once read the list before."""
+    ``gr.render``), during which the old cards stay on the page: reading them at once read the list before. Only the
+    cards' column is watched: a chat answer still streaming elsewhere is no redraw of the cards."""
     drawn = """want => { const counted = (document.querySelector('#rec-status')?.innerText || '').match(/(\\d+) items for user/);
-        const redrawing = [...document.querySelectorAll('[data-testid="status-tracker"].generating')].some(e => e.offsetParent !== null);
-        return !!counted && (want === null || Number(counted[1]) === want) && !redrawing
-            && document.querySelectorAll('.rec-card').length === Number(counted[1]); }"""
+        const titles = [...document.querySelectorAll('.rec-card h4')].map(e => e.innerText).join('|');
+        if (!counted || (want !== null && Number(counted[1]) !== want) || document.querySelectorAll('.rec-card').length !== Number(counted[1])) {
+            window.__drawnCards = null; return false; }
+        const redrawing = [...document.querySelectorAll('#cards-column [data-testid="status-tracker"].generating')].some(e => e.offsetParent !== null);
+        if (!redrawing) return true;
+        // a tracker that stays on over the same cards (it can, after an update from the chat): they stand once they held 1.5 s
+        const now = Date.now();
+        if (!window.__drawnCards || window.__drawnCards.titles !== titles) { window.__drawnCards = {titles, since: now}; return false; }
+        return now - window.__drawnCards.since > 1500; }"""
     try:
         page.wait_for_function(drawn, arg=count)
     except Exception as timed_out:  # say what the page showed instead
         seen = page.evaluate(
             """() => ({status: document.querySelector('#rec-status')?.innerText, cards: document.querySelectorAll('.rec-card').length,
-                drawing: [...document.querySelectorAll('[data-testid="status-tracker"].generating')].filter(e => e.offsetParent !== null)
+                drawing: [...document.querySelectorAll('#cards-column [data-testid="status-tracker"].generating')].filter(e => e.offsetParent !== null)
                     .map(e => e.parentElement?.id || e.parentElement?.className)})"""
         )
         raise AssertionError(f"the cards were not drawn as the status counts them (want {count}): {seen}") from timed_out
@@ -251,9 +258,14 @@ def test_bad_input_is_a_notice_next_to_its_control_and_every_widget_stays(browse
     # a reversed year range: a notice in the user's words, no stale cards, the filters intact
     pick_user(page, "u1")
     page.get_by_text(re.compile(r"items for user u1")).wait_for()
+    wait_for_drawn_cards(page)  # picking a user sets the filters too: typed years must come after that update
     for slider, year in (("#year-min", "2005"), ("#year-max", "1995")):
         page.locator(f"{slider} input[type=number]").fill(year)
         page.locator(f"{slider} input[type=number]").press("Enter")
+    page.wait_for_function(  # both typed years hold before the click reads them
+        "() => document.querySelector('#year-min input[type=number]').value === '2005'"
+        " && document.querySelector('#year-max input[type=number]').value === '1995'"
+    )
     page.locator("#recommend-button").click()
     notice = page.locator("#filters-notice")
     notice.get_by_text("“From year” 2005 is after “To year” 1995").wait_for()
