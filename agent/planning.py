@@ -122,9 +122,10 @@ MAX_FOLLOW_UP_CHARS = 400  # the request understanding reads 500; the newest wor
 
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "twelve": 12, "fifteen": 15, "twenty": 20}
+_LENGTH = r"hours?|minutes?|mins?|years?|stars?"  # a number before these is a length or an age, never a count of items
 _COUNT = re.compile(
     # up to two describing words between ("8 sci-fi movies", "ten good old films"), but not a length ("a 2 hour movie")
-    r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\s+(?:(?!(?:hours?|minutes?|mins?|years?|stars?)\b)[a-z][\w-]*\s+){0,2}"
+    r"\b(?P<n>\d{1,3}|" + "|".join(_NUMBER_WORDS) + rf")\s+(?:(?!(?:{_LENGTH})\b)[a-z][\w-]*\s+){{0,2}}"
     r"(?:movies?|films?|titles?|items?|recommendations?|suggestions?|picks?|options?|ones|comedies|dramas|thrillers|westerns|"
     r"musicals|documentaries|romances|mysteries|adventures|cartoons|horrors|classics)\b",
     re.IGNORECASE,
@@ -132,7 +133,7 @@ _COUNT = re.compile(
 # "just 3", "only five please", "top 10": a number after a limiting word needs no noun ("just 3 westerns" too);
 # "only 90s" and "just 2 hours" are not counts
 _LIMITED_COUNT = re.compile(
-    r"\b(?:just|only|top|max(?:imum)?|at most)\s+(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%))",
+    r"\b(?:just|only|top|max(?:imum)?|at most)\s+(?P<n>\d{1,2}|" + "|".join(_NUMBER_WORDS) + rf")\b(?!\s*(?:{_LENGTH}|%))",
     re.IGNORECASE,
 )
 # "show me three", "give me maybe 5", "recommend two please": a number right after asking needs no noun ("give me 2
@@ -140,7 +141,7 @@ _LIMITED_COUNT = re.compile(
 _HANDED_COUNT = re.compile(
     rf"\b(?:{_ASK}|{_HAND_OVER}|find me|pick|name|list)\s+(?:me\s+|us\s+)?(?:maybe\s+|about\s+|around\s+)?(?P<n>\d{{1,2}}|"
     + "|".join(w for w in _NUMBER_WORDS if w != "one")
-    + r")\b(?!\s*(?:hours?|minutes?|mins?|years?|stars?|%|more|of|or|to)\b)",
+    + rf")\b(?!\s*(?:{_LENGTH}|%|more|of|or|to)\b)",
     re.IGNORECASE,
 )
 _COUPLE = re.compile(r"\ba\s+(?:couple|pair)\b(?!\s+of\s+(?:hours?|minutes?|years?|days?)\b)", re.IGNORECASE)  # two films
