@@ -18,6 +18,7 @@ from whyrec.agent import router
 from whyrec.agent.events import TurnEvent
 from whyrec.agent.planning import (
     GREETING,
+    OFF_TOPIC,
     Plan,
     asks_my_taste,
     explain_named,
@@ -25,6 +26,7 @@ from whyrec.agent.planning import (
     follow_up_recommend,
     model_plan,
     not_understood_reply,
+    off_topic,
     only_asks_for_more,
     rule_plan,
     taste_question_reply,
@@ -90,6 +92,8 @@ class PlanTurns:
         elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", text)):
             # "asdkjh qwe zxcv", "?", "🎬🍿": nothing to plan, no model to wait for, nothing to add to the request
             plan = Plan("chit_chat", "", reply=not_understood_reply(understood.quoted(40)))
+        elif plan is None and off_topic(text, understood):
+            plan = Plan("chit_chat", "", reply=OFF_TOPIC)  # "How is the weather?": not a list about the weather
         return plan, read, spelled
 
     def needs_model(self, state: ConversationState, text: str) -> bool:

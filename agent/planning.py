@@ -276,6 +276,21 @@ def asks_my_taste(text: str) -> bool:
     return bool(_ASKS_MY_TASTE.search(text)) and not _ASKS_THE_CATALOG.search(text)
 
 
+# a question ("…?", "how is…", "can you…") and the words that make one about films ("is it worth seeing?")
+_QUESTION = re.compile(r"\?\s*$|^\W*(?:what|how|when|where|who|which|can|could|will|would|is|are|do|does)\b", re.IGNORECASE)
+_FILM_TALK = re.compile(r"\b(?:ones?|shows?|series|genres?|actors?|actress(?:es)?|directors?|cinema|seen|seeing|story|plot|ideas?|suggestions?|recommendations?|picks?|options?)\b", re.IGNORECASE)
+
+
+def off_topic(text: str, read: ParsedRequest) -> bool:
+    """Whether an English message is a question that asks nothing of the catalog ("How is the weather?", "Can you
+    help me with my tax return?"): no genre, years, title, name or mood read, and no word of films or of asking
+    for them. It gets :data:`OFF_TOPIC`, not the usual list, and waits on no model call."""
+    english = read.language is None and not read.unread and read.problem is None
+    catalog = read.has_hard or read.boost_categories or read.like_item_ids or read.unknown_titles
+    talk = _RECOMMEND_WORDS.search(text) or _FILM_TALK.search(text)
+    return english and bool(_QUESTION.search(text)) and not catalog and not talk
+
+
 def taste_question_reply(liked: str | None) -> str:
     """The answer to a question about the assistant's own taste: it has none, and says what it can do instead."""
     offer = f"If you liked {liked}, say so and I'll find more like it. " if liked else ""

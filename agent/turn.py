@@ -159,10 +159,13 @@ def finished_reply(turn: Turn, titles: TitleIndex, used_fallback: bool, error: s
 
 
 def answer_items(turn: Turn, text: str, titles: TitleIndex) -> list[dict[str, Any]]:
-    """The items this answer offers: those it names from recommend/search/explain, else all recommended."""
+    """The items this answer offers: those it names from recommend/search/explain, else all recommended. The item a
+    verdict was recorded on is offered only when no list follows it: after "I didn't like Heat, something else" the
+    answer offers the new list, and Heat named in "Noted" is not one of its items."""
+    sources = {"recommend", "search_catalog", "explain_recommendation"} | ({"record_feedback"} if "recommend" not in turn.tools_called else set())
     offered: dict[str, dict[str, Any]] = {}
     for name, artifact in zip(turn.tools_called, turn.artifacts, strict=True):
-        if isinstance(artifact, dict) and name in ("recommend", "search_catalog", "explain_recommendation", "record_feedback"):
+        if isinstance(artifact, dict) and name in sources:
             for card in artifact.get("items") or []:
                 offered.setdefault(str(card["item_id"]), card)
     named = [offered[i.item_id] for i in mentioned_items(text, titles) if i.item_id in offered]

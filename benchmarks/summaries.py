@@ -138,7 +138,7 @@ def main() -> None:
             "dataset": f"MovieLens-100K text catalog ({store.db.dataset_name()}), {len(recommender.items)} items, users drawn with seed 0",
             "model": f"{settings.llm_model} Q4_K_M, llama.cpp (xllamacpp), {server.threads} thread(s), max_tokens {MAX_TOKENS}, temperature 0",
             "grammar": grammar,
-            "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(), "load": "shared with other jobs, nice 15"},
+            "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(), "load": f"1-min load average {os.getloadavg()[0]:.1f} at this write, nice {os.nice(0)}"},
             "date": started.isoformat(timespec="seconds"),
             "dropped_examples": [e for r in rows for e in r["examples"]][:EXAMPLES],
         }

@@ -9,6 +9,7 @@ from whyrec.agent.chat import ChatAgent
 from whyrec.agent.templates import NO_ITEM_HINT, SEEN_HINT
 from whyrec.agent.planning import (
     GREETING,
+    OFF_TOPIC,
     asked_count,
     checked_plan,
     follow_up_request,
@@ -200,7 +201,8 @@ def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_
     assert [f.kind for f in recommender.store.db.feedback("u2")] == ["disliked"]
     noted, new_list = reply.text.split("Here is what I recommend:")
     assert noted.startswith("Noted: you did not like") and disliked["title"] not in new_list
-    shown = [recommender.items[i["item_id"]] for i in reply.items if i["item_id"] != disliked["item_id"]]
+    assert disliked["item_id"] not in [i["item_id"] for i in reply.items]  # the answer offers the new list, not the dislike
+    shown = [recommender.items[i["item_id"]] for i in reply.items]
     assert shown and all("Romance" in item.categories for item in shown)  # the request still holds
 
 
@@ -308,6 +310,17 @@ def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_mode
     assert thanks.text.startswith("You're welcome") and bye.text.startswith("Bye")  # before: the greeting's instructions
     assert noise.text.startswith("I could not make sense of 'asdkjh qwe zxcv'.") and noise.llm_calls == 0
     assert thanks.tools_called == bye.tools_called == noise.tools_called == []
+
+
+@pytest.mark.parametrize("text", ["How is the weather?", "Can you help me with my tax return?", "what time is it?"])
+def test_a_question_that_asks_nothing_of_the_catalog_says_what_it_can_do_without_a_list(plan_agent, text) -> None:
+    reply = plan_agent(scripted()).reply("u1", "c", text)  # an empty script: any model call fails the test
+    assert reply.text == OFF_TOPIC and reply.items == [] and reply.tools_called == []
+
+
+@pytest.mark.parametrize("text", ["Any good ones out lately?", "is Orbit Station worth seeing?", "how about something with tornadoes?"])
+def test_a_question_about_films_is_no_off_topic(plan_agent, text) -> None:
+    assert plan_agent(scripted(json.dumps({"intent": "recommend"}))).reply("u1", "c", text).text != OFF_TOPIC
 
 
 def test_more_shows_new_items_for_the_same_request_and_why_speaks_of_that_list(plan_agent) -> None:

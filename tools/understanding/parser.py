@@ -29,7 +29,7 @@ from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
 from whyrec.tools.understanding.subjects import about_text, query_text, unaccounted
 from whyrec.tools.understanding.titles import TitleReference, display_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
-from whyrec.tools.understanding.words import EXCLUDING, FILLER, LEANING_WORDS, WORD, blank, clip
+from whyrec.tools.understanding.words import EXCLUDING, FILLER, LEANING_WORDS, NOT_A_SUBJECT, WORD, blank, clip
 from whyrec.tools.understanding.years import NEGATED_BOUND, YearReader
 
 if TYPE_CHECKING:
@@ -192,6 +192,8 @@ class RequestParser:
             phrase = m[0].strip()
             if not free(m.start(), m.end()) or _starts_sentence(text, m.start()) and " " not in phrase or self.category_words.named_in(phrase):
                 continue
+            if all(w.lower() in NOT_A_SUBJECT for w in WORD.findall(phrase)) and not self.titles.find(phrase, fuzzy=False):
+                continue  # "Hello Can you recommend…", "Hi I like…": capitalised talk, neither a title nor a subject
             # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
             parts = [phrase] if self.titles.find(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
             before, unknown_before = len(draft.like_item_ids), len(draft.unknown_titles)

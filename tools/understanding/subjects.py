@@ -83,7 +83,7 @@ def about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[in
     subjects = [s for s in covered if text[s[0] : s[1]].lower() in SUBJECT_WORDS]
     spans = [_with_hyphenated(text, s) for s in removed + [s for s in covered if s not in subjects]]
     words = [w for w in WORD.findall(blank(text, spans)) if w.lower().replace("’", "'") not in NOT_A_SUBJECT]
-    words += [w for name in named for w in WORD.findall(name) if w.lower() not in FILLER and w not in words]
+    words += [w for name in named for w in WORD.findall(name) if w.lower() not in NOT_A_SUBJECT and w not in words]
     return " ".join(words)[:MAX_ABOUT_CHARS]
 
 

@@ -94,6 +94,15 @@ def test_talk_words_are_no_part_of_the_subject(parser, request_text):
 
 
 @pytest.mark.parametrize(
+    "request_text", ["Hello Can you recommend me a funny one", "Hi I like comedy", "Hello whats a good comedy to see"]
+)
+def test_a_capitalised_greeting_is_no_name_and_no_subject(parser, request_text):
+    # ReDial seekers open so: "Hello Can" was taken for a film's name, embedded, and searched for in the stories
+    parsed = parser.parse(request_text)
+    assert parsed.about == "" and parsed.unaccounted == () and asked(parsed) == [{"Comedy"}]
+
+
+@pytest.mark.parametrize(
     ("request_text", "either"),
     [
         ("action or comedy from the 90s", {"Action", "Comedy"}),
