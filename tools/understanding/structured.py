@@ -31,6 +31,7 @@ from stop_words import get_stop_words
 from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
 from whyrec.tools.understanding.titles import normalise_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
+from whyrec.tools.understanding.words import NOT_A_SUBJECT
 
 INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat")
 MAX_TITLE_CHARS = 60
@@ -137,7 +138,9 @@ def checked_request(raw: dict[str, Any], text: str, vocabulary: CatalogVocabular
     else:
         read.not_genres = not_genres
     read.from_year, read.to_year = _years(raw.get("from_year"), raw.get("to_year"), text, read.dropped)
-    about = " ".join(_WORD.findall(str(raw.get("about") or "")))[:MAX_ABOUT_CHARS].strip()
+    # a subject is content: "about Hello", "about as" or "about favorite" (ReDial openings) would search the stories
+    about = " ".join(w for w in _WORD.findall(str(raw.get("about") or "")) if w.lower() not in STOP_WORDS | NOT_A_SUBJECT)
+    about = about[:MAX_ABOUT_CHARS].strip()
     if about and not is_foreign(rules):
         stems = {w[:4] for w in words}
         about = " ".join(w for w in about.split() if w.lower()[:4] in stems)

@@ -44,6 +44,9 @@ def test_the_schema_offers_only_the_catalogs_genres_and_short_strings() -> None:
         ({"count": 7}, "a few films", {"count": None}),
         # "about" words of an English message must be its own words (the model added "space station")
         ({"about": "sharks space station"}, "a movie about sharks", {"about": "sharks"}),
+        # and content: greetings and stop words are no subject (ReDial openings read as "about Hello", "about as")
+        ({"about": "Hello"}, "Hello, something funny as a treat", {"about": ""}),
+        ({"about": "as favorite heist"}, "my favorite is a heist as good as Heat", {"about": "heist"}),
         ({"intent": "launch_rockets"}, "whatever", {"intent": "recommend"}),
     ],
 )
