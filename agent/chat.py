@@ -22,6 +22,7 @@ This class ties the parts together; each mode's turns run elsewhere: plan (:mod:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -240,7 +241,14 @@ class ChatAgent:
         self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None, request: str | None,
         feedback: list[dict[str, Any]] | None = None,
     ) -> Iterator[str | TurnEvent]:
-        started = time.perf_counter()
+        server = self.runtime.server
+        with server.turns.turn() if server is not None else contextlib.nullcontext():
+            yield from self._turn(holder, user_id, conversation_id, text, cards, request, feedback, time.perf_counter())
+
+    def _turn(
+        self, holder: ReplyStream, user_id: str, conversation_id: str, text: str, cards: list[dict[str, Any]] | None, request: str | None,
+        feedback: list[dict[str, Any]] | None, started: float,
+    ) -> Iterator[str | TurnEvent]:
         graph = self._agent()
         state = ConversationState.from_messages(self.memory.messages(graph, user_id, conversation_id)).with_cards(cards).with_feedback(feedback)
         state = state.with_request(request)

@@ -104,9 +104,13 @@ def make_chat_model(settings: Settings, server: LocalModelServer | None = None, 
     )
 
 
-def profile_summarizer(settings: Settings):
+def profile_summarizer(settings: Settings, server: LocalModelServer | None = None):
     """The model that words interest summaries (in the background, checked claim by claim), or None (the template):
-    on with an endpoint, and with the embedded local model when ``settings.model_summaries`` is on."""
+    on with an endpoint, and with the embedded local model when ``settings.model_summaries`` is on and ``server`` is
+    the one the chat uses (a second llama.cpp process on the same cores would slow both; a one-shot command that
+    exits at once has no chat and no use for a summary written after it)."""
     from whyrec.agent.interest_writer import InterestWriter
 
-    return InterestWriter(settings=settings) if settings.llm_base_url or settings.model_summaries else None
+    if settings.llm_base_url:
+        return InterestWriter(settings=settings)
+    return InterestWriter(settings=settings, server=server) if settings.model_summaries and server is not None else None

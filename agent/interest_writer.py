@@ -113,6 +113,8 @@ class InterestWriter:
             answer = summary_schema(facts, checker, words=self.allowed_words)
         schema = {"type": "json_schema", "json_schema": {"name": "interests", "strict": True, "schema": answer}}
         model = self.model().bind(response_format=schema, max_tokens=self.max_tokens)
+        if self.server is not None and self.server.running and not (self.settings and self.settings.llm_base_url):
+            self.server.turns.wait_for_quiet(timeout=self.timeout)  # the chat's turns first on the one embedded model
         text = model.invoke(self.messages(facts.prompt_data())).text
         return worded_summary(sentences_of(text), facts, profile, checker)
 

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from whyrec.agent.turns_first import TurnsFirst
 from whyrec.store.errors import SetupError
 from whyrec.store.ports import free_port
 
@@ -214,6 +216,8 @@ class LocalModelServer:
         self.startup_timeout = startup_timeout
         self.progress = progress
         self.verbosity = verbosity
+        self.turns = TurnsFirst()  # chat turns before background summaries on this one server
+        self._start_lock = threading.Lock()
         self._server: Any = None
 
     @classmethod
@@ -233,7 +237,12 @@ class LocalModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> LocalModelServer:
-        """Load the model and block until the server answers ``/v1/models`` (a few seconds)."""
+        """Load the model and block until the server answers ``/v1/models`` (a few seconds). Safe from several
+        threads: the chat and the background summaries share one server, and the first to need it starts it."""
+        with self._start_lock:
+            return self._start()
+
+    def _start(self) -> LocalModelServer:
         if self._server is not None:
             return self
         try:

@@ -29,16 +29,17 @@ log = logging.getLogger(__name__)
 AgentFactory = Callable[[], Any]
 
 
-def default_agent_factory(recommender, settings, *, fallback_only: bool = False) -> AgentFactory:
+def default_agent_factory(recommender, settings, *, fallback_only: bool = False, server=None) -> AgentFactory:
     """A factory for the project's ``ChatAgent`` on the shared recommender (imported on first use).
 
-    ``fallback_only=True`` answers from templates, never starting a language model.
+    ``fallback_only=True`` answers from templates, never starting a language model; ``server``: the embedded model
+    the chat shares with the background interest summaries (:func:`ui.recommender_setup.shared_local_model`).
     """
 
     def make():
         from whyrec.agent.chat import ChatAgent
 
-        return ChatAgent(recommender, settings, fallback_only=fallback_only)
+        return ChatAgent(recommender, settings, fallback_only=fallback_only, server=server)
 
     return make
 

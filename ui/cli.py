@@ -294,9 +294,12 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
 @command("chat")
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the recommender in the terminal (local model unless WHYREC_LLM_BASE_URL is set)."""
+    from whyrec.ui.recommender_setup import open_recommender as open_with_summaries, shared_local_model
     from whyrec.ui.terminal_chat import run_terminal_chat
 
-    run_terminal_chat(settings, args.user, args.conversation, recommender=open_recommender(settings))
+    local_model = shared_local_model(settings)  # one llama.cpp for the chat and its background interest summaries
+    recommender = open_with_summaries(settings, ensure_ingested(settings), local_model)
+    run_terminal_chat(settings, args.user, args.conversation, recommender=recommender, server=local_model)
     return 0
 
 

@@ -76,7 +76,7 @@ def launch_app(
     """
     from whyrec.store.catalog import Store
     from whyrec.ui.api_keys import require_keys_off_localhost
-    from whyrec.ui.recommender_setup import open_recommender
+    from whyrec.ui.recommender_setup import open_recommender, shared_local_model
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     credentials = parse_auth(auth)
@@ -93,12 +93,13 @@ def launch_app(
     store = Store.open(settings)
     if store.db.stats().items == 0:
         raise InputError(f"{settings.data_dir}: the catalog is empty — run `whyrec ingest` first")
-    recommender = open_recommender(settings, store)
+    local_model = shared_local_model(settings, fallback_only=fallback_chat or chat_agent_factory is not None)
+    recommender = open_recommender(settings, store, local_model)
     # models load while the page opens; not a daemon thread, for the reason in ui/terminal_chat.py
     threading.Thread(target=recommender.warm_up, name="whyrec-warm-up").start()
     if train_if_needed and settings.rerank_top > 0:  # off by default: no 15 CPU minutes for a model that is not used
         train_reranker_in_background(store)
-    factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat)
+    factory = chat_agent_factory or default_agent_factory(recommender, settings, fallback_only=fallback_chat, server=local_model)
     if openai:  # the app and /v1 share one agent (one local model, one chat memory)
         make_agent, lock = functools.cache(factory), threading.Lock()
 

@@ -18,6 +18,7 @@ from whyrec.agent.reply import Reply
 from whyrec.store.errors import InputError
 
 if TYPE_CHECKING:
+    from whyrec.agent.local_model import LocalModelServer
     from whyrec.store.settings import Settings
     from whyrec.tools.recommend.recommender import Recommender
 
@@ -48,10 +49,12 @@ def run_terminal_chat(
     *,
     recommender: Recommender | None = None,
     agent: ChatAgent | None = None,
+    server: LocalModelServer | None = None,
     read: Callable[[str], str] = input,
     output: IO[str] = sys.stdout,
 ) -> None:
-    """Chat with ``user_id``'s recommender until /quit, Ctrl-D or Ctrl-C; ``conversation_id`` resumes a chat."""
+    """Chat with ``user_id``'s recommender until /quit, Ctrl-D or Ctrl-C; ``conversation_id`` resumes a chat.
+    ``server``: the embedded model the chat shares with the recommender's background summaries, if any."""
 
     def say(text: str = "", end: str = "\n") -> None:
         output.write(text + end)
@@ -60,7 +63,7 @@ def run_terminal_chat(
     if agent is None:
         if recommender is None:
             raise TypeError("run_terminal_chat needs a recommender or an agent")
-        agent = ChatAgent(recommender, settings, on_status=lambda note: say(_dim(note, output)))
+        agent = ChatAgent(recommender, settings, server=server, on_status=lambda note: say(_dim(note, output)))
     # load the models while the person types the first message, not after it. Not daemon threads: a person who
     # quits at once waits for them to finish, because native code (torch, llama.cpp) killed mid-load at
     # interpreter exit aborted the process ("terminate called without an active exception", exit code 134)
