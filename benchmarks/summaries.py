@@ -25,6 +25,9 @@ Reported:
   kept_whole >= 0.90 and unsupported_shown == 0, on the product's grammar (``--allowed-words`` left as it is).
 Writes benchmarks/summaries.json after every user, with ``"complete": false`` until all ``--users`` are done
 (``--until HH:MM`` stops a run on a deadline; ``default`` is then false, whatever the partial numbers say).
+Each user's row is also appended to ``--rows`` as it is done; ``--resume`` keeps the rows an earlier run of the same
+configuration (model, grammar, tokens, seed) finished there and words only the other users, so a run stopped by a
+session's end goes on where it stopped (``resumed_users`` in the JSON says how many rows came from before).
 """
 
 from __future__ import annotations
@@ -92,6 +95,17 @@ def audit(shown: str, profile: InterestProfile, recommender: Recommender, titles
     return problems
 
 
+def finished_rows(path: Path, config: dict, users: list[str]) -> list[dict]:
+    """The rows an earlier run of ``config`` wrote to ``path`` for ``users``, in their order (each user once)."""
+    found: dict[str, dict] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        row = json.loads(line)
+        if row.pop("config", None) == config:
+            row.pop("threads", None)
+            found[row["user"]] = row
+    return [found[u] for u in users if u in found]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
@@ -100,6 +114,8 @@ def main() -> None:
     parser.add_argument("--allowed-words", type=int, default=ALLOWED_WORDS, help="data words each sentence's grammar offers; 0: words left free (the baseline)")
     parser.add_argument("--show", action="store_true", help="print each user's data and sentences with their verdicts")
     parser.add_argument("--output", type=Path, default=HERE / "summaries.json")
+    parser.add_argument("--rows", type=Path, default=Path.home() / ".cache" / "whyrec-benchmarks" / "summaries-rows.jsonl")
+    parser.add_argument("--resume", action="store_true", help="keep the users an earlier run of this configuration finished in --rows")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -112,7 +128,12 @@ def main() -> None:
     server = LocalModelServer.from_settings(settings, progress=False).start()
     writer = InterestWriter(settings=settings, server=server, allowed_words=args.allowed_words or None)
     grammar = f"each sentence held to the checker's words, at most {args.allowed_words} data words" if args.allowed_words else "words left free"
-    rows: list[dict] = []
+    config = {"model": settings.llm_model, "max_tokens": MAX_TOKENS, "allowed_words": args.allowed_words, "seed": 0}
+    rows = finished_rows(args.rows, config, users) if args.resume else []
+    resumed = len(rows)
+    args.rows.parent.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        args.rows.write_text("")
     started = datetime.now(UTC)
 
     def report(complete: bool) -> dict:
@@ -134,6 +155,7 @@ def main() -> None:
             # the product's configuration only: its grammar, all the users asked for
             "default": bool(complete and args.allowed_words == ALLOWED_WORDS and rows and kept / len(rows) >= KEPT_WHOLE_TARGET and not any(r["audit"] for r in rows)),
             "complete": complete,
+            "resumed_users": resumed,
             "targets": {"kept_whole": KEPT_WHOLE_TARGET, "unsupported_shown": 0},
             "dataset": f"MovieLens-100K text catalog ({store.db.dataset_name()}), {len(recommender.items)} items, users drawn with seed 0",
             "model": f"{settings.llm_model} Q4_K_M, llama.cpp (xllamacpp), {server.threads} thread(s), max_tokens {MAX_TOKENS}, temperature 0",
@@ -146,7 +168,8 @@ def main() -> None:
         return result
 
     try:
-        for n, user in enumerate(tqdm(users, desc="summaries"), 1):
+        done = {r["user"] for r in rows}
+        for n, user in enumerate(tqdm([u for u in users if u not in done], desc="summaries", initial=len(done), total=len(users)), 1):
             profile = recommender._context(user, store.db.history(user)).profile  # given history: no profile cache written
             clock = time.perf_counter()
             try:
@@ -179,6 +202,8 @@ def main() -> None:
                 "examples": [{"user": user, "section": k, "sentence": c.text, "unsupported": c.unsupported} for k, c in checked.items() if not c.kept][:1],
                 "audit": audit(shown, profile, recommender, titles),
             })
+            with args.rows.open("a") as out:
+                out.write(json.dumps({**rows[-1], "config": config, "threads": server.threads}, ensure_ascii=False) + "\n")
             report(complete=False)
             if args.until and datetime.now(UTC).strftime("%H:%M") >= args.until:
                 logging.warning("stopping at %s UTC (--until) after %d of %d users", args.until, n, len(users))
