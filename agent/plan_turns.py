@@ -86,8 +86,10 @@ class PlanTurns:
             # "Do you like movies? I just watched The Truman Show (1998), have you seen it?": talk, not a request
             liked = next((asked.titles[i] for i in asked.like_item_ids if i in asked.titles), None)
             plan = Plan("chit_chat", "", reply=taste_question_reply(liked))
-        if plan is None and (understood := read()).has_hard and (self.runtime.fallback_only or understood.rules_sure):
-            # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks
+        if plan is None and (understood := read()).has_hard:
+            # "a romantic comedy with a happy ending": no recommend keyword, but the catalog's own words say what it asks;
+            # words the rules left unread go to the model to read, but the turn stays a request ("Hello. I like mind
+            # benders and documentaries." was called small talk by the model, and answered with the greeting)
             plan = Plan("recommend", "recommend", {"request": text})
         elif plan is None and (understood.problem == "gibberish" or not re.search(r"[^\W_]", text)):
             # "asdkjh qwe zxcv", "?", "🎬🍿": nothing to plan, no model to wait for, nothing to add to the request

@@ -312,6 +312,12 @@ def test_thanks_goodbye_and_gibberish_get_their_own_short_answers_without_a_mode
     assert thanks.tools_called == bye.tools_called == noise.tools_called == []
 
 
+def test_a_genre_the_rules_read_keeps_the_turn_a_request_whatever_the_model_calls_it(plan_agent) -> None:
+    # "Hello. I like mind benders and documentaries.": the model read the unread words and called the turn small talk
+    reply = plan_agent(scripted(json.dumps({"intent": "chit_chat"}))).reply("u1", "c", "Hello. I like mind benders and romance.")
+    assert reply.llm_calls == 1 and "recommend" in reply.tools_called and reply.items
+
+
 @pytest.mark.parametrize("text", ["How is the weather?", "Can you help me with my tax return?", "what time is it?"])
 def test_a_question_that_asks_nothing_of_the_catalog_says_what_it_can_do_without_a_list(plan_agent, text) -> None:
     reply = plan_agent(scripted()).reply("u1", "c", text)  # an empty script: any model call fails the test

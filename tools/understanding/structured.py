@@ -238,10 +238,13 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     if left_out:
         parts.append("without " + " or ".join(dict.fromkeys(left_out)))
     titles = vocabulary.titles.items
+    # a film the model names counts only when the catalog has it by that title: "like 'The Rocky Horror Picture Show'"
+    # for a film the catalog lacks was read back as Horror and a fuzzy match ("Rock, The")
+    in_catalog = [t for t in model.titles if vocabulary.titles.find(t, fuzzy=False)]
     parts += [f"not '{titles[i].title}'" for i in rules.exclude_item_ids if i in titles]
-    parts += [f"not '{t}'" for t in model.disliked]
+    parts += [f"not '{t}'" for t in model.disliked if vocabulary.titles.find(t, fuzzy=False)]
     parts += [f"like '{titles[i].title}'" for i in rules.like_item_ids if i in titles]
-    parts += [f"like '{t}'" for t in model.titles if not any(normalise_title(t) == normalise_title(titles[i].title) for i in rules.like_item_ids if i in titles)]
+    parts += [f"like '{t}'" for t in in_catalog if not any(normalise_title(t) == normalise_title(titles[i].title) for i in rules.like_item_ids if i in titles)]
     about = model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))
     if about:
         parts.append(f"about {about}")

@@ -87,6 +87,18 @@ def test_the_english_request_reads_back_to_the_same_constraints(recommender) -> 
     assert parsed.rules_sure, parsed.unaccounted
 
 
+def test_a_film_the_catalog_lacks_is_not_written_back_for_its_words_to_be_read(recommender) -> None:
+    # "I like The Rocky Horror Picture Show and Hairspray" on a catalog with neither: "like 'The Rocky Horror Picture
+    # Show'" was read back as Horror, beside the musical asked for
+    rules = recommender.request_parser.parse("a romance")
+    model = ModelRequest(titles=["The Horror Orbit Show", "Nebula Run"], disliked=["Comedy Night Horror"])
+    english = english_request(model, rules, VOCABULARY)
+    parsed = recommender.request_parser.parse(english)
+
+    assert [a.categories for a in parsed.categories] == [("Romance",)] and not parsed.exclude_categories
+    assert parsed.like_item_ids == ("space4",)
+
+
 def test_what_the_rules_read_for_sure_is_never_dropped_by_the_model(recommender) -> None:
     rules = recommender.request_parser.parse("a romance from the 90s, nothing with comedy")
     english = english_request(ModelRequest(genres=["Drama"]), rules, VOCABULARY)
