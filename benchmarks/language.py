@@ -32,6 +32,7 @@ import hashlib
 import json
 import platform
 import random
+from collections import Counter
 import re
 import shutil
 import statistics
@@ -81,6 +82,13 @@ def item_meets(row: dict[str, Any], item: Item) -> bool:
             return False
     disliked = {normalise_title(t) for t in row["disliked_titles"]}
     return normalise_title(item.title) not in disliked
+
+
+def asking_users(dataset: Any) -> list[str]:
+    """The people the requests are asked as (seed 0, each with a history long enough to have interests); shared with
+    local_models.py, so both benchmarks ask as the same people."""
+    counts = Counter(x.user_id for x in dataset.interactions)
+    return random.Random(0).sample(sorted(u for u, n in counts.items() if n >= MIN_RATINGS), USERS)
 
 
 def half(row: dict[str, Any]) -> str:
@@ -155,10 +163,7 @@ def main() -> None:
         (shutil.copytree if (source / name).is_dir() else shutil.copy2)(source / name, copy / name)
     settings = Settings(data_dir=copy, rerank_top=0)
     recommender = Recommender(Store.open(settings), reranker=None)
-    counts: dict[str, int] = {}
-    for x in dataset.interactions:
-        counts[x.user_id] = counts.get(x.user_id, 0) + 1
-    users = random.Random(0).sample(sorted(u for u, n in counts.items() if n >= MIN_RATINGS), USERS)
+    users = asking_users(dataset)
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     agents, server = build_agents(names, recommender, settings)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import shutil
 import statistics
 import tempfile
@@ -45,8 +44,8 @@ from typing import Any
 import numpy as np
 import openai
 import psutil
-from concepts import MIN_RATINGS, open_ingested
-from language import LIST_LENGTH, frozen_rows, half, list_satisfaction
+from concepts import open_ingested
+from language import LIST_LENGTH, asking_users, frozen_rows, half, list_satisfaction
 from tqdm import tqdm
 from whyrec.agent.chat import ChatAgent
 from whyrec.agent.chat_model import make_chat_model
@@ -288,12 +287,7 @@ def main() -> None:
             )
         )
     recommender = Recommender(Store.open(settings), reranker=None)
-    counts: dict[str, int] = {}
-    for x in dataset.interactions:
-        counts[x.user_id] = counts.get(x.user_id, 0) + 1
-    users = random.Random(0).sample(
-        sorted(u for u, n in counts.items() if n >= MIN_RATINGS), 4
-    )
+    users = asking_users(dataset)
     results: list[dict[str, Any]] = []
     try:
         for name, path in candidates:
