@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from whyrec.agent.chat import LOCAL_CALL_MAX_TOKENS, ChatAgent, stream_reply
 from whyrec.agent.middleware import recent_turns
+from whyrec.agent.turns_first import TurnsFirst
 from whyrec.store.errors import InputError, SetupError
 from whyrec.store.records import Dataset, Item
 from whyrec.tools.langchain_tools import TOOL_NAMES
@@ -123,6 +124,9 @@ class RunningLocalServer:
 
     running = True
     base_url = "http://127.0.0.1:9/v1"
+
+    def __init__(self) -> None:
+        self.turns = TurnsFirst()  # the chat's turns hold it, as on the real server
 
 
 def test_the_embedded_model_may_write_only_a_call_long_when_it_must_call_a_tool(chat) -> None:
