@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the app and chat in tests start no background model for interest summaries; the tests that want one ask for it
+os.environ.setdefault("WHYREC_MODEL_SUMMARIES", "false")
 
 import pytest
 
