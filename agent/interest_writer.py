@@ -105,6 +105,10 @@ class InterestWriter:
         summary, or None when nothing it wrote held."""
         if profile.is_empty:
             return None
+        if self.server is not None and not self.server.running and not (self.settings and self.settings.llm_base_url):
+            # the chat's shared model is not loaded: a summary alone never loads 2 GB into a worker (an API-only or
+            # multi-worker deployment timed out while each worker loaded its own); the template stands until it is
+            return None
         facts = summary_facts(profile, vocabulary.items)
         checker = self.checker(vocabulary)
         if self.allowed_words is None:

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     model_summaries: bool = Field(
         True,
         description="Interest summaries worded by the local model in the background and checked claim by claim, on the "
-        "chat's own model server, after the chat has been quiet for a while; on by default because "
+        "chat's own model server once the chat has loaded it and has been quiet for a while; on by default because "
         "benchmarks/summaries.json meets its targets (the template shows until the checked summary is ready).",
     )
     agent_mode: Literal["plan", "react", "auto"] = Field(

@@ -30,10 +30,11 @@ def open_recommender(settings: Settings, store: Store | None = None, server: Loc
 
 
 def shared_local_model(settings: Settings, fallback_only: bool = False) -> LocalModelServer | None:
-    """One embedded model server (not started: the first to need it starts it) for a chat and the interest summaries
-    it words in the background (``settings.model_summaries``), so they queue on one llama.cpp rather than fight over
-    the cores in two; None where there is nothing to share: an endpoint is set, the chat is templates only, the
-    summaries are off, or the ``[local]`` extra is not installed."""
+    """One embedded model server (not started: the chat starts it when a turn needs the model) for a chat and the
+    interest summaries it words in the background (``settings.model_summaries``), so they queue on one llama.cpp
+    rather than fight over the cores in two. The summaries never start it themselves: they wait for the chat's.
+    None where there is nothing to share: an endpoint is set, the chat is templates only, the summaries are off, or
+    the ``[local]`` extra is not installed."""
     if settings.llm_base_url or fallback_only or not settings.model_summaries or importlib.util.find_spec("xllamacpp") is None:
         return None
     from whyrec.agent.local_model import LocalModelServer

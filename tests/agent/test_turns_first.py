@@ -61,3 +61,14 @@ def test_the_embedded_model_words_summaries_only_on_the_server_a_chat_shares(sma
     server = LocalModelServer.from_settings(on, progress=False)
     summaries = open_recommender(on, small_store, server).summaries
     assert summaries is not None and summaries.summarizer.server is server
+
+
+def test_a_summary_never_loads_the_shared_model_itself(recommender, settings) -> None:
+    # two API workers each loaded the 2 GB model for a background summary and timed out on /recommend
+    from whyrec.agent.interest_writer import InterestWriter
+
+    server = LocalModelServer.from_settings(settings, progress=False)
+    profile = recommender.profile("u1")
+    assert not profile.is_empty
+    assert InterestWriter(settings=settings, server=server)(profile, recommender.vocabulary) is None  # the template stands
+    assert not server.running
