@@ -105,7 +105,8 @@ class InterestWriter:
         summary, or None when nothing it wrote held."""
         if profile.is_empty:
             return None
-        if self.server is not None and not self.server.running and not (self.settings and self.settings.llm_base_url):
+        shared = self.server is not None and not (self.settings and self.settings.llm_base_url)  # the chat's embedded model
+        if shared and not self.server.running:
             # the chat's shared model is not loaded: a summary alone never loads 2 GB into a worker (an API-only or
             # multi-worker deployment timed out while each worker loaded its own); the template stands until it is
             return None
@@ -117,7 +118,7 @@ class InterestWriter:
             answer = summary_schema(facts, checker, words=self.allowed_words)
         schema = {"type": "json_schema", "json_schema": {"name": "interests", "strict": True, "schema": answer}}
         model = self.model().bind(response_format=schema, max_tokens=self.max_tokens)
-        if self.server is not None and self.server.running and not (self.settings and self.settings.llm_base_url):
+        if shared:
             self.server.turns.wait_for_quiet(timeout=self.timeout)  # the chat's turns first on the one embedded model
         text = model.invoke(self.messages(facts.prompt_data())).text
         return worded_summary(sentences_of(text), facts, profile, checker)

@@ -192,10 +192,11 @@ class RequestParser:
             phrase = m[0].strip()
             if not free(m.start(), m.end()) or _starts_sentence(text, m.start()) and " " not in phrase or self.category_words.named_in(phrase):
                 continue
-            if all(w.lower() in NOT_A_SUBJECT for w in WORD.findall(phrase)) and not self.titles.find(phrase, fuzzy=False):
+            exact = self.titles.find(phrase, fuzzy=False)
+            if not exact and all(w.lower() in NOT_A_SUBJECT for w in WORD.findall(phrase)):
                 continue  # "Hello Can you recommend…", "Hi I like…": capitalised talk, neither a title nor a subject
             # "Inception and The Dark Knight" is two titles unless the whole run is one ("Romeo and Juliet")
-            parts = [phrase] if self.titles.find(phrase, fuzzy=False) else re.split(r"\s+(?:and|&)\s+", phrase)
+            parts = [phrase] if exact else re.split(r"\s+(?:and|&)\s+", phrase)
             before, unknown_before = len(draft.like_item_ids), len(draft.unknown_titles)
             if any([self._read_like(draft, part, quoted=False) for part in parts if part]):
                 take(m.start(), m.end(), sure=len(draft.unknown_titles) == unknown_before)
