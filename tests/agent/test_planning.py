@@ -190,6 +190,21 @@ def test_a_refinement_keeps_what_was_asked_before_and_a_fresh_request_starts_ove
     assert agent.reply("u2", "c", family).tool_calls[0]["args"]["request"] == family  # "too" inside it adds nothing
 
 
+def test_a_refinement_the_model_reads_still_adds_to_what_was_asked_before(plan_agent, recommender) -> None:
+    # the model reads "I'd rather have ... makes me laugh" as plain "comedy": the person's "rather" still says it adds
+    agent = plan_agent(scripted(json.dumps({"intent": "recommend", "genres": ["Comedy"]})))
+    agent.reply("u2", "c", "Recommend me some romance")
+    agent.reply("u2", "c", "Make it from the 2000s.")
+
+    rather = agent.reply("u2", "c", "I'd rather have a comedy that makes me laugh out loud.")
+
+    assert rather.llm_calls == 1 and rather.planned_by == "model"
+    request = rather.tool_calls[0]["args"]["request"]
+    assert request.startswith("Recommend me some romance. Make it from the 2000s.") and request.endswith("comedy")
+    shown = [recommender.items[i["item_id"]] for i in rather.items]
+    assert shown and all(item.year >= 2000 and "Romance" in item.categories for item in shown)
+
+
 def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_same_request(plan_agent, recommender) -> None:
     agent = plan_agent(scripted())
     first = agent.reply("u2", "c", "Recommend me some romance")
