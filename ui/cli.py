@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -259,9 +260,10 @@ def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
             print("starting the local model for --paraphrase …", flush=True)
             server = LocalModelServer.from_settings(settings, progress=False).start()
         model = make_chat_model(settings, server=server, temperature=0.7, max_tokens=80)
-        paraphrase = lambda line: model.invoke(
+        # one rewording a line: every system hears the same words for the same template line, so rows compare
+        paraphrase = functools.cache(lambda line: model.invoke(
             "Rephrase this movie-night request as a person would say it; keep every detail, add none, answer with the line only:\n" + line
-        ).text
+        ).text)
     try:
         rows = run_benchmark(
             systems, store, dataset, users=args.users, turns=args.turns, output=output, seed=args.seed, k=args.k,

@@ -31,7 +31,7 @@ from stop_words import get_stop_words
 from whyrec.tools.understanding.request import CategoryAsk, ParsedRequest
 from whyrec.tools.understanding.titles import normalise_title
 from whyrec.tools.understanding.vocabulary import CatalogVocabulary
-from whyrec.tools.understanding.words import NOT_A_SUBJECT
+from whyrec.tools.understanding.words import LOGIC_WORDS, NOT_A_SUBJECT
 
 INTENTS: tuple[str, ...] = ("recommend", "explain", "why_not", "profile", "search", "feedback", "chit_chat")
 MAX_TITLE_CHARS = 60
@@ -58,6 +58,9 @@ NUMBER_WORDS: dict[str, int] = {
     "una": 1, "une": 1, "ein": 1, "eine": 1, "uma": 1, "twelve": 12, "fifteen": 15, "twenty": 20, "dozen": 12,
 }
 STOP_WORDS = frozenset(w for language in STOP_WORD_LANGUAGES for w in get_stop_words(language))
+# words that shape a request without naming what it asks for: left unread, they give the model no genre or subject to
+# add ("I'd prefer from the 90s." after "a thriller" was read as Drama and Comedy, and the thriller was lost)
+NO_CONTENT = LOGIC_WORDS | frozenset(["prefer", "prefers", "preferred", "preference"])
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\d])(\d{2}|\d{4})(?![\d])")
 
@@ -120,13 +123,13 @@ def checked_request(raw: dict[str, Any], text: str, vocabulary: CatalogVocabular
     """The model's answer, kept only as far as ``text`` supports it (see the module docstring).
 
     ``rules`` is what the rule parser read of the same text. Genres and a subject need a content word the rules
-    left unread (not a stop word of any language we read: "ein Film aus den 70ern" leaves only "aus den", and the
-    model's Drama, Comedy and Romance for it are its own invention). "About" words are checked against the
+    left unread (not a word of :data:`NO_CONTENT`, nor a stop word of any language we read: "ein Film aus den
+    70ern" leaves only "aus den", and the model's Drama, Comedy and Romance for it are its own invention). "About" words are checked against the
     message's words only when the message is English; in another language they are the model's translation.
     """
     words = [w.lower() for w in _WORD.findall(text)]
     read = ModelRequest(intent=raw.get("intent") if raw.get("intent") in INTENTS else "recommend")
-    unread = [w for w in rules.unaccounted if w not in STOP_WORDS and not w.isdigit()]
+    unread = [w for w in rules.unaccounted if w not in STOP_WORDS | NO_CONTENT and not w.isdigit()]
     genres = _genres(raw.get("genres"), vocabulary)
     if genres and not unread:
         read.dropped.append(f"the genres {', '.join(genres)} (no word of the message asks for them)")

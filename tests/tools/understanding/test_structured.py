@@ -74,6 +74,18 @@ def test_genres_need_a_word_the_rules_left_unread_in_some_language() -> None:
     assert read.genres == [] and (read.from_year, read.to_year) == (1970, 1979) and read.dropped
 
 
+def test_a_word_of_preference_or_comparison_gives_the_model_no_genre_to_add() -> None:
+    # "I'd prefer from the 90s." said of a list of thrillers: "prefer" is left unread, and names no genre
+    text = "I'd prefer from the 90s."
+    rules = ParsedRequest(text=text, unaccounted=["prefer"])
+    read = checked_request({"genres": ["Drama", "Comedy"], "about": "prefer", "from_year": 1990, "to_year": 1999}, text, VOCABULARY, rules)
+    assert read.genres == [] and read.about == "" and (read.from_year, read.to_year) == (1990, 1999)
+    # a content word left unread still lets the model read it
+    text = "I'd prefer something with swordfights"
+    rules = ParsedRequest(text=text, unaccounted=["prefer", "swordfights"])
+    assert checked_request({"genres": ["Adventure"]}, text, VOCABULARY, rules).genres == ["Adventure"]
+
+
 def test_the_english_request_reads_back_to_the_same_constraints(recommender) -> None:
     parser = recommender.request_parser
     model = ModelRequest(genres=["Sci-Fi"], not_genres=["Comedy"], from_year=1990, about="starship", titles=["Nebula Run"])
