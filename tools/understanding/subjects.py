@@ -43,11 +43,32 @@ def unaccounted(
             continue
         noise = draft.problem == "gibberish" and word.isascii() and not readable(word)
         framing = word in FRAME_WORDS or (overlaps(m.span(), subjects) and word not in guessed)
-        if word == "instead" and not re.match(r"\s+of\b", text[m.end():], re.IGNORECASE):
-            continue  # "something romantic instead" says the request is new; "instead of a drama" compares
+        if word in LOGIC_WORDS and said_as_framing(word, text, m.start(), m.end()):
+            continue
         if word in LOGIC_WORDS or not (framing or noise):
             words.append(word)
     return words
+
+
+# logic words that only frame a turn where they stand: "something romantic instead" (not "instead of a drama"),
+# "I'd rather have a thriller" (not "rather than"), "Something else?" (not "anything else but horror"), and "No," or
+# "No." answering the list on screen ("No, not Heat."; not "no horror"). Left unread, each sent a turn the rules had
+# read whole to the model, which lost the request in force on 3 of 128 simulated turns
+_FRAMING_LOGIC = {
+    "instead": (None, re.compile(r"\s+of\b", re.IGNORECASE)),
+    "rather": (None, re.compile(r"\s+than\b", re.IGNORECASE)),
+    "else": (re.compile(r"\b(?:something|anything|someone|somebody|somewhere)\s+$", re.IGNORECASE), re.compile(r"\s+(?:than|but|except)\b", re.IGNORECASE)),
+}
+
+
+def said_as_framing(word: str, text: str, start: int, end: int) -> bool:
+    """Whether the logic ``word`` at ``text[start:end]`` frames the turn rather than negating or comparing something."""
+    if word == "no":
+        return bool(re.match(r"\s*[,.!;]", text[end:]))
+    before, after = _FRAMING_LOGIC.get(word, (None, None))
+    if after is None:
+        return False
+    return (before is None or bool(before.search(text[:start]))) and not after.match(text[end:])
 
 
 def head_subjects(text: str, read: list[tuple[int, int]], category_patterns: list[tuple[str, re.Pattern]]) -> list[tuple[int, int]]:
@@ -79,10 +100,13 @@ def about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[in
     """The request's subject: its words less filler, years, titles, exclusions and category names, but with the
     lexicon's subject nouns kept ("a heist movie" is about a heist as much as it leans to Crime) and the names
     that are no catalog title ("a Christmas movie", "set in Paris"). A word joined by a hyphen to a category
-    name goes with it ("action-packed" is not about packing)."""
+    name goes with it ("action-packed" is not about packing); "instead" or "rather" framing the turn is no subject."""
     subjects = [s for s in covered if text[s[0] : s[1]].lower() in SUBJECT_WORDS]
     spans = [_with_hyphenated(text, s) for s in removed + [s for s in covered if s not in subjects]]
-    words = [w for w in WORD.findall(blank(text, spans)) if w.lower().replace("’", "'") not in NOT_A_SUBJECT]
+    words = [
+        m[0] for m in WORD.finditer(blank(text, spans))
+        if (word := m[0].lower().replace("’", "'")) not in NOT_A_SUBJECT and not said_as_framing(word, text, m.start(), m.end())
+    ]
     words += [w for name in named for w in WORD.findall(name) if w.lower() not in NOT_A_SUBJECT and w not in words]
     return " ".join(words)[:MAX_ABOUT_CHARS]
 

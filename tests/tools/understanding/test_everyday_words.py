@@ -94,6 +94,26 @@ def test_talk_words_are_no_part_of_the_subject(parser, request_text):
 
 
 @pytest.mark.parametrize(
+    "request_text, read_whole",
+    [
+        ("I'd rather have a comedy.", True),  # framing: the list on screen, not a comparison
+        ("something romantic instead", True),
+        ("Something else?", True),
+        ("No, not Storm Chasers.", True),  # "No," answers the list
+        ("I'd rather have a comedy than a drama", False),  # "than" compares: the model reads it
+        ("instead of a drama, a comedy", False),
+        ("anything else but horror", False),
+    ],
+)
+def test_logic_words_that_frame_a_turn_are_read_and_those_that_compare_are_not(parser, request_text, read_whole):
+    # "Not Heat. Something else?" and "I'd rather have a thriller" waited on a model call, which lost the request in force
+    parsed = parser.parse(request_text)
+    assert parsed.rules_sure is read_whole
+    if read_whole:  # and no subject: the stories were searched for "rather"
+        assert not {"rather", "instead", "else"} & set(parsed.about.lower().split())
+
+
+@pytest.mark.parametrize(
     "request_text", ["Hello Can you recommend me a funny one", "Hi I like comedy", "Hello whats a good comedy to see"]
 )
 def test_a_capitalised_greeting_is_no_name_and_no_subject(parser, request_text):
