@@ -111,9 +111,13 @@ class PlanTurns:
         words = in_english(turn.text).english  # what the rules read; the model reads the message as written
         plan, read, spelled = self.rules_plan(words, shown, focus)
         if not self.runtime.fallback_only and self.needs_reading(plan, words, read) and (model := self.runtime.chat_model()) is not None:
+            # the list on screen helps only to tell what a message is about ("tell me more about that"); for a turn the
+            # rules know is a request it is ~60-100 prompt tokens (2 s on 2 cores) that change nothing: a title the
+            # model reads must be written in the message (checked_request)
+            listed = shown if plan is None else []
             try:
                 modelled = model_plan(
-                    model, turn.text, self.recommender.vocabulary, shown, {"callbacks": [turn.counter]}, focus, self.rules(read), self.readings
+                    model, turn.text, self.recommender.vocabulary, listed, {"callbacks": [turn.counter]}, focus, self.rules(read), self.readings
                 )
             except Exception as err:  # the model is down or returned garbage: the rules' plan or the default answers
                 logger.warning("the planning call failed: %s", err)

@@ -203,6 +203,8 @@ def test_a_refinement_the_model_reads_still_adds_to_what_was_asked_before(plan_a
     assert request.startswith("Recommend me some romance. Make it from the 2000s.") and request.endswith("Comedy")
     shown = [recommender.items[i["item_id"]] for i in rather.items]
     assert shown and all(item.year >= 2000 and "Romance" in item.categories for item in shown)
+    # the rules knew it was a request: the list on screen is not in the prompt (it would only be read, slowly)
+    assert "last list shown" not in agent.runtime.chat_model().seen[-1][0].text
 
 
 def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_same_request(plan_agent, recommender) -> None:
