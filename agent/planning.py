@@ -158,6 +158,11 @@ _ONE = re.compile(
 )
 
 
+# a film named only to be left out ("Not Heat.", "No, not Gone with the Wind.", "Anything but Ransom?"): a request
+# the parser reads whole, where it waited on a model call (and "I Love You" in a title was read as a like)
+_NOT_NAMED = re.compile(r"^\W*(?:no\W+)?(?:not|anything but|nothing like|except)\s+\w", re.IGNORECASE)
+
+
 def asked_count(text: str) -> int | None:
     """How many items a message asks for ("recommend 20 movies", "give me ten films", "show me three", "a couple",
     "find me one"), at most :data:`MAX_LIST_LENGTH`; None when it names no number of items (the chat's usual list
@@ -320,17 +325,18 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     route = router.route(text, titles)
     if route.intent in ("profile", "search"):
         return Plan(route.intent, route.tool, route.args)
-    if router.SEEN.search(text) and not router.feedback_kind(text) and not _RECOMMEND_WORDS.search(text):
+    verdict = router.feedback_kind(text, titles)
+    if router.SEEN.search(text) and not verdict and not _RECOMMEND_WORDS.search(text):
         # no feedback kind says "seen": ask whether they liked it ("I have seen Sabrina" went to a catalog search);
         # "a movie about drugs, not Trainspotting, seen that one" asks for a movie, and the parser leaves it out
         return Plan("seen", "", reply=templates.seen_reply(display_title(item.title) if item is not None else None))
-    if item is None and router.feedback_kind(text) and THAT_ONE.search(text):
+    if item is None and verdict and THAT_ONE.search(text):
         # "I loved it" after a list of five: guessing which one would store a verdict the user never gave
         return Plan("feedback", "")
-    if item is not None and router.feedback_kind(text) == "liked" and _ASKS_FOR_ITEMS.search(text):
+    if item is not None and verdict == "liked" and _ASKS_FOR_ITEMS.search(text):
         # "I really liked Heat, anything in that vein?": a request that names what it liked, not feedback to store
         return Plan("recommend", "recommend", {"request": text, "like_item": item.item_id})
-    if route.intent == "feedback" or (item is not None and (kind := router.feedback_kind(text))):
+    if route.intent == "feedback" or (item is not None and (kind := verdict)):
         if route.intent == "feedback":
             return Plan("feedback", route.tool, route.args)
         return Plan("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
@@ -342,6 +348,8 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
     # none); the model called a bare "not that one" an explanation of the first item on screen
     if _WHATS_GOOD.match(text):
         return Plan("recommend", "recommend", {})  # no words to read: the user's own list, not the last request's
+    if item is not None and _NOT_NAMED.match(text):
+        return Plan("recommend", route.tool, route.args)  # "Not Heat.", "No, not Gone with the Wind.": that one left out
     if _RECOMMEND_WORDS.search(text) or route.args.get("like_item") or (shown and (_MORE_ONLY.match(text) or NOT_POINTER.search(text))):
         return Plan("recommend", route.tool, route.args)
     return None
@@ -374,7 +382,7 @@ def checked_plan(
         if item is None:
             return Plan(intent, "", decided_by="model")
         return Plan(intent, "explain_recommendation", {"item_id": item.item_id}, "model")
-    if intent == "feedback" and (kind := router.feedback_kind(text)):
+    if intent == "feedback" and (kind := router.feedback_kind(text, titles)):
         if (named := referenced_item(text, titles, shown, focus)) is None:
             return Plan("feedback", "", decided_by="model")
         return Plan("feedback", "record_feedback", {"item_id": named.item_id, "kind": kind}, "model")

@@ -44,8 +44,12 @@ _FILLER = {
     "few", "couple", "of", "top", "best", "list", "hi", "hello", "hey", "ok", "okay", "thanks", "and", "or", "get",
 }
 
-def feedback_kind(text: str) -> str | None:
-    """liked / disliked / not_interested when ``text`` gives feedback, else None."""
+def feedback_kind(text: str, titles: TitleIndex | None = None) -> str | None:
+    """liked / disliked / not_interested when ``text`` gives feedback, else None. With ``titles``, the words of a
+    catalog title named in ``text`` are no verdict: "No, not Everyone Says I Love You." was stored as a like."""
+    if titles is not None:
+        for start, end, _ in sorted(titles.mentions(text), key=lambda m: -m[0]):
+            text = f"{text[:start]}it{text[end:]}"
     if _NOT_INTERESTED.search(text):
         return "not_interested"
     if _DISLIKED.search(text):
@@ -113,7 +117,7 @@ def route(text: str, titles: TitleIndex) -> Route:
         return Route("explain", "", {})  # no tool can answer "why?" about an unnamed item: ask which
     if _PROFILE.search(text) and not EXPLAIN.search(text):
         return Route("profile", "get_interest_profile", {})
-    kind = feedback_kind(text)
+    kind = feedback_kind(text, titles)
     if kind and item is not None:
         return Route("feedback", "record_feedback", {"item_id": item.item_id, "kind": kind})
     if _SEARCH.search(text):

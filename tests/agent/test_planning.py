@@ -17,6 +17,7 @@ from whyrec.agent.planning import (
 )
 from whyrec.agent.references import last_focus, last_list
 from whyrec.store.errors import InputError
+from whyrec.store.records import Item
 from whyrec.tools.understanding.titles import TitleIndex
 
 from tests.agent.chat_fakes import scripted
@@ -61,6 +62,16 @@ def test_the_rules_decide_where_they_are_sure(text, intent, args) -> None:
 def test_an_open_ask_shows_the_usual_list_and_starts_over_however_it_is_spaced(text) -> None:
     assert rule_plan(text, TITLES, LIST).args == {}  # the user's own list, no model call
     assert follow_up_request(text, "a thriller, nothing before 1990") == text  # not thrillers from before 1990
+
+
+def test_a_titles_own_words_are_no_verdict_and_a_film_named_to_be_left_out_is_a_request() -> None:
+    # "No, not Everyone Says I Love You." was stored as a like ("I Love") and waited on a model call
+    songs = Item("song", "Everyone Says I Love You", "A musical.", ("Comedy",), 1996)
+    titles = TitleIndex({**TITLES.items, "song": songs})
+    rejected = rule_plan("No, not Everyone Says I Love You.", titles, LIST)
+    assert rejected is not None and rejected.intent == "recommend" and rejected.tool == "recommend"
+    assert rule_plan("I loved Everyone Says I Love You", titles, LIST).args == {"item_id": "song", "kind": "liked"}
+    assert rule_plan("I did not like Everyone Says I Love You", titles, LIST).args == {"item_id": "song", "kind": "disliked"}
 
 
 def test_a_why_about_nothing_nameable_asks_which_item_and_vague_messages_go_to_the_model() -> None:
