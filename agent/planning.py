@@ -98,7 +98,8 @@ _FRESH_REQUEST = re.compile(
 # "I'd rather have something funny", "it should be scary": said of the list on screen, so what was asked before holds)
 # ("too" and "as well" only at the end: "not too long", "too old for cartoons" add nothing)
 _ADDS_TO = re.compile(
-    r"^\s*(but|and|plus|make it|only|just|preferably|ideally|with|(a\s+(little|bit)\s+)?(more|less))\b|\b(too|as well)\W*$"
+    r"^\W*(?:(?:sure|ok(?:ay)?|yes|yeah|yep|alright|well|so|hmm|then)\b\W*)*"  # "Sure, make it from the 70s."
+    r"(but|and|plus|make it|only|just|preferably|ideally|with|(a\s+(little|bit)\s+)?(more|less))\b|\b(too|as well)\W*$"
     r"|\b(also|rather|prefer|should)\b",
     re.IGNORECASE,
 )

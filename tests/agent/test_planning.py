@@ -58,6 +58,12 @@ def test_the_rules_decide_where_they_are_sure(text, intent, args) -> None:
     assert plan is not None and plan.intent == intent and plan.args == args
 
 
+def test_a_refinement_after_an_interjection_still_adds() -> None:
+    # "Sure, make it from the 70s.": the model reads "from 1970 to 1979"; the person's "make it" says it adds
+    assert follow_up_request("from 1970 to 1979", "a comedy", True, said="Sure, make it from the 70s.") == "a comedy. from 1970 to 1979"
+    assert follow_up_request("a western", "a comedy", True, said="Sure. A western.") == "a western"
+
+
 @pytest.mark.parametrize("text", ["what's good?", "What's  good tonight?", "anything\tnew"])
 def test_an_open_ask_shows_the_usual_list_and_starts_over_however_it_is_spaced(text) -> None:
     assert rule_plan(text, TITLES, LIST).args == {}  # the user's own list, no model call

@@ -136,8 +136,9 @@ def checked_request(raw: dict[str, Any], text: str, vocabulary: CatalogVocabular
     else:
         read.genres = genres
     not_genres = [g for g in _genres(raw.get("not_genres"), vocabulary) if g not in read.genres]
-    if not_genres and not NEGATIONS & set(words):
-        read.dropped.append(f"left out {', '.join(not_genres)} (the message rules nothing out)")
+    if not_genres and not (NEGATIONS & set(words) and unread):
+        # "Not Scream. What else?" rules out a film, not its genres (the model left out Thriller and Action)
+        read.dropped.append(f"left out {', '.join(not_genres)} (the message rules out no genre)")
     else:
         read.not_genres = not_genres
     read.from_year, read.to_year = _years(raw.get("from_year"), raw.get("to_year"), text, read.dropped)
@@ -243,7 +244,13 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     titles = vocabulary.titles.items
     # a film the model names counts only when the catalog has it by that title: "like 'The Rocky Horror Picture Show'"
     # for a film the catalog lacks was read back as Horror and a fuzzy match ("Rock, The")
-    in_catalog = [t for t in model.titles if vocabulary.titles.find(t, fuzzy=False)]
+    # ... and is asked for more of only where nothing in the message turns against it: "Don't watch Pocahontas",
+    # "I didn't suggest Tales from the Hood" named films the model read back as "like" them
+    negated = bool(NEGATIONS & {w.lower() for w in _WORD.findall(rules.text)} or re.search(r"n['’]t\b", rules.text))
+    in_catalog = [] if negated else [
+        t for t in model.titles
+        if (found := vocabulary.titles.find(t, fuzzy=False)) and not {i.item_id for i in found} & set(rules.exclude_item_ids)
+    ]
     parts += [f"not '{titles[i].title}'" for i in rules.exclude_item_ids if i in titles]
     parts += [f"not '{t}'" for t in model.disliked if vocabulary.titles.find(t, fuzzy=False)]
     parts += [f"like '{titles[i].title}'" for i in rules.like_item_ids if i in titles]

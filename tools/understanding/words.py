@@ -66,7 +66,7 @@ LOGIC_WORDS = frozenset(
 _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
 # words that frame a request without asking for anything, accounted for wherever they stand
 FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(
-    ["i'd", "we'd", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
+    ["i'd", "we'd", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "sure", "yes", "yeah", "yep", "alright", "absolutely", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
 )
 NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
 

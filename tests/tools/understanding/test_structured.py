@@ -86,6 +86,19 @@ def test_a_word_of_preference_or_comparison_gives_the_model_no_genre_to_add() ->
     assert checked_request({"genres": ["Adventure"]}, text, VOCABULARY, rules).genres == ["Adventure"]
 
 
+def test_a_film_ruled_out_is_not_its_genres_and_a_film_turned_against_is_not_asked_for(recommender) -> None:
+    # "Not Scream. What else?": the model left out Thriller and Action, the genres of the film ruled out
+    text = "Not Nebula Run. What else?"
+    rules = ParsedRequest(text=text, unaccounted=["else"])
+    read = checked_request({"not_genres": ["Sci-Fi"], "titles": ["Nebula Run"]}, text, VOCABULARY, rules)
+    assert read.not_genres == [] and read.dropped
+    # "Don't watch Pocahontas, please." named a film the model read back as "like" it
+    text = "Don't show me Nebula Run, please."
+    english = english_request(ModelRequest(titles=["Nebula Run"]), ParsedRequest(text=text), VOCABULARY)
+    assert "like" not in english
+    assert "like 'Nebula Run'" in english_request(ModelRequest(titles=["Nebula Run"]), ParsedRequest(text="algo como Nebula Run"), VOCABULARY)
+
+
 def test_the_english_request_reads_back_to_the_same_constraints(recommender) -> None:
     parser = recommender.request_parser
     model = ModelRequest(genres=["Sci-Fi"], not_genres=["Comedy"], from_year=1990, about="starship", titles=["Nebula Run"])

@@ -178,6 +178,13 @@ def names_item(text: str, item: Item) -> bool:
 
 # --- the simulated user -------------------------------------------------------------------------
 
+def spoken_line(answer: str) -> str:
+    """What a paraphrasing model's answer has the person say: its last line, unquoted. A small model often answers
+    'Sure! Here's the line as a person would say it:\n"…"', and the preamble is nobody's request."""
+    lines = [line.strip().strip("\"“”'").strip() for line in answer.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 class SimulatedUser:
     """Plays one session: an opening request, follow-ups that react to what was shown, why turns.
 
@@ -253,7 +260,7 @@ class SimulatedUser:
         if self.paraphrase is None:
             return text
         try:
-            reworded = self.paraphrase(text).strip()
+            reworded = spoken_line(self.paraphrase(text))
         except Exception as err:  # noqa: BLE001 — the paraphrase is for robustness only: the template line stands
             log.warning("paraphrase failed, keeping the template line: %s", err)
             return text

@@ -231,3 +231,10 @@ def test_five_sessions_against_the_api_on_a_store_without_the_targets(settings, 
         assert key in row
     assert row["llm_calls_per_turn"] == 0.0 and row["turn_p50_s"] > 0
     assert small_store.db.feedback("u1") == [], "dislikes given in a session stay in the simulation store"
+
+
+def test_a_paraphrasers_preamble_and_quotes_are_not_what_the_person_says() -> None:
+    from whyrec.tools.evaluation.conversation.simulator import spoken_line
+
+    assert spoken_line('Sure! Here\'s the line as a person would say it:\n\n"Something scary from the 80s?"') == "Something scary from the 80s?"
+    assert spoken_line("Make it from the 90s.") == "Make it from the 90s."
