@@ -28,7 +28,9 @@ _PROFILE = re.compile(
 )
 _LIKED = re.compile(r"\b(i\s+(really\s+|absolutely\s+|truly\s+)?(like|liked|love|loved|enjoyed|adored?)|thumbs up|was great|is great)\b", re.IGNORECASE)
 _DISLIKED = re.compile(
-    r"\b(dislike|disliked|hate|hated|(did ?n[o']?t|do ?n[o']?t|did not|do not) (like|enjoy)|not for me|was (bad|awful|boring|terrible)|thumbs down)\b",
+    r"\b(dislike|disliked|hate|hated|(did ?n[o']?t|do ?n[o']?t|did not|do not) (like|enjoy)|not for me|was (bad|awful|boring|terrible)|thumbs down"
+    r"|(was|were)(n['’]?t| not) (really |much of |ever |exactly )?(a fan of|for me|my (thing|cup of tea))|(was|were) never (really )?a fan of"
+    r"|did(n['’]?t| not) (really )?do (it|much|anything) for me)\b",
     re.IGNORECASE,
 )
 _NOT_INTERESTED = re.compile(r"\b(not interested|no interest|(do ?n[o']?t|do not) (show|recommend|want))\b", re.IGNORECASE)

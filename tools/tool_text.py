@@ -26,7 +26,7 @@ REMOVED = "[removed]"
 MAX_DESCRIPTION = 160
 
 _TAG = re.compile(r"</?\s*[A-Za-z_][\w:-]*[^<>]{0,200}>")  # <tool_data>, </system>, <function=x> ...
-_INSTRUCTION = re.compile(
+INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}?\b(?:instructions?|prompts?|rules|directions|guidelines|messages?|context)\b"
     r"|\b(?:system|developer|assistant)\s+(?:prompt|message|instructions?)\b"
     r"|\b(?:system|assistant|user|developer|tool)\s*:"
@@ -50,7 +50,7 @@ def neutralise(text: str | None, limit: int | None = None) -> str:
     text = unicodedata.normalize("NFKC", str(text)).translate(_CONTROL)
     text = _TAG.sub(" ", text)
     text = text.translate(str.maketrans({"<": " ", ">": " ", "{": "(", "}": ")", "[": "(", "]": ")", "`": "'", "|": "/"}))
-    text = _INSTRUCTION.sub(REMOVED, text)
+    text = INSTRUCTION.sub(REMOVED, text)
     text = re.sub(r"\s+", " ", text).strip()
     if limit and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"

@@ -49,6 +49,9 @@ def test_feedback_words() -> None:
     assert feedback_kind("I really loved it") == "liked"
     assert feedback_kind("something like Star Voyage") is None
     assert feedback_kind("don't show me romance") == "not_interested"
+    # a past verdict in other words is a dislike, not only a film left out of this list
+    for said in ("I wasn't a fan of it.", "It wasn't for me.", "It didn't do it for me.", "I was never really a fan of it"):
+        assert feedback_kind(said) == "disliked", said
     assert gives_feedback("please mark Nebula Run as a favourite")
     assert not gives_feedback("Find me starship films")
 

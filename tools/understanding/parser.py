@@ -35,22 +35,27 @@ from whyrec.tools.understanding.years import NEGATED_BOUND, YearReader
 if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
 
-# "take the horror ones out (of that list)", "leave out the comedies", "drop the musicals": a category left out
+# "take the horror ones out (of that list)", "leave out the comedies", "drop Fargo from the list": a category or film left out
 _TAKE_OUT = re.compile(
     r"\b(?:take|leave|cut|drop|remove|throw)\s+(?:the\s+|all\s+|any\s+)?(?P<what>[\w'’-]+(?:\s+[\w'’-]+)?)\s+"
     r"(?:ones?\s+|films?\s+|movies?\s+)?out\b(?:\s+of\s+(?:that|this|the)\s+(?:list|lot|bunch))?"
-    r"|\b(?:take|leave|cut)\s+out\s+(?:the\s+|all\s+|any\s+)?(?P<what2>[\w'’-]+)",
+    r"|\b(?:take|leave|cut)\s+out\s+(?:the\s+|all\s+|any\s+)?(?P<what2>[\w'’-]+)"
+    r"|\b(?:drop|remove|ditch|scrap|lose|cross)\s+(?P<what3>[\w'’:&-]+(?:\s+[\w'’:&-]+){0,5}?)\s+(?:off|from)\s+(?:the|this|that|my|your)\s+list\b",
     re.IGNORECASE,
 )
 
 # a genre or a film ruled out after it is named: "horror isn't my thing", "musicals are not for me", "Twister was boring",
-# "Fargo wasn't for me" (read as "not horror", "not Twister"); what is named starts a clause and runs up to six words
+# "Fargo wasn't for me", "Fargo doesn't appeal", "Fargo is not what I'm after", "Fargo? No thanks." (read as "not horror",
+# "not Twister"); what is named starts a clause and runs up to six words
 _RULED_OUT_AFTER = re.compile(
-    r"(?:^|(?<=[.!?,;] )|(?<=\bbut )|(?<=\band )|(?<=\bthough ))(?P<what>(?!(?:i|it|that|this|they|he|she)\b)[\w'’:&-]+(?:\s+[\w'’:&-]+){0,5}?)\s+"
-    r"(?:(?:is|are|was|were)(?:n['’]t|\s+not)\s+(?:really\s+|quite\s+|exactly\s+|that\s+|very\s+|so\s+)?"
-    r"(?:my\s+(?:thing|cup\s+of\s+tea|style|genre|jam|bag|kind\s+of\s+(?:thing|movie|film))|for\s+me|any\s+good|good|great)"
+    r"(?:^|(?<=[.!?,;] )|(?<=\bbut )|(?<=\band )|(?<=\bthough ))(?P<what>(?!(?:i|it|that|this|they|he|she|can|could|would|will|do|does|any|what|which|recommend|suggest|show|give|find)\b)[\w'’:&-]+(?:\s+[\w'’:&-]+){0,5}?)"
+    r"(?:\s+(?:(?:is|are|was|were)(?:n['’]t|\s+not)\s+(?:really\s+|quite\s+|exactly\s+|that\s+|very\s+|so\s+)?"
+    r"(?:my\s+(?:thing|cup\s+of\s+tea|style|genre|jam|bag|kind\s+of\s+(?:thing|movie|film))|for\s+me|any\s+good|good|great"
+    r"|what\s+i['’]?(?:m|\s+am)\s+(?:after|looking\s+for|in\s+the\s+mood\s+for))"
     r"|(?:was|were)\s+(?:(?:really|so|too|pretty|kind\s+of|a\s+bit|way\s+too|just|honestly)\s+)?"
-    r"(?:boring|awful|terrible|bad|dull|overrated|stupid|lame|meh|horrible|a\s+(?:bore|letdown|disappointment)))\b",
+    r"(?:boring|awful|terrible|bad|dull|overrated|stupid|lame|meh|horrible|a\s+(?:bore|letdown|disappointment))"
+    r"|(?:does|do|did)(?:n['’]t|\s+not)\s+(?:really\s+)?(?:appeal(?:\s+to\s+me)?|interest\s+me|grab\s+me|(?:do\s+(?:it|much|anything)\s+)?for\s+me))"
+    r"|\s*[?,!]\s*no,?\s+thank(?:s|\s+you)\b(?!\s+(?:to|for)\b))\b",
     re.IGNORECASE,
 )
 
@@ -126,7 +131,7 @@ class RequestParser:
             raw = draft.text = cut
         if (phrased := in_english(raw)).language:  # "una comedia de los 80" is read as "comedy from the 80s"
             raw, draft.text, draft.language = phrased.english, phrased.english, phrased.language
-        raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2']}", raw)  # "take the horror ones out": no Horror
+        raw = _TAKE_OUT.sub(lambda m: f"without {m['what'] or m['what2'] or m['what3']}", raw)  # "take the horror ones out": no Horror
         raw = _RULED_OUT_AFTER.sub(lambda m: f"not {m['what']}", raw)  # "horror isn't my thing": no Horror
         text = self.titles.keep_titles_whole(raw)
         removed: list[tuple[int, int]] = []  # spans that are not embedded as the request
@@ -144,7 +149,7 @@ class RequestParser:
         named: list[str] = []  # capitalised names that are no catalog title
 
         # 1. exclusions: "not Nebula Run", "no horror", "without romance" (read before anything else claims their words)
-        for m in re.finditer(r"\b(?P<how>" + EXCLUDING + r")\s+(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
+        for m in re.finditer(r"\b(?P<how>" + EXCLUDING + r")\s+(?:to\s+(?:watch|see)\s+)?(?:an?\s+|the\s+|any\s+|more\s+|too\s+|so\s+|anything\s+)?" + _PHRASE + _BREAK, text, re.IGNORECASE):
             phrase = m["phrase"].strip(" '\"“”‘’")
             if not phrase or not free(m.start(), m.end()) or NEGATED_BOUND.match(text, m.start()):
                 continue  # "nothing from before 1990" is a year bound, read with the years

@@ -64,16 +64,22 @@ LOGIC_WORDS = frozenset(
 )
 # ABOUT_FILLER words that still ask for something the rules do not read: "something fun", "for movie night"
 _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
+# words that open a reply without changing it ("Sure, make it from the 70s."): the chat's follow-up test skips them too
+INTERJECTIONS = ("sure", "ok", "okay", "yes", "yeah", "yep", "alright", "absolutely", "well", "so", "hmm", "then")
 # words that frame a request without asking for anything, accounted for wherever they stand
-FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(
-    ["i'd", "we'd", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "ok", "okay", "sure", "yes", "yeah", "yep", "alright", "absolutely", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
+FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(INTERJECTIONS) | frozenset(
+    ["i'd", "we'd", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
 )
 NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
 
 # the words that rule out what follows them ("no horror", "I can't stand musicals", "a comedy that isn't a romance"):
 # the parser's exclusions start with one, and the text embedded as the request leaves what they rule out
 EXCLUDING = (
-    r"not\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+|the\s+biggest\s+|a\s+(?:big|huge)\s+)?fan\s+of|less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
+    r"(?:not|(?:is|am|are|was|were)n['’]?t)\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+|the\s+biggest\s+|a\s+(?:big|huge)\s+)?fan\s+of"
+    # reworded rejections: "I'm not really into Fargo", "not in the mood for horror", "I'd rather not watch X", "let's not do X"
+    r"|not\s+(?:really\s+|that\s+|so\s+|too\s+|very\s+)?(?:into|keen\s+on|big\s+on|interested\s+in|in\s+the\s+mood\s+for|feeling)"
+    r"|not\s+(?:watch|see|do|have)(?:ing)?|no\s+thanks?\s+(?:to|on)|pass(?:ing)?\s+on"
+    r"|less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
     r"|can['’]?t stand|cannot stand|(?:tired|sick) of|had enough of|don['’]?t\s+(?:want|like|need|show me)"
     r"|did(?:n['’]?t|\s+not)\s+(?:really\s+)?(?:like|enjoy|love|care\s+for)|do\s+not\s+(?:want|like|need)"
 )

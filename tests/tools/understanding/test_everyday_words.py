@@ -40,6 +40,13 @@ def left_out(parsed) -> set[str]:
         ("I hated every musical I ever saw", {"Musical"}, []),
         ("a crime film that isn't a drama", {"Drama"}, [{"Crime"}]),
         ("I dislike war films, show me a thriller", {"War"}, [{"Thriller"}]),
+        ("I'm not really into horror. Something else from the 90s?", {"Horror"}, []),
+        ("Not in the mood for romance tonight.", {"Romance"}, []),
+        ("Musicals don't do it for me.", {"Musical"}, []),
+        ("Westerns are not what I'm looking for, maybe a drama?", {"Western"}, [{"Drama"}]),
+        ("I'm not a big fan of war movies, any thrillers?", {"War"}, [{"Thriller"}]),
+        ("I was never a fan of westerns.", {"Western"}, []),
+        ("Pass on the musicals.", {"Musical"}, []),
     ],
 )
 def test_a_genre_ruled_out_in_everyday_words_is_left_out(parser, request_text, out, wanted):
@@ -153,11 +160,28 @@ def test_genres_said_together_are_all_asked_for(parser, request_text, asks):
         "Storm Chasers wasn't for me",
         "I did not enjoy Storm Chasers at all",
         "Not a fan of Storm Chasers. An action film?",
+        # reworded rejections (the paraphrased simulator's lines): each was read as more like the film, or refused
+        "I'm not really into Storm Chasers. What else?",
+        "Storm Chasers doesn't appeal to me.",
+        "I'd rather not watch Storm Chasers.",
+        "Storm Chasers? No thanks.",
+        "No thanks to Storm Chasers, what else have you got?",
+        "I'm not in the mood for Storm Chasers.",
+        "Drop Storm Chasers from the list.",
+        "Let's not do Storm Chasers.",
+        "I wasn't a fan of Storm Chasers.",
+        "Storm Chasers is not what I'm after.",
+        "I don't want to watch Storm Chasers",
     ],
 )
 def test_a_film_the_person_did_not_like_is_left_out_not_asked_for(parser, request_text):
     parsed = parser.parse(request_text)
     assert parsed.exclude_item_ids == ("t1",) and "t1" not in parsed.like_item_ids  # before: "didn't like X" was more like X
+
+
+def test_no_thanks_after_a_question_declines_nothing_it_asked(parser):
+    parsed = parser.parse("Can you recommend a thriller? No thanks.")  # the question is the person's own, not a list on screen
+    assert asked(parsed) == [{"Thriller"}] and left_out(parsed) == set()
 
 
 @pytest.mark.parametrize("request_text", ["a scary movie that isn't too gory", "a horror film, not too gory please"])
