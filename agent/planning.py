@@ -74,7 +74,7 @@ _SMALL_TALK = (
     r"there|whyrec|so much|a lot)"
 )
 _CHIT_CHAT = re.compile(rf"^[\s!.?,]*{_SMALL_TALK}\b([\s!.?,]+{_SMALL_TALK}\b)*[\s!.?,]*$", re.IGNORECASE)
-_WHY_NOT = re.compile(r"\bwhy\s+(not|didn'?t you|no)\b|\bnot recommend", re.IGNORECASE)
+_WHY_NOT = re.compile(r"\bwhy\s+(not|didn'?t you|no|did you not)\b|\bnot (recommend|suggest)", re.IGNORECASE)
 
 # The words of asking, each class in one place; the tests below are built from them, so a phrase added to a class
 # reaches every test that asks in those words.
@@ -225,7 +225,7 @@ def more_of_the_list(text: str) -> bool:
 
 _WHY_ABOUT = re.compile(
     r"^\W*(?:so\s+|and\s+|but\s+)?(?:why|how come)\s+(?:not\s+)?(?:(?:did|didn'?t|do|don'?t|would|wouldn'?t|will|won'?t|should|shouldn'?t)\s+"
-    r"(?:you|i)\s+(?:recommend|suggest|pick|choose|show|list|like|love|enjoy|watch)(?:\s+me)?\s+|is\s+|was\s+|isn'?t\s+|wasn'?t\s+)?"
+    r"(?:you|i)\s+(?:not\s+)?(?:recommend|suggest|pick|choose|show|list|like|love|enjoy|watch)(?:\s+me)?\s+|is\s+|was\s+|isn'?t\s+|wasn'?t\s+)?"
     r"(?P<ref>.+?)[\s?.!]*$",
     re.IGNORECASE,
 )
@@ -342,9 +342,9 @@ def rule_plan(text: str, titles: TitleIndex, shown: list[dict[str, Any]], focus:
         return Plan("chit_chat", "", reply=NOT_FOLLOWED)
     if _CHIT_CHAT.match(text):
         return Plan("chit_chat", "", reply=small_talk_reply(text))
-    why = router.EXPLAIN.search(text)
     item = referenced_item(text, titles, shown, focus)
-    if why and item is None and not shown and _ASKS_BEFORE_WHY.search(text[: why.start()]):
+    why = router.asks_why(text, item)
+    if why and item is None and not shown and _ASKS_BEFORE_WHY.search(text[: router.EXPLAIN.search(text).start()]):
         # "What's a hidden gem I should see? And why is it a must-watch?": the why is about the film asked for, and
         # every recommendation says why; with nothing shown there was nothing else it could be about
         why = None

@@ -17,6 +17,21 @@ from whyrec.tools.understanding.titles import TitleIndex, normalise_title
 # "because" is not here: people give reasons in requests ("not too long, because the kids are tired") far more
 # often than they ask with it, and such a request was answered with an explanation of whatever title it contained
 EXPLAIN = re.compile(r"\b(why|explain|how come|reason)\b", re.IGNORECASE)
+# asking why in other words, about a film the message names or points at ("What made you pick Fargo?", "What's so
+# special about it?", "How did Fargo end up on my list?"): without a film they ask nothing ("what's so special about heists?")
+EXPLAIN_NAMED = re.compile(
+    r"\bwhat\s+made\s+you\s+(?:pick|choose|suggest|recommend|include|go\s+(?:with|for)|think\s+of)"
+    r"|\bwhat\s+makes\s+.{1,80}?\s+(?:a\s+good|the\s+right|a\s+great|worth|right\s+for|good\s+for|a\s+fit|a\s+match)"
+    r"|\bwhat\s+is\s+it\s+about\b|\bwhat(?:'?s|\s+is)\s+(?:so\s+)?(?:special|good|great)\s+about\b"
+    r"|\bhow\s+did\s+.{1,80}?\s+(?:end\s+up|get|make\s+it)\s+(?:on|in|into)\b|\bhow\s+does\s+.{1,80}?\s+(?:fit|match)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_why(text: str, item: Item | None) -> bool:
+    """Whether ``text`` asks why: in so many words, or (:data:`EXPLAIN_NAMED`) about an ``item`` it names."""
+    return bool(EXPLAIN.search(text) or (item is not None and EXPLAIN_NAMED.search(text)))
+
 _PROFILE = re.compile(
     r"\b(profile|interests?|tastes?|preferences|my history|summari[sz]e|what (do|did) i (usually |really |mostly |tend to )?(like|watch|enjoy|prefer)|"
     r"what i (like|watch)|about me|(what|which) (genres?|categories) (do|did) i (usually |really |mostly |tend to )?(like|watch|enjoy|prefer)|"
@@ -113,7 +128,7 @@ class Route:
 def route(text: str, titles: TitleIndex) -> Route:
     """Map a request to one tool call, by keywords."""
     item = find_item(text, titles)
-    if EXPLAIN.search(text) and item is not None:
+    if item is not None and asks_why(text, item):
         return Route("explain", "explain_recommendation", {"item_id": item.item_id})
     if re.match(r"^\s*(why|explain)\b", text, re.IGNORECASE) and item is None:
         return Route("explain", "", {})  # no tool can answer "why?" about an unnamed item: ask which

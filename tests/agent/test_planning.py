@@ -302,6 +302,9 @@ def test_why_about_a_title_written_loosely_or_missing_from_the_catalog_gets_a_st
     pointer = agent.reply("u1", "c", "why that one?")  # nothing shown yet: ask which
     loose = agent.reply("u1", "c", "why heist?")  # "The Heist"
     missing = agent.reply("u1", "c", "Why did you recommend Inception?")
+    # "why did you not suggest X?" named "did you not suggest X", which is no title
+    negated = agent.reply("u1", "c", "Why did you not suggest Heist?")
+    assert negated.tools_called == ["explain_recommendation"] and negated.text.startswith("About The Heist (1994):")
 
     assert loose.tools_called == ["explain_recommendation"] and loose.text.startswith("About The Heist (1994):")
     series = agent.reply("u1", "c", "why nebula?")  # before: "'nebula' is not in the catalog", though two titles start so
@@ -570,6 +573,22 @@ def test_a_question_about_the_assistants_own_taste_is_small_talk_without_a_list(
     assert "no favourites" in reply.text and "If you liked Orbit Station" in reply.text  # the film named, offered back
     # a category or years make it a request: "do you like 90s sci-fi?" is answered with a list
     assert agent.reply("u1", "taste-2", "do you like 90s sci-fi movies?").items
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["What made you pick Orbit Station?", "What makes Orbit Station a good fit for me?", "What is it about Orbit Station that you think I'd enjoy?",
+     "What's so special about Orbit Station for me?", "How did Orbit Station end up on my list?"],
+)
+def test_why_asked_in_other_words_about_a_named_film_is_explained(text) -> None:
+    # each was read as a request for more like the film (the paraphrased simulator's why lines)
+    plan = rule_plan(text, TITLES, LIST)
+    assert (plan.intent, plan.args) == ("explain", {"item_id": "space2"})
+
+
+def test_why_words_without_a_film_ask_nothing_to_explain() -> None:
+    plan = rule_plan("What's so special about heist movies? Recommend one", TITLES, [])
+    assert plan is None or plan.intent == "recommend"
 
 
 def test_a_why_with_nothing_shown_is_about_the_film_asked_for() -> None:

@@ -36,10 +36,18 @@ def _names(title: str) -> list[str]:
     return [title, *alternates, head] if alternates else [title]
 
 
+# the short forms titles are written with, and the words people say for them ("Sunset Blvd." is "Sunset Boulevard",
+# "Romeo & Juliet" is "Romeo and Juliet"): both sides of a match are spelled out
+_SPELLED_OUT = {"&": "and", "blvd": "boulevard", "vs": "versus", "mr": "mister", "dr": "doctor", "st": "saint", "mt": "mount"}
+_SHORT_FORM = re.compile(r"&|\b(?:" + "|".join(k for k in _SPELLED_OUT if k != "&") + r")\b")
+
+
 def normalise_title(title: str) -> str:
-    """Lower case, no year, no punctuation, 'Usual Suspects, The' == 'The Usual Suspects'."""
+    """Lower case, no year, no punctuation, short forms spelled out: 'Usual Suspects, The' == 'The Usual Suspects',
+    'Sunset Blvd.' == 'sunset boulevard'."""
     title = display_title(title).lower()
     title = _YEAR_SUFFIX.sub("", title)
+    title = _SHORT_FORM.sub(lambda m: f" {_SPELLED_OUT[m[0]]} ", title)
     title = re.sub(r"[^\w\s]", " ", title)
     return re.sub(r"\s+", " ", title).strip()
 

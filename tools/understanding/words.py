@@ -78,7 +78,7 @@ EXCLUDING = (
     r"(?:not|(?:is|am|are|was|were)n['’]?t)\s+(?:a\s+|really\s+a\s+|much\s+of\s+a\s+|the\s+biggest\s+|a\s+(?:big|huge)\s+)?fan\s+of"
     # reworded rejections: "I'm not really into Fargo", "not in the mood for horror", "I'd rather not watch X", "let's not do X"
     r"|not\s+(?:really\s+|that\s+|so\s+|too\s+|very\s+)?(?:into|keen\s+on|big\s+on|interested\s+in|in\s+the\s+mood\s+for|feeling)"
-    r"|not\s+(?:watch|see|do|have)(?:ing)?|no\s+thanks?\s+(?:to|on)|pass(?:ing)?\s+on"
+    r"|not\s+(?:(?:watch|see|do|have)(?:ing)?|go(?:ing)?\s+(?:for|with))|no\s+thanks?\s+(?:to|on)|pass(?:ing)?\s+on"
     r"|less|not|no|without|except|excluding|avoid|skip|anything but|nothing|never|(?:is|are|was|were)n['’]?t|hate[sd]?|dislike[sd]?"
     r"|can['’]?t stand|cannot stand|(?:tired|sick) of|had enough of|don['’]?t\s+(?:want|like|need|show me)"
     r"|did(?:n['’]?t|\s+not)\s+(?:really\s+)?(?:like|enjoy|love|care\s+for)|do\s+not\s+(?:want|like|need)"

@@ -172,6 +172,7 @@ def test_genres_said_together_are_all_asked_for(parser, request_text, asks):
         "I wasn't a fan of Storm Chasers.",
         "Storm Chasers is not what I'm after.",
         "I don't want to watch Storm Chasers",
+        "Sure, let's not go for Storm Chasers.",
     ],
 )
 def test_a_film_the_person_did_not_like_is_left_out_not_asked_for(parser, request_text):

@@ -43,6 +43,19 @@ def test_every_spelling_a_person_types_finds_the_item_and_the_catalog_keeps_its_
     assert card(fog)["item_id"] == item_card(fog)["item_id"] == "fog"
 
 
+def test_a_short_form_in_a_title_is_found_spelled_out_and_the_other_way_round() -> None:
+    films = {
+        "sb": Item("sb", "Sunset Blvd. (1950)", year=1950, categories=("Drama",)),
+        "mh": Item("mh", "Mr. Holland's Opus (1995)", year=1995, categories=("Drama",)),
+        "rj": Item("rj", "Romeo and Juliet (1968)", year=1968, categories=("Drama",)),
+    }
+    index = TitleIndex(films)
+    for typed, item in (("Sunset Boulevard", "sb"), ("sunset blvd", "sb"), ("Mister Holland's Opus", "mh"), ("Romeo & Juliet", "rj")):
+        assert index.resolve(typed) is films[item], typed
+    # "anything but Sunset Boulevard?" (a paraphrased rejection) named no film, and it was shown again
+    assert [item.item_id for _, _, item in index.mentions("Sure, anything but Sunset Boulevard?")] == ["sb"]
+
+
 def test_a_title_with_another_name_is_found_by_either_name_or_both() -> None:
     water = Item("1", "Like Water For Chocolate (Como agua para chocolate) (1992)")
     index = TitleIndex({"1": water, "2": Item("2", "Seven (Se7en) (1995)")})
