@@ -211,7 +211,8 @@ def names_new_topic(rules: ParsedRequest, read: ModelRequest | None) -> bool:
 
 
 # a subject said outright ("a movie about weapons"), even when its word also looks like a mood to the rules
-_SUBJECT = re.compile(r"\b(about|featuring|involving|starring|set (in|on|at))\s+\w", re.IGNORECASE)
+# ("what about any other movie, except X?" and "how about…" offer a turn, they name no subject)
+_SUBJECT = re.compile(r"(?<!\bwhat )(?<!\bhow )\b(about|featuring|involving|starring|set (in|on|at))\s+\w", re.IGNORECASE)
 
 
 # "more like that/these" with several items on screen and none in focus: more of the same list, not a search for "that"

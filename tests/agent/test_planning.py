@@ -242,6 +242,18 @@ def test_a_dislike_that_asks_for_others_records_it_and_shows_a_new_list_for_the_
     assert shown and all("Romance" in item.categories for item in shown)  # the request still holds
 
 
+def test_what_about_another_film_keeps_the_request_in_force(plan_agent, recommender) -> None:
+    # "what about …" names no subject: it had started over, and the romance was lost
+    agent = plan_agent(scripted(json.dumps({"intent": "recommend"})))
+    first = agent.reply("u2", "c", "Recommend me some romance")
+    left_out = first.items[0]
+
+    reply = agent.reply("u2", "c", f"What about any other movie, except {left_out['title']}?")
+
+    shown = [recommender.items[i["item_id"]] for i in reply.items]
+    assert shown and all("Romance" in item.categories for item in shown) and left_out["item_id"] not in [i.item_id for i in shown]
+
+
 def test_a_liked_film_stated_before_any_list_is_recorded_and_starts_the_recommendations(plan_agent, recommender) -> None:
     # stating a taste is asking (the human set's label rule): "I love Orbit Station" as an opening got only "Noted"
     agent = plan_agent(scripted())
