@@ -160,6 +160,14 @@ def checked_request(raw: dict[str, Any], text: str, vocabulary: CatalogVocabular
     return read
 
 
+def _negated(source: str, text: str) -> bool:
+    """Whether the words a category was read from follow a negation closely ("mai più musical"), rather than stand
+    before it ("een oorlogsfilm, maar niet te gewelddadig": a war film, only not too violent)."""
+    at = text.lower().find(source.lower())
+    before = [w.lower() for w in _WORD.findall(text[:at])][-3:] if at >= 0 else []
+    return at < 0 or bool(NEGATIONS & set(before))
+
+
 def nothing_read(text: str) -> ParsedRequest:
     """A reading in which the rules read none of ``text``: what the model is checked against when it reads alone."""
     return ParsedRequest(text=text, unaccounted=[w.lower() for w in _WORD.findall(text)])
@@ -219,16 +227,31 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
         and never an embedding guess: those are the model's to make. In another language a category named after a
         negation the rules do not know ("mai più musical") is the model's to read as left out; a negation the rules
         read ("no demasiado sangrienta": a hedge) gives it no say over a genre they read for sure."""
-        if foreign and set(ask.categories) & set(model.not_genres) and NEGATIONS & set(rules.unaccounted):
+        if foreign and set(ask.categories) & set(model.not_genres) and NEGATIONS & set(rules.unaccounted) and _negated(ask.source, rules.text):
             return False
         return ask.how in ("name", "lexicon") or (ask.how == "typo" and not foreign)
 
-    parts = [ask.source for ask in rules.categories if sure(ask)]
-    asked = {c for ask in rules.categories if sure(ask) for c in ask.categories}
+    read_for_sure = [ask for ask in rules.categories if sure(ask)]
+    parts = [ask.source for ask in read_for_sure]
+    asked = {c for ask in read_for_sure for c in ask.categories}
     # an English mood the rules read softly ("something dark and moody") stays a leaning: the model's genres for
     # it would filter, and on the simulator's moods they satisfied less than the rules' leaning did (0.887 vs 0.976)
     moods = [] if foreign else [ask.source for ask in rules.boost_categories]
-    added = [] if moods else [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
+    # in English the rules know every genre's names and everyday words: where they read one for sure, a genre the
+    # model adds is named nowhere ("a black and white comedy" came back Comedy and Drama; "all doom and gloom…
+    # by good I mean fun… comic" came back Comedy, Drama and Thriller)
+    added = [] if moods or (asked and not foreign) else [
+        g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)
+    ]
+    subjects: list[str] = []
+    if "Documentary" in asked | set(added):
+        # "a war time documentary" is about war, not a War film that is a documentary: written "war documentary",
+        # the way the rules read a documentary's subject ("about war" would be read as the War genre)
+        subjects = [*moods, *(g.lower() for g in added if g != "Documentary")]
+        moods, added = [], [] if subjects else [g for g in added if g == "Documentary"]
+        if subjects:
+            parts = [ask.source for ask in read_for_sure if "Documentary" not in ask.categories]
+            parts.append(f"{subjects.pop(0)} documentary")
     parts += moods + added
     asked |= set(added)
     first, last = (rules.years.start, rules.years.end) if rules.years else (model.from_year, model.to_year)
@@ -255,7 +278,7 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     parts += [f"not '{t}'" for t in model.disliked if vocabulary.titles.find(t, fuzzy=False)]
     parts += [f"like '{titles[i].title}'" for i in rules.like_item_ids if i in titles]
     parts += [f"like '{t}'" for t in in_catalog if not any(normalise_title(t) == normalise_title(titles[i].title) for i in rules.like_item_ids if i in titles)]
-    about = model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))
+    about = " ".join(dict.fromkeys([*subjects, *(model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))).split()]))
     if about:
         parts.append(f"about {about}")
     return ", ".join(parts)
