@@ -68,7 +68,7 @@ _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "m
 INTERJECTIONS = ("sure", "ok", "okay", "yes", "yeah", "yep", "alright", "absolutely", "well", "so", "hmm", "then")
 # words that frame a request without asking for anything, accounted for wherever they stand
 FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(INTERJECTIONS) | frozenset(
-    ["i'd", "we'd", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
+    ["i'd", "we'd", "i'll", "we'll", "i've", "we've", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]
 )
 NOT_A_SUBJECT = FILLER | ABOUT_FILLER | FRAME_WORDS  # "hey, what's a good thriller?" is about nothing
 

@@ -204,3 +204,9 @@ def test_old_school_leans_old_and_is_no_subject(parser):
 def test_plural_mood_nouns_ask_like_the_singular(parser):
     assert asked(parser.parse("weepies for a sad evening")) == [{"Drama", "Romance"}]
     assert asked(parser.parse("80s slashers")) == [{"Horror"}]
+
+
+@pytest.mark.parametrize("request_text", ["We'll watch a western", "I'll pass on my list to friends, but recommend a comedy", "I've a night off, a western"])
+def test_contractions_of_i_and_we_are_no_subject(parser, request_text):
+    about = parser.parse(request_text).about.lower()
+    assert "'ll" not in about and "'ve" not in about  # "I'll pass on…" was searched in the stories as about "I'll"
