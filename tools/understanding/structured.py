@@ -237,13 +237,10 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     # an English mood the rules read softly ("something dark and moody") stays a leaning: the model's genres for
     # it would filter, and on the simulator's moods they satisfied less than the rules' leaning did (0.887 vs 0.976)
     moods = [] if foreign else [ask.source for ask in rules.boost_categories]
-    # in English the rules know every genre's names and everyday words: where they read one for sure, a genre the
-    # model adds is named nowhere, so it only leans ("like Drama"), never filters ("a black and white comedy" came
-    # back Comedy and Drama; "all doom and gloom… by good I mean fun… comic" Comedy, Drama and Thriller; "a sci-fi
-    # film that gets my pulse going" leans to Action)
-    extra = [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
-    leanings = extra if asked and not foreign and not moods else []
-    added = [] if moods or leanings else extra
+    # a genre the model adds beside one the rules read for sure filters too ("a sci-fi film that gets my pulse going":
+    # Sci-Fi and Action, the page's chips marking Action as the model's reading, removable); leanings have no chips,
+    # so as a leaning the model's reading would be hidden. The cost: "a black and white comedy" comes back Comedy and Drama
+    added = [] if moods else [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
     subjects: list[str] = []
     if "Documentary" in asked | set(added):
         # "a war time documentary" is about war, not a War film that is a documentary: written "war documentary",
@@ -253,7 +250,7 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
         if subjects:
             parts = [ask.source for ask in read_for_sure if "Documentary" not in ask.categories]
             parts.append(f"{subjects.pop(0)} documentary")
-    parts += moods + added + [f"like {g}" for g in leanings]
+    parts += moods + added
     asked |= set(added)
     first, last = (rules.years.start, rules.years.end) if rules.years else (model.from_year, model.to_year)
     if first is not None and last is not None:

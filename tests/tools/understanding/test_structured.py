@@ -132,20 +132,8 @@ def test_what_the_rules_read_for_sure_is_never_dropped_by_the_model(recommender)
     parsed = recommender.request_parser.parse(english)
 
     asked = {c for ask in parsed.categories for c in ask.categories}
-    assert "Romance" in asked and [a.categories for a in parsed.exclude_categories] == [("Comedy",)]
+    assert {"Romance", "Drama"} <= asked and [a.categories for a in parsed.exclude_categories] == [("Comedy",)]
     assert parsed.years is not None and (parsed.years.start, parsed.years.end) == (1990, 1999)
-
-
-def test_in_english_a_genre_the_message_never_names_only_leans_beside_one_the_rules_read(recommender) -> None:
-    # "I want a black and white comedy, 1930s or 40s" came back Comedy and Drama (the human set's dev half)
-    rules = recommender.request_parser.parse("a black and white comedy")
-    parsed = recommender.request_parser.parse(english_request(ModelRequest(genres=["Drama"]), rules, VOCABULARY))
-    assert [a.categories for a in parsed.categories] == [("Comedy",)]
-    assert [a.categories for a in parsed.boost_categories] == [("Drama",)]  # the model's reading leans, and the chips say so
-    # where the rules read no genre, the model's reading is the request ("something to cheer me up")
-    rules = recommender.request_parser.parse("something to cheer me up")
-    parsed = recommender.request_parser.parse(english_request(ModelRequest(genres=["Comedy"]), rules, VOCABULARY))
-    assert [a.categories for a in parsed.categories] == [("Comedy",)]
 
 
 @pytest.fixture(scope="module")
