@@ -241,15 +241,12 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     # Sci-Fi and Action, the page's chips marking Action as the model's reading, removable); leanings have no chips,
     # so as a leaning the model's reading would be hidden. The cost: "a black and white comedy" comes back Comedy and Drama
     added = [] if moods else [g for g in model.genres if g not in asked and not any(g in a.categories for a in rules.exclude_categories)]
-    subjects: list[str] = []
-    if "Documentary" in asked | set(added):
-        # "a war time documentary" is about war, not a War film that is a documentary: written "war documentary",
-        # the way the rules read a documentary's subject ("about war" would be read as the War genre)
-        subjects = [*moods, *(g.lower() for g in added if g != "Documentary")]
-        moods, added = [], [] if subjects else [g for g in added if g == "Documentary"]
-        if subjects:
-            parts = [ask.source for ask in read_for_sure if "Documentary" not in ask.categories]
-            parts.append(f"{subjects.pop(0)} documentary")
+    # "a war time documentary" is about war, not a War film that is a documentary: its other genres are subjects, the
+    # first written "war documentary" as the rules read a documentary's subject ("about war" would be the War genre)
+    subjects = [*moods, *(g.lower() for g in added if g != "Documentary")] if "Documentary" in asked | set(added) else []
+    if subjects:
+        parts = [ask.source for ask in read_for_sure if "Documentary" not in ask.categories] + [f"{subjects[0]} documentary"]
+        moods, added, subjects = [], [], subjects[1:]
     parts += moods + added
     asked |= set(added)
     first, last = (rules.years.start, rules.years.end) if rules.years else (model.from_year, model.to_year)
@@ -276,7 +273,8 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     parts += [f"not '{t}'" for t in model.disliked if vocabulary.titles.find(t, fuzzy=False)]
     parts += [f"like '{titles[i].title}'" for i in rules.like_item_ids if i in titles]
     parts += [f"like '{t}'" for t in in_catalog if not any(normalise_title(t) == normalise_title(titles[i].title) for i in rules.like_item_ids if i in titles)]
-    about = " ".join(dict.fromkeys([*subjects, *(model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))).split()]))
+    about_words = (model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))).split()
+    about = " ".join(dict.fromkeys([*subjects, *about_words]))
     if about:
         parts.append(f"about {about}")
     return ", ".join(parts)
