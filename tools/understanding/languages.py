@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from whyrec.tools.understanding.draft import RequestDraft
 from whyrec.tools.understanding.phrasebook import LANGUAGES
-from whyrec.tools.understanding.words import WORD, blank
+from whyrec.tools.understanding.words import FRAME_WORDS, WORD, blank
 
 if TYPE_CHECKING:
     from whyrec.store.embeddings import ItemEmbedder
@@ -82,6 +82,8 @@ class KnownWords:
         words = list(WORD.finditer(blank(text, removed)))
 
         def unreadable(word: str) -> bool:
+            if word.lower() in FRAME_WORDS:  # "Meh, not that one": an interjection the embedding model never saw
+                return False
             if not word.isascii():
                 return any(fold(p) not in vocab for p in re.split(r"['’-]", word.lower()) if p)
             return not self.readable(word)

@@ -274,7 +274,8 @@ def english_request(model: ModelRequest, rules: ParsedRequest, vocabulary: Catal
     parts += [f"like '{titles[i].title}'" for i in rules.like_item_ids if i in titles]
     parts += [f"like '{t}'" for t in in_catalog if not any(normalise_title(t) == normalise_title(titles[i].title) for i in rules.like_item_ids if i in titles)]
     about_words = (model.about or " ".join(w for w in rules.about.split() if w.lower() not in set(rules.unaccounted))).split()
-    about = " ".join(dict.fromkeys([*subjects, *about_words]))
+    written = {part.lower() for part in parts}  # "heist" written as a mood is read as the subject too: no "about heist"
+    about = " ".join(w for w in dict.fromkeys([*subjects, *about_words]) if w.lower() not in written)
     if about:
         parts.append(f"about {about}")
     return ", ".join(parts)

@@ -108,7 +108,10 @@ def about_text(text: str, removed: list[tuple[int, int]], covered: list[tuple[in
         if (word := m[0].lower().replace("’", "'")) not in NOT_A_SUBJECT and not said_as_framing(word, text, m.start(), m.end())
     ]
     words += [w for name in named for w in WORD.findall(name) if w.lower() not in NOT_A_SUBJECT and w not in words]
-    return " ".join(words)[:MAX_ABOUT_CHARS]
+    first: dict[str, str] = {}  # each word once, where it first stands ("heist, about heist" is about a heist)
+    for word in words:
+        first.setdefault(word.lower(), word)
+    return " ".join(first.values())[:MAX_ABOUT_CHARS]
 
 
 def _with_hyphenated(text: str, span: tuple[int, int]) -> tuple[int, int]:

@@ -65,7 +65,7 @@ LOGIC_WORDS = frozenset(
 # ABOUT_FILLER words that still ask for something the rules do not read: "something fun", "for movie night"
 _WISH_WORDS = frozenset(["fun", "enjoy", "big", "real", "lot", "lots", "bit", "much", "many", "night", "evening", "weekend", "again", "someone", "somebody", "people", "person", "guy"])
 # words that open a reply without changing it ("Sure, make it from the 70s."): the chat's follow-up test skips them too
-INTERJECTIONS = ("sure", "ok", "okay", "yes", "yeah", "yep", "alright", "absolutely", "well", "so", "hmm", "then")
+INTERJECTIONS = ("sure", "ok", "okay", "yes", "yeah", "yep", "alright", "absolutely", "well", "so", "hmm", "meh", "nah", "then")
 # words that frame a request without asking for anything, accounted for wherever they stand
 FRAME_WORDS = ((FILLER | ABOUT_FILLER) - LOGIC_WORDS - _WISH_WORDS) | frozenset(INTERJECTIONS) | frozenset(
     ["i'd", "we'd", "i'll", "we'll", "i've", "we've", "what's", "whats", "it's", "that's", "there's", "may", "might", "maybe", "perhaps", "hi", "hello", "hey", "thanks", "thank", "preferably", "ideally", "possibly", "especially", "particularly", "mostly", "mainly", "usually", "generally", "pick", "choose", "suggestion", "suggestions", "idea", "ideas", "options", "list", "our", "they", "them", "favorite", "favourite", "favorites", "favourites", "help", "actually", "honestly", "really", "just"]

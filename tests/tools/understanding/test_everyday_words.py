@@ -210,3 +210,12 @@ def test_plural_mood_nouns_ask_like_the_singular(parser):
 def test_contractions_of_i_and_we_are_no_subject(parser, request_text):
     about = parser.parse(request_text).about.lower()
     assert "'ll" not in about and "'ve" not in about  # "I'll pass on…" was searched in the stories as about "I'll"
+
+
+def test_a_subject_said_twice_is_searched_once(parser):
+    assert parser.parse("heist, about heist").about == "heist"  # the chat showed "about 'heist heist'"
+
+
+def test_an_interjection_is_read_as_framing_not_as_another_language(parser):
+    parsed = parser.parse("Meh, not Storm Chasers. Anything else?")
+    assert parsed.exclude_item_ids == ("t1",) and not parsed.unread and not parsed.unaccounted  # "I did not understand 'Meh'"

@@ -170,3 +170,9 @@ def test_a_hedge_the_rules_read_gives_the_model_no_veto_over_a_genre(recommender
     parsed = recommender.request_parser.parse(english)
 
     assert {c for a in parsed.categories for c in a.categories} == {"Comedy", "Romance"} and not parsed.exclude_categories
+
+
+def test_a_subject_the_rules_wrote_as_a_mood_is_not_written_again(recommender) -> None:
+    # "got anything about a heist?" was read back as "heist, about heist"
+    rules = recommender.request_parser.parse("got anything about a heist?")
+    assert english_request(ModelRequest(about="heist"), rules, VOCABULARY).count("heist") == 1
