@@ -133,8 +133,11 @@ class PlanTurns:
             request_words = spelled
             if plan.read is not None:  # what the model read, in words the rules read for sure
                 request_words = english_request(plan.read, self.rules(read), self.recommender.vocabulary)
-                plan.note = understood_note(turn.text, request_words)
+            note = plan.note
             follow_up_recommend(plan, turn.state, words, request_words, shown, read, self.recommender.items)
+            if plan.read is not None and plan.note == note:  # the follow-up rules' own note stands; else say what was read,
+                # and whether what was asked before still holds (a reading that adds nothing is not "your history" then)
+                plan.note = understood_note(turn.text, request_words, plan.args.get("request"))
         elif plan.intent in ("explain", "why_not") and not plan.tool and (reference := why_reference(words)):
             found = self.recommender.request_parser.resolve_title(reference, nearest=0)
             plan = explain_named(plan, reference, found, self.recommender.vocabulary.titles)

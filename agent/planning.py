@@ -427,13 +427,15 @@ def checked_plan(
     return Plan("recommend", "recommend", route.args if route.tool == "recommend" else {}, "model")
 
 
-def understood_note(text: str, english: str) -> str:
+def understood_note(text: str, english: str, in_force: str | None = None) -> str:
     """How a request the model read was understood, quoting the person's own words first: the answer must show
-    what it made of "una película de terror" before the list it made of it."""
+    what it made of "una película de terror" before the list it made of it. ``in_force``: the conversation's last
+    request, which a reading that adds nothing leaves standing (it is not "your history" then)."""
     words = neutralise(text)  # the person's words, shown back: no markup, no orders
     quoted = f"'{words}'" if len(words) <= 60 else f"'{words[:57].rsplit(' ', 1)[0]}…'"
     if not english:
-        return f"I read {quoted} as no particular genre, years or subject, so this follows your history."
+        then = "what you asked before still holds" if in_force else "this follows your history"
+        return f"I read {quoted} as no particular genre, years or subject, so {then}."
     return f"I read {quoted} as: {english}."
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from whyrec.agent import router
 from whyrec.store.records import Item
 from whyrec.tools.understanding.titles import TitleIndex, display_title, normalise_title
+from whyrec.tools.understanding.words import EXCLUDING
 
 NEAR_TITLE_WORDS = 12  # a misspelt title comes in a short message ("why star war?")
 _ORDINALS = {
@@ -24,8 +25,9 @@ _ORDINALS = {
 POSITION = re.compile(r"\b(?:the\s+)?(?P<ord>" + "|".join(_ORDINALS) + r")(?:\s+(?:one|item|movie|film|pick))?\b", re.IGNORECASE)
 NUMBER = re.compile(r"\b(?:number|no\.?)\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
 THAT_ONE = re.compile(r"\b(that one|this one|that|it)\b", re.IGNORECASE)
+# every way the parser reads of ruling something out can point at an item ("not really into that one", "skip the third")
 NOT_POINTER = re.compile(
-    r"\b(?P<not>not|no|except|without)\s+(?P<ref>that one|this one|(?:the\s+)?(?:" + "|".join(_ORDINALS) + r")(?:\s+one)?|number\s*\d{1,2})\b",
+    r"\b(?P<not>" + EXCLUDING + r")\s+(?P<ref>that one|this one|(?:the\s+)?(?:" + "|".join(_ORDINALS) + r")(?:\s+one)?|number\s*\d{1,2})\b",
     re.IGNORECASE,
 )
 

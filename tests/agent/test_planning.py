@@ -609,3 +609,20 @@ def test_a_why_with_nothing_shown_is_about_the_film_asked_for() -> None:
     assert plan.intent == "recommend"
     assert rule_plan("why?", TITLES, []).intent == "explain"  # a bare why still asks which
     assert rule_plan("Any good sci-fi? Why the second one?", TITLES, LIST).intent == "explain"  # a list is shown: that one
+
+
+def test_a_reworded_rejection_can_point_at_the_film_in_focus() -> None:
+    from whyrec.agent.references import spell_out_pointers
+
+    focus = {"item_id": "space2", "title": "Orbit Station"}
+    # "not really into that one" pointed at nothing: the model was called, and it left out genres instead
+    assert spell_out_pointers("Meh, not really into that one. Anything else?", TITLES, [focus], focus) == (
+        "Meh, not really into 'Orbit Station'. Anything else?"
+    )
+
+
+def test_a_reading_that_adds_nothing_says_the_request_in_force_still_holds() -> None:
+    from whyrec.agent.planning import understood_note
+
+    assert understood_note("meh", "", "a heist movie").endswith("so what you asked before still holds.")
+    assert understood_note("meh", "").endswith("so this follows your history.")  # nothing was asked before
